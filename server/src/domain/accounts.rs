@@ -1,0 +1,502 @@
+//! Logins, tokens, passwords and user administration.
+
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use healthsynx_shared::api::*;
+use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
+use healthsynx_shared::{Department, Outcome, Role, User};
+
+use super::{Caller, State, limit, page};
+use crate::audit::{Actor, Draft};
+use crate::crypto::token::{Claims, ISSUER, AUDIENCE, TokenType};
+use crate::crypto::{password, random_token, sha256_hex};
+use crate::error::{Error, Result};
+use crate::policy::{self, Principal};
+use crate::store::{RefreshFamily, ResetTokenRow, UserRow};
+
+/// How long an admin-issued reset (or activation) token lives.
+pub const RESET_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(1);
+
+fn bad_credentials() -> Error {
+    Error::Unauthorized("invalid email or password".into())
+}
+
+fn token_ended() -> Error {
+    Error::Unauthorized("invalid or expired token".into())
+}
+
+/// Turns a bearer token into the caller, checking the account is still
+/// active and the token not ended by a password change.
+pub fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
+    let claims = st.tokens.verify(bearer, TokenType::Access)?;
+    let user = st.store.user(claims.sub)?.ok_or_else(token_ended)?;
+    if !user.active || user.token_version != claims.ver {
+        return Err(token_ended());
+    }
+    let patient_id = if user.role == Role::Patient { st.store.patient_id_of_user(user.id)? } else { None };
+    Ok(Principal { user_id: user.id, role: user.role, department: user.department, patient_id })
+}
+
+fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid) -> Claims {
+    let now = Timestamp::now().as_second();
+    Claims {
+        sub: user.id,
+        role: user.role,
+        dept: user.department.clone(),
+        iat: now,
+        exp: now + ttl as i64,
+        jti,
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        typ,
+        ver: user.token_version,
+        fam,
+    }
+}
+
+fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<TokenPair> {
+    let access = claims(user, TokenType::Access, st.config.access_ttl, None, Uuid::now_v7());
+    let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Some(family.id), family.current_jti);
+    Ok(TokenPair {
+        access: st.tokens.sign(&access)?,
+        refresh: st.tokens.sign(&refresh)?,
+        token_type: "Bearer".into(),
+        access_expires_in: st.config.access_ttl,
+        user: user.to_user(),
+    })
+}
+
+/// `POST /api/auth/jwt/create/`: unknown email and wrong password answer alike.
+pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<TokenPair> {
+    let row = st.store.user_by_email(req.email.trim())?;
+    let ok = password::verify(row.as_ref().and_then(|r| r.password_hash.clone()), req.password).await?;
+    let actor = Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
+    let user = match row {
+        Some(u) if ok && u.active => u,
+        _ => {
+            st.store.append_audit([Draft::new(&actor, "auth.login", "user", actor.id).outcome(Outcome::Failure)])?;
+            return Err(bad_credentials());
+        }
+    };
+    let family = RefreshFamily {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        current_jti: Uuid::now_v7(),
+        revoked: false,
+        expires_at: Timestamp::now() + SignedDuration::from_secs(st.config.refresh_ttl as i64),
+    };
+    st.store.write(|c| {
+        st.store.put_refresh_family(c, &family)?;
+        c.audit(Draft::new(&actor, "auth.login", "user", Some(user.id)));
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    token_pair(st, &user, &family)
+}
+
+/// `POST /api/auth/jwt/refresh/`: rotates; a reused token revokes its family.
+pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Result<TokenPair> {
+    let claims = st.tokens.verify(&req.refresh, TokenType::Refresh)?;
+    let fam_id = claims.fam.ok_or_else(token_ended)?;
+    let actor = Actor { id: Some(claims.sub), role: Some(claims.role), addr: addr.map(str::to_owned) };
+    enum Step {
+        Rotated(UserRow, RefreshFamily),
+        Reused,
+        Ended,
+    }
+    let step = st.store.write(|c| {
+        let Some(mut family) = st.store.refresh_family(fam_id)? else { return Ok(Step::Ended) };
+        let user = st.store.user(claims.sub)?;
+        let live = user.as_ref().is_some_and(|u| u.active && u.token_version == claims.ver);
+        if family.revoked || family.user_id != claims.sub || !live {
+            c.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)).outcome(Outcome::Failure));
+            return Ok(Step::Ended);
+        }
+        if family.current_jti != claims.jti {
+            family.revoked = true;
+            st.store.put_refresh_family(c, &family)?;
+            c.audit(Draft::new(&actor, "auth.refresh_reuse", "user", Some(claims.sub)).outcome(Outcome::Denied));
+            return Ok(Step::Reused);
+        }
+        family.current_jti = Uuid::now_v7();
+        st.store.put_refresh_family(c, &family)?;
+        c.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)));
+        Ok(user.map(|u| Step::Rotated(u, family)).unwrap_or(Step::Ended))
+    })?;
+    st.store.flush().await?;
+    match step {
+        Step::Rotated(user, family) => token_pair(st, &user, &family),
+        Step::Reused => Err(Error::Unauthorized("refresh token was already used; this login has been ended".into())),
+        Step::Ended => Err(token_ended()),
+    }
+}
+
+/// `POST /api/auth/jwt/verify/`: whether an access token is good right now.
+pub fn verify(st: &State, req: VerifyRequest) -> Result<()> {
+    authenticate(st, &req.token).map(|_| ())
+}
+
+/// `POST /api/auth/logout/`: ends the login the refresh token belongs to.
+pub async fn logout(st: &State, who: &Caller<'_>, req: RefreshRequest) -> Result<()> {
+    let claims = st.tokens.verify(&req.refresh, TokenType::Refresh)?;
+    if claims.sub != who.who.user_id {
+        return Err(Error::invalid("refresh", "is not a refresh token of yours"));
+    }
+    let fam_id = claims.fam.ok_or_else(token_ended)?;
+    st.store.write(|c| {
+        if let Some(mut family) = st.store.refresh_family(fam_id)? {
+            family.revoked = true;
+            st.store.put_refresh_family(c, &family)?;
+        }
+        c.audit(Draft::new(&who.actor(), "auth.logout", "user", Some(who.who.user_id)));
+        Ok(())
+    })?;
+    st.store.flush().await
+}
+
+/// The strength rules: basics, then zxcvbn score ≥ 3 with the user's own
+/// email, name and username as things a password must not be close to.
+pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Result<()> {
+    validate::password_basics(pw).map_err(|m| Error::invalid("new_password", m))?;
+    let mut inputs: Vec<&str> = vec![email, name, username];
+    inputs.extend(email.split('@'));
+    inputs.extend(name.split_whitespace());
+    let estimate = zxcvbn::zxcvbn(pw, &inputs);
+    if u8::from(estimate.score()) < 3 {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "it is too easy to guess".into());
+        return Err(Error::invalid("new_password", format!("is too weak or too close to your name or email: {hint}")));
+    }
+    Ok(())
+}
+
+fn rename_field(e: Error, field: &str) -> Error {
+    match e {
+        Error::Unprocessable(mut errs) => {
+            for err in &mut errs {
+                err.field = field.to_owned();
+            }
+            Error::Unprocessable(errs)
+        }
+        other => other,
+    }
+}
+
+/// `POST /api/auth/password/change/`: ends every older token of the user.
+pub async fn change_password(st: &State, who: &Caller<'_>, req: PasswordChange) -> Result<()> {
+    let user = st.store.user(who.who.user_id)?.ok_or_else(token_ended)?;
+    if !password::verify(user.password_hash.clone(), req.current_password).await? {
+        st.store.append_audit([Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)).outcome(Outcome::Failure)])?;
+        return Err(Error::invalid("current_password", "is not your current password"));
+    }
+    check_password(&req.new_password, &user.email, &user.full_name, &user.username)?;
+    let hash = password::hash(req.new_password).await?;
+    st.store.write(|c| {
+        let mut row = st.store.user(user.id)?.ok_or_else(token_ended)?;
+        row.password_hash = Some(hash);
+        row.token_version += 1;
+        st.store.put_user(c, &row, Some(&user))?;
+        c.audit(Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)));
+        Ok(())
+    })?;
+    st.store.flush().await
+}
+
+/// `POST /api/auth/password/reset/confirm/`: uses an admin-issued token once.
+pub async fn confirm_reset(st: &State, req: PasswordResetConfirm, addr: Option<&str>) -> Result<()> {
+    let hash = sha256_hex(req.token.as_bytes());
+    let invalid = || Error::Unauthorized("reset token is invalid, used or expired".into());
+    let token = st.store.reset_token(&hash)?.filter(|t| t.expires_at > Timestamp::now()).ok_or_else(invalid)?;
+    let user = st.store.user(token.user_id)?.ok_or_else(invalid)?;
+    check_password(&req.new_password, &user.email, &user.full_name, &user.username)?;
+    let pw_hash = password::hash(req.new_password).await?;
+    let actor = Actor { id: Some(user.id), role: Some(user.role), addr: addr.map(str::to_owned) };
+    st.store.write(|c| {
+        // Re-check under the lock: the token is single-use even under a race.
+        st.store.reset_token(&hash)?.ok_or_else(invalid)?;
+        st.store.remove_reset_token(c, &hash);
+        let mut row = st.store.user(user.id)?.ok_or_else(invalid)?;
+        row.password_hash = Some(pw_hash);
+        row.token_version += 1;
+        st.store.put_user(c, &row, Some(&user))?;
+        c.audit(Draft::new(&actor, "auth.password_reset", "user", Some(user.id)));
+        Ok(())
+    })?;
+    st.store.flush().await
+}
+
+// ---- user administration ----
+
+/// The username for a new account: initial + last name (`jdoe`), then `jdoe2`, …
+pub fn username_base(full_name: &str, email: &str) -> String {
+    let ascii = |s: &str| s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
+    let parts: Vec<&str> = full_name.split_whitespace().collect();
+    let base = match parts.as_slice() {
+        [] => String::new(),
+        [one] => ascii(one),
+        [first, .., last] => format!("{}{}", ascii(first).chars().next().map(String::from).unwrap_or_default(), ascii(last)),
+    };
+    if base.len() >= 2 {
+        return base.chars().take(24).collect();
+    }
+    let local: String = ascii(email.split('@').next().unwrap_or_default()).chars().take(24).collect();
+    if local.len() >= 2 { local } else { "user".to_owned() }
+}
+
+/// Picks a free username under the write lock.
+pub fn free_username(st: &State, wanted: Option<&str>, full_name: &str, email: &str) -> Result<String> {
+    if let Some(name) = wanted {
+        let ok = (2..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !ok {
+            return Err(Error::invalid("username", "must be 2–32 letters, digits, dots, dashes or underscores"));
+        }
+        if st.store.username_taken(name)? {
+            return Err(Error::Conflict(format!("username `{name}` is taken")));
+        }
+        return Ok(name.to_owned());
+    }
+    let base = username_base(full_name, email);
+    for n in 1u32.. {
+        let candidate = if n == 1 { base.clone() } else { format!("{base}{n}") };
+        if !st.store.username_taken(&candidate)? {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!("no free username")))
+}
+
+/// Checks the fields every new account needs.
+pub fn check_account_fields(st: &State, email: &str, full_name: &str, role: Role, department: Option<&str>) -> Result<()> {
+    let mut errors = Errors::default();
+    errors.check("email", validate::email(email));
+    errors.check("full_name", validate::text(full_name, MAX_SHORT_TEXT));
+    match (role.needs_department(), department) {
+        (true, None) => errors.check("department", Err(format!("is required for a {role}"))),
+        (false, Some(_)) => errors.check("department", Err(format!("is only for doctors and nurses, not a {role}"))),
+        (true, Some(d)) if st.store.department(d)?.is_none() => {
+            errors.check("department", Err(format!("`{d}` is not a department")))
+        }
+        _ => {}
+    }
+    errors.finish().map_err(Error::from)
+}
+
+/// A new account row (not yet written).
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub full_name: &'a str,
+    pub role: Role,
+    pub department: Option<&'a str>,
+    pub username: Option<&'a str>,
+    pub password_hash: Option<String>,
+}
+
+/// Stages a new account inside a write; `409` on a taken email.
+pub fn stage_account(st: &State, c: &mut crate::store::Changes, a: NewAccount<'_>) -> Result<UserRow> {
+    if st.store.user_by_email(a.email)?.is_some() {
+        return Err(Error::Conflict(format!("an account with email `{}` exists", a.email)));
+    }
+    let row = UserRow {
+        id: Uuid::now_v7(),
+        email: a.email.trim().to_owned(),
+        username: free_username(st, a.username, a.full_name, a.email)?,
+        full_name: a.full_name.trim().to_owned(),
+        role: a.role,
+        department: a.department.map(str::to_owned),
+        active: true,
+        created_at: Timestamp::now(),
+        password_hash: a.password_hash,
+        token_version: 0,
+    };
+    st.store.put_user(c, &row, None)?;
+    Ok(row)
+}
+
+/// Issues a reset token for `user` inside a write and returns its text.
+pub fn stage_reset_token(st: &State, c: &mut crate::store::Changes, user: Uuid) -> Result<ResetToken> {
+    let token = random_token();
+    let expires_at = Timestamp::now() + RESET_TOKEN_TTL;
+    st.store.put_reset_token(c, &sha256_hex(token.as_bytes()), &ResetTokenRow { user_id: user, expires_at })?;
+    Ok(ResetToken { token, expires_at })
+}
+
+/// `POST /api/users` (admin). Patients are registered through `/api/patients`.
+pub async fn create_user(st: &State, who: &Caller<'_>, req: NewUser) -> Result<User> {
+    policy::administer(who.who)?;
+    if req.role == Role::Patient {
+        return Err(Error::invalid("role", "patients are registered with POST /api/patients"));
+    }
+    check_account_fields(st, &req.email, &req.full_name, req.role, req.department.as_deref())?;
+    let hash = match &req.password {
+        Some(pw) => {
+            let name = req.username.as_deref().unwrap_or("");
+            check_password(pw, &req.email, &req.full_name, name).map_err(|e| rename_field(e, "password"))?;
+            Some(password::hash(pw.clone()).await?)
+        }
+        None => None,
+    };
+    let row = st.store.write(|c| {
+        let row = stage_account(
+            st,
+            c,
+            NewAccount {
+                email: &req.email,
+                full_name: &req.full_name,
+                role: req.role,
+                department: req.department.as_deref(),
+                username: req.username.as_deref(),
+                password_hash: hash,
+            },
+        )?;
+        c.audit(Draft::new(&who.actor(), "user.create", "user", Some(row.id)));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    Ok(row.to_user())
+}
+
+/// `GET /api/users` (admin) with filters.
+pub fn list_users(st: &State, who: &Caller<'_>, q: UserQuery) -> Result<Page<User>> {
+    policy::administer(who.who)?;
+    let after = super::cursor(q.cursor.as_deref())?;
+    let needle = q.q.as_deref().map(str::to_lowercase);
+    let items = st.store.users_after(after.as_deref()).filter(|r| match r {
+        Ok((_, u)) => {
+            q.role.is_none_or(|r| r == u.role)
+                && q.department.as_deref().is_none_or(|d| u.department.as_deref() == Some(d))
+                && needle.as_deref().is_none_or(|n| {
+                    u.full_name.to_lowercase().contains(n) || u.email.to_lowercase().contains(n) || u.username.contains(n)
+                })
+        }
+        Err(_) => true,
+    });
+    let page = page(items, limit(q.limit)?)?;
+    Ok(Page { items: page.items.iter().map(UserRow::to_user).collect(), next_cursor: page.next_cursor })
+}
+
+/// `GET /api/users/{id}` (admin).
+pub fn get_user(st: &State, who: &Caller<'_>, id: Uuid) -> Result<User> {
+    policy::administer(who.who)?;
+    let row = st.store.user(id)?.ok_or(Error::NotFound)?;
+    st.store.append_audit([Draft::new(&who.actor(), "user.read", "user", Some(id))])?;
+    Ok(row.to_user())
+}
+
+/// `PATCH /api/users/{id}` (admin).
+pub async fn patch_user(st: &State, who: &Caller<'_>, id: Uuid, patch: UserPatch) -> Result<User> {
+    policy::administer(who.who)?;
+    let row = st.store.write(|c| {
+        let old = st.store.user(id)?.ok_or(Error::NotFound)?;
+        let mut row = old.clone();
+        if let Some(e) = &patch.email {
+            row.email = e.trim().to_owned();
+        }
+        if let Some(n) = &patch.full_name {
+            row.full_name = n.trim().to_owned();
+        }
+        if let Some(d) = &patch.department {
+            row.department = Some(d.clone());
+        }
+        check_account_fields(st, &row.email, &row.full_name, row.role, row.department.as_deref())?;
+        if row.email.to_lowercase() != old.email.to_lowercase() && st.store.user_by_email(&row.email)?.is_some() {
+            return Err(Error::Conflict(format!("an account with email `{}` exists", row.email)));
+        }
+        st.store.put_user(c, &row, Some(&old))?;
+        c.audit(Draft::new(&who.actor(), "user.update", "user", Some(id)));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    Ok(row.to_user())
+}
+
+/// `POST /api/users/{id}/deactivate` and `/activate` (admin). Deactivation
+/// ends every token the user holds.
+pub async fn set_active(st: &State, who: &Caller<'_>, id: Uuid, active: bool) -> Result<User> {
+    policy::administer(who.who)?;
+    if !active && id == who.who.user_id {
+        return Err(Error::Conflict("you cannot deactivate your own account".into()));
+    }
+    let row = st.store.write(|c| {
+        let old = st.store.user(id)?.ok_or(Error::NotFound)?;
+        let mut row = old.clone();
+        if row.active != active {
+            row.active = active;
+            row.token_version += 1;
+            st.store.put_user(c, &row, Some(&old))?;
+        }
+        let action = if active { "user.activate" } else { "user.deactivate" };
+        c.audit(Draft::new(&who.actor(), action, "user", Some(id)));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    Ok(row.to_user())
+}
+
+/// `POST /api/users/{id}/password-reset` (admin): a single-use token for 1 h.
+pub async fn issue_reset(st: &State, who: &Caller<'_>, id: Uuid) -> Result<ResetToken> {
+    policy::administer(who.who)?;
+    let token = st.store.write(|c| {
+        st.store.user(id)?.ok_or(Error::NotFound)?;
+        let t = stage_reset_token(st, c, id)?;
+        c.audit(Draft::new(&who.actor(), "user.password_reset_issue", "user", Some(id)));
+        Ok(t)
+    })?;
+    st.store.flush().await?;
+    Ok(token)
+}
+
+/// `GET /api/me`
+pub fn me(st: &State, who: &Caller<'_>) -> Result<Me> {
+    let user = st.store.user(who.who.user_id)?.ok_or_else(token_ended)?.to_user();
+    let patient = match who.who.patient_id {
+        Some(id) => Some(super::patients::view(st, who.who, id)?),
+        None => None,
+    };
+    Ok(Me { user, patient })
+}
+
+// ---- departments ----
+
+/// `GET /api/departments`
+pub fn departments(st: &State) -> Result<Vec<Department>> {
+    st.store.departments()
+}
+
+/// `POST /api/departments` (admin).
+pub async fn create_department(st: &State, who: &Caller<'_>, req: NewDepartment) -> Result<Department> {
+    policy::administer(who.who)?;
+    let mut errors = Errors::default();
+    errors.check("code", validate::department_code(&req.code));
+    errors.check("name", validate::text(&req.name, MAX_SHORT_TEXT));
+    errors.finish()?;
+    let dept = Department { code: req.code, name: req.name.trim().to_owned() };
+    st.store.write(|c| {
+        if st.store.department(&dept.code)?.is_some() {
+            return Err(Error::Conflict(format!("department `{}` exists", dept.code)));
+        }
+        st.store.put_department(c, &dept)?;
+        c.audit(Draft::new(&who.actor(), "department.create", "department", None));
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    Ok(dept)
+}
+
+/// `healthsynx-server create-admin`: the first account of a fresh install.
+pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) -> Result<User> {
+    check_account_fields(st, email, full_name, Role::Admin, None)?;
+    check_password(pw, email, full_name, "").map_err(|e| rename_field(e, "password"))?;
+    let hash = password::hash(pw.to_owned()).await?;
+    let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
+    let row = st.store.write(|c| {
+        let new = NewAccount { email, full_name, role: Role::Admin, department: None, username: None, password_hash: Some(hash) };
+        let row = stage_account(st, c, new)?;
+        c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    Ok(row.to_user())
+}

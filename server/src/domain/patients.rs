@@ -1,0 +1,223 @@
+//! Patient profiles: registration, scoped reads, minimum-necessary masking.
+
+use jiff::civil::Date;
+use uuid::Uuid;
+
+use healthsynx_shared::api::*;
+use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
+use healthsynx_shared::{Patient, Role};
+
+use super::accounts::{NewAccount, check_account_fields, check_password, stage_account, stage_reset_token};
+use super::{Caller, State, limit, mask, page};
+use crate::audit::Draft;
+use crate::crypto::password;
+use crate::error::{Error, Result};
+use crate::policy::{self, PatientEdit, PatientList, Principal};
+use crate::store::{PatientRow, UserRow};
+
+fn check_date_of_birth(s: &str) -> Result<Date, String> {
+    let bad = || format!("`{s}` is not a date like 1980-04-23");
+    let d: Date = s.parse().map_err(|_| bad())?;
+    let today = jiff::Zoned::now().date();
+    if d > today || d.year() < 1900 {
+        return Err("must be a date between 1900 and today".into());
+    }
+    Ok(d)
+}
+
+fn check_insurance(s: &str) -> Result<(), String> {
+    let ok = (3..=64).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-/. ".contains(c));
+    if ok { Ok(()) } else { Err("must be 3–64 letters, digits, dashes, dots, slashes or spaces".into()) }
+}
+
+/// `POST /api/patients`: the account and profile in one write.
+pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<PatientCreated> {
+    policy::create_patient(who.who)?;
+    check_account_fields(st, &req.email, &req.full_name, Role::Patient, None)?;
+    let mut errors = Errors::default();
+    let dob = check_date_of_birth(&req.date_of_birth);
+    if let Err(m) = &dob {
+        errors.check("date_of_birth", Err(m.clone()));
+    }
+    errors.check("phone", validate::phone(&req.phone));
+    if let Some(ins) = &req.insurance_id {
+        errors.check("insurance_id", check_insurance(ins));
+    }
+    errors.finish()?;
+    let dob = dob.map_err(|m| Error::invalid("date_of_birth", m))?;
+    let hash = match &req.password {
+        Some(pw) => {
+            check_password(pw, &req.email, &req.full_name, "").map_err(|_| {
+                Error::invalid("password", "is too short, too common, or too close to the patient's name or email")
+            })?;
+            Some(password::hash(pw.clone()).await?)
+        }
+        None => None,
+    };
+    let wants_activation = hash.is_none();
+    let (patient_id, token) = st.store.write(|c| {
+        let user = stage_account(
+            st,
+            c,
+            NewAccount {
+                email: &req.email,
+                full_name: &req.full_name,
+                role: Role::Patient,
+                department: None,
+                username: None,
+                password_hash: hash,
+            },
+        )?;
+        let id = Uuid::now_v7();
+        let insurance_id_sealed = req.insurance_id.as_deref().map(|i| st.sealer.seal(i.trim(), id.as_bytes())).transpose()?;
+        let row = PatientRow {
+            id,
+            user_id: user.id,
+            date_of_birth: dob,
+            phone: req.phone.trim().to_owned(),
+            insurance_id_sealed,
+            patient_type: req.patient_type,
+        };
+        st.store.put_patient(c, &row)?;
+        let token = if wants_activation { Some(stage_reset_token(st, c, user.id)?) } else { None };
+        c.audit(Draft::new(&who.actor(), "patient.create", "patient", Some(id)).patient(id));
+        Ok((id, token))
+    })?;
+    st.store.flush().await?;
+    Ok(PatientCreated { patient: view(st, who.who, patient_id)?, activation_token: token })
+}
+
+/// A patient as `p` may see it (insurance masked for clinical staff). No policy check, no audit.
+pub fn view(st: &State, p: &Principal, id: Uuid) -> Result<Patient> {
+    let row = st.store.patient(id)?.ok_or(Error::NotFound)?;
+    let user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+    to_patient(st, p, &row, &user)
+}
+
+fn to_patient(st: &State, p: &Principal, row: &PatientRow, user: &UserRow) -> Result<Patient> {
+    let insurance = match &row.insurance_id_sealed {
+        Some(sealed) => {
+            let clear = st.sealer.open(sealed, row.id.as_bytes())?;
+            Some(if policy::sees_clear_insurance(p) { clear } else { mask(&clear) })
+        }
+        None => None,
+    };
+    Ok(Patient {
+        id: row.id,
+        user_id: row.user_id,
+        full_name: user.full_name.clone(),
+        email: user.email.clone(),
+        date_of_birth: row.date_of_birth,
+        phone: row.phone.clone(),
+        insurance_id: insurance,
+        patient_type: row.patient_type,
+    })
+}
+
+/// `GET /api/patients/{id}` (scoped; out of scope is `404`).
+pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
+    let facts = st.care_facts(who.who, id)?;
+    policy::read_patient(who.who, id, facts)?;
+    let patient = view(st, who.who, id)?;
+    st.store.append_audit([Draft::new(&who.actor(), "patient.read", "patient", Some(id)).patient(id)])?;
+    Ok(patient)
+}
+
+fn matches(p: &Patient, needle: &str, username: &str) -> bool {
+    p.full_name.to_lowercase().contains(needle) || p.email.to_lowercase().contains(needle) || username.contains(needle)
+}
+
+/// `GET /api/patients?q=` (scoped). Each patient shown is an audited read.
+pub fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patient>> {
+    let scope = policy::list_patients(who.who)?;
+    let after = super::cursor(q.cursor.as_deref())?;
+    let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
+    let ids: Box<dyn Iterator<Item = Result<Uuid>>> = match scope {
+        PatientList::All => Box::new(st.store.patients_after(after.as_deref()).map(|r| r.map(|(_, p)| p.id))),
+        PatientList::Own(id) => Box::new(std::iter::once(Ok(id)).filter(move |_| after.is_none())),
+        PatientList::Care(scope) => {
+            let after = after.as_deref().map(Uuid::from_slice).transpose().map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?;
+            Box::new(st.store.patients_in_care(&scope, after))
+        }
+    };
+    let shown = ids.filter_map(|r| {
+        let load = || -> Result<Option<(Vec<u8>, Patient)>> {
+            let id = r?;
+            let row = st.store.patient(id)?.ok_or_else(|| anyhow::anyhow!("care index names a missing patient"))?;
+            let user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+            let p = to_patient(st, who.who, &row, &user)?;
+            let keep = needle.as_deref().is_none_or(|n| matches(&p, n, &user.username));
+            Ok(keep.then(|| (id.as_bytes().to_vec(), p)))
+        };
+        load().transpose()
+    });
+    let page = page(shown, limit(q.limit)?)?;
+    st.store.append_audit(page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)))?;
+    Ok(page)
+}
+
+/// `PATCH /api/patients/{id}`: staff change any field, a patient only `phone`.
+pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, req: PatientPatch) -> Result<Patient> {
+    let facts = st.care_facts(who.who, id)?;
+    let edit = policy::patch_patient(who.who, id, facts)?;
+    let touches_more_than_phone = req.full_name.is_some()
+        || req.email.is_some()
+        || req.date_of_birth.is_some()
+        || req.insurance_id.is_some()
+        || req.patient_type.is_some();
+    if edit == PatientEdit::PhoneOnly && touches_more_than_phone {
+        return Err(Error::Forbidden("patients may change only their phone number".into()));
+    }
+    let mut errors = Errors::default();
+    if let Some(phone) = &req.phone {
+        errors.check("phone", validate::phone(phone));
+    }
+    if let Some(name) = &req.full_name {
+        errors.check("full_name", validate::text(name, MAX_SHORT_TEXT));
+    }
+    if let Some(email) = &req.email {
+        errors.check("email", validate::email(email));
+    }
+    if let Some(ins) = &req.insurance_id {
+        errors.check("insurance_id", check_insurance(ins));
+    }
+    let dob = req.date_of_birth.as_deref().map(check_date_of_birth).transpose();
+    if let Err(m) = &dob {
+        errors.check("date_of_birth", Err(m.clone()));
+    }
+    errors.finish()?;
+    let dob = dob.map_err(|m| Error::invalid("date_of_birth", m))?;
+    st.store.write(|c| {
+        let mut row = st.store.patient(id)?.ok_or(Error::NotFound)?;
+        let old_user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+        let mut user = old_user.clone();
+        if let Some(email) = &req.email {
+            let email = email.trim();
+            if email.to_lowercase() != user.email.to_lowercase() && st.store.user_by_email(email)?.is_some() {
+                return Err(Error::Conflict(format!("an account with email `{email}` exists")));
+            }
+            user.email = email.to_owned();
+        }
+        if let Some(name) = &req.full_name {
+            user.full_name = name.trim().to_owned();
+        }
+        if let Some(phone) = &req.phone {
+            row.phone = phone.trim().to_owned();
+        }
+        if let Some(d) = dob {
+            row.date_of_birth = d;
+        }
+        if let Some(ins) = &req.insurance_id {
+            row.insurance_id_sealed = Some(st.sealer.seal(ins.trim(), id.as_bytes())?);
+        }
+        if let Some(t) = req.patient_type {
+            row.patient_type = t;
+        }
+        st.store.put_user(c, &user, Some(&old_user))?;
+        st.store.put_patient(c, &row)?;
+        c.audit(Draft::new(&who.actor(), "patient.update", "patient", Some(id)).patient(id));
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    view(st, who.who, id)
+}

@@ -1,0 +1,239 @@
+//! Medical records: written by the appointment's doctor, read within care
+//! scope, never silently lost: every version is kept, retraction only marks.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use healthsynx_shared::api::*;
+use healthsynx_shared::validate::{self, Errors, MAX_CLINICAL_TEXT};
+use healthsynx_shared::{AppointmentStatus, MedicalRecord, Prescription, RecordStatus, RecordVersion};
+
+use super::{Caller, State, limit, page};
+use crate::audit::Draft;
+use crate::error::{Error, Result};
+use crate::policy::{self, ApptFacts};
+use crate::store::RecordRow;
+
+const MAX_PRESCRIPTIONS: usize = 50;
+
+/// The clinical part of a record, sealed as one value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Body {
+    diagnosis: String,
+    notes: String,
+    prescriptions: Vec<Prescription>,
+}
+
+fn check_body(b: &Body) -> Result<()> {
+    let mut errors = Errors::default();
+    errors.check("diagnosis", validate::text(&b.diagnosis, MAX_CLINICAL_TEXT));
+    errors.check("notes", validate::optional_text(&b.notes, MAX_CLINICAL_TEXT));
+    if b.prescriptions.len() > MAX_PRESCRIPTIONS {
+        errors.check("prescriptions", Err(format!("at most {MAX_PRESCRIPTIONS}")));
+    }
+    for (i, p) in b.prescriptions.iter().enumerate() {
+        validate::prescription(p, i, &mut errors);
+    }
+    errors.finish().map_err(Error::from)
+}
+
+fn seal(st: &State, id: Uuid, b: &Body) -> Result<String> {
+    let json = serde_json::to_string(b).map_err(anyhow::Error::from)?;
+    st.sealer.seal(&json, id.as_bytes())
+}
+
+fn open(st: &State, row: &RecordRow) -> Result<Body> {
+    let json = st.sealer.open(&row.body_sealed, row.id.as_bytes())?;
+    serde_json::from_str(&json).map_err(|e| Error::Internal(anyhow::anyhow!("sealed record body unreadable: {e}")))
+}
+
+fn to_record(st: &State, row: &RecordRow) -> Result<MedicalRecord> {
+    let b = open(st, row)?;
+    Ok(MedicalRecord {
+        id: row.id,
+        appointment_id: row.appointment_id,
+        patient_id: row.patient_id,
+        doctor_id: row.doctor_id,
+        diagnosis: b.diagnosis,
+        notes: b.notes,
+        prescriptions: b.prescriptions,
+        status: row.status,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Loads a record the caller may read; anything else is `404`.
+fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
+    let row = st.store.record(id)?.ok_or(Error::NotFound)?;
+    let care = st.care_facts(who.who, row.patient_id)?;
+    policy::read_records_of(who.who, row.patient_id, care)?;
+    Ok(row)
+}
+
+/// `POST /api/records`: by the appointment's doctor or an admin.
+pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<MedicalRecord> {
+    policy::write_records(who.who)?;
+    let appt = st.store.appointment(req.appointment_id)?.ok_or(Error::NotFound)?;
+    let visible = ApptFacts { patient_id: appt.patient_id, doctor_id: appt.doctor_id, department: &appt.department };
+    // A doctor may see the patient but not another doctor's appointment:
+    // refused plainly, since the patient is already in their care.
+    let care = st.care_facts(who.who, appt.patient_id)?;
+    if policy::read_appointment(who.who, visible).is_err() && !care.doctor_cares {
+        return Err(Error::NotFound);
+    }
+    policy::create_record(who.who, appt.doctor_id)?;
+    if appt.status == AppointmentStatus::Cancelled {
+        return Err(Error::Conflict("a record cannot be written for a cancelled appointment".into()));
+    }
+    let body = Body { diagnosis: req.diagnosis.trim().to_owned(), notes: req.notes, prescriptions: req.prescriptions };
+    check_body(&body)?;
+    let now = Timestamp::now();
+    let id = Uuid::now_v7();
+    let row = RecordRow {
+        id,
+        appointment_id: appt.id,
+        patient_id: appt.patient_id,
+        doctor_id: appt.doctor_id,
+        department: appt.department.clone(),
+        body_sealed: seal(st, id, &body)?,
+        status: RecordStatus::Active,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        updated_by: who.who.user_id,
+    };
+    st.store.write(|c| {
+        st.store.put_record(c, &row, true)?;
+        c.audit(Draft::new(&who.actor(), "record.create", "record", Some(id)).patient(row.patient_id));
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    to_record(st, &row)
+}
+
+/// `GET /api/records/{id}` (scoped).
+pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<MedicalRecord> {
+    let row = readable(st, who, id)?;
+    let rec = to_record(st, &row)?;
+    st.store.append_audit([Draft::new(&who.actor(), "record.read", "record", Some(id)).patient(row.patient_id)])?;
+    Ok(rec)
+}
+
+/// `GET /api/records?patient_id=&appointment_id=` (scoped). Patients may
+/// leave both out to list their own.
+pub fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<MedicalRecord>> {
+    policy::list_records(who.who)?;
+    let include_retracted = q.include_retracted.unwrap_or(false);
+    if include_retracted && !policy::sees_retracted(who.who) {
+        return Err(Error::Forbidden("only doctors and admins may list retracted records".into()));
+    }
+    let patient = match (q.patient_id, q.appointment_id, who.who.patient_id) {
+        (Some(p), _, _) => p,
+        (None, Some(a), _) => st.store.appointment(a)?.ok_or(Error::NotFound)?.patient_id,
+        (None, None, Some(own)) => own,
+        (None, None, None) => return Err(Error::invalid("patient_id", "give patient_id or appointment_id")),
+    };
+    let care = st.care_facts(who.who, patient)?;
+    policy::read_records_of(who.who, patient, care)?;
+    let after = super::cursor(q.cursor.as_deref())?;
+    let rows: Box<dyn Iterator<Item = Result<(sled::IVec, RecordRow)>>> = match q.appointment_id {
+        Some(a) => Box::new(st.store.records_of_appointment(a, after.as_deref())),
+        None => Box::new(st.store.records_of_patient(patient, after.as_deref())),
+    };
+    let rows = rows.filter(|r| match r {
+        Ok((_, row)) => row.patient_id == patient && (include_retracted || row.status == RecordStatus::Active),
+        Err(_) => true,
+    });
+    let rows = page(rows, limit(q.limit)?)?;
+    let items = rows.items.iter().map(|r| to_record(st, r)).collect::<Result<Vec<_>>>()?;
+    st.store.append_audit([Draft::new(&who.actor(), "record.list", "patient", Some(patient)).patient(patient)])?;
+    Ok(Page { items, next_cursor: rows.next_cursor })
+}
+
+/// `PATCH /api/records/{id}` with `If-Match`: a new version; the old stays in history.
+pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: RecordPatch) -> Result<MedicalRecord> {
+    let seen = readable(st, who, id)?;
+    policy::change_record(who.who, seen.doctor_id)?;
+    let row = st.store.write(|c| {
+        let old = st.store.record(id)?.ok_or(Error::NotFound)?;
+        if old.version != if_match {
+            return Err(Error::PreconditionFailed);
+        }
+        if old.status == RecordStatus::EnteredInError {
+            return Err(Error::Conflict("a retracted record cannot be edited".into()));
+        }
+        let mut body = open(st, &old)?;
+        if let Some(d) = &req.diagnosis {
+            body.diagnosis = d.trim().to_owned();
+        }
+        if let Some(n) = &req.notes {
+            body.notes = n.clone();
+        }
+        if let Some(p) = &req.prescriptions {
+            body.prescriptions = p.clone();
+        }
+        check_body(&body)?;
+        let mut row = old.clone();
+        row.body_sealed = seal(st, id, &body)?;
+        row.version += 1;
+        row.updated_at = Timestamp::now();
+        row.updated_by = who.who.user_id;
+        st.store.put_record(c, &row, false)?;
+        c.audit(Draft::new(&who.actor(), "record.update", "record", Some(id)).patient(row.patient_id));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    to_record(st, &row)
+}
+
+/// `DELETE /api/records/{id}`: retracts as entered in error; kept in history.
+pub async fn retract(st: &State, who: &Caller<'_>, id: Uuid) -> Result<()> {
+    let seen = readable(st, who, id)?;
+    policy::change_record(who.who, seen.doctor_id)?;
+    st.store.write(|c| {
+        let old = st.store.record(id)?.ok_or(Error::NotFound)?;
+        if old.status == RecordStatus::EnteredInError {
+            return Ok(());
+        }
+        let mut row = old.clone();
+        row.status = RecordStatus::EnteredInError;
+        row.version += 1;
+        row.updated_at = Timestamp::now();
+        row.updated_by = who.who.user_id;
+        st.store.put_record(c, &row, false)?;
+        c.audit(Draft::new(&who.actor(), "record.retract", "record", Some(id)).patient(row.patient_id));
+        Ok(())
+    })?;
+    st.store.flush().await
+}
+
+/// `GET /api/records/{id}/history`: every version, oldest first, with what changed.
+pub fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersion>> {
+    let row = readable(st, who, id)?;
+    let mut out: Vec<RecordVersion> = Vec::new();
+    for v in st.store.record_versions(id)? {
+        let rec = to_record(st, &v)?;
+        let changed_fields = match out.last() {
+            None => Vec::new(),
+            Some(prev) => {
+                let p = &prev.record;
+                [
+                    ("diagnosis", p.diagnosis != rec.diagnosis),
+                    ("notes", p.notes != rec.notes),
+                    ("prescriptions", p.prescriptions != rec.prescriptions),
+                    ("status", p.status != rec.status),
+                ]
+                .into_iter()
+                .filter(|(_, changed)| *changed)
+                .map(|(f, _)| f.to_owned())
+                .collect()
+            }
+        };
+        out.push(RecordVersion { version: v.version, changed_by: v.updated_by, changed_at: v.updated_at, changed_fields, record: rec });
+    }
+    st.store.append_audit([Draft::new(&who.actor(), "record.history", "record", Some(id)).patient(row.patient_id)])?;
+    Ok(out)
+}

@@ -1,0 +1,612 @@
+//! Availability, free slots, appointments and their life cycle. Times are
+//! stored in UTC; weekly rules are read in the clinic's time zone, so a
+//! 09:00 rule stays 09:00 on both sides of a daylight-saving change.
+
+use std::collections::BTreeSet;
+
+use jiff::civil::{Date, Time};
+use jiff::tz::{AmbiguousOffset, TimeZone};
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use healthsynx_shared::api::*;
+use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
+use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff};
+
+use super::{Caller, State, limit, page};
+use crate::audit::Draft;
+use crate::crypto::sha256_hex;
+use crate::error::{Error, Result};
+use crate::policy::{self, ApptAction, ApptFacts, Principal};
+use crate::store::{AppointmentRow, ApptIndex, IdempotencyRow, MAX_APPOINTMENT_HOURS, UserRow};
+
+/// Longest range a slot search or calendar may cover.
+pub const MAX_RANGE_DAYS: i64 = 31;
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
+const MAX_RULES: usize = 100;
+
+fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
+    st.store.user(id)?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
+}
+
+fn doctor_dept(u: &UserRow) -> &str {
+    u.department.as_deref().unwrap_or_default()
+}
+
+/// `GET /api/doctors?department=`: active doctors, by name.
+pub fn doctors(st: &State, department: Option<&str>) -> Result<Vec<Doctor>> {
+    let mut out = Vec::new();
+    for r in st.store.users_after(None) {
+        let (_, u) = r?;
+        if u.role == Role::Doctor && u.active && department.is_none_or(|d| u.department.as_deref() == Some(d)) {
+            out.push(Doctor { id: u.id, full_name: u.full_name.clone(), department: doctor_dept(&u).to_owned() });
+        }
+    }
+    out.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+    Ok(out)
+}
+
+// ---- availability ----
+
+/// Checks weekly rules: valid fields, and no two overlapping on a weekday.
+pub fn check_rules(rules: &[AvailabilityRule]) -> Result<()> {
+    let mut errors = Errors::default();
+    if rules.len() > MAX_RULES {
+        errors.check("rules", Err(format!("at most {MAX_RULES} rules")));
+    }
+    let mut spans: Vec<(u8, u16, u16, usize)> = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let f = |n: &str| format!("rules[{i}].{n}");
+        if !(1..=7).contains(&r.weekday) {
+            errors.check(&f("weekday"), Err("must be 1 (Monday) to 7 (Sunday)".into()));
+        }
+        if !(5..=480).contains(&r.slot_minutes) {
+            errors.check(&f("slot_minutes"), Err("must be between 5 and 480".into()));
+        }
+        match (validate::clock_minutes(&r.start), validate::clock_minutes(&r.end)) {
+            (Ok(s), Ok(e)) if s + r.slot_minutes.max(1) <= e && s < 1440 => spans.push((r.weekday, s, e, i)),
+            (Ok(_), Ok(_)) => errors.check(&f("end"), Err("must leave room for at least one slot after start".into())),
+            (s, e) => {
+                errors.check(&f("start"), s.map(|_| ()));
+                errors.check(&f("end"), e.map(|_| ()));
+            }
+        }
+    }
+    spans.sort();
+    for w in spans.windows(2) {
+        if w[0].0 == w[1].0 && w[1].1 < w[0].2 {
+            errors.check(&format!("rules[{}]", w[1].3), Err(format!("overlaps rules[{}] on weekday {}", w[0].3, w[0].0)));
+        }
+    }
+    errors.finish().map_err(Error::from)
+}
+
+/// `GET /api/doctors/{id}/availability`
+pub fn availability(st: &State, who: &Caller<'_>, doctor: Uuid) -> Result<Availability> {
+    let d = doctor_row(st, doctor)?;
+    policy::read_availability(who.who, doctor, doctor_dept(&d))?;
+    st.store.availability(doctor)
+}
+
+/// `PUT /api/doctors/{id}/availability`: replaces the weekly rules.
+pub async fn set_rules(st: &State, who: &Caller<'_>, doctor: Uuid, rules: Vec<AvailabilityRule>) -> Result<Availability> {
+    doctor_row(st, doctor)?;
+    policy::write_availability(who.who, doctor)?;
+    check_rules(&rules)?;
+    let a = st.store.write(|c| {
+        let mut a = st.store.availability(doctor)?;
+        a.rules = rules;
+        a.rules.sort_by(|x, y| (x.weekday, &x.start).cmp(&(y.weekday, &y.start)));
+        st.store.put_availability(c, doctor, &a)?;
+        c.audit(Draft::new(&who.actor(), "availability.update", "doctor", Some(doctor)));
+        Ok(a)
+    })?;
+    st.store.flush().await?;
+    Ok(a)
+}
+
+/// `POST /api/doctors/{id}/time-off`
+pub async fn add_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, req: NewTimeOff) -> Result<TimeOff> {
+    doctor_row(st, doctor)?;
+    policy::write_availability(who.who, doctor)?;
+    let mut errors = Errors::default();
+    if req.end <= req.start {
+        errors.check("end", Err("must be after start".into()));
+    }
+    if req.end.duration_since(req.start) > SignedDuration::from_hours(24 * 366) {
+        errors.check("end", Err("time off may last at most a year".into()));
+    }
+    errors.check("reason", validate::optional_text(&req.reason, MAX_SHORT_TEXT));
+    errors.finish()?;
+    let t = TimeOff { id: Uuid::now_v7(), start: req.start, end: req.end, reason: req.reason.trim().to_owned() };
+    st.store.write(|c| {
+        let mut a = st.store.availability(doctor)?;
+        a.time_off.push(t.clone());
+        a.time_off.sort_by_key(|t| t.start);
+        st.store.put_availability(c, doctor, &a)?;
+        c.audit(Draft::new(&who.actor(), "time_off.create", "doctor", Some(doctor)));
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    Ok(t)
+}
+
+/// `DELETE /api/doctors/{id}/time-off/{tid}`
+pub async fn delete_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, id: Uuid) -> Result<()> {
+    doctor_row(st, doctor)?;
+    policy::write_availability(who.who, doctor)?;
+    st.store.write(|c| {
+        let mut a = st.store.availability(doctor)?;
+        let before = a.time_off.len();
+        a.time_off.retain(|t| t.id != id);
+        if a.time_off.len() == before {
+            return Err(Error::NotFound);
+        }
+        st.store.put_availability(c, doctor, &a)?;
+        c.audit(Draft::new(&who.actor(), "time_off.delete", "doctor", Some(doctor)));
+        Ok(())
+    })?;
+    st.store.flush().await
+}
+
+// ---- slots ----
+
+/// Checks a `from`/`to` range: ordered and at most 31 days.
+pub fn check_range(from: Timestamp, to: Timestamp) -> Result<()> {
+    if to <= from {
+        return Err(Error::invalid("to", "must be after from"));
+    }
+    if to.duration_since(from) > SignedDuration::from_hours(24 * MAX_RANGE_DAYS) {
+        return Err(Error::invalid("to", format!("the range may cover at most {MAX_RANGE_DAYS} days")));
+    }
+    Ok(())
+}
+
+/// A slot of a rule, with which rule made it.
+#[derive(Debug, Clone, Copy)]
+struct GridSlot {
+    rule: usize,
+    slot: Slot,
+}
+
+/// The instant of a civil time in `tz`; `None` in a daylight-saving gap
+/// (that clock time does not exist that day). In a fold the earlier is taken.
+fn instant(tz: &TimeZone, date: Date, minutes: u16) -> Option<Timestamp> {
+    let time = Time::new((minutes / 60) as i8, (minutes % 60) as i8, 0, 0).ok()?;
+    let amb = tz.to_ambiguous_timestamp(date.to_datetime(time));
+    if matches!(amb.offset(), AmbiguousOffset::Gap { .. }) {
+        return None;
+    }
+    amb.compatible().ok()
+}
+
+/// Every slot the weekly rules make on local dates `first..=last`, in time order.
+fn grid(tz: &TimeZone, rules: &[AvailabilityRule], first: Date, last: Date) -> Vec<GridSlot> {
+    let mut out = Vec::new();
+    let mut date = first;
+    while date <= last {
+        let weekday = date.weekday().to_monday_one_offset() as u8;
+        for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.weekday == weekday) {
+            let (Ok(s), Ok(e)) = (validate::clock_minutes(&r.start), validate::clock_minutes(&r.end)) else { continue };
+            let step = r.slot_minutes.max(1);
+            let mut m = s;
+            while m + step <= e {
+                if let Some(start) = instant(tz, date, m) {
+                    let end = start + SignedDuration::from_mins(step as i64);
+                    out.push(GridSlot { rule: i, slot: Slot { start, end } });
+                }
+                m += step;
+            }
+        }
+        match date.tomorrow() {
+            Ok(d) => date = d,
+            Err(_) => break,
+        }
+    }
+    out.sort_by_key(|g| g.slot.start);
+    out
+}
+
+fn local_date(tz: &TimeZone, t: Timestamp) -> Date {
+    t.to_zoned(tz.clone()).date()
+}
+
+fn overlaps(a_start: Timestamp, a_end: Timestamp, b_start: Timestamp, b_end: Timestamp) -> bool {
+    a_start < b_end && b_start < a_end
+}
+
+/// Free slots = rules − time off − booked appointments − the past.
+pub fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now: Timestamp) -> Result<Vec<Slot>> {
+    let tz = &st.config.tz;
+    let a = st.store.availability(doctor)?;
+    // A day either side: local dates of the UTC range, whatever the offset.
+    let first = local_date(tz, from).yesterday().unwrap_or(local_date(tz, from));
+    let last = local_date(tz, to).tomorrow().unwrap_or(local_date(tz, to));
+    let booked: Vec<(Timestamp, Timestamp)> = st
+        .store
+        .appointments_in(&ApptIndex::Doctor(doctor), Some(from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS)), Some(to), None)
+        .filter_map(|r| match r {
+            Ok((_, ap)) if ap.status.holds_time() => Some(Ok((ap.start, ap.end))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect::<Result<_>>()?;
+    let slots: Vec<Slot> = grid(tz, &a.rules, first, last)
+        .into_iter()
+        .map(|g| g.slot)
+        .filter(|s| s.start >= from && s.start < to && s.start >= now)
+        .filter(|s| !a.time_off.iter().any(|t| overlaps(s.start, s.end, t.start, t.end)))
+        .filter(|s| !booked.iter().any(|(b0, b1)| overlaps(s.start, s.end, *b0, *b1)))
+        .collect();
+    Ok(slots)
+}
+
+/// `GET /api/doctors/{id}/slots?from=&to=` (any role).
+pub fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
+    doctor_row(st, doctor)?;
+    check_range(q.from, q.to)?;
+    free_slots(st, doctor, q.from, q.to, Timestamp::now())
+}
+
+/// Checks that `[start, end)` lies on the doctor's slot grid, inside one
+/// rule, outside time off and not in the past; returns `end` resolved (one
+/// slot when not given).
+fn check_bookable(st: &State, a: &Availability, start: Timestamp, end: Option<Timestamp>, now: Timestamp) -> Result<Timestamp> {
+    if start < now {
+        return Err(Error::invalid("start", "is in the past"));
+    }
+    if let Some(end) = end {
+        if end <= start {
+            return Err(Error::invalid("end", "must be after start"));
+        }
+        if end.duration_since(start) > SignedDuration::from_hours(MAX_APPOINTMENT_HOURS) {
+            return Err(Error::invalid("end", format!("an appointment may last at most {MAX_APPOINTMENT_HOURS} hours")));
+        }
+    }
+    let tz = &st.config.tz;
+    let day = local_date(tz, start);
+    let grid = grid(tz, &a.rules, day, day);
+    let Some(first) = grid.iter().find(|g| g.slot.start == start) else {
+        return Err(Error::invalid("start", "is not the start of a slot in the doctor's availability"));
+    };
+    let end = match end {
+        None => first.slot.end,
+        Some(end) => {
+            let fits = grid.iter().any(|g| g.rule == first.rule && g.slot.start >= start && g.slot.end == end);
+            if !fits {
+                return Err(Error::invalid("end", "must be the end of a slot in the same availability window"));
+            }
+            end
+        }
+    };
+    if a.time_off.iter().any(|t| overlaps(start, end, t.start, t.end)) {
+        return Err(Error::invalid("start", "falls in the doctor's time off"));
+    }
+    Ok(end)
+}
+
+// ---- appointments ----
+
+/// An appointment as the API shows it: names joined, reason opened.
+pub fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointment> {
+    let patient_name = match st.store.patient(row.patient_id)? {
+        Some(p) => st.store.user(p.user_id)?.map(|u| u.full_name).unwrap_or_default(),
+        None => String::new(),
+    };
+    let doctor_name = st.store.user(row.doctor_id)?.map(|u| u.full_name).unwrap_or_default();
+    Ok(Appointment {
+        id: row.id,
+        patient_id: row.patient_id,
+        patient_name,
+        doctor_id: row.doctor_id,
+        doctor_name,
+        department: row.department.clone(),
+        start: row.start,
+        end: row.end,
+        status: row.status,
+        reason: st.sealer.open(&row.reason_sealed, row.id.as_bytes())?,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn facts(row: &AppointmentRow) -> ApptFacts<'_> {
+    ApptFacts { patient_id: row.patient_id, doctor_id: row.doctor_id, department: &row.department }
+}
+
+fn check_no_overlap(st: &State, row: &AppointmentRow) -> Result<()> {
+    if !st.store.overlapping(&ApptIndex::Doctor(row.doctor_id), row.start, row.end, Some(row.id))?.is_empty() {
+        return Err(Error::Conflict("the doctor already has an appointment at that time".into()));
+    }
+    if !st.store.overlapping(&ApptIndex::Patient(row.patient_id), row.start, row.end, Some(row.id))?.is_empty() {
+        return Err(Error::Conflict("the patient already has an appointment at that time".into()));
+    }
+    Ok(())
+}
+
+/// Whether a booking made a new appointment or replayed an earlier answer.
+pub enum Booked {
+    New(Appointment),
+    Replayed(Appointment),
+}
+
+/// `POST /api/appointments`: checks, overlap re-check and write under one
+/// lock; answered only once durable. An `Idempotency-Key` replays the first answer.
+pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency_key: Option<&str>) -> Result<Booked> {
+    if let Some(k) = idempotency_key
+        && (k.is_empty() || k.len() > 128 || !k.chars().all(|c| c.is_ascii_graphic()))
+    {
+        return Err(Error::BadRequest("Idempotency-Key must be 1–128 visible ASCII characters".into()));
+    }
+    validate::optional_text(&req.reason, 500).map_err(|m| Error::invalid("reason", m))?;
+    let doctor = doctor_row(st, req.doctor_id)?;
+    if !doctor.active {
+        return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
+    }
+    st.store.patient(req.patient_id)?.ok_or(Error::NotFound)?;
+    let care = st.care_facts(who.who, req.patient_id)?;
+    policy::book(who.who, req.patient_id, req.doctor_id, care)?;
+    let request_hash = sha256_hex(&serde_json::to_vec(&req).map_err(anyhow::Error::from)?);
+    let now = Timestamp::now();
+    enum Out {
+        New(AppointmentRow),
+        Replay(Uuid),
+    }
+    let out = st.store.write(|c| {
+        if let Some(key) = idempotency_key
+            && let Some(prev) = st.store.idempotency(who.who.user_id, key)?
+            && prev.created_at + IDEMPOTENCY_TTL > now
+        {
+            if prev.request_hash != request_hash {
+                return Err(Error::invalid("Idempotency-Key", "was already used with a different request"));
+            }
+            return Ok(Out::Replay(prev.appointment_id));
+        }
+        let a = st.store.availability(req.doctor_id)?;
+        let end = check_bookable(st, &a, req.start, req.end, now)?;
+        let id = Uuid::now_v7();
+        let row = AppointmentRow {
+            id,
+            patient_id: req.patient_id,
+            doctor_id: req.doctor_id,
+            department: doctor_dept(&doctor).to_owned(),
+            start: req.start,
+            end,
+            status: AppointmentStatus::Scheduled,
+            reason_sealed: st.sealer.seal(req.reason.trim(), id.as_bytes())?,
+            cancel_reason_sealed: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            created_by: who.who.user_id,
+        };
+        check_no_overlap(st, &row)?;
+        st.store.put_appointment(c, &row, None)?;
+        if let Some(key) = idempotency_key {
+            let idem = IdempotencyRow { request_hash: request_hash.clone(), appointment_id: id, created_at: now };
+            st.store.put_idempotency(c, who.who.user_id, key, &idem)?;
+        }
+        c.audit(Draft::new(&who.actor(), "appointment.create", "appointment", Some(id)).patient(row.patient_id));
+        Ok(Out::New(row))
+    })?;
+    st.store.flush().await?;
+    match out {
+        Out::New(row) => Ok(Booked::New(to_appointment(st, &row)?)),
+        Out::Replay(id) => {
+            let row = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+            Ok(Booked::Replayed(to_appointment(st, &row)?))
+        }
+    }
+}
+
+/// `GET /api/appointments/{id}` (scoped).
+pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> {
+    let row = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+    policy::read_appointment(who.who, facts(&row))?;
+    let a = to_appointment(st, &row)?;
+    st.store.append_audit([Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)])?;
+    Ok(a)
+}
+
+fn check_version(row: &AppointmentRow, if_match: Option<u64>) -> Result<()> {
+    match if_match {
+        Some(v) if v != row.version => Err(Error::PreconditionFailed),
+        _ => Ok(()),
+    }
+}
+
+/// `PATCH /api/appointments/{id}` with `If-Match`: reschedule or change the reason.
+pub async fn reschedule(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: AppointmentPatch) -> Result<Appointment> {
+    if let Some(r) = &req.reason {
+        validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
+    }
+    let now = Timestamp::now();
+    let row = st.store.write(|c| {
+        let old = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+        policy::act_on_appointment(who.who, facts(&old), ApptAction::Reschedule)?;
+        check_version(&old, Some(if_match))?;
+        if old.status != AppointmentStatus::Scheduled {
+            return Err(Error::Conflict(format!("a {} appointment cannot be changed", old.status.as_str())));
+        }
+        let mut row = old.clone();
+        if req.start.is_some() || req.end.is_some() {
+            let start = req.start.unwrap_or(old.start);
+            let end = match (req.end, req.start) {
+                (Some(e), _) => Some(e),
+                (None, Some(s)) => Some(s + old.end.duration_since(old.start)),
+                (None, None) => None,
+            };
+            let a = st.store.availability(old.doctor_id)?;
+            row.end = check_bookable(st, &a, start, end, now)?;
+            row.start = start;
+            check_no_overlap(st, &row)?;
+        }
+        if let Some(r) = &req.reason {
+            row.reason_sealed = st.sealer.seal(r.trim(), id.as_bytes())?;
+        }
+        row.version += 1;
+        row.updated_at = now;
+        st.store.put_appointment(c, &row, Some(&old))?;
+        c.audit(Draft::new(&who.actor(), "appointment.update", "appointment", Some(id)).patient(row.patient_id));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    to_appointment(st, &row)
+}
+
+/// The status changes of an appointment.
+pub async fn transition(
+    st: &State,
+    who: &Caller<'_>,
+    id: Uuid,
+    action: ApptAction,
+    if_match: Option<u64>,
+    cancel_reason: Option<String>,
+) -> Result<Appointment> {
+    use AppointmentStatus::*;
+    if let Some(r) = &cancel_reason {
+        validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
+    }
+    let now = Timestamp::now();
+    let cancel_hours = st.config.cancel_hours;
+    let row = st.store.write(|c| {
+        let old = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+        policy::act_on_appointment(who.who, facts(&old), action)?;
+        check_version(&old, if_match)?;
+        let next = match (action, old.status) {
+            (ApptAction::Cancel, Scheduled) => Cancelled,
+            (ApptAction::CheckIn, Scheduled) => CheckedIn,
+            (ApptAction::Complete, CheckedIn) => Completed,
+            (ApptAction::NoShow, Scheduled) if now >= old.start => NoShow,
+            (ApptAction::NoShow, Scheduled) => {
+                return Err(Error::Conflict("a no-show can only be recorded after the start time".into()));
+            }
+            (_, from) => {
+                return Err(Error::Conflict(format!("cannot {action:?} an appointment that is {}", from.as_str()).to_lowercase()));
+            }
+        };
+        if action == ApptAction::Cancel && who.who.role == Role::Patient {
+            let deadline = old.start - SignedDuration::from_hours(cancel_hours as i64);
+            if now > deadline {
+                return Err(Error::Conflict(format!(
+                    "appointments can be cancelled online up to {cancel_hours} hours before the start; please call the clinic"
+                )));
+            }
+        }
+        let mut row = old.clone();
+        row.status = next;
+        if let Some(r) = &cancel_reason {
+            row.cancel_reason_sealed = Some(st.sealer.seal(r.trim(), id.as_bytes())?);
+        }
+        row.version += 1;
+        row.updated_at = now;
+        st.store.put_appointment(c, &row, Some(&old))?;
+        let verb = match action {
+            ApptAction::Cancel => "appointment.cancel",
+            ApptAction::CheckIn => "appointment.check_in",
+            ApptAction::Complete => "appointment.complete",
+            ApptAction::NoShow => "appointment.no_show",
+            ApptAction::Reschedule => "appointment.update",
+        };
+        c.audit(Draft::new(&who.actor(), verb, "appointment", Some(id)).patient(row.patient_id));
+        Ok(row)
+    })?;
+    st.store.flush().await?;
+    to_appointment(st, &row)
+}
+
+/// `GET /api/doctors/{id}/calendar?from=&to=`: appointments starting in the range.
+pub fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Appointment>> {
+    let d = doctor_row(st, doctor)?;
+    policy::read_calendar(who.who, doctor, doctor_dept(&d))?;
+    check_range(q.from, q.to)?;
+    let items = st
+        .store
+        .appointments_in(&ApptIndex::Doctor(doctor), Some(q.from), Some(q.to), None)
+        .map(|r| r.and_then(|(_, row)| to_appointment(st, &row)))
+        .collect::<Result<Vec<_>>>()?;
+    st.store.append_audit([Draft::new(&who.actor(), "calendar.read", "doctor", Some(doctor))])?;
+    Ok(items)
+}
+
+/// Which index serves a list: the caller's scope when limited, else the most
+/// selective filter given.
+fn list_index(p: &Principal, q: &AppointmentQuery) -> Result<ApptIndex> {
+    if let Some(scope) = policy::appointment_list_scope(p)? {
+        return Ok(scope);
+    }
+    Ok(match (q.doctor_id, q.patient_id, &q.department) {
+        (Some(d), _, _) => ApptIndex::Doctor(d),
+        (None, Some(pt), _) => ApptIndex::Patient(pt),
+        (None, None, Some(dep)) => ApptIndex::Department(dep.clone()),
+        (None, None, None) => ApptIndex::All,
+    })
+}
+
+/// `GET /api/appointments` (scoped, filtered, in start order, cursor pages).
+pub fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<Page<Appointment>> {
+    if let (Some(f), Some(t)) = (q.from, q.to)
+        && t <= f
+    {
+        return Err(Error::invalid("to", "must be after from"));
+    }
+    let index = list_index(who.who, &q)?;
+    let after = super::cursor(q.cursor.as_deref())?;
+    let rows = st.store.appointments_in(&index, q.from, q.to, after.as_deref()).filter(|r| match r {
+        Ok((_, a)) => {
+            q.doctor_id.is_none_or(|d| a.doctor_id == d)
+                && q.patient_id.is_none_or(|p| a.patient_id == p)
+                && q.department.as_deref().is_none_or(|d| a.department == d)
+                && q.status.is_none_or(|s| a.status == s)
+        }
+        Err(_) => true,
+    });
+    let rows = page(rows, limit(q.limit)?)?;
+    let items = rows.items.iter().map(|r| to_appointment(st, r)).collect::<Result<Vec<_>>>()?;
+    let patients: BTreeSet<Uuid> = rows.items.iter().map(|r| r.patient_id).collect();
+    st.store.append_audit(patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)))?;
+    Ok(Page { items, next_cursor: rows.next_cursor })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(weekday: u8, start: &str, end: &str, slot: u16) -> AvailabilityRule {
+        AvailabilityRule { weekday, start: start.into(), end: end.into(), slot_minutes: slot }
+    }
+
+    #[test]
+    fn overlapping_rules_on_a_weekday_are_refused() {
+        assert!(check_rules(&[rule(1, "09:00", "12:00", 30), rule(1, "13:00", "17:00", 30)]).is_ok());
+        assert!(check_rules(&[rule(1, "09:00", "12:00", 30), rule(1, "11:30", "17:00", 30)]).is_err());
+        assert!(check_rules(&[rule(1, "09:00", "12:00", 30), rule(2, "11:30", "17:00", 30)]).is_ok());
+        assert!(check_rules(&[rule(8, "09:00", "12:00", 30)]).is_err());
+        assert!(check_rules(&[rule(1, "12:00", "09:00", 30)]).is_err());
+        assert!(check_rules(&[rule(1, "09:00", "09:20", 30)]).is_err());
+    }
+
+    #[test]
+    fn grid_keeps_local_clock_times_across_dst() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let rules = [rule(7, "09:00", "10:00", 30), rule(6, "09:00", "10:00", 30)];
+        // 2026-03-29 is the spring-forward Sunday in Berlin.
+        let sat: Date = "2026-03-28".parse().unwrap();
+        let sun: Date = "2026-03-29".parse().unwrap();
+        let g = grid(&tz, &rules, sat, sun);
+        let starts: Vec<String> = g.iter().map(|g| g.slot.start.to_string()).collect();
+        assert_eq!(starts, ["2026-03-28T08:00:00Z", "2026-03-28T08:30:00Z", "2026-03-29T07:00:00Z", "2026-03-29T07:30:00Z"]);
+    }
+
+    #[test]
+    fn clock_times_in_a_gap_make_no_slot() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let sun: Date = "2026-03-29".parse().unwrap();
+        let g = grid(&tz, &[rule(7, "01:00", "04:00", 60)], sun, sun);
+        let starts: Vec<String> = g.iter().map(|g| g.slot.start.to_string()).collect();
+        // 02:00 does not exist that night.
+        assert_eq!(starts, ["2026-03-29T00:00:00Z", "2026-03-29T01:00:00Z"]);
+    }
+}

@@ -1,0 +1,38 @@
+//! `/api/me`, `/api/users`, `/api/departments`, `/api/audit`.
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use healthsynx_shared::api::{RouteId, path};
+
+use super::{Req, created, json, ok, principal};
+use crate::domain::{Caller, State, accounts, auditlog};
+use crate::error::{Error, Result};
+
+pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
+    let who = principal(st, req)?;
+    let addr = req.addr();
+    let c = Caller { who: &who, addr: addr.as_deref() };
+    match route {
+        RouteId::Me => ok(&accounts::me(st, &c)?),
+        RouteId::MyAccessLog => ok(&auditlog::access_log(st, &c, req.query()?)?),
+        RouteId::ListUsers => ok(&accounts::list_users(st, &c, req.query()?)?),
+        RouteId::CreateUser => {
+            let u = accounts::create_user(st, &c, req.json()?).await?;
+            created(&u, &path::user(u.id))
+        }
+        RouteId::GetUser => ok(&accounts::get_user(st, &c, req.id(0)?)?),
+        RouteId::PatchUser => ok(&accounts::patch_user(st, &c, req.id(0)?, req.json()?).await?),
+        RouteId::DeactivateUser => ok(&accounts::set_active(st, &c, req.id(0)?, false).await?),
+        RouteId::ActivateUser => ok(&accounts::set_active(st, &c, req.id(0)?, true).await?),
+        RouteId::UserPasswordReset => json(StatusCode::CREATED, &accounts::issue_reset(st, &c, req.id(0)?).await?),
+        RouteId::ListDepartments => ok(&accounts::departments(st)?),
+        RouteId::CreateDepartment => {
+            let d = accounts::create_department(st, &c, req.json()?).await?;
+            created(&d, path::DEPARTMENTS)
+        }
+        RouteId::ListAudit => ok(&auditlog::list(st, &c, req.query()?)?),
+        RouteId::VerifyAudit => ok(&auditlog::verify(st, &c)?),
+        _ => Err(Error::NotFound),
+    }
+}

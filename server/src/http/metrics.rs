@@ -1,0 +1,68 @@
+//! Prometheus counters: requests and latency by route and status, login
+//! failures, bookings. A mutex over a small map; held for a few nanoseconds.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use healthsynx_shared::api::{ROUTES, RouteId};
+
+#[derive(Default, Clone, Copy)]
+struct Series {
+    count: u64,
+    seconds: f64,
+}
+
+fn requests() -> &'static Mutex<BTreeMap<(String, u16), Series>> {
+    static M: OnceLock<Mutex<BTreeMap<(String, u16), Series>>> = OnceLock::new();
+    M.get_or_init(Default::default)
+}
+
+static LOGIN_FAILURES: AtomicU64 = AtomicU64::new(0);
+static BOOKINGS: AtomicU64 = AtomicU64::new(0);
+
+fn route_label(route: Option<RouteId>) -> String {
+    route
+        .and_then(|r| ROUTES.iter().find(|(id, _, _)| *id == r))
+        .map(|(_, m, p)| format!("{m} {p}"))
+        .unwrap_or_else(|| "unmatched".into())
+}
+
+/// Counts one answered request.
+pub fn observe(route: Option<RouteId>, status: u16, took: Duration) {
+    if route == Some(RouteId::JwtCreate) && status == 401 {
+        LOGIN_FAILURES.fetch_add(1, Ordering::Relaxed);
+    }
+    if route == Some(RouteId::CreateAppointment) && status == 201 {
+        BOOKINGS.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Ok(mut m) = requests().lock() {
+        let s = m.entry((route_label(route), status)).or_default();
+        s.count += 1;
+        s.seconds += took.as_secs_f64();
+    }
+}
+
+/// The Prometheus text exposition.
+pub fn render() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# HELP healthsynx_requests_total Requests answered, by route and status.");
+    let _ = writeln!(out, "# TYPE healthsynx_requests_total counter");
+    let snapshot: Vec<((String, u16), Series)> =
+        requests().lock().map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
+    for ((route, status), s) in &snapshot {
+        let _ = writeln!(out, "healthsynx_requests_total{{route=\"{route}\",status=\"{status}\"}} {}", s.count);
+    }
+    let _ = writeln!(out, "# HELP healthsynx_request_seconds_sum Time spent answering, by route and status.");
+    let _ = writeln!(out, "# TYPE healthsynx_request_seconds_sum counter");
+    for ((route, status), s) in &snapshot {
+        let _ = writeln!(out, "healthsynx_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {:.6}", s.seconds);
+    }
+    let _ = writeln!(out, "# TYPE healthsynx_login_failures_total counter");
+    let _ = writeln!(out, "healthsynx_login_failures_total {}", LOGIN_FAILURES.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE healthsynx_bookings_total counter");
+    let _ = writeln!(out, "healthsynx_bookings_total {}", BOOKINGS.load(Ordering::Relaxed));
+    out
+}

@@ -1,0 +1,312 @@
+//! The HTTP surface. One warp filter takes every request; `shared::api`'s
+//! route table resolves it (with or without a trailing slash, telling an
+//! unknown path from a wrong method), and the resource modules handle it.
+//! Every answer, errors and panics included, leaves through [`finish`], which
+//! adds the security and CORS headers; every error is problem+json.
+//!
+//! One table-driven dispatch instead of a tree of warp path filters: warp
+//! merges rejections of sibling routes (a wrong method on one path can come
+//! out as `404` or `405` depending on order), and the table is also what the
+//! OpenAPI check compares with.
+
+mod accounts;
+mod auth;
+pub mod metrics;
+mod ops;
+mod patients;
+mod records;
+mod scheduling;
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, Bytes};
+use futures_util::{FutureExt, Stream, StreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use warp::Filter;
+use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use warp::reply::Response;
+
+use healthsynx_shared::api::{MAX_BODY_BYTES, RouteId, RouteMiss, match_route};
+
+use crate::domain::State;
+use crate::domain::accounts::authenticate;
+use crate::error::{Error, Result};
+use crate::policy::Principal;
+
+/// A request, read whole, as the handlers see it.
+pub struct Req {
+    pub method: Method,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub addr: Option<SocketAddr>,
+    pub body: Bytes,
+    pub params: Vec<String>,
+}
+
+impl Req {
+    /// The client address as the audit log keeps it.
+    pub fn addr(&self) -> Option<String> {
+        self.addr.map(|a| a.ip().to_string())
+    }
+
+    /// The body as JSON of `T`: malformed JSON or an unknown field is `400`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        if self.body.is_empty() {
+            return Err(Error::BadRequest("a JSON body is required".into()));
+        }
+        serde_json::from_slice(&self.body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+    }
+
+    /// The body as JSON of `T`, or `T::default()` when there is none.
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T> {
+        if self.body.iter().all(u8::is_ascii_whitespace) { Ok(T::default()) } else { self.json() }
+    }
+
+    /// The query string as `T`: an unknown parameter is `400`, a bad value `422`.
+    pub fn query<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_urlencoded::from_str(&self.query).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("unknown field") {
+                Error::BadRequest(format!("unknown query parameter: {msg}"))
+            } else {
+                Error::invalid("query", msg)
+            }
+        })
+    }
+
+    /// The `n`th `{…}` segment of the path as a UUID; anything else is `404`.
+    pub fn id(&self, n: usize) -> Result<uuid::Uuid> {
+        self.params.get(n).and_then(|s| s.parse().ok()).ok_or(Error::NotFound)
+    }
+
+    /// A header as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `If-Match: "<version>"`, required: `428` when missing, `400` when not a version.
+    pub fn if_match(&self) -> Result<u64> {
+        self.optional_if_match()?
+            .ok_or_else(|| Error::PreconditionRequired("send If-Match with the version you read (its ETag)".into()))
+    }
+
+    /// `If-Match`, when given.
+    pub fn optional_if_match(&self) -> Result<Option<u64>> {
+        let Some(raw) = self.header("if-match") else { return Ok(None) };
+        let v = raw.trim().trim_start_matches("W/").trim_matches('"');
+        v.parse().map(Some).map_err(|_| Error::BadRequest("If-Match must be an ETag like \"3\"".into()))
+    }
+}
+
+/// The authenticated caller of a request.
+pub fn principal(st: &State, req: &Req) -> Result<Principal> {
+    let missing = || Error::Unauthorized("send Authorization: Bearer <access token>".into());
+    let value = req.header("authorization").ok_or_else(missing)?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    authenticate(st, token.trim())
+}
+
+/// A JSON answer.
+pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Response> {
+    let bytes = serde_json::to_vec(body).map_err(anyhow::Error::from)?;
+    let mut r = Response::new(bytes.into());
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(r)
+}
+
+/// `200` with JSON.
+pub fn ok(body: &impl Serialize) -> Result<Response> {
+    json(StatusCode::OK, body)
+}
+
+/// `201` with JSON and a `Location`.
+pub fn created(body: &impl Serialize, location: &str) -> Result<Response> {
+    let mut r = json(StatusCode::CREATED, body)?;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// `204`.
+pub fn no_content() -> Result<Response> {
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
+}
+
+/// Adds `ETag: "<version>"`.
+pub fn with_etag(mut r: Response, version: u64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        r.headers_mut().insert(header::ETAG, v);
+    }
+    r
+}
+
+/// The problem+json answer for an error.
+pub fn problem(e: &Error) -> Response {
+    if let Error::Internal(inner) = e {
+        // The chain names store and crypto failures; it never holds request data.
+        tracing::error!(error = %format!("{inner:#}"), "request failed");
+    }
+    let p = e.to_problem();
+    let bytes = serde_json::to_vec(&p).unwrap_or_default();
+    let mut r = Response::new(bytes.into());
+    *r.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if let Error::TooManyRequests { retry_after_secs, .. } = e {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    }
+    r
+}
+
+/// The server's single filter.
+pub fn filter(state: Arc<State>) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::addr::remote())
+        .and(warp::body::stream())
+        .then(move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, addr, body| {
+            let st = state.clone();
+            async move {
+                let started = Instant::now();
+                let origin = headers.get(header::ORIGIN).cloned();
+                let (route, resp) = AssertUnwindSafe(serve(&st, method, path.as_str(), query, headers, addr, body))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::error!("handler panicked");
+                        (None, problem(&Error::Internal(anyhow::anyhow!("handler panicked"))))
+                    });
+                metrics::observe(route, resp.status().as_u16(), started.elapsed());
+                finish(&st, resp, origin.as_ref())
+            }
+        })
+}
+
+async fn serve(
+    st: &State,
+    method: Method,
+    path: &str,
+    query: String,
+    headers: HeaderMap,
+    addr: Option<SocketAddr>,
+    body: impl Stream<Item = std::result::Result<impl Buf, warp::Error>> + Unpin,
+) -> (Option<RouteId>, Response) {
+    let (route, params) = match match_route(method.as_str(), path) {
+        Ok((r, p)) => (r, p.into_iter().map(str::to_owned).collect()),
+        Err(RouteMiss::MethodNotAllowed(allowed)) if method == Method::OPTIONS => {
+            return (None, preflight(&allowed));
+        }
+        Err(RouteMiss::MethodNotAllowed(allowed)) => {
+            let mut r = problem(&Error::MethodNotAllowed(format!("this path takes {}", allowed.join(", "))));
+            if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                r.headers_mut().insert(header::ALLOW, v);
+            }
+            return (None, r);
+        }
+        Err(RouteMiss::NotFound) => return (None, problem(&Error::NotFound)),
+    };
+    let body = match read_body(&headers, body).await {
+        Ok(b) => b,
+        Err(e) => return (Some(route), problem(&e)),
+    };
+    let req = Req { method, query, headers, addr, body, params };
+    let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| problem(&e));
+    (Some(route), resp)
+}
+
+async fn read_body(
+    headers: &HeaderMap,
+    mut body: impl Stream<Item = std::result::Result<impl Buf, warp::Error>> + Unpin,
+) -> Result<Bytes> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(Error::PayloadTooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let mut chunk = chunk.map_err(|_| Error::BadRequest("could not read the request body".into()))?;
+        if out.len() as u64 + chunk.remaining() as u64 > MAX_BODY_BYTES {
+            return Err(Error::PayloadTooLarge);
+        }
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
+    use RouteId::*;
+    match route {
+        Healthz | Readyz | Metrics => ops::handle(st, route, req),
+        JwtCreate | JwtRefresh | JwtVerify | Logout | PasswordChange | PasswordResetConfirm => {
+            auth::handle(st, route, req).await
+        }
+        Me | MyAccessLog | ListUsers | CreateUser | GetUser | PatchUser | DeactivateUser | ActivateUser
+        | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit => {
+            accounts::handle(st, route, req).await
+        }
+        ListPatients | CreatePatient | GetPatient | PatchPatient => patients::handle(st, route, req).await,
+        ListDoctors | GetAvailability | PutAvailability | CreateTimeOff | DeleteTimeOff | Slots | Calendar
+        | ListAppointments | CreateAppointment | GetAppointment | PatchAppointment | CancelAppointment
+        | CheckInAppointment | CompleteAppointment | NoShowAppointment => scheduling::handle(st, route, req).await,
+        ListRecords | CreateRecord | GetRecord | PatchRecord | RetractRecord | RecordHistory => {
+            records::handle(st, route, req).await
+        }
+    }
+}
+
+fn preflight(allowed: &[&str]) -> Response {
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    let mut methods = allowed.to_vec();
+    methods.push("OPTIONS");
+    if let Ok(v) = HeaderValue::from_str(&methods.join(", ")) {
+        r.headers_mut().insert(header::ALLOW, v.clone());
+        r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, v);
+    }
+    r
+}
+
+/// Security headers on every answer; CORS headers only for listed origins.
+fn finish(st: &State, mut r: Response, origin: Option<&HeaderValue>) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    let allowed = origin.filter(|o| o.to_str().is_ok_and(|o| st.config.cors_origins.iter().any(|a| a == o)));
+    if let Some(o) = allowed {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, if-match, idempotency-key"),
+        );
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("etag, location, retry-after"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    } else {
+        h.remove(header::ACCESS_CONTROL_ALLOW_METHODS);
+    }
+    r
+}

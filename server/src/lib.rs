@@ -1,0 +1,79 @@
+//! Health Synx server: a warp HTTP API over an embedded sled store, with
+//! JWT auth, role-based access decided in `policy`, sealed clinical fields
+//! and a hash-chained audit log.
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+pub mod audit;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod policy;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+pub use domain::State;
+
+/// A server running in this process.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, and flushes the store.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+        }
+        self.state.store.flush().await?;
+        Ok(())
+    }
+
+    /// The base URL clients use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Opens the store and serves on `config.addr` (port 0 picks a free port).
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let state = Arc::new(State::open(config).context("open state")?);
+    start_with(state).await
+}
+
+/// Serves an already opened state.
+pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(state.config.addr)
+        .await
+        .with_context(|| format!("bind {}", state.config.addr))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = warp::serve(http::filter(state.clone())).incoming(listener).graceful(async {
+        let _ = rx.await;
+    });
+    let task = tokio::spawn(server.run());
+    Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })
+}

@@ -1,0 +1,99 @@
+//! `healthsynx-server`: serve the API, or administer a stopped data directory.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use healthsynx_server::config::{Cli, Command, Config, CreateAdminArgs, Secrets, ServeArgs};
+use healthsynx_server::{State, demo};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HEALTHSYNX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::CreateAdmin(args) => rt.block_on(create_admin(args)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_serve_args(&args)?;
+    if args.dev || args.demo {
+        tracing::warn!("DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients.");
+    }
+    if !config.addr.ip().is_loopback() {
+        tracing::warn!(addr = %config.addr, "serving plain HTTP on a non-loopback address: traffic is in clear; put TLS in front");
+    }
+    let state = Arc::new(State::open(config).context("open the data directory")?);
+    if args.demo {
+        demo::seed(&state).await.map_err(|e| anyhow::anyhow!("seed demo clinic: {e}"))?;
+    }
+    let running = healthsynx_server::start_with(state).await?;
+    tracing::info!(url = %running.url(), "Health Synx is serving");
+    if args.demo {
+        println!("Demo clinic at {} — logins:", running.url());
+        for l in demo::LOGINS {
+            println!("  {:<13} {:<32} {}", l.role.as_str(), l.email, l.password);
+        }
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    running.stop().await?;
+    tracing::info!("store flushed; bye");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    let password = match std::env::var("HEALTHSYNX_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::stdin().is_terminal() => {
+            let p = rpassword::prompt_password("Password for the new admin: ")?;
+            let again = rpassword::prompt_password("Again: ")?;
+            if p != again {
+                bail!("the passwords differ");
+            }
+            p
+        }
+        Err(_) => bail!("set HEALTHSYNX_ADMIN_PASSWORD or run in a terminal to be prompted"),
+    };
+    // No sealed field is written for an admin, so throw-away keys suffice here.
+    let state = State::open(Config::new(args.data_dir.clone(), Secrets::generate()))
+        .map_err(|e| anyhow::anyhow!("open {}: {e} (is the server still running?)", args.data_dir.display()))?;
+    let user = healthsynx_server::domain::accounts::create_admin(&state, &args.email, &args.full_name, &password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.to_problem()))?;
+    state.store.flush().await?;
+    println!("created admin {} ({})", user.email, user.username);
+    Ok(())
+}

@@ -1,0 +1,675 @@
+//! The sled store: it owns every tree, key layout and stored row, and is the
+//! only module that touches sled.
+//!
+//! Writes: [`Store::write`] takes one lock, runs the caller's checks against
+//! current data, links the caller's audit entries into the chain, and applies
+//! all staged changes and entries in one sled transaction. The lock makes
+//! check-then-write atomic (sled transactions cannot range-scan, and a booking
+//! must re-check overlap against a range), and it is held only for that
+//! in-memory work, never across an fsync: durability comes after, from
+//! [`Store::flush`], which batches concurrent callers into one fsync.
+
+pub mod keys;
+mod rows;
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::{Db, IVec, Transactional, Tree};
+use uuid::Uuid;
+
+use healthsynx_shared::api::ChainReport;
+use healthsynx_shared::{AuditEntry, Availability, Department};
+
+use crate::audit::{self, Draft};
+use crate::error::{Error, Result};
+
+pub use rows::*;
+
+/// Every tree of the store. The discriminant is the index into `Store::trees`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum T {
+    Meta,
+    Users,
+    UsersByEmail,
+    UsersByUsername,
+    Departments,
+    Patients,
+    PatientsByUser,
+    /// `doctor ‖ patient ‖ appointment` for each non-cancelled appointment:
+    /// the patients a doctor may see.
+    CareByDoctor,
+    /// `dept\0 ‖ patient ‖ appointment`: the patients a department may see.
+    CareByDept,
+    Appointments,
+    ApptByDoctor,
+    ApptByPatient,
+    ApptByDept,
+    ApptByStart,
+    Availability,
+    Records,
+    RecordVersions,
+    RecordsByPatient,
+    RecordsByAppt,
+    RefreshFamilies,
+    ResetTokens,
+    Idempotency,
+    Audit,
+    AuditByPatient,
+}
+
+const TREES: [(T, &str); 24] = [
+    (T::Meta, "meta"),
+    (T::Users, "users"),
+    (T::UsersByEmail, "users_by_email"),
+    (T::UsersByUsername, "users_by_username"),
+    (T::Departments, "departments"),
+    (T::Patients, "patients"),
+    (T::PatientsByUser, "patients_by_user"),
+    (T::CareByDoctor, "care_by_doctor"),
+    (T::CareByDept, "care_by_dept"),
+    (T::Appointments, "appointments"),
+    (T::ApptByDoctor, "appt_by_doctor"),
+    (T::ApptByPatient, "appt_by_patient"),
+    (T::ApptByDept, "appt_by_dept"),
+    (T::ApptByStart, "appt_by_start"),
+    (T::Availability, "availability"),
+    (T::Records, "records"),
+    (T::RecordVersions, "record_versions"),
+    (T::RecordsByPatient, "records_by_patient"),
+    (T::RecordsByAppt, "records_by_appt"),
+    (T::RefreshFamilies, "refresh_families"),
+    (T::ResetTokens, "reset_tokens"),
+    (T::Idempotency, "idempotency"),
+    (T::Audit, "audit"),
+    (T::AuditByPatient, "audit_by_patient"),
+];
+
+/// The newest link of the audit chain.
+struct ChainHead {
+    last_seq: u64,
+    last_hash: String,
+}
+
+/// Writes staged by a caller of [`Store::write`], applied all or nothing.
+#[derive(Default)]
+pub struct Changes {
+    ops: Vec<(T, Vec<u8>, Option<Vec<u8>>)>,
+    audit: Vec<Draft>,
+}
+
+impl Changes {
+    fn put(&mut self, tree: T, key: impl AsRef<[u8]>, value: impl Into<Vec<u8>>) {
+        self.ops.push((tree, key.as_ref().to_vec(), Some(value.into())));
+    }
+
+    fn put_json(&mut self, tree: T, key: impl AsRef<[u8]>, value: &impl Serialize) -> Result<()> {
+        let bytes = serde_json::to_vec(value).context("encode row")?;
+        self.put(tree, key, bytes);
+        Ok(())
+    }
+
+    fn remove(&mut self, tree: T, key: impl AsRef<[u8]>) {
+        self.ops.push((tree, key.as_ref().to_vec(), None));
+    }
+
+    /// Appends an audit entry, linked and written with these changes.
+    pub fn audit(&mut self, draft: Draft) {
+        self.audit.push(draft);
+    }
+}
+
+/// The sled store.
+pub struct Store {
+    db: Db,
+    trees: Vec<Tree>,
+    head: Mutex<ChainHead>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("create data directory {}", dir.display()))?;
+        let db = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(256 * 1024 * 1024)
+            // Read audit entries are not flushed per request; this bounds how long they trail.
+            .flush_every_ms(Some(100))
+            .open()
+            .with_context(|| format!("open store in {}", dir.display()))?;
+        let mut trees = Vec::with_capacity(TREES.len());
+        for (i, (t, name)) in TREES.iter().enumerate() {
+            debug_assert_eq!(*t as usize, i);
+            trees.push(db.open_tree(name)?);
+        }
+        let audit_tree = &trees[T::Audit as usize];
+        let head = match audit_tree.last()? {
+            Some((k, v)) => {
+                let e: AuditEntry = serde_json::from_slice(&v).context("read audit head")?;
+                ChainHead { last_seq: keys::seq_from(&k).unwrap_or(e.seq), last_hash: e.hash }
+            }
+            None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
+        };
+        Ok(Store { db, trees, head: Mutex::new(head) })
+    }
+
+    fn tree(&self, t: T) -> &Tree {
+        &self.trees[t as usize]
+    }
+
+    /// A raw tree by name, for repair tools and tests that tamper on purpose.
+    pub fn raw_tree(&self, name: &str) -> Option<&Tree> {
+        TREES.iter().find(|(_, n)| *n == name).map(|(t, _)| self.tree(*t))
+    }
+
+    fn get_json<V: DeserializeOwned>(&self, t: T, key: impl AsRef<[u8]>) -> Result<Option<V>> {
+        match self.tree(t).get(key)? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs `f` under the write lock; if it succeeds, applies its changes
+    /// and audit entries atomically. Not yet durable: call [`Store::flush`].
+    pub fn write<R>(&self, f: impl FnOnce(&mut Changes) -> Result<R>) -> Result<R> {
+        let mut head = self.head.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
+        let mut changes = Changes::default();
+        let out = f(&mut changes)?;
+        let now = Timestamp::now();
+        let (mut seq, mut prev) = (head.last_seq, head.last_hash.clone());
+        for draft in std::mem::take(&mut changes.audit) {
+            seq += 1;
+            let entry = audit::link(draft, seq, &prev, now);
+            if let Some(p) = entry.patient_id {
+                changes.put(T::AuditByPatient, [p.as_bytes().as_slice(), &keys::seq(seq)].concat(), vec![]);
+            }
+            changes.put_json(T::Audit, keys::seq(seq), &entry)?;
+            prev = entry.hash;
+        }
+        self.apply(&changes.ops)?;
+        head.last_seq = seq;
+        head.last_hash = prev;
+        Ok(out)
+    }
+
+    fn apply(&self, ops: &[(T, Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut touched: Vec<T> = Vec::new();
+        for (t, _, _) in ops {
+            if !touched.contains(t) {
+                touched.push(*t);
+            }
+        }
+        if touched.is_empty() {
+            return Ok(());
+        }
+        let trees: Vec<&Tree> = touched.iter().map(|t| self.tree(*t)).collect();
+        let result: std::result::Result<(), TransactionError<()>> = trees.as_slice().transaction(|txs| {
+            for (t, k, v) in ops {
+                let pos = touched.iter().position(|x| x == t).ok_or(ConflictableTransactionError::Abort(()))?;
+                match v {
+                    Some(v) => txs[pos].insert(k.as_slice(), v.as_slice())?,
+                    None => txs[pos].remove(k.as_slice())?,
+                };
+            }
+            Ok(())
+        });
+        result.map_err(|e| anyhow::anyhow!("store transaction failed: {e:?}"))?;
+        Ok(())
+    }
+
+    /// Makes every write so far durable. Concurrent callers share one fsync.
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// Flushes synchronously (shutdown, CLI).
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Appends audit entries with no data change (reads, failed attempts).
+    /// They become durable with the next flush (at most ~100 ms later).
+    pub fn append_audit(&self, drafts: impl IntoIterator<Item = Draft>) -> Result<()> {
+        self.write(|c| {
+            for d in drafts {
+                c.audit(d);
+            }
+            Ok(())
+        })
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub fn ping(&self) -> bool {
+        self.tree(T::Meta).get(b"ping").is_ok()
+    }
+
+    // ---- users ----
+
+    /// A user row by id.
+    pub fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
+        self.get_json(T::Users, id.as_bytes())
+    }
+
+    /// A user row by email (case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Result<Option<UserRow>> {
+        match self.tree(T::UsersByEmail).get(email.to_lowercase())? {
+            Some(id) => self.user(uuid_of(&id)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a username is taken.
+    pub fn username_taken(&self, username: &str) -> Result<bool> {
+        Ok(self.tree(T::UsersByUsername).contains_key(username)?)
+    }
+
+    /// Users in id order after `after`, for filtered paging.
+    pub fn users_after(&self, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, UserRow)>> + '_ {
+        scan_json(self.tree(T::Users), after, None)
+    }
+
+    /// Stages a user row and its email and username indexes.
+    pub fn put_user(&self, c: &mut Changes, row: &UserRow, old: Option<&UserRow>) -> Result<()> {
+        if let Some(old) = old {
+            if old.email.to_lowercase() != row.email.to_lowercase() {
+                c.remove(T::UsersByEmail, old.email.to_lowercase());
+            }
+            if old.username != row.username {
+                c.remove(T::UsersByUsername, &old.username);
+            }
+        }
+        c.put(T::UsersByEmail, row.email.to_lowercase(), row.id.as_bytes().to_vec());
+        c.put(T::UsersByUsername, &row.username, row.id.as_bytes().to_vec());
+        c.put_json(T::Users, row.id.as_bytes(), row)
+    }
+
+    // ---- departments ----
+
+    /// All departments in code order.
+    pub fn departments(&self) -> Result<Vec<Department>> {
+        scan_json(self.tree(T::Departments), None, None).map(|r| r.map(|(_, d)| d)).collect()
+    }
+
+    /// A department by code.
+    pub fn department(&self, code: &str) -> Result<Option<Department>> {
+        self.get_json(T::Departments, code)
+    }
+
+    /// Stages a department.
+    pub fn put_department(&self, c: &mut Changes, d: &Department) -> Result<()> {
+        c.put_json(T::Departments, &d.code, d)
+    }
+
+    // ---- patients ----
+
+    /// A patient row by patient id.
+    pub fn patient(&self, id: Uuid) -> Result<Option<PatientRow>> {
+        self.get_json(T::Patients, id.as_bytes())
+    }
+
+    /// The patient id of a patient's user account.
+    pub fn patient_id_of_user(&self, user_id: Uuid) -> Result<Option<Uuid>> {
+        self.tree(T::PatientsByUser).get(user_id.as_bytes())?.map(|v| uuid_of(&v)).transpose()
+    }
+
+    /// Patients in id order after `after`.
+    pub fn patients_after(&self, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, PatientRow)>> + '_ {
+        scan_json(self.tree(T::Patients), after, None)
+    }
+
+    /// Stages a patient row and its user link.
+    pub fn put_patient(&self, c: &mut Changes, row: &PatientRow) -> Result<()> {
+        c.put(T::PatientsByUser, row.user_id.as_bytes(), row.id.as_bytes().to_vec());
+        c.put_json(T::Patients, row.id.as_bytes(), row)
+    }
+
+    // ---- care scope ----
+
+    /// Whether `doctor` has a non-cancelled appointment with `patient`.
+    pub fn doctor_cares_for(&self, doctor: Uuid, patient: Uuid) -> Result<bool> {
+        Ok(self.tree(T::CareByDoctor).scan_prefix(keys::pair(doctor, patient)).next().transpose()?.is_some())
+    }
+
+    /// Whether `dept` has a non-cancelled appointment with `patient`.
+    pub fn department_cares_for(&self, dept: &str, patient: Uuid) -> Result<bool> {
+        let prefix = [keys::dept(dept).as_slice(), patient.as_bytes()].concat();
+        Ok(self.tree(T::CareByDept).scan_prefix(prefix).next().transpose()?.is_some())
+    }
+
+    /// The patients in a doctor's (or department's) care, each once, in id order,
+    /// after the patient `after`.
+    pub fn patients_in_care(&self, scope: &CareScope, after: Option<Uuid>) -> impl Iterator<Item = Result<Uuid>> + '_ {
+        let (tree, prefix) = match scope {
+            CareScope::Doctor(d) => (self.tree(T::CareByDoctor), d.as_bytes().to_vec()),
+            CareScope::Department(code) => (self.tree(T::CareByDept), keys::dept(code)),
+        };
+        let start = match after {
+            // Skip every key of `after`: the next possible patient id.
+            Some(p) => Bound::Excluded([prefix.as_slice(), p.as_bytes(), &[0xff; 16]].concat()),
+            None => Bound::Included(prefix.clone()),
+        };
+        let plen = prefix.len();
+        let mut last: Option<Uuid> = None;
+        tree.range((start, Bound::Unbounded))
+            .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(&prefix)).unwrap_or(true))
+            .filter_map(move |r| match r {
+                Err(e) => Some(Err(e.into())),
+                Ok((k, _)) => {
+                    let id = Uuid::from_slice(&k[plen..plen + 16]).ok()?;
+                    if last == Some(id) {
+                        return None;
+                    }
+                    last = Some(id);
+                    Some(Ok(id))
+                }
+            })
+    }
+
+    /// Stages the care-scope entries of one appointment (present while it holds time).
+    fn put_care(&self, c: &mut Changes, a: &AppointmentRow, present: bool) {
+        let by_doctor = [keys::pair(a.doctor_id, a.patient_id).as_slice(), a.id.as_bytes()].concat();
+        let by_dept = [keys::dept(&a.department).as_slice(), a.patient_id.as_bytes(), a.id.as_bytes()].concat();
+        if present {
+            c.put(T::CareByDoctor, by_doctor, vec![]);
+            c.put(T::CareByDept, by_dept, vec![]);
+        } else {
+            c.remove(T::CareByDoctor, by_doctor);
+            c.remove(T::CareByDept, by_dept);
+        }
+    }
+
+    /// Test and bulk-load hook: puts a patient into a doctor's and
+    /// department's care as an appointment `link` would.
+    pub fn link_care(&self, c: &mut Changes, doctor: Uuid, dept: &str, patient: Uuid, link: Uuid) {
+        let row = AppointmentRow::care_link(doctor, dept, patient, link);
+        self.put_care(c, &row, true);
+    }
+
+    // ---- appointments ----
+
+    /// An appointment row by id.
+    pub fn appointment(&self, id: Uuid) -> Result<Option<AppointmentRow>> {
+        self.get_json(T::Appointments, id.as_bytes())
+    }
+
+    /// Stages an appointment and every index of it, replacing `old`'s entries.
+    pub fn put_appointment(&self, c: &mut Changes, row: &AppointmentRow, old: Option<&AppointmentRow>) -> Result<()> {
+        if let Some(old) = old {
+            for (t, k) in appointment_index_keys(old) {
+                c.remove(t, k);
+            }
+            self.put_care(c, old, false);
+        }
+        for (t, k) in appointment_index_keys(row) {
+            c.put(t, k, vec![]);
+        }
+        if row.status.holds_time() {
+            self.put_care(c, row, true);
+        }
+        c.put_json(T::Appointments, row.id.as_bytes(), row)
+    }
+
+    /// Appointments of one owner (doctor, patient, department or everyone)
+    /// starting in `[from, to)`, in start order, after the cursor key `after`.
+    pub fn appointments_in(
+        &self,
+        index: &ApptIndex,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(IVec, AppointmentRow)>> + '_ {
+        let (tree, prefix) = match index {
+            ApptIndex::Doctor(d) => (self.tree(T::ApptByDoctor), d.as_bytes().to_vec()),
+            ApptIndex::Patient(p) => (self.tree(T::ApptByPatient), p.as_bytes().to_vec()),
+            ApptIndex::Department(code) => (self.tree(T::ApptByDept), keys::dept(code)),
+            ApptIndex::All => (self.tree(T::ApptByStart), Vec::new()),
+        };
+        let lower = match (after, from) {
+            (Some(a), _) => Bound::Excluded(a.to_vec()),
+            (None, Some(f)) => Bound::Included(keys::owner_time(&prefix, f)),
+            (None, None) => Bound::Included(prefix.clone()),
+        };
+        let end = to.map(|t| keys::owner_time(&prefix, t));
+        tree.range((lower, Bound::Unbounded))
+            .take_while(move |r| match r {
+                Ok((k, _)) => k.starts_with(&prefix) && end.as_ref().is_none_or(|e| k.as_ref() < e.as_slice()),
+                Err(_) => true,
+            })
+            .map(move |r| {
+                let (k, _) = r?;
+                let id = keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?;
+                let row = self.appointment(id)?.ok_or_else(|| anyhow::anyhow!("index names a missing appointment"))?;
+                Ok((k, row))
+            })
+    }
+
+    /// Non-cancelled appointments of a doctor or patient that overlap `[start, end)`,
+    /// other than `except`.
+    pub fn overlapping(
+        &self,
+        index: &ApptIndex,
+        start: Timestamp,
+        end: Timestamp,
+        except: Option<Uuid>,
+    ) -> Result<Vec<AppointmentRow>> {
+        let from = start - jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
+        let mut out = Vec::new();
+        for r in self.appointments_in(index, Some(from), Some(end), None) {
+            let (_, a) = r?;
+            if a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- availability ----
+
+    /// A doctor's rules and time off (empty when never set).
+    pub fn availability(&self, doctor: Uuid) -> Result<Availability> {
+        Ok(self.get_json(T::Availability, doctor.as_bytes())?.unwrap_or_default())
+    }
+
+    /// Stages a doctor's availability.
+    pub fn put_availability(&self, c: &mut Changes, doctor: Uuid, a: &Availability) -> Result<()> {
+        c.put_json(T::Availability, doctor.as_bytes(), a)
+    }
+
+    // ---- records ----
+
+    /// A record row by id.
+    pub fn record(&self, id: Uuid) -> Result<Option<RecordRow>> {
+        self.get_json(T::Records, id.as_bytes())
+    }
+
+    /// Every stored version of a record, oldest first.
+    pub fn record_versions(&self, id: Uuid) -> Result<Vec<RecordRow>> {
+        scan_json(self.tree(T::RecordVersions), None, Some(id.as_bytes()))
+            .map(|r| r.map(|(_, v)| v))
+            .collect()
+    }
+
+    /// Stages a record (a new version of it, keeping the old ones).
+    pub fn put_record(&self, c: &mut Changes, row: &RecordRow, is_new: bool) -> Result<()> {
+        if is_new {
+            c.put(T::RecordsByPatient, keys::owner_time_id(row.patient_id.as_bytes(), row.created_at, row.id), vec![]);
+            c.put(T::RecordsByAppt, keys::pair(row.appointment_id, row.id), vec![]);
+        }
+        c.put_json(T::RecordVersions, [row.id.as_bytes().as_slice(), &keys::seq(row.version)].concat(), row)?;
+        c.put_json(T::Records, row.id.as_bytes(), row)
+    }
+
+    /// Records of a patient in creation order, after the cursor key `after`.
+    pub fn records_of_patient(&self, patient: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+        self.indexed_records(T::RecordsByPatient, patient, after)
+    }
+
+    /// Records of an appointment, after the cursor key `after`.
+    pub fn records_of_appointment(&self, appt: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+        self.indexed_records(T::RecordsByAppt, appt, after)
+    }
+
+    fn indexed_records(&self, t: T, owner: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+        let prefix = owner.as_bytes().to_vec();
+        let lower = match after {
+            Some(a) => Bound::Excluded(a.to_vec()),
+            None => Bound::Included(prefix.clone()),
+        };
+        self.tree(t)
+            .range((lower, Bound::Unbounded))
+            .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(&prefix)).unwrap_or(true))
+            .map(move |r| {
+                let (k, _) = r?;
+                let id = keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?;
+                let row = self.record(id)?.ok_or_else(|| anyhow::anyhow!("index names a missing record"))?;
+                Ok((k, row))
+            })
+    }
+
+    // ---- tokens ----
+
+    /// A refresh token family.
+    pub fn refresh_family(&self, id: Uuid) -> Result<Option<RefreshFamily>> {
+        self.get_json(T::RefreshFamilies, id.as_bytes())
+    }
+
+    /// Stages a refresh token family.
+    pub fn put_refresh_family(&self, c: &mut Changes, f: &RefreshFamily) -> Result<()> {
+        c.put_json(T::RefreshFamilies, f.id.as_bytes(), f)
+    }
+
+    /// A password reset token by the hash of its text.
+    pub fn reset_token(&self, hash: &str) -> Result<Option<ResetTokenRow>> {
+        self.get_json(T::ResetTokens, hash)
+    }
+
+    /// Stages a password reset token under the hash of its text.
+    pub fn put_reset_token(&self, c: &mut Changes, hash: &str, row: &ResetTokenRow) -> Result<()> {
+        c.put_json(T::ResetTokens, hash, row)
+    }
+
+    /// Stages the removal of a used reset token.
+    pub fn remove_reset_token(&self, c: &mut Changes, hash: &str) {
+        c.remove(T::ResetTokens, hash);
+    }
+
+    // ---- idempotency ----
+
+    /// The first answer to an idempotent request by `actor` with `key`.
+    pub fn idempotency(&self, actor: Uuid, key: &str) -> Result<Option<IdempotencyRow>> {
+        self.get_json(T::Idempotency, [actor.as_bytes().as_slice(), key.as_bytes()].concat())
+    }
+
+    /// Stages the answer of an idempotent request.
+    pub fn put_idempotency(&self, c: &mut Changes, actor: Uuid, key: &str, row: &IdempotencyRow) -> Result<()> {
+        c.put_json(T::Idempotency, [actor.as_bytes().as_slice(), key.as_bytes()].concat(), row)
+    }
+
+    // ---- audit ----
+
+    /// Audit entries from newest to oldest, before the cursor key `before`.
+    pub fn audit_newest_first(&self, before: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
+        let upper = match before {
+            Some(b) => Bound::Excluded(b.to_vec()),
+            None => Bound::Unbounded,
+        };
+        self.tree(T::Audit).range((Bound::Unbounded, upper)).rev().map(|r| {
+            let (k, v) = r?;
+            Ok((k, decode(&v)?))
+        })
+    }
+
+    /// Audit entries about one patient, newest first, before the cursor key `before`.
+    pub fn audit_of_patient(&self, patient: Uuid, before: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
+        let prefix = patient.as_bytes().to_vec();
+        let upper = match before {
+            Some(b) => Bound::Excluded(b.to_vec()),
+            None => Bound::Excluded([prefix.as_slice(), &[0xff; 9]].concat()),
+        };
+        self.tree(T::AuditByPatient)
+            .range((Bound::Included(prefix.clone()), upper))
+            .rev()
+            .map(move |r| {
+                let (k, _) = r?;
+                let seq = keys::seq_from(&k[16..]).ok_or_else(|| anyhow::anyhow!("bad audit index key"))?;
+                let e = self
+                    .get_json(T::Audit, keys::seq(seq))?
+                    .ok_or_else(|| anyhow::anyhow!("audit index names a missing entry"))?;
+                Ok((k, e))
+            })
+    }
+
+    /// Walks the whole chain.
+    pub fn verify_audit(&self) -> ChainReport {
+        let entries = self.tree(T::Audit).iter().map_while(|r| r.ok()).map(|(k, v)| (keys::seq_from(&k).unwrap_or(0), v.to_vec()));
+        audit::verify(entries)
+    }
+}
+
+/// Which appointment index a scan reads.
+#[derive(Debug, Clone)]
+pub enum ApptIndex {
+    Doctor(Uuid),
+    Patient(Uuid),
+    Department(String),
+    All,
+}
+
+/// Whose care a patient list is read from.
+#[derive(Debug, Clone)]
+pub enum CareScope {
+    Doctor(Uuid),
+    Department(String),
+}
+
+/// The longest appointment; overlap scans look back this far.
+pub const MAX_APPOINTMENT_HOURS: i64 = 8;
+
+fn appointment_index_keys(a: &AppointmentRow) -> [(T, Vec<u8>); 4] {
+    [
+        (T::ApptByDoctor, keys::owner_time_id(a.doctor_id.as_bytes(), a.start, a.id)),
+        (T::ApptByPatient, keys::owner_time_id(a.patient_id.as_bytes(), a.start, a.id)),
+        (T::ApptByDept, keys::owner_time_id(&keys::dept(&a.department), a.start, a.id)),
+        (T::ApptByStart, keys::owner_time_id(&[], a.start, a.id)),
+    ]
+}
+
+fn decode<V: DeserializeOwned>(bytes: &[u8]) -> Result<V> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Internal(anyhow::anyhow!("stored row unreadable: {e}")))
+}
+
+fn uuid_of(bytes: &[u8]) -> Result<Uuid> {
+    Uuid::from_slice(bytes).map_err(|_| Error::Internal(anyhow::anyhow!("stored id unreadable")))
+}
+
+fn scan_json<'a, V: DeserializeOwned + 'a>(
+    tree: &'a Tree,
+    after: Option<&[u8]>,
+    prefix: Option<&[u8]>,
+) -> impl Iterator<Item = Result<(IVec, V)>> + 'a {
+    let prefix = prefix.map(<[u8]>::to_vec).unwrap_or_default();
+    let lower = match after {
+        Some(a) => Bound::Excluded(a.to_vec()),
+        None => Bound::Included(prefix.clone()),
+    };
+    tree.range((lower, Bound::Unbounded))
+        .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(&prefix)).unwrap_or(true))
+        .map(|r| {
+            let (k, v) = r?;
+            Ok((k, decode(&v)?))
+        })
+}

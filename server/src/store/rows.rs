@@ -1,0 +1,136 @@
+//! What the store keeps for each object. Sealed fields hold ciphertext
+//! (`crypto::seal`), never clear text.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use healthsynx_shared::{AppointmentStatus, PatientType, RecordStatus, Role, User};
+
+/// An account with its secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+    pub department: Option<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+    /// argon2id PHC string; `None` until an activation token is used.
+    pub password_hash: Option<String>,
+    /// Bumped by a password change or deactivation: tokens carrying an
+    /// older version stop working.
+    pub token_version: u64,
+}
+
+impl UserRow {
+    /// The account as the API shows it.
+    pub fn to_user(&self) -> User {
+        User {
+            id: self.id,
+            email: self.email.clone(),
+            username: self.username.clone(),
+            full_name: self.full_name.clone(),
+            role: self.role,
+            department: self.department.clone(),
+            active: self.active,
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A patient profile; name and email live on the user account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PatientRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub date_of_birth: Date,
+    pub phone: String,
+    pub insurance_id_sealed: Option<String>,
+    pub patient_type: PatientType,
+}
+
+/// An appointment; names are joined from the accounts when read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppointmentRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub department: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub status: AppointmentStatus,
+    /// The visit's reason is clinical text, so it is sealed.
+    pub reason_sealed: String,
+    pub cancel_reason_sealed: Option<String>,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: Uuid,
+}
+
+impl AppointmentRow {
+    /// The shape of an appointment needed to stage care-scope entries alone.
+    pub(super) fn care_link(doctor: Uuid, dept: &str, patient: Uuid, id: Uuid) -> Self {
+        AppointmentRow {
+            id,
+            patient_id: patient,
+            doctor_id: doctor,
+            department: dept.to_owned(),
+            start: Timestamp::UNIX_EPOCH,
+            end: Timestamp::UNIX_EPOCH,
+            status: AppointmentStatus::Scheduled,
+            reason_sealed: String::new(),
+            cancel_reason_sealed: None,
+            version: 0,
+            created_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            created_by: doctor,
+        }
+    }
+}
+
+/// One version of a medical record; the clinical body is one sealed JSON value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordRow {
+    pub id: Uuid,
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub department: String,
+    /// Sealed `{diagnosis, notes, prescriptions}`.
+    pub body_sealed: String,
+    pub status: RecordStatus,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub updated_by: Uuid,
+}
+
+/// One login: its refresh tokens rotate, and reusing an old one revokes them all.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshFamily {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub current_jti: Uuid,
+    pub revoked: bool,
+    pub expires_at: Timestamp,
+}
+
+/// A single-use password reset (or activation) token, stored by its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResetTokenRow {
+    pub user_id: Uuid,
+    pub expires_at: Timestamp,
+}
+
+/// The first answer to an idempotent booking.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyRow {
+    pub request_hash: String,
+    pub appointment_id: Uuid,
+    pub created_at: Timestamp,
+}

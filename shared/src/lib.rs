@@ -1,0 +1,13 @@
+//! The vocabulary of Health Synx: domain and wire types, route paths, pure
+//! validation, and (feature `client`) the typed async API client.
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+pub mod api;
+pub mod model;
+pub mod validate;
+
+#[cfg(feature = "client")]
+pub mod client;
+
+pub use api::{Page, Problem};
+pub use model::*;

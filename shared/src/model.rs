@@ -1,0 +1,282 @@
+//! Domain types shared by the server, the client and the tests. One definition each.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a user is allowed to be. Staff (`Doctor`, `Nurse`) belong to a department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Doctor,
+    Nurse,
+    Receptionist,
+    Patient,
+}
+
+impl Role {
+    /// Every role, in the order the role table lists them.
+    pub const ALL: [Role; 5] = [
+        Role::Patient,
+        Role::Doctor,
+        Role::Nurse,
+        Role::Receptionist,
+        Role::Admin,
+    ];
+
+    /// The wire name, as in `"receptionist"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Doctor => "doctor",
+            Role::Nurse => "nurse",
+            Role::Receptionist => "receptionist",
+            Role::Patient => "patient",
+        }
+    }
+
+    /// Doctors and nurses must belong to a department.
+    pub fn needs_department(self) -> bool {
+        matches!(self, Role::Doctor | Role::Nurse)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
+    }
+}
+
+/// An account as the API shows it (never with its password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub role: Role,
+    pub department: Option<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+/// A clinic department such as `cardiology`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+}
+
+/// Whether a patient is staying in the clinic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatientType {
+    Outpatient,
+    Inpatient,
+}
+
+/// A patient profile. `insurance_id` is masked (`****1234`) for doctors and nurses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Patient {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub full_name: String,
+    pub email: String,
+    pub date_of_birth: Date,
+    pub phone: String,
+    pub insurance_id: Option<String>,
+    pub patient_type: PatientType,
+}
+
+/// A doctor in the directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Doctor {
+    pub id: Uuid,
+    pub full_name: String,
+    pub department: String,
+}
+
+/// A weekly working window: `start`/`end` are `HH:MM` in the clinic's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRule {
+    /// 1 = Monday … 7 = Sunday.
+    pub weekday: u8,
+    pub start: String,
+    pub end: String,
+    pub slot_minutes: u16,
+}
+
+/// A period in which a doctor takes no appointments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeOff {
+    pub id: Uuid,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub reason: String,
+}
+
+/// A doctor's weekly rules and time off.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub rules: Vec<AvailabilityRule>,
+    pub time_off: Vec<TimeOff>,
+}
+
+/// A free interval that can be booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// Where an appointment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppointmentStatus {
+    Scheduled,
+    CheckedIn,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+impl AppointmentStatus {
+    /// The wire name, as in `"checked_in"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Scheduled => "scheduled",
+            AppointmentStatus::CheckedIn => "checked_in",
+            AppointmentStatus::Completed => "completed",
+            AppointmentStatus::Cancelled => "cancelled",
+            AppointmentStatus::NoShow => "no_show",
+        }
+    }
+
+    /// A cancelled appointment no longer holds its time.
+    pub fn holds_time(self) -> bool {
+        self != AppointmentStatus::Cancelled
+    }
+}
+
+impl std::str::FromStr for AppointmentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use AppointmentStatus::*;
+        [Scheduled, CheckedIn, Completed, Cancelled, NoShow]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown status `{s}`"))
+    }
+}
+
+/// A booked visit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Appointment {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub doctor_id: Uuid,
+    pub doctor_name: String,
+    pub department: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub status: AppointmentStatus,
+    pub reason: String,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One prescribed drug.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prescription {
+    pub drug: String,
+    pub dose: String,
+    pub frequency: String,
+    pub days: u16,
+}
+
+/// Whether a record stands or was retracted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordStatus {
+    Active,
+    EnteredInError,
+}
+
+/// A clinical note tied to one appointment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MedicalRecord {
+    pub id: Uuid,
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub diagnosis: String,
+    pub notes: String,
+    pub prescriptions: Vec<Prescription>,
+    pub status: RecordStatus,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One version of a record in its history, with who made it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordVersion {
+    pub version: u64,
+    pub changed_by: Uuid,
+    pub changed_at: Timestamp,
+    /// Which fields differ from the version before (empty for the first).
+    pub changed_fields: Vec<String>,
+    pub record: MedicalRecord,
+}
+
+/// Whether the audited action went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+/// One link of the hash-chained audit log. Holds ids only, never clinical text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: Timestamp,
+    pub actor_id: Option<Uuid>,
+    pub actor_role: Option<Role>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<Uuid>,
+    pub patient_id: Option<Uuid>,
+    pub outcome: Outcome,
+    pub client_addr: Option<String>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A line of a patient's "who looked at my data".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessLogEntry {
+    pub at: Timestamp,
+    pub actor_name: String,
+    pub actor_role: Option<Role>,
+    pub action: String,
+    pub target_type: String,
+}
