@@ -1,1 +1,292 @@
-pub fn placeholder() {}
+//! Test support: start the real server in-process on port 0 with a
+//! temporary data directory, and build a small clinic to test against.
+//! Tests talk to it only through the shared client (or raw HTTP for
+//! malformed requests).
+
+use std::sync::{Arc, OnceLock};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::config::Secrets;
+use healthsynx_server::domain::accounts::{NewAccount, stage_account};
+use healthsynx_server::store::PatientRow;
+use healthsynx_server::{Config, Running, State};
+use healthsynx_shared::client::Client;
+use healthsynx_shared::{AvailabilityRule, Department, PatientType, Role};
+
+pub use healthsynx_shared as shared;
+
+/// The password of every clinic user.
+pub const PASSWORD: &str = "correct-horse-battery-staple-9";
+
+/// A running server and its data directory.
+pub struct TestApp {
+    pub server: Running,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts a server with the default test config.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after `tune` adjusts the config.
+    pub async fn spawn_with(tune: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::new(dir.path().to_path_buf(), Secrets::generate());
+        tune(&mut config);
+        let server = healthsynx_server::start(config).await.expect("server starts");
+        TestApp { server, dir }
+    }
+
+    /// Starts a server on an existing state (restarts, key rotation).
+    pub async fn spawn_on(state: Arc<State>, dir: tempfile::TempDir) -> Self {
+        let server = healthsynx_server::start_with(state).await.expect("server starts");
+        TestApp { server, dir }
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The server's state (store, keys) for white-box checks.
+    pub fn state(&self) -> &State {
+        &self.server.state
+    }
+
+    /// A client that has not logged in.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url()).expect("client")
+    }
+
+    /// A client logged in as `email` with [`PASSWORD`].
+    pub async fn login(&self, email: &str) -> Client {
+        let c = self.client();
+        c.login(email, PASSWORD).await.unwrap_or_else(|p| panic!("login {email}: {p}"));
+        c
+    }
+
+    /// A raw HTTP client for malformed requests.
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+}
+
+/// Server logs go nowhere unless `TEST_LOG` is set.
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
+    });
+}
+
+/// One argon2 hash of [`PASSWORD`], computed once per test binary: seeding
+/// skips hashing, logging in still verifies for real.
+fn password_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| healthsynx_server::crypto::password::hash_blocking(PASSWORD).expect("hash")).clone()
+}
+
+/// A user of the clinic: their ids and a logged-in client.
+pub struct Member {
+    pub user_id: Uuid,
+    pub email: String,
+    pub client: Client,
+}
+
+/// A patient of the clinic.
+pub struct PatientMember {
+    pub user_id: Uuid,
+    pub patient_id: Uuid,
+    pub email: String,
+    pub client: Client,
+}
+
+/// Two departments, a user of each role in each, two patients.
+pub struct Clinic {
+    pub admin: Member,
+    pub reception: Member,
+    /// Cardiology.
+    pub doctor: Member,
+    /// Neurology.
+    pub doctor2: Member,
+    /// Cardiology.
+    pub nurse: Member,
+    /// Neurology.
+    pub nurse2: Member,
+    pub patient: PatientMember,
+    pub patient2: PatientMember,
+}
+
+impl Clinic {
+    /// Every staff member and patient, as `(role, client)`, patient first (as `Role::ALL`).
+    pub fn by_role(&self) -> [(Role, &Client); 5] {
+        [
+            (Role::Patient, &self.patient.client),
+            (Role::Doctor, &self.doctor.client),
+            (Role::Nurse, &self.nurse.client),
+            (Role::Receptionist, &self.reception.client),
+            (Role::Admin, &self.admin.client),
+        ]
+    }
+}
+
+/// The insurance id each test patient is registered with.
+pub fn insurance_of(email: &str) -> String {
+    format!("INS-{}", email.split('@').next().unwrap_or_default().to_uppercase())
+}
+
+/// Doctors work every day 08:00–20:00 in 30-minute slots (in the server's zone).
+pub fn all_week_rules() -> Vec<AvailabilityRule> {
+    (1..=7).map(|d| AvailabilityRule { weekday: d, start: "08:00".into(), end: "20:00".into(), slot_minutes: 30 }).collect()
+}
+
+impl TestApp {
+    /// Builds the clinic straight through the domain (one cached hash), then
+    /// logs everyone in over HTTP.
+    pub async fn clinic(&self) -> Clinic {
+        let st = self.state();
+        let hash = password_hash();
+        let actor = Actor { id: None, role: None, addr: Some("test-seed".into()) };
+        let (users, patients) = st
+            .store
+            .write(|c| {
+                for (code, name) in [("cardiology", "Cardiology"), ("neurology", "Neurology")] {
+                    st.store.put_department(c, &Department { code: code.into(), name: name.into() })?;
+                }
+                let staff = [
+                    ("admin@test.dev", "Ada Admin", Role::Admin, None),
+                    ("desk@test.dev", "Rita Reception", Role::Receptionist, None),
+                    ("doc@test.dev", "Carl Cardio", Role::Doctor, Some("cardiology")),
+                    ("doc2@test.dev", "Nina Neuro", Role::Doctor, Some("neurology")),
+                    ("nurse@test.dev", "Nora Nurse", Role::Nurse, Some("cardiology")),
+                    ("nurse2@test.dev", "Ned Nurse", Role::Nurse, Some("neurology")),
+                ];
+                let mut users = Vec::new();
+                for (email, name, role, dept) in staff {
+                    let row = stage_account(
+                        st,
+                        c,
+                        NewAccount { email, full_name: name, role, department: dept, username: None, password_hash: Some(hash.clone()) },
+                    )?;
+                    c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+                    users.push((email.to_owned(), row.id));
+                }
+                let mut patients = Vec::new();
+                for (email, name) in [("pat@test.dev", "Paula Patient"), ("pat2@test.dev", "Peter Other")] {
+                    let user = stage_account(
+                        st,
+                        c,
+                        NewAccount {
+                            email,
+                            full_name: name,
+                            role: Role::Patient,
+                            department: None,
+                            username: None,
+                            password_hash: Some(hash.clone()),
+                        },
+                    )?;
+                    let id = Uuid::now_v7();
+                    let row = PatientRow {
+                        id,
+                        user_id: user.id,
+                        date_of_birth: Date::constant(1980, 4, 23),
+                        phone: "+49 30 1234567".into(),
+                        insurance_id_sealed: Some(st.sealer.seal(&insurance_of(email), id.as_bytes())?),
+                        patient_type: PatientType::Outpatient,
+                    };
+                    st.store.put_patient(c, &row)?;
+                    c.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
+                    patients.push((email.to_owned(), user.id, id));
+                }
+                Ok((users, patients))
+            })
+            .expect("seed clinic");
+        for (_, doctor) in [&users[2], &users[3]] {
+            st.store
+                .write(|c| {
+                    let a = healthsynx_shared::Availability { rules: all_week_rules(), time_off: vec![] };
+                    st.store.put_availability(c, *doctor, &a)
+                })
+                .expect("rules");
+        }
+        st.store.flush().await.expect("flush");
+        let logins = futures_join(users.iter().map(|(e, _)| e.clone()).chain(patients.iter().map(|(e, _, _)| e.clone())), self).await;
+        let mut logins = logins.into_iter();
+        let mut member = |(email, id): &(String, Uuid)| Member { user_id: *id, email: email.clone(), client: logins.next().expect("login") };
+        let admin = member(&users[0]);
+        let reception = member(&users[1]);
+        let doctor = member(&users[2]);
+        let doctor2 = member(&users[3]);
+        let nurse = member(&users[4]);
+        let nurse2 = member(&users[5]);
+        let mut patient_member = |(email, user_id, patient_id): &(String, Uuid, Uuid)| PatientMember {
+            user_id: *user_id,
+            patient_id: *patient_id,
+            email: email.clone(),
+            client: logins.next().expect("login"),
+        };
+        let patient = patient_member(&patients[0]);
+        let patient2 = patient_member(&patients[1]);
+        Clinic { admin, reception, doctor, doctor2, nurse, nurse2, patient, patient2 }
+    }
+}
+
+async fn futures_join(emails: impl Iterator<Item = String>, app: &TestApp) -> Vec<Client> {
+    let tasks: Vec<_> = emails
+        .map(|e| {
+            let c = app.client();
+            tokio::spawn(async move {
+                c.login(&e, PASSWORD).await.unwrap_or_else(|p| panic!("login {e}: {p}"));
+                c
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.expect("login task"));
+    }
+    out
+}
+
+/// `days` days from today at `hh:mm` in `tz` (a slot start in the test rules).
+pub fn at(days: i64, hh: i8, mm: i8, tz: &TimeZone) -> Timestamp {
+    let date = Timestamp::now().to_zoned(tz.clone()).date() + jiff::Span::new().days(days);
+    date.at(hh, mm, 0, 0).to_zoned(tz.clone()).expect("civil time exists").timestamp()
+}
+
+/// `days` from today at `hh:mm` UTC.
+pub fn utc(days: i64, hh: i8, mm: i8) -> Timestamp {
+    at(days, hh, mm, &TimeZone::UTC)
+}
+
+/// Half an hour.
+pub const SLOT: SignedDuration = SignedDuration::from_mins(30);
+
+/// Every file under `dir`, read as bytes and searched for `needle`.
+pub fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
