@@ -11,8 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use healthsynx_shared::{AuditEntry, Outcome, Role};
 use healthsynx_shared::api::ChainReport;
+use healthsynx_shared::{AuditEntry, Outcome, Role};
 
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

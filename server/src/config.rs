@@ -131,10 +131,14 @@ impl Secrets {
     /// Checks and decodes the configured secrets.
     pub fn from_args(args: &SecretArgs) -> anyhow::Result<Self> {
         let Some(jwt) = args.jwt_secret.as_deref() else {
-            bail!("HEALTHSYNX_JWT_SECRET is not set: give a secret of at least 32 bytes (or use --dev for throw-away secrets)");
+            bail!(
+                "HEALTHSYNX_JWT_SECRET is not set: give a secret of at least 32 bytes (or use --dev for throw-away secrets)"
+            );
         };
         let Some(data_key) = args.data_key.as_deref() else {
-            bail!("HEALTHSYNX_DATA_KEY is not set: give 32 random bytes in standard base64, e.g. from `openssl rand -base64 32` (or use --dev)");
+            bail!(
+                "HEALTHSYNX_DATA_KEY is not set: give 32 random bytes in standard base64, e.g. from `openssl rand -base64 32` (or use --dev)"
+            );
         };
         Ok(Secrets {
             jwt: jwt_secret(jwt, "HEALTHSYNX_JWT_SECRET")?,
@@ -163,9 +167,7 @@ fn jwt_secret(s: &str, name: &str) -> anyhow::Result<Vec<u8>> {
 /// Decodes a 32-byte standard-base64 data key.
 pub fn parse_data_key(s: &str, name: &str) -> anyhow::Result<[u8; 32]> {
     let bytes = STANDARD.decode(s.trim()).with_context(|| format!("{name} is not standard base64"))?;
-    bytes
-        .try_into()
-        .map_err(|b: Vec<u8>| anyhow::anyhow!("{name} must decode to 32 bytes, not {}", b.len()))
+    bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{name} must decode to 32 bytes, not {}", b.len()))
 }
 
 /// Everything the server needs to run.

@@ -28,7 +28,8 @@ pub const LOGINS: &[DemoLogin] = &[
     DemoLogin { role: Role::Patient, email: "alice@demo.healthsynx.dev", password: "saffron-kettle-glacier-72" },
 ];
 
-const NAMES: &[&str] = &["Ada Admin", "Frank Desk", "Gregory House", "Meredith Grey", "Joy Nightingale", "Alice Moreau"];
+const NAMES: &[&str] =
+    &["Ada Admin", "Frank Desk", "Gregory House", "Meredith Grey", "Joy Nightingale", "Alice Moreau"];
 
 /// Seeds the clinic into an empty store. Idempotent: does nothing if users exist.
 pub async fn seed(st: &State) -> Result<()> {
@@ -49,7 +50,8 @@ pub async fn seed(st: &State) -> Result<()> {
             _ => None,
         };
         if login.role == Role::Patient {
-            let p = patients::create(st, &sys, patient(login.email, name, "+49 30 5550101", Some(login.password))).await?;
+            let p =
+                patients::create(st, &sys, patient(login.email, name, "+49 30 5550101", Some(login.password))).await?;
             alice = Some(p.patient.id);
             continue;
         }

@@ -27,6 +27,9 @@ pub enum Error {
     Unprocessable(Vec<FieldError>),
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64, detail: String },
+    /// A sealed value did not open: wrong or missing data key, or damage.
+    #[error("stored data could not be decrypted with the configured data key")]
+    Unsealable,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -54,7 +57,7 @@ impl Error {
             Error::PayloadTooLarge => 413,
             Error::Unprocessable(_) => 422,
             Error::TooManyRequests { .. } => 429,
-            Error::Internal(_) => 500,
+            Error::Unsealable | Error::Internal(_) => 500,
         }
     }
 
@@ -63,6 +66,9 @@ impl Error {
         let status = self.status();
         let detail = match self {
             Error::Internal(_) => "the server could not complete the request".to_owned(),
+            Error::Unsealable => {
+                "stored data could not be decrypted with the configured data key (check HEALTHSYNX_DATA_KEY and HEALTHSYNX_DATA_KEY_PREVIOUS)".to_owned()
+            }
             Error::NotFound => "no such object".to_owned(),
             Error::Unprocessable(errors) => errors
                 .iter()

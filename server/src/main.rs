@@ -28,7 +28,9 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::from_serve_args(&args)?;
     if args.dev || args.demo {
-        tracing::warn!("DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients.");
+        tracing::warn!(
+            "DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients."
+        );
     }
     if !config.addr.ip().is_loopback() {
         tracing::warn!(addr = %config.addr, "serving plain HTTP on a non-loopback address: traffic is in clear; put TLS in front");

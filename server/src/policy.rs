@@ -187,13 +187,13 @@ pub fn read_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
 /// the caller sees everything and may choose.
 pub fn appointment_list_scope(p: &Principal) -> Result<Option<ApptIndex>> {
     match p.role {
-        Role::Patient => p.patient_id.map(|id| Some(ApptIndex::Patient(id))).ok_or_else(|| forbidden("list appointments")),
+        Role::Patient => {
+            p.patient_id.map(|id| Some(ApptIndex::Patient(id))).ok_or_else(|| forbidden("list appointments"))
+        }
         Role::Doctor => Ok(Some(ApptIndex::Doctor(p.user_id))),
-        Role::Nurse => p
-            .department
-            .clone()
-            .map(|d| Some(ApptIndex::Department(d)))
-            .ok_or_else(|| forbidden("list appointments")),
+        Role::Nurse => {
+            p.department.clone().map(|d| Some(ApptIndex::Department(d))).ok_or_else(|| forbidden("list appointments"))
+        }
         Role::Receptionist | Role::Admin => Ok(None),
     }
 }

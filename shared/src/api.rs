@@ -139,11 +139,7 @@ pub fn match_route<'p>(method: &str, path: &'p str) -> Result<(RouteId, Vec<&'p 
             allowed.push(m);
         }
     }
-    if allowed.is_empty() {
-        Err(RouteMiss::NotFound)
-    } else {
-        Err(RouteMiss::MethodNotAllowed(allowed))
-    }
+    if allowed.is_empty() { Err(RouteMiss::NotFound) } else { Err(RouteMiss::MethodNotAllowed(allowed)) }
 }
 
 fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
@@ -645,20 +641,14 @@ mod tests {
     fn routes_match_with_and_without_trailing_slash() {
         assert_eq!(match_route("GET", "/api/me"), Ok((RouteId::Me, vec![])));
         assert_eq!(match_route("GET", "/api/me/"), Ok((RouteId::Me, vec![])));
-        assert_eq!(
-            match_route("DELETE", "/api/doctors/a/time-off/b/"),
-            Ok((RouteId::DeleteTimeOff, vec!["a", "b"]))
-        );
+        assert_eq!(match_route("DELETE", "/api/doctors/a/time-off/b/"), Ok((RouteId::DeleteTimeOff, vec!["a", "b"])));
     }
 
     #[test]
     fn unknown_paths_and_methods_are_told_apart() {
         assert_eq!(match_route("GET", "/api/nope"), Err(RouteMiss::NotFound));
         assert_eq!(match_route("GET", "/api/users//"), Err(RouteMiss::NotFound));
-        assert_eq!(
-            match_route("DELETE", "/api/me"),
-            Err(RouteMiss::MethodNotAllowed(vec!["GET"]))
-        );
+        assert_eq!(match_route("DELETE", "/api/me"), Err(RouteMiss::MethodNotAllowed(vec!["GET"])));
     }
 
     #[test]

@@ -46,11 +46,7 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Problem::new(0, format!("cannot build HTTP client: {e}")))?;
-        Ok(Client {
-            base: base.trim_end_matches('/').to_owned(),
-            http,
-            session: Arc::new(Mutex::new(None)),
-        })
+        Ok(Client { base: base.trim_end_matches('/').to_owned(), http, session: Arc::new(Mutex::new(None)) })
     }
 
     /// The server's base URL.
@@ -229,13 +225,8 @@ impl Client {
     /// `POST /api/auth/password/reset/confirm/`
     pub async fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<()> {
         let body = PasswordResetConfirm { token: token.to_owned(), new_password: new_password.to_owned() };
-        let resp = self
-            .http
-            .post(self.url(path::PASSWORD_RESET_CONFIRM))
-            .json(&body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let resp =
+            self.http.post(self.url(path::PASSWORD_RESET_CONFIRM)).json(&body).send().await.map_err(transport)?;
         if resp.status().is_success() { Ok(()) } else { Err(problem_of(resp).await) }
     }
 
@@ -463,11 +454,7 @@ async fn decode<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T> {
 /// The problem body of a failed answer, or one made from its status.
 pub async fn problem_of(resp: reqwest::Response) -> Problem {
     let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut p = match resp.bytes().await {
         Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|_| Problem::new(status, api::title_for(status))),
         Err(e) => transport(e),

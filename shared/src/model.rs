@@ -18,13 +18,7 @@ pub enum Role {
 
 impl Role {
     /// Every role, in the order the role table lists them.
-    pub const ALL: [Role; 5] = [
-        Role::Patient,
-        Role::Doctor,
-        Role::Nurse,
-        Role::Receptionist,
-        Role::Admin,
-    ];
+    pub const ALL: [Role; 5] = [Role::Patient, Role::Doctor, Role::Nurse, Role::Receptionist, Role::Admin];
 
     /// The wire name, as in `"receptionist"`.
     pub fn as_str(self) -> &'static str {
@@ -52,10 +46,7 @@ impl std::fmt::Display for Role {
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`"))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| format!("unknown role `{s}`"))
     }
 }
 

@@ -78,8 +78,7 @@ pub fn phone(s: &str) -> Result<(), String> {
 
 /// A department code: 2–32 lowercase letters, digits or dashes.
 pub fn department_code(s: &str) -> Result<(), String> {
-    let ok = (2..=32).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let ok = (2..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if ok { Ok(()) } else { Err("must be 2–32 lowercase letters, digits or dashes".to_owned()) }
 }
 

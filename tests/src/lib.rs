@@ -51,6 +51,30 @@ impl TestApp {
         TestApp { server, dir }
     }
 
+    /// Stops the server and opens the same data directory again with a
+    /// config changed by `tune` (same secrets unless changed there).
+    pub async fn restart(self, tune: impl FnOnce(&mut Config)) -> Self {
+        let TestApp { server, dir } = self;
+        let mut config = server.state.config.clone();
+        server.stop().await.expect("stop");
+        tune(&mut config);
+        // sled releases its directory lock when the last handle drops; its
+        // flusher thread may hold one for a moment.
+        let mut tries = 0;
+        let state = loop {
+            match State::open(config.clone()) {
+                Ok(s) => break s,
+                Err(e) if tries < 100 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
+        Self::spawn_on(Arc::new(state), dir).await
+    }
+
     /// The base URL.
     pub fn url(&self) -> String {
         self.server.url()
@@ -147,7 +171,9 @@ pub fn insurance_of(email: &str) -> String {
 
 /// Doctors work every day 08:00–20:00 in 30-minute slots (in the server's zone).
 pub fn all_week_rules() -> Vec<AvailabilityRule> {
-    (1..=7).map(|d| AvailabilityRule { weekday: d, start: "08:00".into(), end: "20:00".into(), slot_minutes: 30 }).collect()
+    (1..=7)
+        .map(|d| AvailabilityRule { weekday: d, start: "08:00".into(), end: "20:00".into(), slot_minutes: 30 })
+        .collect()
 }
 
 impl TestApp {
@@ -176,7 +202,14 @@ impl TestApp {
                     let row = stage_account(
                         st,
                         c,
-                        NewAccount { email, full_name: name, role, department: dept, username: None, password_hash: Some(hash.clone()) },
+                        NewAccount {
+                            email,
+                            full_name: name,
+                            role,
+                            department: dept,
+                            username: None,
+                            password_hash: Some(hash.clone()),
+                        },
                     )?;
                     c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
                     users.push((email.to_owned(), row.id));
@@ -220,9 +253,15 @@ impl TestApp {
                 .expect("rules");
         }
         st.store.flush().await.expect("flush");
-        let logins = futures_join(users.iter().map(|(e, _)| e.clone()).chain(patients.iter().map(|(e, _, _)| e.clone())), self).await;
+        let logins =
+            futures_join(users.iter().map(|(e, _)| e.clone()).chain(patients.iter().map(|(e, _, _)| e.clone())), self)
+                .await;
         let mut logins = logins.into_iter();
-        let mut member = |(email, id): &(String, Uuid)| Member { user_id: *id, email: email.clone(), client: logins.next().expect("login") };
+        let mut member = |(email, id): &(String, Uuid)| Member {
+            user_id: *id,
+            email: email.clone(),
+            client: logins.next().expect("login"),
+        };
         let admin = member(&users[0]);
         let reception = member(&users[1]);
         let doctor = member(&users[2]);

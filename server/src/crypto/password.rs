@@ -17,17 +17,13 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .context("hash task")?
+    tokio::task::spawn_blocking(move || hash_blocking(&password)).await.context("hash task")?
 }
 
 /// Like [`hash`], for callers outside the runtime (the CLI, seeding).
 pub fn hash_blocking(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    let phc = argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
+    let phc = argon2().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     Ok(phc.to_string())
 }
 
@@ -37,9 +33,8 @@ pub async fn verify(phc: Option<String>, password: String) -> Result<bool> {
     tokio::task::spawn_blocking(move || {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = PasswordHash::new(&phc)
-            .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
-            .unwrap_or(false);
+        let ok =
+            PasswordHash::new(&phc).map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false);
         known && ok
     })
     .await
@@ -50,7 +45,9 @@ pub async fn verify(phc: Option<String>, password: String) -> Result<bool> {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash_blocking("dummy password for timing equality").unwrap_or_else(|_| String::from("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$0000000000000000000000000000000000000000000"))
+        hash_blocking("dummy password for timing equality").unwrap_or_else(|_| {
+            String::from("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$0000000000000000000000000000000000000000000")
+        })
     })
 }
 

@@ -69,7 +69,10 @@ impl Sealer {
     /// Opens a value sealed for `owner`. A wrong key, another owner or a
     /// damaged value is an error, never garbage.
     pub fn open(&self, sealed: &str, owner: &[u8]) -> Result<String> {
-        let unreadable = |why: &str| Error::Internal(anyhow::anyhow!("sealed value cannot be opened: {why}"));
+        let unreadable = |why: &str| {
+            tracing::error!(reason = why, "a sealed value did not open");
+            Error::Unsealable
+        };
         let mut parts = sealed.splitn(3, '.');
         let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(unreadable("not a sealed value"));

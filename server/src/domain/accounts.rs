@@ -9,7 +9,7 @@ use healthsynx_shared::{Department, Outcome, Role, User};
 
 use super::{Caller, State, limit, page};
 use crate::audit::{Actor, Draft};
-use crate::crypto::token::{Claims, ISSUER, AUDIENCE, TokenType};
+use crate::crypto::token::{AUDIENCE, Claims, ISSUER, TokenType};
 use crate::crypto::{password, random_token, sha256_hex};
 use crate::error::{Error, Result};
 use crate::policy::{self, Principal};
@@ -71,7 +71,8 @@ fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<Toke
 pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<TokenPair> {
     let row = st.store.user_by_email(req.email.trim())?;
     let ok = password::verify(row.as_ref().and_then(|r| r.password_hash.clone()), req.password).await?;
-    let actor = Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
+    let actor =
+        Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
     let user = match row {
         Some(u) if ok && u.active => u,
         _ => {
@@ -101,7 +102,7 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
     let fam_id = claims.fam.ok_or_else(token_ended)?;
     let actor = Actor { id: Some(claims.sub), role: Some(claims.role), addr: addr.map(str::to_owned) };
     enum Step {
-        Rotated(UserRow, RefreshFamily),
+        Rotated(Box<(UserRow, RefreshFamily)>),
         Reused,
         Ended,
     }
@@ -122,11 +123,11 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
         family.current_jti = Uuid::now_v7();
         st.store.put_refresh_family(c, &family)?;
         c.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)));
-        Ok(user.map(|u| Step::Rotated(u, family)).unwrap_or(Step::Ended))
+        Ok(user.map(|u| Step::Rotated(Box::new((u, family)))).unwrap_or(Step::Ended))
     })?;
     st.store.flush().await?;
     match step {
-        Step::Rotated(user, family) => token_pair(st, &user, &family),
+        Step::Rotated(rotated) => token_pair(st, &rotated.0, &rotated.1),
         Step::Reused => Err(Error::Unauthorized("refresh token was already used; this login has been ended".into())),
         Step::Ended => Err(token_ended()),
     }
@@ -159,9 +160,20 @@ pub async fn logout(st: &State, who: &Caller<'_>, req: RefreshRequest) -> Result
 /// email, name and username as things a password must not be close to.
 pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Result<()> {
     validate::password_basics(pw).map_err(|m| Error::invalid("new_password", m))?;
-    let mut inputs: Vec<&str> = vec![email, name, username];
-    inputs.extend(email.split('@'));
-    inputs.extend(name.split_whitespace());
+    // zxcvbn matches the user's own words; give it each part, lowercased.
+    let lower = [email, name, username].map(str::to_lowercase);
+    let mut inputs: Vec<&str> = lower.iter().map(String::as_str).collect();
+    for s in &lower {
+        inputs.extend(s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3));
+    }
+    // zxcvbn scores reordered own words ("hamilton.margaret") as strong; they are not.
+    let mut rest = pw.to_lowercase();
+    for w in inputs.iter().filter(|w| w.len() >= 3) {
+        rest = rest.replace(w, "");
+    }
+    if rest.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
+        return Err(Error::invalid("new_password", "is too close to your name, email or username"));
+    }
     let estimate = zxcvbn::zxcvbn(pw, &inputs);
     if u8::from(estimate.score()) < 3 {
         let hint = estimate
@@ -189,7 +201,9 @@ fn rename_field(e: Error, field: &str) -> Error {
 pub async fn change_password(st: &State, who: &Caller<'_>, req: PasswordChange) -> Result<()> {
     let user = st.store.user(who.who.user_id)?.ok_or_else(token_ended)?;
     if !password::verify(user.password_hash.clone(), req.current_password).await? {
-        st.store.append_audit([Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)).outcome(Outcome::Failure)])?;
+        st.store.append_audit([
+            Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)).outcome(Outcome::Failure)
+        ])?;
         return Err(Error::invalid("current_password", "is not your current password"));
     }
     check_password(&req.new_password, &user.email, &user.full_name, &user.username)?;
@@ -237,7 +251,9 @@ pub fn username_base(full_name: &str, email: &str) -> String {
     let base = match parts.as_slice() {
         [] => String::new(),
         [one] => ascii(one),
-        [first, .., last] => format!("{}{}", ascii(first).chars().next().map(String::from).unwrap_or_default(), ascii(last)),
+        [first, .., last] => {
+            format!("{}{}", ascii(first).chars().next().map(String::from).unwrap_or_default(), ascii(last))
+        }
     };
     if base.len() >= 2 {
         return base.chars().take(24).collect();
@@ -269,7 +285,13 @@ pub fn free_username(st: &State, wanted: Option<&str>, full_name: &str, email: &
 }
 
 /// Checks the fields every new account needs.
-pub fn check_account_fields(st: &State, email: &str, full_name: &str, role: Role, department: Option<&str>) -> Result<()> {
+pub fn check_account_fields(
+    st: &State,
+    email: &str,
+    full_name: &str,
+    role: Role,
+    department: Option<&str>,
+) -> Result<()> {
     let mut errors = Errors::default();
     errors.check("email", validate::email(email));
     errors.check("full_name", validate::text(full_name, MAX_SHORT_TEXT));
@@ -368,7 +390,9 @@ pub fn list_users(st: &State, who: &Caller<'_>, q: UserQuery) -> Result<Page<Use
             q.role.is_none_or(|r| r == u.role)
                 && q.department.as_deref().is_none_or(|d| u.department.as_deref() == Some(d))
                 && needle.as_deref().is_none_or(|n| {
-                    u.full_name.to_lowercase().contains(n) || u.email.to_lowercase().contains(n) || u.username.contains(n)
+                    u.full_name.to_lowercase().contains(n)
+                        || u.email.to_lowercase().contains(n)
+                        || u.username.contains(n)
                 })
         }
         Err(_) => true,
@@ -492,7 +516,14 @@ pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) ->
     let hash = password::hash(pw.to_owned()).await?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let row = st.store.write(|c| {
-        let new = NewAccount { email, full_name, role: Role::Admin, department: None, username: None, password_hash: Some(hash) };
+        let new = NewAccount {
+            email,
+            full_name,
+            role: Role::Admin,
+            department: None,
+            username: None,
+            password_hash: Some(hash),
+        };
         let row = stage_account(st, c, new)?;
         c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
         Ok(row)

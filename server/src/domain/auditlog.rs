@@ -52,7 +52,13 @@ pub fn access_log(st: &State, who: &Caller<'_>, q: PageQuery) -> Result<Page<Acc
                 Some(id) => st.store.user(id)?.map(|u| u.full_name).unwrap_or_else(|| "a former user".into()),
                 None => "unknown".into(),
             };
-            let entry = AccessLogEntry { at: e.at, actor_name, actor_role: e.actor_role, action: e.action, target_type: e.target_type };
+            let entry = AccessLogEntry {
+                at: e.at,
+                actor_name,
+                actor_role: e.actor_role,
+                action: e.action,
+                target_type: e.target_type,
+            };
             Ok((k, entry))
         });
     page(entries, limit(q.limit)?)

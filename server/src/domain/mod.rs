@@ -92,10 +92,7 @@ pub fn cursor(c: Option<&str>) -> Result<Option<Vec<u8>>> {
 
 /// Collects up to `limit` items of a keyed scan into a page; the cursor is
 /// the key of the last item when more may follow.
-pub fn page<K: AsRef<[u8]>, T>(
-    items: impl Iterator<Item = Result<(K, T)>>,
-    limit: usize,
-) -> Result<Page<T>> {
+pub fn page<K: AsRef<[u8]>, T>(items: impl Iterator<Item = Result<(K, T)>>, limit: usize) -> Result<Page<T>> {
     let mut out = Vec::new();
     let mut last_key = None;
     let mut more = false;

@@ -69,7 +69,8 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<Pat
             },
         )?;
         let id = Uuid::now_v7();
-        let insurance_id_sealed = req.insurance_id.as_deref().map(|i| st.sealer.seal(i.trim(), id.as_bytes())).transpose()?;
+        let insurance_id_sealed =
+            req.insurance_id.as_deref().map(|i| st.sealer.seal(i.trim(), id.as_bytes())).transpose()?;
         let row = PatientRow {
             id,
             user_id: user.id,
@@ -136,7 +137,11 @@ pub fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patien
         PatientList::All => Box::new(st.store.patients_after(after.as_deref()).map(|r| r.map(|(_, p)| p.id))),
         PatientList::Own(id) => Box::new(std::iter::once(Ok(id)).filter(move |_| after.is_none())),
         PatientList::Care(scope) => {
-            let after = after.as_deref().map(Uuid::from_slice).transpose().map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?;
+            let after = after
+                .as_deref()
+                .map(Uuid::from_slice)
+                .transpose()
+                .map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?;
             Box::new(st.store.patients_in_care(&scope, after))
         }
     };
@@ -152,7 +157,9 @@ pub fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patien
         load().transpose()
     });
     let page = page(shown, limit(q.limit)?)?;
-    st.store.append_audit(page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)))?;
+    st.store.append_audit(
+        page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)),
+    )?;
     Ok(page)
 }
 

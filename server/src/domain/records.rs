@@ -232,7 +232,13 @@ pub fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersi
                 .collect()
             }
         };
-        out.push(RecordVersion { version: v.version, changed_by: v.updated_by, changed_at: v.updated_at, changed_fields, record: rec });
+        out.push(RecordVersion {
+            version: v.version,
+            changed_by: v.updated_by,
+            changed_at: v.updated_at,
+            changed_fields,
+            record: rec,
+        });
     }
     st.store.append_audit([Draft::new(&who.actor(), "record.history", "record", Some(id)).patient(row.patient_id)])?;
     Ok(out)

@@ -76,7 +76,8 @@ pub fn check_rules(rules: &[AvailabilityRule]) -> Result<()> {
     spans.sort();
     for w in spans.windows(2) {
         if w[0].0 == w[1].0 && w[1].1 < w[0].2 {
-            errors.check(&format!("rules[{}]", w[1].3), Err(format!("overlaps rules[{}] on weekday {}", w[0].3, w[0].0)));
+            errors
+                .check(&format!("rules[{}]", w[1].3), Err(format!("overlaps rules[{}] on weekday {}", w[0].3, w[0].0)));
         }
     }
     errors.finish().map_err(Error::from)
@@ -90,7 +91,12 @@ pub fn availability(st: &State, who: &Caller<'_>, doctor: Uuid) -> Result<Availa
 }
 
 /// `PUT /api/doctors/{id}/availability`: replaces the weekly rules.
-pub async fn set_rules(st: &State, who: &Caller<'_>, doctor: Uuid, rules: Vec<AvailabilityRule>) -> Result<Availability> {
+pub async fn set_rules(
+    st: &State,
+    who: &Caller<'_>,
+    doctor: Uuid,
+    rules: Vec<AvailabilityRule>,
+) -> Result<Availability> {
     doctor_row(st, doctor)?;
     policy::write_availability(who.who, doctor)?;
     check_rules(&rules)?;
@@ -225,7 +231,12 @@ pub fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now:
     let last = local_date(tz, to).tomorrow().unwrap_or(local_date(tz, to));
     let booked: Vec<(Timestamp, Timestamp)> = st
         .store
-        .appointments_in(&ApptIndex::Doctor(doctor), Some(from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS)), Some(to), None)
+        .appointments_in(
+            &ApptIndex::Doctor(doctor),
+            Some(from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS)),
+            Some(to),
+            None,
+        )
         .filter_map(|r| match r {
             Ok((_, ap)) if ap.status.holds_time() => Some(Ok((ap.start, ap.end))),
             Ok(_) => None,
@@ -252,7 +263,13 @@ pub fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
 /// rule, outside time off and not in the past; returns `end` resolved (one
 /// slot when not given).
-fn check_bookable(st: &State, a: &Availability, start: Timestamp, end: Option<Timestamp>, now: Timestamp) -> Result<Timestamp> {
+fn check_bookable(
+    st: &State,
+    a: &Availability,
+    start: Timestamp,
+    end: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Timestamp> {
     if start < now {
         return Err(Error::invalid("start", "is in the past"));
     }
@@ -261,7 +278,10 @@ fn check_bookable(st: &State, a: &Availability, start: Timestamp, end: Option<Ti
             return Err(Error::invalid("end", "must be after start"));
         }
         if end.duration_since(start) > SignedDuration::from_hours(MAX_APPOINTMENT_HOURS) {
-            return Err(Error::invalid("end", format!("an appointment may last at most {MAX_APPOINTMENT_HOURS} hours")));
+            return Err(Error::invalid(
+                "end",
+                format!("an appointment may last at most {MAX_APPOINTMENT_HOURS} hours"),
+            ));
         }
     }
     let tz = &st.config.tz;
@@ -406,7 +426,9 @@ pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> {
     let row = st.store.appointment(id)?.ok_or(Error::NotFound)?;
     policy::read_appointment(who.who, facts(&row))?;
     let a = to_appointment(st, &row)?;
-    st.store.append_audit([Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)])?;
+    st.store.append_audit([
+        Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)
+    ])?;
     Ok(a)
 }
 
@@ -418,7 +440,13 @@ fn check_version(row: &AppointmentRow, if_match: Option<u64>) -> Result<()> {
 }
 
 /// `PATCH /api/appointments/{id}` with `If-Match`: reschedule or change the reason.
-pub async fn reschedule(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: AppointmentPatch) -> Result<Appointment> {
+pub async fn reschedule(
+    st: &State,
+    who: &Caller<'_>,
+    id: Uuid,
+    if_match: u64,
+    req: AppointmentPatch,
+) -> Result<Appointment> {
     if let Some(r) = &req.reason {
         validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
     }
@@ -566,7 +594,9 @@ pub fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<Page<Ap
     let rows = page(rows, limit(q.limit)?)?;
     let items = rows.items.iter().map(|r| to_appointment(st, r)).collect::<Result<Vec<_>>>()?;
     let patients: BTreeSet<Uuid> = rows.items.iter().map(|r| r.patient_id).collect();
-    st.store.append_audit(patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)))?;
+    st.store.append_audit(
+        patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)),
+    )?;
     Ok(Page { items, next_cursor: rows.next_cursor })
 }
 
@@ -597,7 +627,10 @@ mod tests {
         let sun: Date = "2026-03-29".parse().unwrap();
         let g = grid(&tz, &rules, sat, sun);
         let starts: Vec<String> = g.iter().map(|g| g.slot.start.to_string()).collect();
-        assert_eq!(starts, ["2026-03-28T08:00:00Z", "2026-03-28T08:30:00Z", "2026-03-29T07:00:00Z", "2026-03-29T07:30:00Z"]);
+        assert_eq!(
+            starts,
+            ["2026-03-28T08:00:00Z", "2026-03-28T08:30:00Z", "2026-03-29T07:00:00Z", "2026-03-29T07:30:00Z"]
+        );
     }
 
     #[test]

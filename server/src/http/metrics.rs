@@ -58,7 +58,8 @@ pub fn render() -> String {
     let _ = writeln!(out, "# HELP healthsynx_request_seconds_sum Time spent answering, by route and status.");
     let _ = writeln!(out, "# TYPE healthsynx_request_seconds_sum counter");
     for ((route, status), s) in &snapshot {
-        let _ = writeln!(out, "healthsynx_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {:.6}", s.seconds);
+        let _ =
+            writeln!(out, "healthsynx_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {:.6}", s.seconds);
     }
     let _ = writeln!(out, "# TYPE healthsynx_login_failures_total counter");
     let _ = writeln!(out, "healthsynx_login_failures_total {}", LOGIN_FAILURES.load(Ordering::Relaxed));

@@ -157,6 +157,7 @@ pub fn problem(e: &Error) -> Response {
         // The chain names store and crypto failures; it never holds request data.
         tracing::error!(error = %format!("{inner:#}"), "request failed");
     }
+    // (`Unsealable` was logged where it happened, with its reason.)
     let p = e.to_problem();
     let bytes = serde_json::to_vec(&p).unwrap_or_default();
     let mut r = Response::new(bytes.into());
@@ -231,10 +232,8 @@ async fn read_body(
     headers: &HeaderMap,
     mut body: impl Stream<Item = std::result::Result<impl Buf, warp::Error>> + Unpin,
 ) -> Result<Bytes> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(Error::PayloadTooLarge);
     }

@@ -14,7 +14,8 @@ pub fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         RouteId::Healthz => super::ok(&serde_json::json!({"status": "ok"})),
         RouteId::Readyz if st.store.ping() => super::ok(&serde_json::json!({"status": "ready"})),
         RouteId::Readyz => {
-            let mut r = super::json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "store not answering"}))?;
+            let mut r =
+                super::json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "store not answering"}))?;
             *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             Ok(r)
         }
@@ -23,8 +24,7 @@ pub fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
                 return Err(Error::NotFound);
             }
             let mut r = Response::new(metrics::render().into());
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
             Ok(r)
         }
         _ => Err(Error::NotFound),

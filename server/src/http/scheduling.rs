@@ -51,7 +51,10 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             let a = scheduling::reschedule(st, &c, req.id(0)?, req.if_match()?, req.json()?).await?;
             Ok(with_etag(ok(&a)?, a.version))
         }
-        RouteId::CancelAppointment | RouteId::CheckInAppointment | RouteId::CompleteAppointment | RouteId::NoShowAppointment => {
+        RouteId::CancelAppointment
+        | RouteId::CheckInAppointment
+        | RouteId::CompleteAppointment
+        | RouteId::NoShowAppointment => {
             let (action, reason) = match route {
                 RouteId::CancelAppointment => {
                     let body: CancelRequest = req.json_or_default()?;

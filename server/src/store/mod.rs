@@ -97,10 +97,13 @@ struct ChainHead {
     last_hash: String,
 }
 
+/// One staged write: a tree, a key, and the new value (`None` removes).
+type Op = (T, Vec<u8>, Option<Vec<u8>>);
+
 /// Writes staged by a caller of [`Store::write`], applied all or nothing.
 #[derive(Default)]
 pub struct Changes {
-    ops: Vec<(T, Vec<u8>, Option<Vec<u8>>)>,
+    ops: Vec<Op>,
     audit: Vec<Draft>,
 }
 
@@ -204,7 +207,7 @@ impl Store {
         Ok(out)
     }
 
-    fn apply(&self, ops: &[(T, Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    fn apply(&self, ops: &[Op]) -> Result<()> {
         let mut touched: Vec<T> = Vec::new();
         for (t, _, _) in ops {
             if !touched.contains(t) {
@@ -498,9 +501,7 @@ impl Store {
 
     /// Every stored version of a record, oldest first.
     pub fn record_versions(&self, id: Uuid) -> Result<Vec<RecordRow>> {
-        scan_json(self.tree(T::RecordVersions), None, Some(id.as_bytes()))
-            .map(|r| r.map(|(_, v)| v))
-            .collect()
+        scan_json(self.tree(T::RecordVersions), None, Some(id.as_bytes())).map(|r| r.map(|(_, v)| v)).collect()
     }
 
     /// Stages a record (a new version of it, keeping the old ones).
@@ -514,16 +515,29 @@ impl Store {
     }
 
     /// Records of a patient in creation order, after the cursor key `after`.
-    pub fn records_of_patient(&self, patient: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+    pub fn records_of_patient(
+        &self,
+        patient: Uuid,
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
         self.indexed_records(T::RecordsByPatient, patient, after)
     }
 
     /// Records of an appointment, after the cursor key `after`.
-    pub fn records_of_appointment(&self, appt: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+    pub fn records_of_appointment(
+        &self,
+        appt: Uuid,
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
         self.indexed_records(T::RecordsByAppt, appt, after)
     }
 
-    fn indexed_records(&self, t: T, owner: Uuid, after: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
+    fn indexed_records(
+        &self,
+        t: T,
+        owner: Uuid,
+        after: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(IVec, RecordRow)>> + '_ {
         let prefix = owner.as_bytes().to_vec();
         let lower = match after {
             Some(a) => Bound::Excluded(a.to_vec()),
@@ -594,28 +608,33 @@ impl Store {
     }
 
     /// Audit entries about one patient, newest first, before the cursor key `before`.
-    pub fn audit_of_patient(&self, patient: Uuid, before: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
+    pub fn audit_of_patient(
+        &self,
+        patient: Uuid,
+        before: Option<&[u8]>,
+    ) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
         let prefix = patient.as_bytes().to_vec();
         let upper = match before {
             Some(b) => Bound::Excluded(b.to_vec()),
             None => Bound::Excluded([prefix.as_slice(), &[0xff; 9]].concat()),
         };
-        self.tree(T::AuditByPatient)
-            .range((Bound::Included(prefix.clone()), upper))
-            .rev()
-            .map(move |r| {
-                let (k, _) = r?;
-                let seq = keys::seq_from(&k[16..]).ok_or_else(|| anyhow::anyhow!("bad audit index key"))?;
-                let e = self
-                    .get_json(T::Audit, keys::seq(seq))?
-                    .ok_or_else(|| anyhow::anyhow!("audit index names a missing entry"))?;
-                Ok((k, e))
-            })
+        self.tree(T::AuditByPatient).range((Bound::Included(prefix.clone()), upper)).rev().map(move |r| {
+            let (k, _) = r?;
+            let seq = keys::seq_from(&k[16..]).ok_or_else(|| anyhow::anyhow!("bad audit index key"))?;
+            let e = self
+                .get_json(T::Audit, keys::seq(seq))?
+                .ok_or_else(|| anyhow::anyhow!("audit index names a missing entry"))?;
+            Ok((k, e))
+        })
     }
 
     /// Walks the whole chain.
     pub fn verify_audit(&self) -> ChainReport {
-        let entries = self.tree(T::Audit).iter().map_while(|r| r.ok()).map(|(k, v)| (keys::seq_from(&k).unwrap_or(0), v.to_vec()));
+        let entries = self
+            .tree(T::Audit)
+            .iter()
+            .map_while(|r| r.ok())
+            .map(|(k, v)| (keys::seq_from(&k).unwrap_or(0), v.to_vec()));
         audit::verify(entries)
     }
 }

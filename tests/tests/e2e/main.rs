@@ -1,0 +1,11 @@
+//! End-to-end tests: the real server on port 0 with a temporary data
+//! directory, driven through the shared client. One binary, one module per area.
+
+mod accounts;
+mod audit;
+mod auth;
+mod http;
+mod patients;
+mod records;
+mod scheduling;
+mod support;
