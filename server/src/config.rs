@@ -39,7 +39,7 @@ pub struct ServeArgs {
     /// Generate throw-away secrets (for development only).
     #[arg(long, env = "HEALTHSYNX_DEV")]
     pub dev: bool,
-    /// `--dev` plus a seeded demo clinic (use a fresh data directory).
+    /// `--dev` plus a seeded demo clinic in a fresh temporary data directory.
     #[arg(long, env = "HEALTHSYNX_DEMO")]
     pub demo: bool,
     #[command(flatten)]

@@ -26,7 +26,16 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = Config::from_serve_args(&args)?;
+    let mut config = Config::from_serve_args(&args)?;
+    // The demo's keys die with the process, so its data must too: a fresh
+    // directory each time, removed at exit.
+    let _demo_dir = if args.demo {
+        let dir = tempfile::tempdir().context("create a demo data directory")?;
+        config.data_dir = dir.path().to_path_buf();
+        Some(dir)
+    } else {
+        None
+    };
     if args.dev || args.demo {
         tracing::warn!(
             "DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients."
