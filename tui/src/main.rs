@@ -1,5 +1,18 @@
 //! `healthsynx`: the Health Synx terminal client.
+#![deny(clippy::unwrap_used)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
 use clap::Parser;
+use healthsynx_tui::app::{Action, App};
+use healthsynx_tui::{demo, theme::Theme};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 /// Health Synx terminal client.
 #[derive(Parser)]
@@ -13,8 +26,77 @@ struct Args {
     demo: bool,
 }
 
-fn main() {
-    let _args = Args::parse();
-    eprintln!("the terminal client is not built yet; see `healthsynx --help`");
-    std::process::exit(2);
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("healthsynx: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("healthsynx: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    // The demo server lives as long as this function: dropping it stops
+    // the server and removes its temporary data directory.
+    let demo = if args.demo { Some(demo::start().await?) } else { None };
+    let (server, accounts) = match &demo {
+        Some(d) => (d.server.url(), d.accounts.clone()),
+        None => (args.server, Vec::new()),
+    };
+    let mut app = App::new(&server, accounts, TimeZone::system(), Timestamp::now(), Theme::from_env())?;
+    // `try_init` installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init().context("this needs an interactive terminal")?;
+    let result = event_loop(&mut terminal, &mut app).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> anyhow::Result<()> {
+    let (tx, mut rx) = unbounded_channel::<Action>();
+    spawn_input(tx.clone());
+    let mut tick = tokio::time::interval(Duration::from_millis(120));
+    loop {
+        for task in app.take_tasks() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // The receiver only goes away when the app quits.
+                let _ = tx.send(task.fut.await);
+            });
+        }
+        terminal.draw(|f| app.draw(f)).context("draw")?;
+        if app.quit {
+            return Ok(());
+        }
+        tokio::select! {
+            Some(action) = rx.recv() => app.update(action),
+            _ = tick.tick() => app.update(Action::Tick(Timestamp::now())),
+        }
+    }
+}
+
+/// Reads terminal events on a plain thread: `event::read` blocks, and it
+/// must never hold up drawing or network results.
+fn spawn_input(tx: UnboundedSender<Action>) {
+    std::thread::spawn(move || {
+        loop {
+            let action = match event::read() {
+                Ok(Event::Key(key)) => Action::Key(key),
+                Ok(Event::Resize(..)) => Action::Resize,
+                Ok(_) => continue,
+                Err(_) => return,
+            };
+            if tx.send(action).is_err() {
+                return;
+            }
+        }
+    });
 }

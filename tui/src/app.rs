@@ -1,0 +1,425 @@
+//! The state machine: which screen is up, who is logged in, what is in
+//! flight. Everything that happens arrives as an [`Action`] through
+//! [`App::update`]; [`App::draw`] only reads state.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use healthsynx_shared::client::Client;
+use healthsynx_shared::{Problem, Role, User};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use uuid::Uuid;
+
+use crate::keys::{self, Cmd, GLOBAL, is_char, is_ctrl};
+use crate::screens::{Screen, admin, doctor, front_desk, login, nurse, patient};
+use crate::theme::Theme;
+use crate::ui;
+
+/// Everything that can happen to the app.
+pub enum Action {
+    Key(KeyEvent),
+    /// Time passed: spinners turn, notices age, boards refresh.
+    Tick(Timestamp),
+    /// The terminal changed size; the next draw adapts.
+    Resize,
+    /// A network task finished. `status` is the failure's HTTP status, if
+    /// any, so the app can notice an ended session without knowing the message.
+    Net {
+        status: Option<u16>,
+        msg: Msg,
+    },
+}
+
+/// A network result for one screen.
+pub enum Msg {
+    Login(login::Msg),
+    FrontDesk(front_desk::Msg),
+    Doctor(doctor::Msg),
+    Nurse(nurse::Msg),
+    Patient(patient::Msg),
+    Admin(admin::Msg),
+}
+
+/// Network work for the run loop to spawn.
+pub struct Task {
+    pub label: &'static str,
+    pub fut: Pin<Box<dyn Future<Output = Action> + Send>>,
+}
+
+/// A one-line message under the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    pub at: Timestamp,
+}
+
+/// What screens get while they handle keys and results.
+pub struct Ctx<'a> {
+    pub client: &'a Client,
+    pub tz: &'a TimeZone,
+    pub now: Timestamp,
+    pub user: Option<&'a User>,
+    tasks: &'a mut Vec<Task>,
+    notice: &'a mut Option<Notice>,
+}
+
+impl Ctx<'_> {
+    /// Runs `fut` in the background; its result comes back through `wrap`.
+    pub fn spawn<T, F, W>(&mut self, label: &'static str, fut: F, wrap: W)
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, Problem>> + Send + 'static,
+        W: FnOnce(Result<T, Problem>) -> Msg + Send + 'static,
+    {
+        let fut = async move {
+            let r = fut.await;
+            let status = r.as_ref().err().map(|p| p.status);
+            Action::Net { status, msg: wrap(r) }
+        };
+        self.tasks.push(Task { label, fut: Box::pin(fut) });
+    }
+
+    pub fn info(&mut self, text: impl Into<String>) {
+        *self.notice = Some(Notice { text: text.into(), error: false, at: self.now });
+    }
+
+    pub fn error(&mut self, text: impl Into<String>) {
+        *self.notice = Some(Notice { text: text.into(), error: true, at: self.now });
+    }
+
+    /// Shows a failed call as a sentence: `what` failed, and why.
+    pub fn problem(&mut self, what: &str, p: &Problem) {
+        self.error(format!("{what}: {}", explain(p)));
+    }
+
+    /// The logged-in user's id (nil before login, which no screen reaches).
+    pub fn user_id(&self) -> Uuid {
+        self.user.map_or(Uuid::nil(), |u| u.id)
+    }
+}
+
+/// What drawing needs besides the screen's own state.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub theme: Theme,
+    pub tz: &'a TimeZone,
+    pub now: Timestamp,
+}
+
+/// Whether a screen used a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    Consumed,
+    Ignored,
+}
+
+/// A problem as one plain sentence for the notice line.
+pub fn explain(p: &Problem) -> String {
+    let detail = p.detail.clone().unwrap_or_default();
+    let fields: Vec<String> = p.errors.iter().map(|e| format!("{} {}", e.field, e.message)).collect();
+    let fields = fields.join("; ");
+    match p.status {
+        0 => format!("cannot reach the server ({detail})"),
+        401 => "you are not logged in any more".to_owned(),
+        403 => "your role may not do this".to_owned(),
+        404 => "not found (it may be gone, or outside what you may see)".to_owned(),
+        409 => format!("conflict: {detail}"),
+        412 => "someone else changed it since you opened it".to_owned(),
+        422 if !fields.is_empty() => format!("not accepted: {fields}"),
+        422 => format!("not accepted: {detail}"),
+        429 => format!("too many requests, slow down {detail}"),
+        _ => p.to_string(),
+    }
+}
+
+/// A demo account offered by the `--demo` role picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoAccount {
+    pub role: Role,
+    pub email: String,
+    pub password: String,
+}
+
+/// The whole client.
+pub struct App {
+    pub client: Client,
+    pub server: String,
+    pub tz: TimeZone,
+    pub now: Timestamp,
+    pub theme: Theme,
+    pub user: Option<User>,
+    pub screen: Screen,
+    pub notice: Option<Notice>,
+    pub help: bool,
+    pub quit: bool,
+    /// The screen of a session that ended, kept so unsaved edits survive a
+    /// re-login as the same user.
+    suspended: Option<(Uuid, Screen)>,
+    tasks: Vec<Task>,
+    in_flight: usize,
+    ticks: usize,
+}
+
+const SPINNER: [&str; 8] = ["⣾", "⣽", "⣻", "⢿", "⡿", "⣟", "⣯", "⣷"];
+
+impl App {
+    /// A logged-out app for `server`; with demo accounts it opens the role picker.
+    pub fn new(
+        server: &str,
+        demo: Vec<DemoAccount>,
+        tz: TimeZone,
+        now: Timestamp,
+        theme: Theme,
+    ) -> anyhow::Result<Self> {
+        let client = Client::new(server).map_err(|p| anyhow::anyhow!("{p}"))?;
+        Ok(App {
+            client,
+            server: server.to_owned(),
+            tz,
+            now,
+            theme,
+            user: None,
+            screen: Screen::Login(login::Login::new(server, demo)),
+            notice: None,
+            help: false,
+            quit: false,
+            suspended: None,
+            tasks: Vec::new(),
+            in_flight: 0,
+            ticks: 0,
+        })
+    }
+
+    /// Network work queued since the last call, for the run loop to spawn.
+    pub fn take_tasks(&mut self) -> Vec<Task> {
+        let tasks = std::mem::take(&mut self.tasks);
+        self.in_flight += tasks.len();
+        tasks
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// The one place state changes.
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Action::Key(_) | Action::Resize => {}
+            Action::Tick(now) => self.on_tick(now),
+            Action::Net { status, msg } => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.on_net(status, msg);
+            }
+        }
+    }
+
+    fn ctx_parts(&mut self) -> (&mut Screen, Ctx<'_>) {
+        let ctx = Ctx {
+            client: &self.client,
+            tz: &self.tz,
+            now: self.now,
+            user: self.user.as_ref(),
+            tasks: &mut self.tasks,
+            notice: &mut self.notice,
+        };
+        (&mut self.screen, ctx)
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        if is_ctrl(&key, 'c') {
+            self.quit = true;
+            return;
+        }
+        if self.help {
+            // Any key closes help; it is read-only.
+            self.help = false;
+            return;
+        }
+        if key.code == KeyCode::F(1) {
+            self.help = true;
+            return;
+        }
+        // An error stays until the user does something.
+        if self.notice.as_ref().is_some_and(|n| n.error) {
+            self.notice = None;
+        }
+        let (screen, mut ctx) = self.ctx_parts();
+        if screen.handle_key(key, &mut ctx) == Handled::Consumed {
+            return;
+        }
+        if is_char(&key, '?') {
+            self.help = true;
+        } else if is_char(&key, 'q') {
+            self.quit = true;
+        } else if is_char(&key, 'L') && self.user.is_some() {
+            self.log_out();
+        }
+    }
+
+    fn on_tick(&mut self, now: Timestamp) {
+        self.now = now;
+        self.ticks = self.ticks.wrapping_add(1);
+        if let Some(n) = &self.notice
+            && !n.error
+            && now.duration_since(n.at).as_secs() >= 8
+        {
+            self.notice = None;
+        }
+        let (screen, mut ctx) = self.ctx_parts();
+        screen.on_tick(&mut ctx);
+    }
+
+    fn on_net(&mut self, status: Option<u16>, msg: Msg) {
+        if let Msg::Login(login::Msg::Done(Ok((client, user)))) = msg {
+            self.logged_in(client, user);
+            return;
+        }
+        let is_login = matches!(msg, Msg::Login(_));
+        if status == Some(401) && !is_login && self.user.is_some() {
+            self.session_ended();
+            return;
+        }
+        let (screen, mut ctx) = self.ctx_parts();
+        screen.on_msg(msg, &mut ctx);
+    }
+
+    fn logged_in(&mut self, client: Client, user: User) {
+        self.client = client;
+        self.server = self.client.base().to_owned();
+        self.notice = None;
+        let restored = match self.suspended.take() {
+            Some((id, screen)) if id == user.id => Some(screen),
+            _ => None,
+        };
+        self.user = Some(user);
+        match restored {
+            Some(screen) => {
+                self.screen = screen;
+                let (_, mut ctx) = self.ctx_parts();
+                ctx.info("Welcome back. Your unsaved work is as you left it.");
+            }
+            None => self.open_home(),
+        }
+    }
+
+    /// Opens the logged-in user's home screen, which starts its own loads.
+    fn open_home(&mut self) {
+        let Some(role) = self.user.as_ref().map(|u| u.role) else { return };
+        let (_, mut ctx) = self.ctx_parts();
+        let screen = match role {
+            Role::Receptionist => Screen::FrontDesk(front_desk::FrontDesk::new(&mut ctx)),
+            Role::Doctor => Screen::Doctor(doctor::Doctor::new(&mut ctx)),
+            Role::Nurse => Screen::Nurse(nurse::Nurse::new(&mut ctx)),
+            Role::Patient => Screen::Patient(patient::PatientHome::new(&mut ctx)),
+            Role::Admin => Screen::Admin(admin::Admin::new(&mut ctx)),
+        };
+        self.screen = screen;
+    }
+
+    /// The server no longer accepts this login (refresh failed): back to the
+    /// login screen, keeping the screen and its edits for a re-login.
+    fn session_ended(&mut self) {
+        let Some(user) = self.user.take() else { return };
+        let mut login = login::Login::new(&self.server, Vec::new());
+        login.prefill(&user.email);
+        let msg = "Your session has ended. Log in again to continue; unsaved edits are kept until then.";
+        login.set_error(msg);
+        let old = std::mem::replace(&mut self.screen, Screen::Login(login));
+        self.suspended = Some((user.id, old));
+    }
+
+    fn log_out(&mut self) {
+        let client = self.client.clone();
+        self.tasks.push(Task {
+            label: "logging out",
+            fut: Box::pin(async move {
+                // Best effort: the tokens are dropped here either way.
+                let _ = client.logout().await;
+                Action::Resize
+            }),
+        });
+        self.user = None;
+        self.suspended = None;
+        self.screen = Screen::Login(login::Login::new(&self.server, Vec::new()));
+        self.notice = Some(Notice { text: "Logged out.".into(), error: false, at: self.now });
+    }
+
+    /// Commands for the status bar and help: the screen's, then the global ones.
+    pub fn commands(&self) -> Vec<Cmd> {
+        let mut cmds = self.screen.commands();
+        if !self.screen.typing() {
+            cmds.extend(GLOBAL.iter().filter(|c| c.key != "L" || self.user.is_some()));
+        } else {
+            cmds.push(keys::cmd("F1", "help"));
+            cmds.push(keys::cmd("Ctrl-C", "quit"));
+        }
+        cmds
+    }
+
+    pub fn draw(&self, f: &mut Frame) {
+        let [header, body, notice, status] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1), Constraint::Length(1)])
+                .areas(f.area());
+        let view = View { theme: self.theme, tz: &self.tz, now: self.now };
+        self.draw_header(f, header);
+        self.screen.draw(f, body, &view);
+        if let Some(n) = &self.notice {
+            let style = if n.error { self.theme.error() } else { self.theme.ok() };
+            f.render_widget(Paragraph::new(Span::styled(n.text.clone(), style)), notice);
+        }
+        self.draw_status(f, status);
+        if self.help {
+            self.draw_help(f, body);
+        }
+    }
+
+    fn draw_header(&self, f: &mut Frame, area: Rect) {
+        let who = match &self.user {
+            Some(u) => format!(" · {} · {}", self.screen.title(), u.full_name),
+            None => String::new(),
+        };
+        let text = format!(" Health Synx{who} · {}", self.server);
+        f.render_widget(Paragraph::new(ui::fit(&text, area.width as usize)).style(self.theme.header()), area);
+    }
+
+    fn draw_status(&self, f: &mut Frame, area: Rect) {
+        let mut spans = Vec::new();
+        if self.in_flight > 0 {
+            spans.push(Span::styled(format!("{} ", SPINNER[self.ticks % SPINNER.len()]), self.theme.focus()));
+        }
+        let mut width: usize = spans.iter().map(|s| s.width()).sum();
+        let cmds = self.commands();
+        for c in &cmds {
+            let w = c.key.chars().count() + c.what.chars().count() + 3;
+            // Keep room for the help key, which must always show.
+            if width + w + 8 > area.width as usize && c.key != "?" {
+                continue;
+            }
+            spans.push(Span::styled(c.key.to_owned(), self.theme.key()));
+            spans.push(Span::raw(format!(" {}  ", c.what)));
+            width += w;
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+
+    fn draw_help(&self, f: &mut Frame, area: Rect) {
+        let cmds = self.commands();
+        let mut lines: Vec<Line> = vec![Line::from(Span::styled(
+            format!("Keys on this screen ({})", self.screen.title()),
+            self.theme.title(),
+        ))];
+        for c in &cmds {
+            lines.push(Line::from(vec![Span::styled(format!("{:>12}  ", c.key), self.theme.key()), Span::raw(c.what)]));
+        }
+        lines.push(Line::from(Span::styled("F1 or ? shows this; any key closes it.", self.theme.dim())));
+        ui::draw_popup(f, area, "Help", lines, 60, self.theme);
+    }
+}

@@ -1,0 +1,407 @@
+//! Booking, step by step: doctor → free slot → patient → reason. The same
+//! flow reschedules (slot only). Screens embed it and route its results to it.
+
+use healthsynx_shared::api::{AppointmentPatch, NewAppointment, PatientQuery, RangeQuery};
+use healthsynx_shared::{Appointment, Doctor, Page, Patient, Problem, Slot};
+use jiff::SignedDuration;
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use uuid::Uuid;
+
+use crate::app::{Ctx, Msg, View, explain};
+use crate::keys::{Cmd, LIST_NAV, cmd};
+use crate::time;
+use crate::ui::{self, Field, Pick};
+
+/// How far ahead free slots are offered.
+const SLOT_DAYS: i64 = 14;
+
+pub enum BookingMsg {
+    Slots(Uuid, Result<Vec<Slot>, Problem>),
+    Patients(String, Result<Page<Patient>, Problem>),
+    Done(Result<Appointment, Problem>),
+}
+
+/// What the embedding screen should do after a key or result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Open,
+    Closed,
+    /// Booked or moved: the screen refreshes and closes the flow.
+    Done(Appointment),
+    /// A colleague took the time first: the flow stays open on fresh
+    /// slots, and the screen refreshes what it shows.
+    Conflict,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Doctor,
+    Slot,
+    Patient,
+    Reason,
+}
+
+pub struct BookingFlow {
+    wrap: fn(BookingMsg) -> Msg,
+    /// `Some` when moving an existing appointment.
+    moving: Option<Appointment>,
+    pub step: Step,
+    doctors: Vec<Doctor>,
+    doctor_pick: Pick,
+    slots: Option<Vec<Slot>>,
+    slot_pick: Pick,
+    /// Set when the patient is known up front (a patient booking for
+    /// themselves, or a front-desk booking from a patient's card).
+    fixed_patient: Option<(Uuid, String)>,
+    query: Field,
+    patients: Vec<Patient>,
+    patient_pick: Pick,
+    chosen_patient: Option<(Uuid, String)>,
+    reason: Field,
+    busy: bool,
+    error: Option<String>,
+    /// One key per booking attempt, so a retried request cannot book twice.
+    idempotency_key: String,
+}
+
+impl BookingFlow {
+    /// Starts at the doctor list, with `preselect` highlighted.
+    pub fn new(
+        wrap: fn(BookingMsg) -> Msg,
+        doctors: Vec<Doctor>,
+        preselect: Option<Uuid>,
+        patient: Option<(Uuid, String)>,
+    ) -> Self {
+        let sel = preselect.and_then(|id| doctors.iter().position(|d| d.id == id)).unwrap_or(0);
+        BookingFlow {
+            wrap,
+            moving: None,
+            step: Step::Doctor,
+            doctors,
+            doctor_pick: Pick { sel },
+            slots: None,
+            slot_pick: Pick::default(),
+            fixed_patient: patient,
+            query: Field::new("Find").hint("type a name or email"),
+            patients: Vec::new(),
+            patient_pick: Pick::default(),
+            chosen_patient: None,
+            reason: Field::new("Reason").hint("e.g. Annual check-up"),
+            busy: false,
+            error: None,
+            idempotency_key: Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Starts with doctor and slot chosen (a free cell of the board).
+    pub fn at_slot(wrap: fn(BookingMsg) -> Msg, doctor: Doctor, slot: Slot, ctx: &mut Ctx) -> Self {
+        let mut flow = BookingFlow::new(wrap, vec![doctor], None, None);
+        flow.slots = Some(vec![slot]);
+        flow.step = Step::Patient;
+        flow.search(ctx);
+        flow
+    }
+
+    /// Moves `appt` to another free slot of its doctor.
+    pub fn reschedule(wrap: fn(BookingMsg) -> Msg, appt: Appointment, ctx: &mut Ctx) -> Self {
+        let doctor =
+            Doctor { id: appt.doctor_id, full_name: appt.doctor_name.clone(), department: appt.department.clone() };
+        let mut flow = BookingFlow::new(wrap, vec![doctor], None, None);
+        flow.moving = Some(appt);
+        flow.step = Step::Slot;
+        flow.load_slots(ctx);
+        flow
+    }
+
+    pub fn typing(&self) -> bool {
+        matches!(self.step, Step::Patient | Step::Reason)
+    }
+
+    pub fn commands(&self) -> Vec<Cmd> {
+        match self.step {
+            Step::Doctor => vec![LIST_NAV, cmd("Enter", "pick doctor"), cmd("Esc", "cancel booking")],
+            Step::Slot => vec![LIST_NAV, cmd("Enter", "pick time"), cmd("Esc", "back")],
+            Step::Patient => {
+                vec![cmd("type", "search"), cmd("↑↓", "move"), cmd("Enter", "pick patient"), cmd("Esc", "back")]
+            }
+            Step::Reason => vec![cmd("type", "reason"), cmd("Enter", "book"), cmd("Esc", "back")],
+        }
+    }
+
+    fn doctor(&self) -> Option<&Doctor> {
+        self.doctors.get(self.doctor_pick.sel)
+    }
+
+    fn slot(&self) -> Option<Slot> {
+        self.slots.as_ref().and_then(|s| s.get(self.slot_pick.sel).copied())
+    }
+
+    fn patient(&self) -> Option<&(Uuid, String)> {
+        self.fixed_patient.as_ref().or(self.chosen_patient.as_ref())
+    }
+
+    fn load_slots(&mut self, ctx: &mut Ctx) {
+        let Some(doctor) = self.doctor().map(|d| d.id) else { return };
+        self.slots = None;
+        self.slot_pick = Pick::default();
+        let range = RangeQuery { from: ctx.now, to: ctx.now + SignedDuration::from_hours(24 * SLOT_DAYS) };
+        let client = ctx.client.clone();
+        let wrap = self.wrap;
+        ctx.spawn("loading free slots", async move { client.slots(doctor, &range).await }, move |r| {
+            wrap(BookingMsg::Slots(doctor, r))
+        });
+    }
+
+    fn search(&mut self, ctx: &mut Ctx) {
+        let q = self.query.text().to_owned();
+        let client = ctx.client.clone();
+        let wrap = self.wrap;
+        let query = PatientQuery { q: (!q.is_empty()).then(|| q.clone()), limit: Some(50), cursor: None };
+        ctx.spawn("searching patients", async move { client.patients(&query).await }, move |r| {
+            wrap(BookingMsg::Patients(q, r))
+        });
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        if self.busy {
+            // One request at a time; Esc still closes.
+            return if key.code == KeyCode::Esc { Outcome::Closed } else { Outcome::Open };
+        }
+        self.error = None;
+        match self.step {
+            Step::Doctor => self.doctor_key(key, ctx),
+            Step::Slot => self.slot_key(key, ctx),
+            Step::Patient => self.patient_key(key, ctx),
+            Step::Reason => self.reason_key(key, ctx),
+        }
+    }
+
+    fn doctor_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        match key.code {
+            KeyCode::Esc => return Outcome::Closed,
+            KeyCode::Enter if self.doctor().is_some() => {
+                self.step = Step::Slot;
+                self.load_slots(ctx);
+            }
+            _ => {
+                self.doctor_pick.handle(&key, self.doctors.len());
+            }
+        }
+        Outcome::Open
+    }
+
+    fn slot_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        match key.code {
+            KeyCode::Esc if self.moving.is_some() => return Outcome::Closed,
+            KeyCode::Esc => self.step = Step::Doctor,
+            KeyCode::Enter if self.slot().is_some() => {
+                if self.moving.is_some() {
+                    self.submit(ctx);
+                } else if self.fixed_patient.is_some() {
+                    self.step = Step::Reason;
+                } else {
+                    self.step = Step::Patient;
+                    self.search(ctx);
+                }
+            }
+            _ => {
+                let n = self.slots.as_ref().map_or(0, Vec::len);
+                self.slot_pick.handle(&key, n);
+            }
+        }
+        Outcome::Open
+    }
+
+    fn patient_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        match key.code {
+            KeyCode::Esc if self.doctors.len() == 1 && self.slots.as_ref().is_some_and(|s| s.len() == 1) => {
+                // Opened from a board cell: there is no slot list to go back to.
+                return Outcome::Closed;
+            }
+            KeyCode::Esc => self.step = Step::Slot,
+            KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
+                self.patient_pick.handle(&key, self.patients.len());
+            }
+            KeyCode::Enter => match self.patients.get(self.patient_pick.sel) {
+                Some(p) => {
+                    self.chosen_patient = Some((p.id, p.full_name.clone()));
+                    self.step = Step::Reason;
+                }
+                None => self.error = Some("No patient matches; change the search.".into()),
+            },
+            _ => {
+                if self.query.handle(&key) {
+                    self.patient_pick = Pick::default();
+                    self.search(ctx);
+                }
+            }
+        }
+        Outcome::Open
+    }
+
+    fn reason_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        match key.code {
+            KeyCode::Esc if self.fixed_patient.is_some() => self.step = Step::Slot,
+            KeyCode::Esc => self.step = Step::Patient,
+            KeyCode::Enter => self.submit(ctx),
+            _ => {
+                self.reason.handle(&key);
+            }
+        }
+        Outcome::Open
+    }
+
+    fn submit(&mut self, ctx: &mut Ctx) {
+        let (Some(doctor), Some(slot)) = (self.doctor().map(|d| d.id), self.slot()) else { return };
+        let client = ctx.client.clone();
+        let wrap = self.wrap;
+        self.busy = true;
+        if let Some(appt) = &self.moving {
+            let (id, version) = (appt.id, appt.version);
+            let patch = AppointmentPatch { start: Some(slot.start), end: Some(slot.end), reason: None };
+            ctx.spawn(
+                "moving the appointment",
+                async move { client.patch_appointment(id, version, &patch).await },
+                move |r| wrap(BookingMsg::Done(r)),
+            );
+            return;
+        }
+        let Some(patient_id) = self.patient().map(|p| p.0) else {
+            self.busy = false;
+            return;
+        };
+        let new = NewAppointment {
+            patient_id,
+            doctor_id: doctor,
+            start: slot.start,
+            end: Some(slot.end),
+            reason: self.reason.text().to_owned(),
+        };
+        let key = self.idempotency_key.clone();
+        ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, move |r| wrap(BookingMsg::Done(r)));
+    }
+
+    pub fn on_msg(&mut self, msg: BookingMsg, ctx: &mut Ctx) -> Outcome {
+        match msg {
+            BookingMsg::Slots(doctor, r) if Some(doctor) == self.doctor().map(|d| d.id) => match r {
+                Ok(slots) => self.slots = Some(slots),
+                Err(p) => {
+                    self.slots = Some(Vec::new());
+                    self.error = Some(format!("Could not load free times: {}", explain(&p)));
+                }
+            },
+            BookingMsg::Slots(..) => {}
+            BookingMsg::Patients(q, r) if q == self.query.text() => match r {
+                Ok(page) => {
+                    self.patients = page.items;
+                    self.patient_pick.clamp(self.patients.len());
+                }
+                Err(p) => self.error = Some(format!("Search failed: {}", explain(&p))),
+            },
+            BookingMsg::Patients(..) => {}
+            BookingMsg::Done(r) => return self.done(r, ctx),
+        }
+        Outcome::Open
+    }
+
+    fn done(&mut self, r: Result<Appointment, Problem>, ctx: &mut Ctx) -> Outcome {
+        self.busy = false;
+        match r {
+            Ok(a) => Outcome::Done(a),
+            Err(p) if p.status == 409 || p.status == 412 => {
+                let what = if self.moving.is_some() { "moved or booked" } else { "booked" };
+                self.error = Some(format!(
+                    "Someone else just {what} that time ({}). Here are the times still free; pick another.",
+                    p.detail.unwrap_or_else(|| "conflict".into())
+                ));
+                self.idempotency_key = Uuid::now_v7().to_string();
+                self.step = Step::Slot;
+                self.load_slots(ctx);
+                Outcome::Conflict
+            }
+            Err(p) => {
+                self.error = Some(format!("Not booked: {}", explain(&p)));
+                self.idempotency_key = Uuid::now_v7().to_string();
+                Outcome::Open
+            }
+        }
+    }
+
+    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let r = ui::popup(f, area, 76, area.height.saturating_sub(2).max(12));
+        let title = if self.moving.is_some() { "Move appointment" } else { "Book an appointment" };
+        let b = ui::block(title, t);
+        let inner = b.inner(r);
+        f.render_widget(b, r);
+        let [summary, body, err] =
+            Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(2)]).areas(inner);
+        f.render_widget(Paragraph::new(self.summary(v)), summary);
+        match self.step {
+            Step::Doctor => {
+                let rows =
+                    self.doctors.iter().map(|d| Line::from(format!("{:<28} {}", d.full_name, d.department))).collect();
+                ui::draw_list(f, body, "1 · Doctor", rows, self.doctor_pick, t, true);
+            }
+            Step::Slot => match &self.slots {
+                None => f.render_widget(Paragraph::new(Span::styled("Loading free times…", t.dim())), body),
+                Some(slots) => {
+                    let rows = slots
+                        .iter()
+                        .map(|s| Line::from(format!("{}–{}", time::day_hm(s.start, v.tz), time::hm(s.end, v.tz))))
+                        .collect();
+                    let title = format!("2 · Free times, next {SLOT_DAYS} days");
+                    ui::draw_list(f, body, &title, rows, self.slot_pick, t, true);
+                }
+            },
+            Step::Patient => {
+                let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(body);
+                f.render_widget(Paragraph::new(self.query.line(t, true, 4)), q);
+                let rows = self
+                    .patients
+                    .iter()
+                    .map(|p| Line::from(format!("{:<24} {}  {}", ui::fit(&p.full_name, 24), p.date_of_birth, p.email)))
+                    .collect();
+                ui::draw_list(f, list, "3 · Patient", rows, self.patient_pick, t, true);
+            }
+            Step::Reason => {
+                let lines = vec![
+                    self.reason.line(t, true, 6),
+                    Line::raw(""),
+                    Line::from(Span::styled("Enter books the appointment.", t.dim())),
+                ];
+                f.render_widget(Paragraph::new(lines).block(ui::block("4 · Reason for the visit", t)), body);
+            }
+        }
+        let msg = match (&self.error, self.busy) {
+            (_, true) => Line::from(Span::styled("Saving…", t.focus())),
+            (Some(e), _) => Line::from(Span::styled(e.clone(), t.error())),
+            _ => Line::raw(""),
+        };
+        f.render_widget(Paragraph::new(msg).wrap(Wrap { trim: true }), err);
+    }
+
+    fn summary(&self, v: &View) -> Vec<Line<'static>> {
+        let doctor = match self.step {
+            Step::Doctor => "?".to_owned(),
+            _ => self.doctor().map_or("?".into(), |d| d.full_name.clone()),
+        };
+        let when = match self.step {
+            Step::Doctor | Step::Slot => "?".to_owned(),
+            _ => self.slot().map_or("?".into(), |s| time::day_hm(s.start, v.tz)),
+        };
+        let who = match &self.moving {
+            Some(a) => a.patient_name.clone(),
+            None => self.patient().map_or("?".into(), |p| p.1.clone()),
+        };
+        let mut lines = vec![Line::from(format!("Doctor: {doctor}   When: {when}   Patient: {who}"))];
+        if let Some(a) = &self.moving {
+            lines.push(Line::from(Span::styled(format!("Now at {}", time::day_hm(a.start, v.tz)), v.theme.dim())));
+        }
+        lines
+    }
+}

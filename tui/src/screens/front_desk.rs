@@ -1,0 +1,727 @@
+//! Front desk: today's board (a department's doctors side by side, time
+//! down the left), booking, moving, cancelling, check-in, no-show, finding
+//! and registering patients.
+
+use std::collections::BTreeSet;
+
+use healthsynx_shared::api::{NewPatient, PatientCreated, PatientQuery, RangeQuery};
+use healthsynx_shared::client::Client;
+use healthsynx_shared::{Appointment, AppointmentStatus, Doctor, Page, Patient, PatientType, Problem, Slot, validate};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use ratatui::Frame;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::app::{self, Ctx, Handled, View, explain};
+use crate::components::booking::{BookingFlow, BookingMsg, Outcome};
+use crate::keys::{Cmd, cmd, is_char, is_down, is_left, is_right, is_up};
+use crate::theme::{Theme, status_word};
+use crate::time;
+use crate::ui::{self, Field, Form, Pick};
+
+/// How often the board reloads by itself, so colleagues' bookings show up.
+const REFRESH_SECS: i64 = 30;
+
+pub enum Msg {
+    Doctors(Result<Vec<Doctor>, Problem>),
+    Board(Date, String, Result<Vec<Column>, Problem>),
+    Booking(BookingMsg),
+    /// An appointment action finished; the text says what was done.
+    Changed(&'static str, Result<Appointment, Problem>),
+    Search(String, Result<Page<Patient>, Problem>),
+    Registered(Result<PatientCreated, Problem>),
+}
+
+/// One doctor's day.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub doctor: Doctor,
+    pub appts: Vec<Appointment>,
+    pub free: Vec<Slot>,
+}
+
+/// What one board cell holds.
+enum Cell<'a> {
+    Appt(&'a Appointment),
+    /// Inside a longer appointment that started earlier.
+    Cont(&'a Appointment),
+    Free(Slot),
+    Empty,
+}
+
+enum Modal {
+    None,
+    Details,
+    Booking(Box<BookingFlow>),
+    Cancel(Field),
+    Find { query: Field, results: Vec<Patient>, pick: Pick, card: Option<Patient> },
+    Register(Form),
+    Registered(Box<PatientCreated>),
+}
+
+pub struct FrontDesk {
+    pub day: Date,
+    doctors: Vec<Doctor>,
+    departments: Vec<String>,
+    dept: usize,
+    columns: Vec<Column>,
+    /// Start times of the rows, the union over all columns.
+    rows: Vec<Timestamp>,
+    col: usize,
+    row: usize,
+    loading: bool,
+    loaded_at: Option<Timestamp>,
+    /// A doctor and time to select once the board has loaded.
+    focus: Option<(uuid::Uuid, Timestamp)>,
+    modal: Modal,
+}
+
+fn wrap_booking(m: BookingMsg) -> app::Msg {
+    app::Msg::FrontDesk(Msg::Booking(m))
+}
+
+impl FrontDesk {
+    pub fn new(ctx: &mut Ctx) -> Self {
+        let client = ctx.client.clone();
+        ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| {
+            app::Msg::FrontDesk(Msg::Doctors(r))
+        });
+        FrontDesk {
+            day: time::date_of(ctx.now, ctx.tz),
+            doctors: Vec::new(),
+            departments: Vec::new(),
+            dept: 0,
+            columns: Vec::new(),
+            rows: Vec::new(),
+            col: 0,
+            row: 0,
+            loading: true,
+            loaded_at: None,
+            focus: None,
+            modal: Modal::None,
+        }
+    }
+
+    fn department(&self) -> Option<&str> {
+        self.departments.get(self.dept).map(String::as_str)
+    }
+
+    fn reload(&mut self, ctx: &mut Ctx) {
+        let Some(dept) = self.department().map(str::to_owned) else { return };
+        let doctors: Vec<Doctor> = self.doctors.iter().filter(|d| d.department == dept).cloned().collect();
+        let (from, to) = time::days_range(self.day, 1, ctx.tz);
+        let client = ctx.client.clone();
+        let day = self.day;
+        self.loading = true;
+        self.loaded_at = Some(ctx.now);
+        ctx.spawn("loading the board", load_board(client, doctors, RangeQuery { from, to }), move |r| {
+            app::Msg::FrontDesk(Msg::Board(day, dept, r))
+        });
+    }
+
+    pub fn on_tick(&mut self, ctx: &mut Ctx) {
+        let stale = self.loaded_at.is_some_and(|t| ctx.now.duration_since(t).as_secs() >= REFRESH_SECS);
+        if stale && !self.loading && matches!(self.modal, Modal::None) {
+            self.reload(ctx);
+        }
+    }
+
+    pub fn typing(&self) -> bool {
+        match &self.modal {
+            Modal::Booking(b) => b.typing(),
+            Modal::Cancel(_) | Modal::Register(_) => true,
+            Modal::Find { card, .. } => card.is_none(),
+            _ => false,
+        }
+    }
+
+    pub fn commands(&self) -> Vec<Cmd> {
+        match &self.modal {
+            Modal::Booking(b) => b.commands(),
+            Modal::Details => vec![
+                cmd("c", "check in"),
+                cmd("x", "cancel"),
+                cmd("n", "no-show"),
+                cmd("r", "move"),
+                cmd("Esc", "close"),
+            ],
+            Modal::Cancel(_) => vec![cmd("type", "reason"), cmd("Enter", "cancel appointment"), cmd("Esc", "keep it")],
+            Modal::Find { card: None, .. } => {
+                vec![cmd("type", "search"), cmd("↑↓", "move"), cmd("Enter", "open"), cmd("Esc", "close")]
+            }
+            Modal::Find { card: Some(_), .. } => vec![cmd("b", "book for this patient"), cmd("Esc", "back")],
+            Modal::Register(_) => vec![cmd("Tab", "next field"), cmd("Enter", "register"), cmd("Esc", "cancel")],
+            Modal::Registered(_) => vec![cmd("Enter/Esc", "close")],
+            Modal::None => {
+                let mut c = vec![cmd("←→↑↓/hjkl", "move"), cmd("Enter", "open/book"), cmd("b", "book")];
+                if self.selected_appt().is_some() {
+                    c.extend([cmd("c", "check in"), cmd("x", "cancel"), cmd("n", "no-show"), cmd("r", "move")]);
+                }
+                c.extend([
+                    cmd("/", "find patient"),
+                    cmd("N", "new patient"),
+                    cmd("d", "department"),
+                    cmd("[ ]", "day"),
+                    cmd("t", "today"),
+                    cmd("g", "refresh"),
+                ]);
+                c
+            }
+        }
+    }
+
+    fn cell(&self, col: usize, row: usize) -> Cell<'_> {
+        let (Some(c), Some(&t)) = (self.columns.get(col), self.rows.get(row)) else { return Cell::Empty };
+        // A live appointment wins over a cancelled one at the same time.
+        let at: Vec<&Appointment> = c.appts.iter().filter(|a| a.start == t).collect();
+        if let Some(a) = at.iter().find(|a| a.status.holds_time()).or(at.first()) {
+            return Cell::Appt(a);
+        }
+        if let Some(a) = c.appts.iter().find(|a| a.status.holds_time() && a.start < t && t < a.end) {
+            return Cell::Cont(a);
+        }
+        match c.free.iter().find(|s| s.start == t) {
+            Some(s) => Cell::Free(*s),
+            None => Cell::Empty,
+        }
+    }
+
+    fn selected_appt(&self) -> Option<&Appointment> {
+        match self.cell(self.col, self.row) {
+            Cell::Appt(a) | Cell::Cont(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        match &mut self.modal {
+            Modal::None => self.board_key(key, ctx),
+            Modal::Booking(flow) => {
+                let out = flow.handle_key(key, ctx);
+                self.booking_outcome(out, ctx);
+                Handled::Consumed
+            }
+            _ => {
+                self.modal_key(key, ctx);
+                Handled::Consumed
+            }
+        }
+    }
+
+    fn board_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        let cols = self.columns.len();
+        if is_up(&key) {
+            self.row = self.row.saturating_sub(1);
+        } else if is_down(&key) {
+            self.row = (self.row + 1).min(self.rows.len().saturating_sub(1));
+        } else if is_left(&key) {
+            self.col = self.col.saturating_sub(1);
+        } else if is_right(&key) || key.code == KeyCode::Tab {
+            self.col = if cols == 0 { 0 } else { (self.col + 1) % cols };
+        } else if key.code == KeyCode::Enter {
+            self.open_cell(ctx);
+        } else if is_char(&key, 'b') {
+            self.start_booking(None, ctx);
+        } else if is_char(&key, 'c') {
+            self.act("check-in", "Checked in", ctx);
+        } else if is_char(&key, 'n') {
+            self.act("no-show", "Marked as no-show", ctx);
+        } else if is_char(&key, 'x') {
+            if self.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
+                self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better"));
+            } else {
+                ctx.error("Only a booked (scheduled) appointment can be cancelled.");
+            }
+        } else if is_char(&key, 'r') {
+            match self.selected_appt().cloned() {
+                Some(a) if a.status == AppointmentStatus::Scheduled => {
+                    self.modal = Modal::Booking(Box::new(BookingFlow::reschedule(wrap_booking, a, ctx)));
+                }
+                _ => ctx.error("Pick a booked appointment to move."),
+            }
+        } else if is_char(&key, '/') {
+            let query = Field::new("Find").hint("name, email or username");
+            self.modal = Modal::Find { query, results: Vec::new(), pick: Pick::default(), card: None };
+            self.search(ctx);
+        } else if is_char(&key, 'N') {
+            self.modal = Modal::Register(register_form());
+        } else if is_char(&key, 'd') && !self.departments.is_empty() {
+            self.dept = (self.dept + 1) % self.departments.len();
+            self.col = 0;
+            self.reload(ctx);
+        } else if is_char(&key, '[') || is_char(&key, ']') {
+            self.day = time::add_days(self.day, if is_char(&key, '[') { -1 } else { 1 });
+            self.reload(ctx);
+        } else if is_char(&key, 't') {
+            self.day = time::date_of(ctx.now, ctx.tz);
+            self.reload(ctx);
+        } else if is_char(&key, 'g') || key.code == KeyCode::F(5) {
+            self.reload(ctx);
+        } else {
+            return Handled::Ignored;
+        }
+        Handled::Consumed
+    }
+
+    fn open_cell(&mut self, ctx: &mut Ctx) {
+        let doctor = self.columns.get(self.col).map(|c| c.doctor.clone());
+        match (self.cell(self.col, self.row), doctor) {
+            (Cell::Appt(_) | Cell::Cont(_), _) => self.modal = Modal::Details,
+            (Cell::Free(slot), Some(doctor)) => {
+                self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(wrap_booking, doctor, slot, ctx)));
+            }
+            _ => self.start_booking(None, ctx),
+        }
+    }
+
+    fn start_booking(&mut self, patient: Option<(uuid::Uuid, String)>, _ctx: &mut Ctx) {
+        if self.doctors.is_empty() {
+            return;
+        }
+        let pre = self.columns.get(self.col).map(|c| c.doctor.id);
+        self.modal = Modal::Booking(Box::new(BookingFlow::new(wrap_booking, self.doctors.clone(), pre, patient)));
+    }
+
+    /// Check-in, no-show: one call on the selected appointment.
+    fn act(&mut self, action: &'static str, done: &'static str, ctx: &mut Ctx) {
+        let Some(id) = self.selected_appt().map(|a| a.id) else {
+            ctx.error("Pick an appointment first.");
+            return;
+        };
+        let client = ctx.client.clone();
+        ctx.spawn(done, async move { client.appointment_action(id, action).await }, move |r| {
+            app::Msg::FrontDesk(Msg::Changed(done, r))
+        });
+    }
+
+    fn search(&mut self, ctx: &mut Ctx) {
+        let Modal::Find { query, .. } = &self.modal else { return };
+        let q = query.text().to_owned();
+        let client = ctx.client.clone();
+        let pq = PatientQuery { q: (!q.is_empty()).then(|| q.clone()), limit: Some(50), cursor: None };
+        ctx.spawn("searching patients", async move { client.patients(&pq).await }, move |r| {
+            app::Msg::FrontDesk(Msg::Search(q, r))
+        });
+    }
+
+    fn modal_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
+        let esc = key.code == KeyCode::Esc;
+        match &mut self.modal {
+            Modal::Details => {
+                if esc || key.code == KeyCode::Enter {
+                    self.modal = Modal::None;
+                } else {
+                    self.modal = Modal::None;
+                    self.board_key(key, ctx);
+                }
+            }
+            Modal::Cancel(reason) => match key.code {
+                KeyCode::Esc => self.modal = Modal::None,
+                KeyCode::Enter => {
+                    let reason = reason.text().to_owned();
+                    self.modal = Modal::None;
+                    self.cancel(reason, ctx);
+                }
+                _ => {
+                    reason.handle(&key);
+                }
+            },
+            Modal::Find { card: Some(p), .. } => {
+                if is_char(&key, 'b') {
+                    let patient = (p.id, p.full_name.clone());
+                    self.start_booking(Some(patient), ctx);
+                } else if esc {
+                    if let Modal::Find { card, .. } = &mut self.modal {
+                        *card = None;
+                    }
+                }
+            }
+            Modal::Find { query, results, pick, card } => match key.code {
+                KeyCode::Esc => self.modal = Modal::None,
+                KeyCode::Enter => *card = results.get(pick.sel).cloned(),
+                KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
+                    pick.handle(&key, results.len());
+                }
+                _ => {
+                    if query.handle(&key) {
+                        *pick = Pick::default();
+                        self.search(ctx);
+                    }
+                }
+            },
+            Modal::Register(form) => match key.code {
+                KeyCode::Esc => self.modal = Modal::None,
+                KeyCode::Enter => {
+                    let form = form.clone();
+                    self.register(&form, ctx);
+                }
+                _ => {
+                    form.handle(&key);
+                }
+            },
+            Modal::Registered(_) => {
+                if esc || key.code == KeyCode::Enter {
+                    self.modal = Modal::None;
+                }
+            }
+            Modal::None | Modal::Booking(_) => {}
+        }
+    }
+
+    fn cancel(&mut self, reason: String, ctx: &mut Ctx) {
+        let Some(id) = self.selected_appt().map(|a| a.id) else { return };
+        let client = ctx.client.clone();
+        ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| {
+            app::Msg::FrontDesk(Msg::Changed("Cancelled", r))
+        });
+    }
+
+    fn register(&mut self, form: &Form, ctx: &mut Ctx) {
+        let new = match new_patient(form) {
+            Ok(n) => n,
+            Err(e) => {
+                ctx.error(e);
+                return;
+            }
+        };
+        let client = ctx.client.clone();
+        ctx.spawn("registering the patient", async move { client.create_patient(&new).await }, |r| {
+            app::Msg::FrontDesk(Msg::Registered(r))
+        });
+    }
+
+    fn booking_outcome(&mut self, out: Outcome, ctx: &mut Ctx) {
+        match out {
+            Outcome::Open => {}
+            Outcome::Closed => self.modal = Modal::None,
+            Outcome::Conflict => self.reload(ctx),
+            Outcome::Done(a) => {
+                self.modal = Modal::None;
+                ctx.info(format!(
+                    "Booked: {} with {} on {}.",
+                    a.patient_name,
+                    a.doctor_name,
+                    time::day_hm(a.start, ctx.tz)
+                ));
+                self.show(&a, ctx);
+            }
+        }
+    }
+
+    /// Moves the board to an appointment's day and department and selects it.
+    fn show(&mut self, a: &Appointment, ctx: &mut Ctx) {
+        self.day = time::date_of(a.start, ctx.tz);
+        if let Some(i) = self.departments.iter().position(|d| *d == a.department) {
+            self.dept = i;
+        }
+        self.focus = Some((a.doctor_id, a.start));
+        self.reload(ctx);
+    }
+
+    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+        match msg {
+            Msg::Doctors(Ok(doctors)) => {
+                let depts: BTreeSet<String> = doctors.iter().map(|d| d.department.clone()).collect();
+                self.departments = depts.into_iter().collect();
+                self.doctors = doctors;
+                self.reload(ctx);
+            }
+            Msg::Doctors(Err(p)) => {
+                self.loading = false;
+                ctx.problem("Could not load the doctors", &p);
+            }
+            Msg::Board(day, dept, r) => {
+                if day != self.day || Some(dept.as_str()) != self.department() {
+                    return; // an older request; a newer one is on its way
+                }
+                self.loading = false;
+                match r {
+                    Ok(columns) => self.set_columns(columns),
+                    Err(p) => ctx.problem("Could not load the board", &p),
+                }
+            }
+            Msg::Booking(m) => {
+                if let Modal::Booking(flow) = &mut self.modal {
+                    let out = flow.on_msg(m, ctx);
+                    self.booking_outcome(out, ctx);
+                }
+            }
+            Msg::Changed(done, Ok(a)) => {
+                ctx.info(format!("{done}: {} ({} with {}).", a.patient_name, time::hm(a.start, ctx.tz), a.doctor_name));
+                self.reload(ctx);
+            }
+            Msg::Changed(done, Err(p)) => {
+                let what = done.to_lowercase();
+                ctx.error(format!("Not {what}: {}. The board has been refreshed.", explain(&p)));
+                self.reload(ctx);
+            }
+            Msg::Search(q, r) => {
+                if let Modal::Find { query, results, pick, .. } = &mut self.modal
+                    && q == query.text()
+                {
+                    match r {
+                        Ok(page) => {
+                            *results = page.items;
+                            pick.clamp(results.len());
+                        }
+                        Err(p) => ctx.problem("Search failed", &p),
+                    }
+                }
+            }
+            Msg::Registered(Ok(created)) => {
+                self.modal = Modal::Registered(Box::new(created));
+            }
+            Msg::Registered(Err(p)) => ctx.problem("Not registered", &p),
+        }
+    }
+
+    fn set_columns(&mut self, columns: Vec<Column>) {
+        let mut rows = BTreeSet::new();
+        for c in &columns {
+            rows.extend(c.appts.iter().map(|a| a.start));
+            rows.extend(c.free.iter().map(|s| s.start));
+        }
+        self.rows = rows.into_iter().collect();
+        self.columns = columns;
+        if let Some((doctor, start)) = self.focus.take() {
+            self.col = self.columns.iter().position(|c| c.doctor.id == doctor).unwrap_or(self.col);
+            self.row = self.rows.iter().position(|t| *t == start).unwrap_or(self.row);
+        }
+        self.col = self.col.min(self.columns.len().saturating_sub(1));
+        self.row = self.row.min(self.rows.len().saturating_sub(1));
+    }
+
+    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let today = time::date_of(v.now, v.tz);
+        let when = if self.day == today { format!("{} (today)", time::day(self.day)) } else { time::day(self.day) };
+        let dept = self.department().unwrap_or("…");
+        let title = format!("{dept} · {when}");
+        let b = ui::block(title, t);
+        let inner = b.inner(area);
+        f.render_widget(b, area);
+        let [grid, legend] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+        self.draw_grid(f, grid, v);
+        f.render_widget(Paragraph::new(legend_line(t)), legend);
+        self.draw_modal(f, area, v);
+    }
+
+    fn draw_grid(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        if self.columns.is_empty() || self.rows.is_empty() {
+            let text = if self.loading {
+                "Loading the board…".to_owned()
+            } else {
+                format!(
+                    "Nothing booked and no free times on {}. Press ] for the next day, d for another department.",
+                    time::day(self.day)
+                )
+            };
+            f.render_widget(
+                Paragraph::new(Span::styled(text, t.dim())).wrap(ratatui::widgets::Wrap { trim: true }),
+                area,
+            );
+            return;
+        }
+        const TIME_W: usize = 6;
+        let width = area.width as usize;
+        let per = ((width - TIME_W.min(width)) / self.columns.len()).clamp(16, 30);
+        let visible = ((width.saturating_sub(TIME_W)) / per).max(1);
+        let first_col = self.col.saturating_sub(visible - 1);
+        let body_h = (area.height as usize).saturating_sub(1).max(1);
+        let first_row = self.row.saturating_sub(body_h - 1);
+        let mut lines = Vec::new();
+        let mut head = vec![Span::styled(format!("{:<TIME_W$}", "Time"), t.title())];
+        for (i, c) in self.columns.iter().enumerate().skip(first_col).take(visible) {
+            let style = if i == self.col { t.focus() } else { t.title() };
+            head.push(Span::styled(format!("{:<per$}", ui::fit(&c.doctor.full_name, per - 1)), style));
+        }
+        if first_col + visible < self.columns.len() {
+            head.push(Span::styled("→", t.dim()));
+        }
+        lines.push(Line::from(head));
+        for (r, ts) in self.rows.iter().enumerate().skip(first_row).take(body_h) {
+            let mut spans = vec![Span::raw(format!("{:<TIME_W$}", time::hm(*ts, v.tz)))];
+            for c in first_col..(first_col + visible).min(self.columns.len()) {
+                let (text, style) = cell_text(self.cell(c, r), t);
+                let mut style = style;
+                if c == self.col && r == self.row {
+                    style = style.patch(t.selected());
+                }
+                spans.push(Span::styled(format!("{:<w$}", ui::fit(&text, per - 1), w = per - 1), style));
+                spans.push(Span::raw(" "));
+            }
+            lines.push(Line::from(spans));
+        }
+        f.render_widget(Paragraph::new(lines), area);
+    }
+
+    fn draw_modal(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        match &self.modal {
+            Modal::None => {}
+            Modal::Booking(flow) => flow.draw(f, area, v),
+            Modal::Details => {
+                if let Some(a) = self.selected_appt() {
+                    ui::draw_popup(f, area, "Appointment", appt_lines(a, v), 64, t);
+                }
+            }
+            Modal::Cancel(reason) => {
+                let mut lines = Vec::new();
+                if let Some(a) = self.selected_appt() {
+                    lines.push(Line::from(format!(
+                        "Cancel {} at {} with {}?",
+                        a.patient_name,
+                        time::day_hm(a.start, v.tz),
+                        a.doctor_name
+                    )));
+                }
+                lines.push(reason.line(t, true, 6));
+                lines.push(Line::from(Span::styled("Enter cancels it; Esc keeps it.", t.dim())));
+                ui::draw_popup(f, area, "Cancel appointment", lines, 70, t);
+            }
+            Modal::Find { query, results, pick, card: None } => {
+                let r = ui::popup(f, area, 76, area.height.saturating_sub(2));
+                let b = ui::block("Find a patient", t);
+                let inner = b.inner(r);
+                f.render_widget(b, r);
+                let [q, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(2)]).areas(inner);
+                f.render_widget(Paragraph::new(query.line(t, true, 4)), q);
+                let rows = results
+                    .iter()
+                    .map(|p| Line::from(format!("{:<24} {}  {}", ui::fit(&p.full_name, 24), p.date_of_birth, p.email)))
+                    .collect();
+                ui::draw_list(f, list, "Patients", rows, *pick, t, true);
+            }
+            Modal::Find { card: Some(p), .. } => {
+                let mut lines = patient_lines(p);
+                lines.push(Line::raw(""));
+                lines.push(Line::from(Span::styled("b books an appointment for this patient.", t.dim())));
+                ui::draw_popup(f, area, "Patient", lines, 64, t);
+            }
+            Modal::Register(form) => {
+                let mut lines = form.lines(t);
+                lines.push(Line::raw(""));
+                lines.push(Line::from(Span::styled(
+                    "With no password the patient gets a one-time activation code.",
+                    t.dim(),
+                )));
+                ui::draw_popup(f, area, "Register a patient", lines, 70, t);
+            }
+            Modal::Registered(c) => {
+                let mut lines = vec![Line::from(format!("Registered {}.", c.patient.full_name))];
+                match &c.activation_token {
+                    Some(tok) => {
+                        lines.push(Line::from("Give the patient this one-time activation code:"));
+                        lines.push(Line::from(Span::styled(tok.token.clone(), t.key())));
+                        lines.push(Line::from(format!("It works until {}.", time::full(tok.expires_at, v.tz))));
+                    }
+                    None => lines.push(Line::from("They can log in with the password given.")),
+                }
+                ui::draw_popup(f, area, "Patient registered", lines, 70, t);
+            }
+        }
+    }
+}
+
+async fn load_board(client: Client, doctors: Vec<Doctor>, range: RangeQuery) -> Result<Vec<Column>, Problem> {
+    let mut columns = Vec::with_capacity(doctors.len());
+    for doctor in doctors {
+        let appts = client.calendar(doctor.id, &range).await?;
+        let free = client.slots(doctor.id, &range).await?;
+        columns.push(Column { doctor, appts, free });
+    }
+    Ok(columns)
+}
+
+fn cell_text(cell: Cell<'_>, t: Theme) -> (String, Style) {
+    match cell {
+        Cell::Appt(a) => (format!("{} · {}", a.patient_name, status_word(a.status)), t.status(a.status)),
+        Cell::Cont(a) => (format!("  ┆ {}", a.patient_name), t.status(a.status)),
+        Cell::Free(_) => ("free".to_owned(), t.free()),
+        Cell::Empty => (String::new(), Style::new()),
+    }
+}
+
+fn legend_line(t: Theme) -> Line<'static> {
+    use AppointmentStatus::*;
+    let mut spans = vec![Span::styled("free ", t.free())];
+    for s in [Scheduled, CheckedIn, Completed, NoShow, Cancelled] {
+        spans.push(Span::styled(status_word(s), t.status(s)));
+        spans.push(Span::raw(" "));
+    }
+    Line::from(spans)
+}
+
+/// An appointment's facts, for detail pop-ups.
+pub fn appt_lines(a: &Appointment, v: &View) -> Vec<Line<'static>> {
+    vec![
+        Line::from(format!("Patient: {}", a.patient_name)),
+        Line::from(format!("Doctor:  {} ({})", a.doctor_name, a.department)),
+        Line::from(format!("When:    {}–{}", time::day_hm(a.start, v.tz), time::hm(a.end, v.tz))),
+        Line::from(vec![Span::raw("Status:  "), Span::styled(status_word(a.status), v.theme.status(a.status))]),
+        Line::from(format!("Reason:  {}", if a.reason.is_empty() { "—" } else { &a.reason })),
+    ]
+}
+
+/// A patient's profile, for cards.
+pub fn patient_lines(p: &Patient) -> Vec<Line<'static>> {
+    let kind = match p.patient_type {
+        PatientType::Outpatient => "outpatient",
+        PatientType::Inpatient => "inpatient",
+    };
+    vec![
+        Line::from(format!("Name:      {}", p.full_name)),
+        Line::from(format!("Born:      {}", p.date_of_birth)),
+        Line::from(format!("Phone:     {}", p.phone)),
+        Line::from(format!("Email:     {}", p.email)),
+        Line::from(format!("Insurance: {}", p.insurance_id.as_deref().unwrap_or("—"))),
+        Line::from(format!("Type:      {kind}")),
+    ]
+}
+
+fn register_form() -> Form {
+    Form::new(vec![
+        Field::new("Full name"),
+        Field::new("Email"),
+        Field::new("Date of birth").hint("YYYY-MM-DD"),
+        Field::new("Phone").hint("+49 30 1234567"),
+        Field::new("Insurance ID").hint("optional"),
+        Field::new("Type").with("outpatient").hint("outpatient or inpatient"),
+        Field::new("Password").masked().hint("optional"),
+    ])
+}
+
+/// Checks the form here first, so the user hears "bad date" without a round trip.
+fn new_patient(form: &Form) -> Result<NewPatient, String> {
+    let name = form.value(0);
+    let email = form.value(1);
+    let dob = form.value(2);
+    let phone = form.value(3);
+    validate::text(name, validate::MAX_SHORT_TEXT).map_err(|e| format!("Full name {e}."))?;
+    validate::email(email).map_err(|e| format!("Email {e}."))?;
+    if dob.parse::<Date>().is_err() {
+        return Err("Date of birth must look like 1984-05-17.".into());
+    }
+    validate::phone(phone).map_err(|e| format!("Phone {e}."))?;
+    let patient_type = match form.value(5) {
+        "inpatient" => PatientType::Inpatient,
+        "outpatient" | "" => PatientType::Outpatient,
+        _ => return Err("Type must be outpatient or inpatient.".into()),
+    };
+    let insurance = form.value(4);
+    let password = form.fields.get(6).map(|f| f.value.clone()).filter(|p| !p.is_empty());
+    Ok(NewPatient {
+        email: email.to_owned(),
+        full_name: name.to_owned(),
+        date_of_birth: dob.to_owned(),
+        phone: phone.to_owned(),
+        insurance_id: (!insurance.is_empty()).then(|| insurance.to_owned()),
+        patient_type,
+        password,
+    })
+}
