@@ -1,7 +1,7 @@
 //! The audit log: one entry per action, tamper evidence, the patient's access log.
 
-use healthsynx_tests::shared::api::{AuditQuery, PageQuery, PatientPatch, path};
-use healthsynx_tests::shared::{AuditEntry, Outcome, Role};
+use healthsynx_tests::shared::api::{AuditQuery, NewPatient, NewRecord, NewUser, PageQuery, PatientPatch, path};
+use healthsynx_tests::shared::{AuditEntry, Outcome, PatientType, Role};
 use healthsynx_tests::{Clinic, TestApp, utc};
 use uuid::Uuid;
 
@@ -61,6 +61,32 @@ async fn every_listed_action_leaves_exactly_one_entry() {
     clinic.reception.client.logout().await.unwrap();
     one(&clinic, "auth.logout", Some(clinic.reception.user_id), Some(clinic.reception.user_id)).await;
 
+    let nu = NewUser {
+        email: "new.staff@test.dev".into(),
+        full_name: "New Staff".into(),
+        role: Role::Receptionist,
+        department: None,
+        password: None,
+        username: None,
+    };
+    let u = clinic.admin.client.create_user(&nu).await.unwrap();
+    one(&clinic, "user.create", Some(clinic.admin.user_id), Some(u.id)).await;
+    let reset = clinic.admin.client.issue_password_reset(u.id).await.unwrap();
+    app.client().confirm_password_reset(&reset.token, "juniper-quasar-walnut-47").await.unwrap();
+    one(&clinic, "auth.password_reset", Some(u.id), Some(u.id)).await;
+    let np = NewPatient {
+        email: "new.patient@test.dev".into(),
+        full_name: "New Patient".into(),
+        date_of_birth: "2001-02-03".into(),
+        phone: "+49 30 3333333".into(),
+        insurance_id: None,
+        patient_type: PatientType::Inpatient,
+        password: None,
+    };
+    let p = clinic.admin.client.create_patient(&np).await.unwrap();
+    let e = one(&clinic, "patient.create", Some(clinic.admin.user_id), Some(p.patient.id)).await;
+    assert_eq!(e.patient_id, Some(p.patient.id));
+
     // No entry carries a secret or clinical text: entries are ids and verbs.
     let all = clinic.admin.client.audit(&AuditQuery { limit: Some(500), ..Default::default() }).await.unwrap();
     let text = serde_json::to_string(&all).unwrap();
@@ -95,8 +121,16 @@ async fn the_access_log_shows_others_reads_and_not_the_patients_own() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let pid = clinic.patient.patient_id;
-    book(&clinic.reception.client, pid, clinic.doctor.user_id, utc(3, 9, 0)).await.unwrap();
+    let a = book(&clinic.reception.client, pid, clinic.doctor.user_id, utc(3, 9, 0)).await.unwrap();
     clinic.doctor.client.patient(pid).await.unwrap();
+    let rec = NewRecord {
+        appointment_id: a.id,
+        diagnosis: "Mild asthma".into(),
+        notes: String::new(),
+        prescriptions: vec![],
+    };
+    let rec = clinic.doctor.client.create_record(&rec).await.unwrap();
+    clinic.nurse.client.record(rec.id).await.unwrap();
     clinic.patient.client.patient(pid).await.unwrap();
     let log = clinic.patient.client.my_access_log(&PageQuery::default()).await.unwrap();
     assert!(
@@ -105,6 +139,8 @@ async fn the_access_log_shows_others_reads_and_not_the_patients_own() {
             .any(|e| e.actor_name == "Carl Cardio" && e.actor_role == Some(Role::Doctor) && e.action == "patient.read")
     );
     assert!(log.items.iter().any(|e| e.actor_name == "Rita Reception" && e.action == "appointment.create"));
+    assert!(log.items.iter().any(|e| e.actor_name == "Carl Cardio" && e.action == "record.create"));
+    assert!(log.items.iter().any(|e| e.actor_name == "Nora Nurse" && e.action == "record.read"));
     assert!(!log.items.iter().any(|e| e.actor_name == "Paula Patient"), "own reads are not listed");
     let other = clinic.patient2.client.my_access_log(&PageQuery::default()).await.unwrap();
     assert!(!other.items.iter().any(|e| e.action == "patient.read"), "another patient's log is their own");

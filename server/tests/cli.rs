@@ -1,0 +1,78 @@
+//! The `healthsynx-server` binary: start-up refusals and `create-admin`.
+
+use std::process::Command;
+
+use healthsynx_server::config::Secrets;
+use healthsynx_server::{Config, State};
+use healthsynx_shared::Role;
+
+fn server() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_healthsynx-server"));
+    for var in [
+        "HEALTHSYNX_JWT_SECRET",
+        "HEALTHSYNX_DATA_KEY",
+        "HEALTHSYNX_DEV",
+        "HEALTHSYNX_DEMO",
+        "HEALTHSYNX_ADMIN_PASSWORD",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+#[test]
+fn serve_refuses_to_start_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = server().args(["serve", "--addr", "127.0.0.1:0", "--data-dir"]).arg(dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HEALTHSYNX_JWT_SECRET is not set"), "{err}");
+
+    let out = server()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("HEALTHSYNX_JWT_SECRET", "s3cr3t-value")
+        .env("HEALTHSYNX_DATA_KEY", "AAAA")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at least 32 bytes"), "{err}");
+    assert!(!err.contains("s3cr3t-value"), "the secret itself is never printed: {err}");
+}
+
+#[test]
+fn create_admin_makes_the_first_user_and_applies_the_password_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak = server()
+        .args(["create-admin", "--email", "root@clinic.example", "--full-name", "Root Admin", "--data-dir"])
+        .arg(dir.path())
+        .env("HEALTHSYNX_ADMIN_PASSWORD", "password1234")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+
+    let ok = server()
+        .args(["create-admin", "--email", "root@clinic.example", "--full-name", "Root Admin", "--data-dir"])
+        .arg(dir.path())
+        .env("HEALTHSYNX_ADMIN_PASSWORD", "umbrella-falcon-ginger-93")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("created admin root@clinic.example"));
+
+    let again = server()
+        .args(["create-admin", "--email", "root@clinic.example", "--full-name", "Root Admin", "--data-dir"])
+        .arg(dir.path())
+        .env("HEALTHSYNX_ADMIN_PASSWORD", "umbrella-falcon-ginger-93")
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a second admin with the same email is refused");
+
+    let st = State::open(Config::new(dir.path().to_path_buf(), Secrets::generate())).unwrap();
+    let admin = st.store.user_by_email("root@clinic.example").unwrap().unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
+    assert!(st.store.verify_audit().ok);
+}
