@@ -283,12 +283,13 @@ impl App {
             return;
         }
         let is_login = matches!(msg, Msg::Login(_));
+        let (screen, mut ctx) = self.ctx_parts();
+        // The screen hears about the failure first (so a save stops
+        // spinning and keeps its text), then the session is put away.
+        screen.on_msg(msg, &mut ctx);
         if status == Some(401) && !is_login && self.user.is_some() {
             self.session_ended();
-            return;
         }
-        let (screen, mut ctx) = self.ctx_parts();
-        screen.on_msg(msg, &mut ctx);
     }
 
     fn logged_in(&mut self, client: Client, user: User) {
@@ -328,6 +329,7 @@ impl App {
     /// login screen, keeping the screen and its edits for a re-login.
     fn session_ended(&mut self) {
         let Some(user) = self.user.take() else { return };
+        self.notice = None;
         let mut login = login::Login::new(&self.server, Vec::new());
         login.prefill(&user.email);
         let msg = "Your session has ended. Log in again to continue; unsaved edits are kept until then.";
