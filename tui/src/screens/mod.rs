@@ -87,7 +87,7 @@ impl Screen {
             Screen::Login(s) => s.typing(),
             Screen::FrontDesk(s) => s.typing(),
             Screen::Doctor(s) => s.typing(),
-            Screen::Nurse(_) => false,
+            Screen::Nurse(s) => s.typing(),
             Screen::Patient(s) => s.typing(),
             Screen::Admin(s) => s.typing(),
         }
