@@ -25,6 +25,76 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create an administrator in a (stopped) server's data directory.
     CreateAdmin(CreateAdminArgs),
+    /// Write a sealed backup of a stopped server's data directory.
+    Backup(BackupArgs),
+    /// Restore a backup into a new, empty data directory.
+    Restore(RestoreArgs),
+    /// Re-seal every stored value under the current data key (stopped server).
+    Rekey(RekeyArgs),
+}
+
+/// The data keys, for commands that seal or open.
+#[derive(Clone, Args)]
+pub struct DataKeyArgs {
+    /// Data key: 32 bytes, standard base64.
+    #[arg(long, env = "HEALTHSYNX_DATA_KEY", hide_env_values = true)]
+    pub data_key: Option<String>,
+    /// The previous data key, during a rotation.
+    #[arg(long, env = "HEALTHSYNX_DATA_KEY_PREVIOUS", hide_env_values = true)]
+    pub data_key_previous: Option<String>,
+}
+
+impl std::fmt::Debug for DataKeyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKeyArgs { .. }")
+    }
+}
+
+impl DataKeyArgs {
+    /// The sealer these keys make.
+    pub fn sealer(&self) -> anyhow::Result<crate::crypto::seal::Sealer> {
+        let Some(current) = self.data_key.as_deref() else {
+            bail!("HEALTHSYNX_DATA_KEY is not set: backups are sealed and opened with the data key");
+        };
+        let current = parse_data_key(current, "HEALTHSYNX_DATA_KEY")?;
+        let previous =
+            self.data_key_previous.as_deref().map(|k| parse_data_key(k, "HEALTHSYNX_DATA_KEY_PREVIOUS")).transpose()?;
+        Ok(crate::crypto::seal::Sealer::new(&current, previous.as_ref()))
+    }
+}
+
+/// `backup` flags.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The backup file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub keys: DataKeyArgs,
+}
+
+/// `restore` flags.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A new, empty data directory.
+    #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The backup file to read.
+    #[arg(long)]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub keys: DataKeyArgs,
+}
+
+/// `rekey` flags: the new key as the data key, the old one as previous.
+#[derive(Debug, Args)]
+pub struct RekeyArgs {
+    #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub keys: DataKeyArgs,
 }
 
 /// `serve` flags.
@@ -89,6 +159,34 @@ pub struct SettingArgs {
     /// Origins that get CORS headers, comma-separated.
     #[arg(long, env = "HEALTHSYNX_CORS_ORIGINS", default_value = "http://localhost:3000", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// TLS certificate chain (PEM); with --tls-key the server speaks HTTPS only.
+    #[arg(long, env = "HEALTHSYNX_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "HEALTHSYNX_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds of the first login lockout (after 5 failures); each next one doubles.
+    #[arg(long, env = "HEALTHSYNX_LOGIN_LOCKOUT_SECS", default_value_t = 30)]
+    pub login_lockout_secs: u64,
+    /// Sustained requests per second each user may make.
+    #[arg(long, env = "HEALTHSYNX_RATE_PER_SEC", default_value_t = 50)]
+    pub rate_per_sec: u32,
+    /// Requests each user may make at once above the sustained rate.
+    #[arg(long, env = "HEALTHSYNX_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+    /// Where `POST /api/admin/backup` writes its files.
+    #[arg(long, env = "HEALTHSYNX_BACKUP_DIR", default_value = "./backups")]
+    pub backup_dir: PathBuf,
+    /// Log lines as human text or JSON.
+    #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 /// `create-admin` flags; the password comes from `HEALTHSYNX_ADMIN_PASSWORD` or a prompt.
@@ -181,6 +279,10 @@ pub struct Config {
     pub refresh_ttl: u64,
     pub cancel_hours: u64,
     pub cors_origins: Vec<String>,
+    /// Certificate and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub limits: crate::throttle::Limits,
+    pub backup_dir: PathBuf,
 }
 
 impl Config {
@@ -204,6 +306,9 @@ impl Config {
             refresh_ttl: 86_400,
             cancel_hours: 24,
             cors_origins: vec!["http://localhost:3000".into()],
+            tls: None,
+            limits: crate::throttle::Limits::default(),
+            backup_dir: PathBuf::from("./backups"),
         }
     }
 
@@ -216,6 +321,13 @@ impl Config {
         self.refresh_ttl = s.refresh_ttl;
         self.cancel_hours = s.cancel_hours;
         self.cors_origins = s.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+        self.tls = s.tls_cert.clone().zip(s.tls_key.clone());
+        self.limits = crate::throttle::Limits {
+            lockout_base: std::time::Duration::from_secs(s.login_lockout_secs.max(1)),
+            per_second: s.rate_per_sec.max(1),
+            burst: s.rate_burst.max(1),
+        };
+        self.backup_dir = s.backup_dir.clone();
         Ok(())
     }
 }

@@ -10,8 +10,10 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod listen;
 pub mod policy;
 pub mod store;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,7 +48,8 @@ impl Running {
 
     /// The base URL clients use.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.state.config.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 }
 
@@ -70,10 +73,13 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("bind {}", state.config.addr))?;
     let addr = listener.local_addr()?;
+    let tls = match &state.config.tls {
+        Some((cert, key)) => Some(listen::tls_acceptor(cert, key)?),
+        None => None,
+    };
     let (tx, rx) = oneshot::channel::<()>();
-    let server = warp::serve(http::filter(state.clone())).incoming(listener).graceful(async {
+    let task = tokio::spawn(listen::serve(listener, tls, http::filter(state.clone()), async {
         let _ = rx.await;
-    });
-    let task = tokio::spawn(server.run());
+    }));
     Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })
 }

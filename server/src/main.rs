@@ -6,23 +6,67 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use healthsynx_server::config::{Cli, Command, Config, CreateAdminArgs, Secrets, ServeArgs};
+use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::config::{
+    BackupArgs, Cli, Command, Config, CreateAdminArgs, LogFormat, RekeyArgs, RestoreArgs, Secrets, ServeArgs,
+};
+use healthsynx_server::store::Store;
 use healthsynx_server::{State, demo};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HEALTHSYNX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let json = matches!(&cli.command, Command::Serve(a) if a.settings.log_format == LogFormat::Json);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HEALTHSYNX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(args)),
         Command::CreateAdmin(args) => rt.block_on(create_admin(args)),
+        Command::Backup(args) => backup(args),
+        Command::Restore(args) => restore(args),
+        Command::Rekey(args) => rekey(args),
     }
+}
+
+fn open_stopped(dir: &std::path::Path) -> anyhow::Result<Store> {
+    Store::open(dir).map_err(|e| anyhow::anyhow!("open {}: {e} (is the server still running?)", dir.display()))
+}
+
+fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let sealer = args.keys.sealer()?;
+    if !args.data_dir.join("store").exists() {
+        bail!("{} holds no Health Synx store", args.data_dir.display());
+    }
+    let store = open_stopped(&args.data_dir)?;
+    let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
+    store.append_audit([Draft::new(&actor, "store.backup", "store", None)]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let s = store.backup_to(&sealer, &args.out).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.flush_blocking().map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("wrote {} ({} bytes, {} entries)", args.out.display(), s.bytes, s.entries);
+    Ok(())
+}
+
+fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let sealer = args.keys.sealer()?;
+    let s = healthsynx_server::store::backup::restore(&sealer, &args.from, &args.data_dir)?;
+    println!("restored {} entries into {}", s.entries, args.data_dir.display());
+    Ok(())
+}
+
+fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
+    let sealer = args.keys.sealer()?;
+    let store = open_stopped(&args.data_dir)?;
+    let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
+    let n =
+        store.rekey(&sealer, Draft::new(&actor, "store.rekey", "store", None)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("re-sealed {n} values under key {}", sealer.current_key_id());
+    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -41,7 +85,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients."
         );
     }
-    if !config.addr.ip().is_loopback() {
+    if !config.addr.ip().is_loopback() && config.tls.is_none() {
         tracing::warn!(addr = %config.addr, "serving plain HTTP on a non-loopback address: traffic is in clear; put TLS in front");
     }
     let state = Arc::new(State::open(config).context("open the data directory")?);

@@ -65,6 +65,7 @@ pub enum RouteId {
     RecordHistory,
     ListAudit,
     VerifyAudit,
+    AdminBackup,
 }
 
 /// `(route, method, path pattern)`; `{…}` segments are ids.
@@ -116,6 +117,7 @@ pub const ROUTES: &[(RouteId, &str, &str)] = &[
     (RouteId::RecordHistory, "GET", "/api/records/{id}/history"),
     (RouteId::ListAudit, "GET", "/api/audit"),
     (RouteId::VerifyAudit, "GET", "/api/audit/verify"),
+    (RouteId::AdminBackup, "POST", "/api/admin/backup"),
 ];
 
 /// Why a path did not resolve to a route.
@@ -176,6 +178,7 @@ pub mod path {
     pub const RECORDS: &str = "/api/records";
     pub const AUDIT: &str = "/api/audit";
     pub const AUDIT_VERIFY: &str = "/api/audit/verify";
+    pub const ADMIN_BACKUP: &str = "/api/admin/backup";
     pub const HEALTHZ: &str = "/healthz";
     pub const READYZ: &str = "/readyz";
     pub const METRICS: &str = "/metrics";
@@ -618,6 +621,14 @@ pub struct ChainReport {
     pub entries: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_bad: Option<u64>,
+}
+
+/// `POST /api/admin/backup`: the file written into `HEALTHSYNX_BACKUP_DIR`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupDone {
+    pub file: String,
+    pub bytes: u64,
+    pub entries: u64,
 }
 
 /// `?limit=&cursor=` alone.

@@ -423,6 +423,11 @@ impl Client {
     pub async fn verify_audit(&self) -> Result<ChainReport> {
         self.get(path::AUDIT_VERIFY, &()).await
     }
+
+    /// `POST /api/admin/backup`: a sealed snapshot into the server's backup directory.
+    pub async fn backup(&self) -> Result<BackupDone> {
+        self.send(Method::POST, path::ADMIN_BACKUP, None::<&()>).await
+    }
 }
 
 fn session_of(pair: TokenPair) -> Session {

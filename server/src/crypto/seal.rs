@@ -55,15 +55,41 @@ impl Sealer {
 
     /// Seals `plain` for the record `owner`.
     pub fn seal(&self, plain: &str, owner: &[u8]) -> Result<String> {
+        let blob = self.seal_bytes(plain.as_bytes(), owner)?;
+        Ok(format!("{PREFIX}.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(blob)))
+    }
+
+    /// Seals bytes under the current key: `nonce ‖ ciphertext ‖ tag`.
+    pub fn seal_bytes(&self, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
         let ct = self
             .current
             .cipher
-            .encrypt(&nonce, Payload { msg: plain.as_bytes(), aad: owner })
+            .encrypt(&nonce, Payload { msg: plain, aad })
             .map_err(|_| anyhow::anyhow!("seal failed"))?;
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&ct);
-        Ok(format!("{PREFIX}.{}.{}", self.current.id, URL_SAFE_NO_PAD.encode(blob)))
+        Ok(blob)
+    }
+
+    /// Opens [`Sealer::seal_bytes`] output made under the key `key_id`.
+    /// `None` when this server has no such key or the bytes do not authenticate.
+    pub fn open_bytes(&self, key_id: &str, blob: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+        let key = self.key(key_id)?;
+        if blob.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        key.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad }).ok()
+    }
+
+    /// Whether this server holds the key with `key_id`.
+    pub fn has_key(&self, key_id: &str) -> bool {
+        self.key(key_id).is_some()
+    }
+
+    fn key(&self, key_id: &str) -> Option<&DataKey> {
+        [Some(&self.current), self.previous.as_ref()].into_iter().flatten().find(|k| k.id == key_id)
     }
 
     /// Opens a value sealed for `owner`. A wrong key, another owner or a
@@ -77,26 +103,25 @@ impl Sealer {
         let (Some(PREFIX), Some(kid), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(unreadable("not a sealed value"));
         };
-        let key = [Some(&self.current), self.previous.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|k| k.id == kid)
-            .ok_or_else(|| unreadable("sealed under a key this server does not have"))?;
-        let blob = URL_SAFE_NO_PAD.decode(b64).map_err(|_| unreadable("damaged encoding"))?;
-        if blob.len() < NONCE_LEN {
-            return Err(unreadable("too short"));
+        if !self.has_key(kid) {
+            return Err(unreadable("sealed under a key this server does not have"));
         }
-        let (nonce, ct) = blob.split_at(NONCE_LEN);
-        let plain = key
-            .cipher
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: owner })
-            .map_err(|_| unreadable("authentication failed"))?;
+        let blob = URL_SAFE_NO_PAD.decode(b64).map_err(|_| unreadable("damaged encoding"))?;
+        let plain = self.open_bytes(kid, &blob, owner).ok_or_else(|| unreadable("authentication failed"))?;
         String::from_utf8(plain).map_err(|_| unreadable("not text"))
     }
 
     /// Whether `sealed` was made with an older key and should be re-sealed.
     pub fn is_stale(&self, sealed: &str) -> bool {
         sealed.split('.').nth(1) != Some(self.current.id.as_str())
+    }
+
+    /// Re-seals `sealed` under the current key if an older key made it.
+    pub fn reseal(&self, sealed: &str, owner: &[u8]) -> Result<Option<String>> {
+        if !self.is_stale(sealed) {
+            return Ok(None);
+        }
+        self.seal(&self.open(sealed, owner)?, owner).map(Some)
     }
 }
 

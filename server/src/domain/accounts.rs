@@ -22,6 +22,11 @@ fn bad_credentials() -> Error {
     Error::Unauthorized("invalid email or password".into())
 }
 
+/// A `429` with `Retry-After`.
+pub fn throttled(wait: std::time::Duration, detail: &str) -> Error {
+    Error::TooManyRequests { retry_after_secs: crate::throttle::retry_after_secs(wait), detail: detail.to_owned() }
+}
+
 fn token_ended() -> Error {
     Error::Unauthorized("invalid or expired token".into())
 }
@@ -117,6 +122,7 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
         if family.current_jti != claims.jti {
             family.revoked = true;
             st.store.put_refresh_family(c, &family)?;
+            tracing::warn!(user = %claims.sub, "a used refresh token was presented again; the login is revoked");
             c.audit(Draft::new(&actor, "auth.refresh_reuse", "user", Some(claims.sub)).outcome(Outcome::Denied));
             return Ok(Step::Reused);
         }
@@ -530,4 +536,18 @@ pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) ->
     })?;
     st.store.flush().await?;
     Ok(row.to_user())
+}
+
+/// `POST /api/admin/backup` (admin): a consistent sealed snapshot of the
+/// running store into the backup directory.
+pub async fn backup(st: &State, who: &Caller<'_>) -> Result<BackupDone> {
+    policy::administer(who.who)?;
+    let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let name = format!("healthsynx-{stamp}-{}.hsbak", &Uuid::now_v7().simple().to_string()[24..]);
+    let path = st.config.backup_dir.join(&name);
+    st.store.append_audit([Draft::new(&who.actor(), "store.backup", "store", None)])?;
+    // Holds the write lock while it copies: writes wait, reads go on.
+    let summary = st.store.backup_to(&st.sealer, &path)?;
+    tracing::info!(file = %path.display(), bytes = summary.bytes, "backup written");
+    Ok(BackupDone { file: path.display().to_string(), bytes: summary.bytes, entries: summary.entries })
 }

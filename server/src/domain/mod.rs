@@ -20,12 +20,14 @@ use crate::crypto::token::TokenKeys;
 use crate::error::{Error, Result};
 use crate::policy::{CareFacts, Principal, care_question};
 use crate::store::{CareScope, Store, keys};
+use crate::throttle::Throttle;
 
 /// Everything a request needs, shared by all requests.
 pub struct State {
     pub store: Store,
     pub sealer: Sealer,
     pub tokens: TokenKeys,
+    pub throttle: Throttle,
     pub config: Config,
 }
 
@@ -38,6 +40,7 @@ impl State {
             store,
             sealer: Sealer::new(&s.data_key, s.data_key_previous.as_ref()),
             tokens: TokenKeys::new(&s.jwt, s.jwt_previous.as_deref()),
+            throttle: Throttle::new(config.limits),
             config,
         })
     }

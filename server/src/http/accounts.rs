@@ -33,6 +33,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         }
         RouteId::ListAudit => ok(&auditlog::list(st, &c, req.query()?)?),
         RouteId::VerifyAudit => ok(&auditlog::verify(st, &c)?),
+        RouteId::AdminBackup => json(StatusCode::CREATED, &accounts::backup(st, &c).await?),
         _ => Err(Error::NotFound),
     }
 }

@@ -9,10 +9,15 @@ use std::time::Duration;
 
 use healthsynx_shared::api::{ROUTES, RouteId};
 
+/// Upper bounds (seconds) of the latency histogram buckets.
+const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
+
 #[derive(Default, Clone, Copy)]
 struct Series {
     count: u64,
     seconds: f64,
+    /// Counts per bucket of [`BUCKETS`] (not cumulative; summed when rendered).
+    buckets: [u64; BUCKETS.len()],
 }
 
 fn requests() -> &'static Mutex<BTreeMap<(String, u16), Series>> {
@@ -22,6 +27,7 @@ fn requests() -> &'static Mutex<BTreeMap<(String, u16), Series>> {
 
 static LOGIN_FAILURES: AtomicU64 = AtomicU64::new(0);
 static BOOKINGS: AtomicU64 = AtomicU64::new(0);
+static THROTTLED: AtomicU64 = AtomicU64::new(0);
 
 fn route_label(route: Option<RouteId>) -> String {
     route
@@ -38,15 +44,22 @@ pub fn observe(route: Option<RouteId>, status: u16, took: Duration) {
     if route == Some(RouteId::CreateAppointment) && status == 201 {
         BOOKINGS.fetch_add(1, Ordering::Relaxed);
     }
+    if status == 429 {
+        THROTTLED.fetch_add(1, Ordering::Relaxed);
+    }
     if let Ok(mut m) = requests().lock() {
         let s = m.entry((route_label(route), status)).or_default();
+        let secs = took.as_secs_f64();
         s.count += 1;
-        s.seconds += took.as_secs_f64();
+        s.seconds += secs;
+        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
+            s.buckets[i] += 1;
+        }
     }
 }
 
-/// The Prometheus text exposition.
-pub fn render() -> String {
+/// The Prometheus text exposition; `store_bytes` is the store's size on disk.
+pub fn render(store_bytes: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# HELP healthsynx_requests_total Requests answered, by route and status.");
     let _ = writeln!(out, "# TYPE healthsynx_requests_total counter");
@@ -65,5 +78,9 @@ pub fn render() -> String {
     let _ = writeln!(out, "healthsynx_login_failures_total {}", LOGIN_FAILURES.load(Ordering::Relaxed));
     let _ = writeln!(out, "# TYPE healthsynx_bookings_total counter");
     let _ = writeln!(out, "healthsynx_bookings_total {}", BOOKINGS.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE healthsynx_throttled_total counter");
+    let _ = writeln!(out, "healthsynx_throttled_total {}", THROTTLED.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE healthsynx_store_bytes gauge");
+    let _ = writeln!(out, "healthsynx_store_bytes {store_bytes}");
     out
 }

@@ -30,11 +30,14 @@ use warp::Filter;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
-use healthsynx_shared::api::{MAX_BODY_BYTES, RouteId, RouteMiss, match_route};
+use healthsynx_shared::Outcome;
+use healthsynx_shared::api::{MAX_BODY_BYTES, ROUTES, RouteId, RouteMiss, match_route};
 
+use crate::audit::Draft;
 use crate::domain::State;
-use crate::domain::accounts::authenticate;
+use crate::domain::accounts::{authenticate, throttled};
 use crate::error::{Error, Result};
+use crate::listen::ClientAddr;
 use crate::policy::Principal;
 
 /// A request, read whole, as the handlers see it.
@@ -110,7 +113,16 @@ pub fn principal(st: &State, req: &Req) -> Result<Principal> {
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(missing());
     }
-    authenticate(st, token.trim())
+    let who = authenticate(st, token.trim())?;
+    if let Some(wait) = st.throttle.request(who.user_id) {
+        tracing::warn!(user = %who.user_id, "request budget spent; throttled");
+        let actor = crate::domain::actor_of(&who, req.addr().as_deref());
+        st.store.append_audit([
+            Draft::new(&actor, "request.throttled", "user", Some(who.user_id)).outcome(Outcome::Denied)
+        ])?;
+        return Err(throttled(wait, "request budget spent; slow down"));
+    }
+    Ok(who)
 }
 
 /// A JSON answer.
@@ -176,22 +188,34 @@ pub fn filter(state: Arc<State>) -> impl Filter<Extract = (Response,), Error = w
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(warp::ext::optional::<ClientAddr>())
         .and(warp::body::stream())
-        .then(move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, addr, body| {
+        .then(move |method: Method, path: warp::path::FullPath, query: String, headers: HeaderMap, peer: Option<ClientAddr>, body| {
             let st = state.clone();
             async move {
                 let started = Instant::now();
+                let request_id = uuid::Uuid::now_v7();
                 let origin = headers.get(header::ORIGIN).cloned();
+                let verb = method.clone();
+                let addr = peer.map(|p| p.0);
                 let (route, resp) = AssertUnwindSafe(serve(&st, method, path.as_str(), query, headers, addr, body))
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| {
-                        tracing::error!("handler panicked");
+                        tracing::error!(%request_id, "handler panicked");
                         (None, problem(&Error::Internal(anyhow::anyhow!("handler panicked"))))
                     });
-                metrics::observe(route, resp.status().as_u16(), started.elapsed());
-                finish(&st, resp, origin.as_ref())
+                let took = started.elapsed();
+                let status = resp.status().as_u16();
+                metrics::observe(route, status, took);
+                // One line per request: never the body, the query or a header value.
+                let pattern = route.and_then(|r| ROUTES.iter().find(|(id, _, _)| *id == r)).map_or("unmatched", |r| r.2);
+                tracing::info!(%request_id, method = %verb, route = pattern, status, latency_ms = took.as_secs_f64() * 1e3, "request");
+                let mut resp = finish(&st, resp, origin.as_ref());
+                if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
+                    resp.headers_mut().insert("x-request-id", v);
+                }
+                resp
             }
         })
 }
@@ -261,7 +285,7 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             auth::handle(st, route, req).await
         }
         Me | MyAccessLog | ListUsers | CreateUser | GetUser | PatchUser | DeactivateUser | ActivateUser
-        | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit => {
+        | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit | AdminBackup => {
             accounts::handle(st, route, req).await
         }
         ListPatients | CreatePatient | GetPatient | PatchPatient => patients::handle(st, route, req).await,
@@ -294,6 +318,9 @@ fn finish(st: &State, mut r: Response, origin: Option<&HeaderValue>) -> Response
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if st.config.tls.is_some() {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    }
     let allowed = origin.filter(|o| o.to_str().is_ok_and(|o| st.config.cors_origins.iter().any(|a| a == o)));
     if let Some(o) = allowed {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());

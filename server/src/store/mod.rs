@@ -9,6 +9,7 @@
 //! in-memory work, never across an fsync: durability comes after, from
 //! [`Store::flush`], which batches concurrent callers into one fsync.
 
+pub mod backup;
 pub mod keys;
 mod rows;
 
@@ -253,6 +254,83 @@ impl Store {
             }
             Ok(())
         })
+    }
+
+    /// Re-seals every sealed field that an older key made under the current
+    /// key, a few hundred rows per write; returns how many values changed.
+    pub fn rekey(&self, sealer: &crate::crypto::seal::Sealer, audit: Draft) -> Result<u64> {
+        let mut changed = 0u64;
+        changed += self.reseal_tree::<PatientRow>(T::Patients, |row| {
+            let id = row.id;
+            let mut n = 0;
+            if let Some(s) = &row.insurance_id_sealed
+                && let Some(new) = sealer.reseal(s, id.as_bytes())?
+            {
+                row.insurance_id_sealed = Some(new);
+                n += 1;
+            }
+            Ok(n)
+        })?;
+        changed += self.reseal_tree::<AppointmentRow>(T::Appointments, |row| {
+            let id = row.id;
+            let mut n = 0;
+            if let Some(new) = sealer.reseal(&row.reason_sealed, id.as_bytes())? {
+                row.reason_sealed = new;
+                n += 1;
+            }
+            if let Some(s) = &row.cancel_reason_sealed
+                && let Some(new) = sealer.reseal(s, id.as_bytes())?
+            {
+                row.cancel_reason_sealed = Some(new);
+                n += 1;
+            }
+            Ok(n)
+        })?;
+        for t in [T::Records, T::RecordVersions] {
+            changed +=
+                self.reseal_tree::<RecordRow>(t, |row| match sealer.reseal(&row.body_sealed, row.id.as_bytes())? {
+                    Some(new) => {
+                        row.body_sealed = new;
+                        Ok(1)
+                    }
+                    None => Ok(0),
+                })?;
+        }
+        self.append_audit([audit])?;
+        self.flush_blocking()?;
+        Ok(changed)
+    }
+
+    fn reseal_tree<R: Serialize + DeserializeOwned>(&self, t: T, f: impl Fn(&mut R) -> Result<u64>) -> Result<u64> {
+        const CHUNK: usize = 500;
+        let mut changed = 0;
+        let mut after: Option<IVec> = None;
+        loop {
+            let (n, last) = self.write(|c| {
+                let mut n = 0;
+                let mut last = None;
+                for kv in scan_json::<R>(self.tree(t), after.as_deref(), None).take(CHUNK) {
+                    let (k, mut row) = kv?;
+                    let touched = f(&mut row)?;
+                    if touched > 0 {
+                        c.put_json(t, &k, &row)?;
+                        n += touched;
+                    }
+                    last = Some(k);
+                }
+                Ok((n, last))
+            })?;
+            changed += n;
+            match last {
+                Some(k) => after = Some(k),
+                None => return Ok(changed),
+            }
+        }
+    }
+
+    /// Bytes the store takes on disk (for `/metrics`).
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
     }
 
     /// Whether the store answers (for `/readyz`).
