@@ -22,6 +22,8 @@ use crate::theme::Theme;
 use crate::ui;
 
 /// Everything that can happen to the app.
+// Each action is moved once, through a channel; boxing the big one buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Action {
     Key(KeyEvent),
     /// Time passed: spinners turn, notices age, boards refresh.
@@ -414,14 +416,25 @@ impl App {
 
     fn draw_help(&self, f: &mut Frame, area: Rect) {
         let cmds = self.commands();
-        let mut lines: Vec<Line> = vec![Line::from(Span::styled(
-            format!("Keys on this screen ({})", self.screen.title()),
-            self.theme.title(),
-        ))];
-        for c in &cmds {
-            lines.push(Line::from(vec![Span::styled(format!("{:>12}  ", c.key), self.theme.key()), Span::raw(c.what)]));
+        let t = self.theme;
+        let entry =
+            |c: &Cmd| vec![Span::styled(format!("{:>11}  ", c.key), t.key()), Span::raw(format!("{:<20}", c.what))];
+        let mut lines: Vec<Line> =
+            vec![Line::from(Span::styled(format!("Keys on this screen ({})", self.screen.title()), t.title()))];
+        // Two columns when one would not fit the height (small terminals).
+        let two = cmds.len() + 4 > area.height as usize;
+        if two {
+            for pair in cmds.chunks(2) {
+                let mut spans = entry(&pair[0]);
+                if let Some(c) = pair.get(1) {
+                    spans.extend(entry(c));
+                }
+                lines.push(Line::from(spans));
+            }
+        } else {
+            lines.extend(cmds.iter().map(|c| Line::from(entry(c))));
         }
-        lines.push(Line::from(Span::styled("F1 or ? shows this; any key closes it.", self.theme.dim())));
-        ui::draw_popup(f, area, "Help", lines, 60, self.theme);
+        lines.push(Line::from(Span::styled("F1 or ? shows this; any key closes it.", t.dim())));
+        ui::draw_popup(f, area, "Help", lines, if two { 74 } else { 40 }, t);
     }
 }

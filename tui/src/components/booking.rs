@@ -26,6 +26,8 @@ pub enum BookingMsg {
 }
 
 /// What the embedding screen should do after a key or result.
+// Returned once per key or result and matched at once; boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Open,

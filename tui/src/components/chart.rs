@@ -25,6 +25,9 @@ pub enum ChartMsg {
     Retracted(Result<(), Problem>),
 }
 
+/// How a screen routes a chart's results (and its editor's) back to itself.
+pub type ChartRoute = (fn(ChartMsg) -> Msg, fn(EditorMsg) -> Msg);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartOutcome {
     Open,
@@ -55,7 +58,7 @@ pub struct Chart {
 impl Chart {
     /// Opens a chart and starts loading the profile and records.
     pub fn open(
-        (wrap, editor_route): (fn(ChartMsg) -> Msg, fn(EditorMsg) -> Msg),
+        (wrap, editor_route): ChartRoute,
         patient_id: Uuid,
         appt: Option<Appointment>,
         writer: Option<Uuid>,
@@ -205,7 +208,7 @@ impl Chart {
             ChartMsg::Patient(Err(p)) => ctx.problem("Could not load the patient", &p),
             ChartMsg::Records(Ok(page)) => {
                 let mut recs = page.items;
-                recs.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                recs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
                 self.pick.clamp(recs.len());
                 self.records = Some(recs);
             }

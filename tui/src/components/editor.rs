@@ -218,9 +218,8 @@ impl Editor {
                 };
                 self.message = Some((
                     format!(
-                        "Not saved: someone else changed this record after you opened it (you started from version \
-                         {mine}). Your text is still here; their version is shown below. Ctrl-S again saves yours \
-                         over theirs, Esc leaves without saving."
+                        "Not saved: someone else changed this record after you opened it (you had version {mine}). \
+                         Your text is kept; theirs is below. Ctrl-S again saves yours over theirs."
                     ),
                     true,
                 ));
@@ -260,7 +259,7 @@ impl Editor {
             Constraint::Length(4),
             Constraint::Min(3),
             Constraint::Length(4),
-            Constraint::Length(if self.message.is_some() { 2 } else { 0 }),
+            Constraint::Length(if self.message.is_some() { 3 } else { 0 }),
             Constraint::Length(theirs_h),
         ])
         .areas(inner);

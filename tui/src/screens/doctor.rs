@@ -17,8 +17,7 @@ use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::chart::{Chart, ChartMsg, ChartOutcome};
-use crate::components::editor::EditorMsg;
+use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
 use crate::keys::{Cmd, LIST_NAV, cmd, is_char, is_ctrl, is_down, is_left, is_right, is_up};
 use crate::theme::status_word;
 use crate::time;
@@ -60,7 +59,7 @@ pub struct Doctor {
     tz: jiff::tz::TimeZone,
 }
 
-pub(crate) const CHART_ROUTE: (fn(ChartMsg) -> app::Msg, fn(EditorMsg) -> app::Msg) =
+const CHART_ROUTE: ChartRoute =
     (|m| app::Msg::Doctor(Msg::Chart(m)), |m| app::Msg::Doctor(Msg::Chart(ChartMsg::Editor(m))));
 
 impl Doctor {

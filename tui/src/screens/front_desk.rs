@@ -334,10 +334,8 @@ impl FrontDesk {
                 if is_char(&key, 'b') {
                     let patient = (p.id, p.full_name.clone());
                     self.start_booking(Some(patient), ctx);
-                } else if esc {
-                    if let Modal::Find { card, .. } = &mut self.modal {
-                        *card = None;
-                    }
+                } else if esc && let Modal::Find { card, .. } = &mut self.modal {
+                    *card = None;
                 }
             }
             Modal::Find { query, results, pick, card } => match key.code {

@@ -12,8 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::chart::{Chart, ChartMsg, ChartOutcome};
-use crate::components::editor::EditorMsg;
+use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
 use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
 use crate::theme::status_word;
 use crate::time;
@@ -28,7 +27,7 @@ pub enum Msg {
     Chart(ChartMsg),
 }
 
-const CHART_ROUTE: (fn(ChartMsg) -> app::Msg, fn(EditorMsg) -> app::Msg) =
+const CHART_ROUTE: ChartRoute =
     (|m| app::Msg::Nurse(Msg::Chart(m)), |m| app::Msg::Nurse(Msg::Chart(ChartMsg::Editor(m))));
 
 pub struct Nurse {

@@ -270,13 +270,13 @@ impl PatientHome {
             Msg::Appointments(Err(p)) => ctx.problem("Could not load your appointments", &p),
             Msg::Records(Ok(page)) => {
                 self.records = page.items;
-                self.records.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+                self.records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
                 self.picks[2].clamp(self.records.len());
             }
             Msg::Records(Err(p)) => ctx.problem("Could not load your records", &p),
             Msg::AccessLog(Ok(page)) => {
                 self.log = page.items;
-                self.log.sort_by(|a, b| b.at.cmp(&a.at));
+                self.log.sort_by_key(|e| std::cmp::Reverse(e.at));
                 self.picks[3].clamp(self.log.len());
             }
             Msg::AccessLog(Err(p)) => ctx.problem("Could not load who looked at your data", &p),
@@ -301,7 +301,7 @@ impl PatientHome {
         let live = |a: &Appointment| matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::CheckedIn);
         let (mut up, mut past): (Vec<_>, Vec<_>) = appts.into_iter().partition(|a| a.end > now && live(a));
         up.sort_by_key(|a| a.start);
-        past.sort_by(|a, b| b.start.cmp(&a.start));
+        past.sort_by_key(|a| std::cmp::Reverse(a.start));
         self.upcoming = up;
         self.past = past;
         self.picks[0].clamp(self.upcoming.len());

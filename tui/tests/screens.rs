@@ -1,0 +1,795 @@
+//! Screens driven through `App::update` with the results a server would
+//! send, drawn into a `TestBackend`: what a user would see, without a terminal.
+
+use healthsynx_shared::api::{Me, PatientCreated};
+use healthsynx_shared::client::Client;
+use healthsynx_shared::{
+    AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
+    PatientType, Prescription, Problem, RecordStatus, Role, Slot, User,
+};
+use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
+use healthsynx_tui::components::booking::BookingMsg;
+use healthsynx_tui::components::chart::ChartMsg;
+use healthsynx_tui::components::editor::EditorMsg;
+use healthsynx_tui::keys::{ch, ctrl, key};
+use healthsynx_tui::screens::{Screen, admin, doctor, front_desk, login, nurse, patient};
+use healthsynx_tui::theme::Theme;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::KeyCode;
+use ratatui::style::Color;
+use uuid::Uuid;
+
+const SERVER: &str = "http://127.0.0.1:9";
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+/// 08:00 UTC on a Friday; every screen shows times in UTC here.
+fn now() -> Timestamp {
+    ts("2026-11-27T08:00:00Z")
+}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn user(n: u128, name: &str, role: Role, dept: Option<&str>) -> User {
+    User {
+        id: id(n),
+        email: format!("{}@clinic.test", name.split(' ').next().unwrap().to_lowercase()),
+        username: name.to_lowercase().replace(' ', ""),
+        full_name: name.into(),
+        role,
+        department: dept.map(str::to_owned),
+        active: true,
+        created_at: now(),
+    }
+}
+
+fn house() -> Doctor {
+    Doctor { id: id(10), full_name: "Gregory House".into(), department: "cardiology".into() }
+}
+
+fn wilson() -> Doctor {
+    Doctor { id: id(11), full_name: "James Wilson".into(), department: "cardiology".into() }
+}
+
+fn appt(n: u128, doctor: &Doctor, patient: &str, start: &str, status: AppointmentStatus) -> Appointment {
+    let start = ts(start);
+    Appointment {
+        id: id(n),
+        patient_id: id(100 + n),
+        patient_name: patient.into(),
+        doctor_id: doctor.id,
+        doctor_name: doctor.full_name.clone(),
+        department: doctor.department.clone(),
+        start,
+        end: start + jiff::SignedDuration::from_mins(30),
+        status,
+        reason: "Annual check-up".into(),
+        version: 1,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn slot(start: &str) -> Slot {
+    let start = ts(start);
+    Slot { start, end: start + jiff::SignedDuration::from_mins(30) }
+}
+
+fn patient_profile(n: u128, name: &str) -> Patient {
+    Patient {
+        id: id(n),
+        user_id: id(n + 1000),
+        full_name: name.into(),
+        email: format!("{}@example.org", name.split(' ').next().unwrap().to_lowercase()),
+        date_of_birth: "1984-05-17".parse().unwrap(),
+        phone: "+49 30 5550101".into(),
+        insurance_id: Some("****5EA7".into()),
+        patient_type: PatientType::Outpatient,
+    }
+}
+
+fn record(version: u64, diagnosis: &str) -> MedicalRecord {
+    MedicalRecord {
+        id: id(500),
+        appointment_id: id(1),
+        patient_id: id(101),
+        doctor_id: id(10),
+        diagnosis: diagnosis.into(),
+        notes: "BP 128/82.".into(),
+        prescriptions: vec![Prescription {
+            drug: "Ramipril".into(),
+            dose: "5 mg".into(),
+            frequency: "once daily".into(),
+            days: 90,
+        }],
+        status: RecordStatus::Active,
+        version,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn problem(status: u16, detail: &str) -> Problem {
+    Problem::new(status, detail)
+}
+
+// ---- driving the app ----
+
+fn app_with(theme: Theme, demo: Vec<DemoAccount>) -> App {
+    App::new(SERVER, demo, TimeZone::UTC, now(), theme).unwrap()
+}
+
+fn app() -> App {
+    app_with(Theme { color: true }, Vec::new())
+}
+
+fn press(app: &mut App, k: ratatui::crossterm::event::KeyEvent) {
+    app.update(Action::Key(k));
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        press(app, ch(c));
+    }
+}
+
+fn net(app: &mut App, msg: Msg) {
+    app.update(Action::Net { status: None, msg });
+}
+
+fn net_err(app: &mut App, status: u16, msg: Msg) {
+    app.update(Action::Net { status: Some(status), msg });
+}
+
+/// The labels of the network calls queued since the last call.
+fn tasks(app: &mut App) -> Vec<&'static str> {
+    app.take_tasks().into_iter().map(|t| t.label).collect()
+}
+
+fn draw_at(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
+    term
+}
+
+fn text_of(term: &Terminal<TestBackend>) -> String {
+    let buf = term.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(app: &App) -> String {
+    text_of(&draw_at(app, 80, 24))
+}
+
+/// Both sizes the client must work at, as insta snapshots.
+fn snapshots(name: &str, app: &App) {
+    insta::assert_snapshot!(format!("{name}_80x24"), text_of(&draw_at(app, 80, 24)));
+    insta::assert_snapshot!(format!("{name}_160x48"), text_of(&draw_at(app, 160, 48)));
+}
+
+fn log_in_as(app: &mut App, u: User) {
+    let client = Client::new(SERVER).unwrap();
+    net(app, Msg::Login(login::Msg::Done(Ok((client, u)))));
+}
+
+fn fill_login(app: &mut App) {
+    typed(app, "frank@clinic.test");
+    press(app, key(KeyCode::Tab));
+    typed(app, "a wrong password");
+    press(app, key(KeyCode::Enter));
+    assert_eq!(tasks(app), ["logging in"]);
+}
+
+// ---- login ----
+
+#[test]
+fn login_screen_masks_the_password() {
+    let mut app = app();
+    typed(&mut app, "frank@clinic.test");
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "secret");
+    let s = screen(&app);
+    assert!(s.contains("Email: frank@clinic.test"), "{s}");
+    assert!(s.contains("Password: ••••••"), "{s}");
+    assert!(!s.contains("secret"));
+    snapshots("login", &app);
+}
+
+#[test]
+fn bad_credentials_say_so_and_clear_the_password() {
+    let mut app = app();
+    fill_login(&mut app);
+    net_err(&mut app, 401, Msg::Login(login::Msg::Done(Err(problem(401, "invalid credentials")))));
+    let s = screen(&app);
+    assert!(s.contains("Wrong email or password"), "{s}");
+    assert!(s.contains("Password: ▏") || s.contains("Password:"), "{s}");
+    assert!(!s.contains("••••"), "the password is cleared: {s}");
+}
+
+#[test]
+fn throttled_login_says_how_long_to_wait() {
+    let mut app = app();
+    fill_login(&mut app);
+    let p = problem(429, "too many failed logins (retry after 30 s)");
+    net_err(&mut app, 429, Msg::Login(login::Msg::Done(Err(p))));
+    let s = screen(&app);
+    assert!(s.contains("Too many failed attempts"), "{s}");
+    assert!(s.contains("for 30 s"), "{s}");
+}
+
+#[test]
+fn unreachable_server_names_the_address() {
+    let mut app = app();
+    fill_login(&mut app);
+    let p = problem(0, "server unreachable: connection refused");
+    net_err(&mut app, 0, Msg::Login(login::Msg::Done(Err(p))));
+    let s = screen(&app);
+    assert!(s.contains("Cannot reach the server at"), "{s}");
+    assert!(s.contains("127.0.0.1:9"), "{s}");
+    snapshots("login_unreachable", &app);
+}
+
+#[test]
+fn demo_picker_logs_in_as_the_chosen_role() {
+    let demo = vec![
+        DemoAccount { role: Role::Admin, email: "admin@demo.test".into(), password: "pw-admin-long".into() },
+        DemoAccount { role: Role::Receptionist, email: "desk@demo.test".into(), password: "pw-desk-long".into() },
+    ];
+    let mut app = app_with(Theme { color: true }, demo);
+    let s = screen(&app);
+    assert!(s.contains("Front desk  desk@demo.test"), "{s}");
+    assert!(s.contains("Another account…"), "{s}");
+    snapshots("demo_picker", &app);
+    press(&mut app, ch('j'));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["logging in"]);
+    assert!(screen(&app).contains("Logging in…"));
+}
+
+// ---- front desk ----
+
+fn front_desk() -> App {
+    let mut app = app();
+    log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
+    assert!(matches!(app.screen, Screen::FrontDesk(_)));
+    assert_eq!(tasks(&mut app), ["loading doctors"]);
+    let general = Doctor { id: id(12), full_name: "Meredith Grey".into(), department: "general".into() };
+    net(&mut app, Msg::FrontDesk(front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general]))));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let day = jiff::civil::date(2026, 11, 27);
+    let columns = vec![
+        front_desk::Column {
+            doctor: house(),
+            appts: vec![
+                appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+                appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
+            ],
+            free: vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-27T10:30:00Z")],
+        },
+        front_desk::Column {
+            doctor: wilson(),
+            appts: vec![appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:00:00Z", AppointmentStatus::NoShow)],
+            free: vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-27T10:00:00Z")],
+        },
+    ];
+    net(&mut app, Msg::FrontDesk(front_desk::Msg::Board(day, "cardiology".into(), Ok(columns))));
+    app
+}
+
+#[test]
+fn front_desk_board_shows_doctors_side_by_side_with_time_down_the_left() {
+    let app = front_desk();
+    let s = screen(&app);
+    assert!(s.contains("cardiology · Fri 27 Nov (today)"), "{s}");
+    let header = s.lines().find(|l| l.contains("Time")).unwrap();
+    assert!(header.contains("Gregory House") && header.contains("James Wilson"), "{s}");
+    let nine = s.lines().find(|l| l.contains("09:00")).unwrap();
+    assert!(nine.contains("Alice Moreau · checked in") && nine.contains("Chiara Rossi · no-show"), "{s}");
+    let half_past = s.lines().find(|l| l.contains("09:30")).unwrap();
+    assert!(half_past.matches("free").count() == 2, "{s}");
+    assert!(s.contains("10:00 Bruno Keller · booked"), "{s}");
+    snapshots("front_desk_board", &app);
+}
+
+#[test]
+fn status_bar_lists_the_keys_of_the_selected_cell() {
+    let mut app = front_desk();
+    // Row 0 is 09:00, Alice (checked in); its actions are offered.
+    let s = screen(&app);
+    assert!(s.lines().last().unwrap().contains("c check in"), "{s}");
+    press(&mut app, ch('j'));
+    let s = screen(&app);
+    assert!(!s.lines().last().unwrap().contains("check in"), "a free cell offers no check-in: {s}");
+}
+
+#[test]
+fn checking_in_reports_and_refreshes_the_board() {
+    let mut app = front_desk();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j')); // 10:00, Bruno
+    press(&mut app, ch('c'));
+    assert_eq!(tasks(&mut app), ["Checked in"]);
+    let mut a = appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::CheckedIn);
+    a.version = 2;
+    net(&mut app, Msg::FrontDesk(front_desk::Msg::Changed("Checked in", Ok(a))));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    assert!(screen(&app).contains("Checked in: Bruno Keller (10:00 with Gregory House)."));
+}
+
+#[test]
+fn a_refused_action_is_shown_plainly_and_the_board_refreshes() {
+    let mut app = front_desk();
+    press(&mut app, ch('n'));
+    tasks(&mut app);
+    let p = problem(409, "a checked-in appointment cannot become a no-show");
+    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Changed("Marked as no-show", Err(p))));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let s = screen(&app);
+    assert!(s.contains("Not marked as no-show: conflict: a checked-in appointment"), "{s}");
+}
+
+fn booking_msg(app: &mut App, m: BookingMsg) {
+    net(app, Msg::FrontDesk(front_desk::Msg::Booking(m)));
+}
+
+#[test]
+fn booking_goes_doctor_then_slot_then_patient_then_reason() {
+    let mut app = front_desk();
+    press(&mut app, ch('b'));
+    let s = screen(&app);
+    assert!(s.contains("1 · Doctor") && s.contains("Meredith Grey"), "{s}");
+    snapshots("booking_doctor", &app);
+
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["loading free slots"]);
+    assert!(screen(&app).contains("Loading free times…"));
+    booking_msg(
+        &mut app,
+        BookingMsg::Slots(id(10), Ok(vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-30T09:00:00Z")])),
+    );
+    let s = screen(&app);
+    assert!(s.contains("Fri 27 Nov 09:30–10:00") && s.contains("Mon 30 Nov 09:00–09:30"), "{s}");
+    snapshots("booking_slot", &app);
+
+    press(&mut app, key(KeyCode::Down));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["searching patients"]);
+    typed(&mut app, "dmi");
+    assert_eq!(tasks(&mut app).len(), 3, "one search per keystroke");
+    let page = Page { items: vec![patient_profile(104, "Dmitri Volkov")], next_cursor: None };
+    booking_msg(&mut app, BookingMsg::Patients("dmi".into(), Ok(page)));
+    let s = screen(&app);
+    assert!(s.contains("Find: dmi") && s.contains("Dmitri Volkov"), "{s}");
+    assert!(s.contains("When: Mon 30 Nov 09:00"), "{s}");
+    snapshots("booking_patient", &app);
+
+    press(&mut app, key(KeyCode::Enter));
+    typed(&mut app, "Knee pain");
+    let s = screen(&app);
+    assert!(s.contains("4 · Reason") && s.contains("Reason: Knee pain"), "{s}");
+    assert!(s.contains("Patient: Dmitri Volkov"), "{s}");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["booking"]);
+    assert!(screen(&app).contains("Saving…"));
+
+    let booked = appt(9, &house(), "Dmitri Volkov", "2026-11-30T09:00:00Z", AppointmentStatus::Scheduled);
+    booking_msg(&mut app, BookingMsg::Done(Ok(booked)));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let s = screen(&app);
+    assert!(s.contains("Booked: Dmitri Volkov with Gregory House on Mon 30 Nov 09:00."), "{s}");
+    assert!(s.contains("Mon 30 Nov"), "the board moves to the booked day: {s}");
+}
+
+#[test]
+fn a_booking_conflict_explains_and_offers_fresh_slots() {
+    let mut app = front_desk();
+    press(&mut app, ch('j')); // 09:30, a free cell of Gregory House
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["searching patients"]);
+    let page = Page { items: vec![patient_profile(104, "Dmitri Volkov")], next_cursor: None };
+    booking_msg(&mut app, BookingMsg::Patients(String::new(), Ok(page)));
+    press(&mut app, key(KeyCode::Enter));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["booking"]);
+    let p = problem(409, "the doctor already has an appointment at that time");
+    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Booking(BookingMsg::Done(Err(p)))));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading free slots", "loading the board"]);
+    let s = screen(&app);
+    assert!(s.contains("Someone else just booked that time"), "{s}");
+    assert!(s.contains("pick another"), "{s}");
+    snapshots("booking_conflict", &app);
+}
+
+#[test]
+fn find_patient_opens_a_card_and_books_for_them() {
+    let mut app = front_desk();
+    press(&mut app, ch('/'));
+    assert_eq!(tasks(&mut app), ["searching patients"]);
+    typed(&mut app, "ali");
+    tasks(&mut app);
+    let mut alice = patient_profile(101, "Alice Moreau");
+    alice.insurance_id = Some("INS-12345678".into());
+    booking_msg_search(&mut app, "ali", vec![alice]);
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Insurance: INS-12345678"), "front desk sees insurance in clear: {s}");
+    press(&mut app, ch('b'));
+    let s = screen(&app);
+    assert!(s.contains("1 · Doctor") && s.contains("Patient: Alice Moreau"), "{s}");
+}
+
+fn booking_msg_search(app: &mut App, q: &str, items: Vec<Patient>) {
+    net(app, Msg::FrontDesk(front_desk::Msg::Search(q.into(), Ok(Page { items, next_cursor: None }))));
+}
+
+#[test]
+fn registering_a_patient_checks_the_form_then_shows_the_activation_code() {
+    let mut app = front_desk();
+    press(&mut app, ch('N'));
+    typed(&mut app, "Erin Hale");
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "erin@example.org");
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "17.05.1984");
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty());
+    assert!(screen(&app).contains("Date of birth must look like 1984-05-17."));
+    for _ in 0..10 {
+        press(&mut app, key(KeyCode::Backspace));
+    }
+    typed(&mut app, "1984-05-17");
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "+49 30 1234567");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["registering the patient"]);
+    let created = PatientCreated {
+        patient: patient_profile(120, "Erin Hale"),
+        activation_token: Some(healthsynx_shared::api::ResetToken {
+            token: "one-time-code-123".into(),
+            expires_at: ts("2026-11-27T09:00:00Z"),
+        }),
+    };
+    net(&mut app, Msg::FrontDesk(front_desk::Msg::Registered(Ok(created))));
+    let s = screen(&app);
+    assert!(s.contains("Registered Erin Hale.") && s.contains("one-time-code-123"), "{s}");
+}
+
+// ---- help, colour ----
+
+#[test]
+fn help_lists_every_key_of_the_screen_and_closes_on_any_key() {
+    let mut app = front_desk();
+    press(&mut app, ch('?'));
+    let s = screen(&app);
+    for k in ["find patient", "new patient", "department", "refresh", "log out", "quit"] {
+        assert!(s.contains(k), "help lacks {k}: {s}");
+    }
+    snapshots("help_front_desk", &app);
+    press(&mut app, ch('x'));
+    assert!(!screen(&app).contains("Keys on this screen"));
+    assert!(!app.quit);
+}
+
+#[test]
+fn no_color_paints_nothing_in_colour() {
+    let mut app = app_with(Theme { color: false }, Vec::new());
+    log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
+    let mut coloured = front_desk();
+    coloured.theme = Theme { color: false };
+    for a in [&app, &coloured] {
+        let term = draw_at(a, 80, 24);
+        let buf = term.backend().buffer();
+        for cell in buf.content() {
+            assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "a coloured cell {cell:?}");
+        }
+    }
+    // With colour on, the board does use colour.
+    let mut coloured = front_desk();
+    coloured.theme = Theme { color: true };
+    let term = draw_at(&coloured, 80, 24);
+    assert!(term.backend().buffer().content().iter().any(|c| c.fg != Color::Reset));
+}
+
+#[test]
+fn q_quits_but_is_text_inside_a_field() {
+    let mut app = front_desk();
+    press(&mut app, ch('/'));
+    typed(&mut app, "q");
+    assert!(!app.quit);
+    press(&mut app, key(KeyCode::Esc));
+    press(&mut app, ch('q'));
+    assert!(app.quit);
+}
+
+// ---- doctor ----
+
+fn doctor_app() -> App {
+    let mut app = app();
+    log_in_as(&mut app, user(10, "Gregory House", Role::Doctor, Some("cardiology")));
+    assert_eq!(tasks(&mut app), ["loading my calendar"]);
+    let appts = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+        appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
+    ];
+    let day = jiff::civil::date(2026, 11, 27);
+    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(day, false, Ok(appts))));
+    app
+}
+
+fn open_chart(app: &mut App) {
+    press(app, key(KeyCode::Enter));
+    let mut queued = tasks(app);
+    queued.sort();
+    assert_eq!(queued, ["loading records", "loading the patient"]);
+    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))))));
+    let page = Page { items: vec![record(2, "Essential hypertension")], next_cursor: None };
+    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(page)))));
+}
+
+fn editor_msg(app: &mut App, status: Option<u16>, m: EditorMsg) {
+    app.update(Action::Net { status, msg: Msg::Doctor(doctor::Msg::Chart(ChartMsg::Editor(m))) });
+}
+
+#[test]
+fn doctor_day_lists_my_appointments() {
+    let app = doctor_app();
+    let s = screen(&app);
+    assert!(s.contains("My day · Fri 27 Nov (today)"), "{s}");
+    assert!(s.contains("09:00–09:30  Alice Moreau") && s.contains("checked in"), "{s}");
+    snapshots("doctor_day", &app);
+}
+
+#[test]
+fn doctor_week_view_lays_out_days_side_by_side() {
+    let mut app = doctor_app();
+    press(&mut app, ch('w'));
+    assert_eq!(tasks(&mut app), ["loading my calendar"]);
+    let appts = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+        appt(4, &house(), "Dmitri Volkov", "2026-11-23T09:00:00Z", AppointmentStatus::Completed),
+    ];
+    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(appts))));
+    let s = screen(&app);
+    assert!(s.contains("My week · Mon 23 Nov – Sun 29 Nov"), "{s}");
+    let row = s.lines().find(|l| l.contains("09:00")).unwrap();
+    assert!(row.contains("Volkov") && row.contains("Moreau"), "{s}");
+    snapshots("doctor_week", &app);
+}
+
+#[test]
+fn chart_shows_the_masked_insurance_and_the_records() {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    let s = screen(&app);
+    assert!(s.contains("Insurance: ****5EA7"), "{s}");
+    assert!(s.contains("Essential hypertension (yours)"), "{s}");
+    assert!(s.lines().last().unwrap().contains("e edit record"), "{s}");
+    snapshots("doctor_chart", &app);
+}
+
+#[test]
+fn a_stale_save_is_explained_and_their_version_shown_beside_my_text() {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    press(&mut app, ch('e'));
+    press(&mut app, key(KeyCode::End));
+    typed(&mut app, ", stable");
+    press(&mut app, ctrl('s'));
+    assert_eq!(tasks(&mut app), ["saving the record"]);
+    editor_msg(&mut app, Some(412), EditorMsg::Saved(Err(problem(412, "version mismatch"))));
+    assert_eq!(tasks(&mut app), ["loading their version"]);
+    editor_msg(&mut app, None, EditorMsg::Latest(Ok(record(3, "Hypertension, colleague's wording"))));
+    let s = screen(&app);
+    assert!(s.contains("Not saved: someone else changed this record"), "{s}");
+    assert!(s.contains("Essential hypertension, stable"), "my text is kept: {s}");
+    assert!(s.contains("Their version 3"), "{s}");
+    snapshots("editor_412", &app);
+
+    // Saving again now knowingly replaces version 3.
+    press(&mut app, ctrl('s'));
+    assert_eq!(tasks(&mut app), ["saving the record"]);
+    let Screen::Doctor(d) = &app.screen else { panic!("not the doctor screen") };
+    let editor = d.chart().and_then(|c| c.editor()).unwrap();
+    assert_eq!(editor.target, healthsynx_tui::components::editor::Target::Existing { id: id(500), version: 3 });
+}
+
+#[test]
+fn an_ended_session_goes_to_login_and_keeps_unsaved_edits() {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    press(&mut app, ch('e'));
+    typed(&mut app, "Draft: ");
+    press(&mut app, ctrl('s'));
+    tasks(&mut app);
+    editor_msg(&mut app, Some(401), EditorMsg::Saved(Err(problem(401, "token family revoked"))));
+    let s = screen(&app);
+    assert!(matches!(app.screen, Screen::Login(_)));
+    assert!(s.contains("Your session has ended"), "{s}");
+    assert!(s.contains("Email: gregory@clinic.test"), "{s}");
+
+    log_in_as(&mut app, user(10, "Gregory House", Role::Doctor, Some("cardiology")));
+    let s = screen(&app);
+    assert!(s.contains("Draft: Essential hypertension"), "the edit survived: {s}");
+    assert!(s.contains("Welcome back"), "{s}");
+}
+
+#[test]
+fn new_record_is_offered_only_for_my_appointment_without_one() {
+    let mut app = doctor_app();
+    press(&mut app, ch('j')); // Bruno, no record yet
+    press(&mut app, key(KeyCode::Enter));
+    tasks(&mut app);
+    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(Page { items: vec![], next_cursor: None })))));
+    assert!(screen(&app).lines().last().unwrap().contains("N new record"));
+    press(&mut app, ch('N'));
+    typed(&mut app, "Costochondritis");
+    let s = screen(&app);
+    assert!(s.contains("New record") && s.contains("Costochondritis"), "{s}");
+}
+
+// ---- nurse, patient, admin ----
+
+#[test]
+fn nurse_sees_the_department_day_and_checks_in() {
+    let mut app = app();
+    log_in_as(&mut app, user(20, "Joy Nightingale", Role::Nurse, Some("cardiology")));
+    assert_eq!(tasks(&mut app), ["loading the day"]);
+    let items = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
+        appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
+    ];
+    let day = jiff::civil::date(2026, 11, 27);
+    net(&mut app, Msg::Nurse(nurse::Msg::Day(day, Ok(Page { items, next_cursor: None }))));
+    let s = screen(&app);
+    assert!(s.contains("cardiology · Fri 27 Nov (today)"), "{s}");
+    assert!(s.contains("Alice Moreau") && s.contains("James Wilson"), "{s}");
+    snapshots("nurse_day", &app);
+    press(&mut app, ch('c'));
+    assert_eq!(tasks(&mut app), ["checking in"]);
+}
+
+fn patient_app() -> App {
+    let mut app = app();
+    log_in_as(&mut app, user(1101, "Alice Moreau", Role::Patient, None));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(
+        queued,
+        [
+            "loading doctors",
+            "loading my appointments",
+            "loading my profile",
+            "loading my records",
+            "loading who looked at my data"
+        ]
+    );
+    let me = Me {
+        user: user(1101, "Alice Moreau", Role::Patient, None),
+        patient: Some(patient_profile(101, "Alice Moreau")),
+    };
+    net(&mut app, Msg::Patient(patient::Msg::Me(Ok(me))));
+    let items = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
+        appt(2, &house(), "Alice Moreau", "2026-11-30T10:00:00Z", AppointmentStatus::Scheduled),
+        appt(3, &wilson(), "Alice Moreau", "2026-11-20T10:00:00Z", AppointmentStatus::Completed),
+    ];
+    net(&mut app, Msg::Patient(patient::Msg::Appointments(Ok(Page { items, next_cursor: None }))));
+    let log = vec![AccessLogEntry {
+        at: ts("2026-11-27T07:30:00Z"),
+        actor_name: "Gregory House".into(),
+        actor_role: Some(Role::Doctor),
+        action: "record.read".into(),
+        target_type: "record".into(),
+    }];
+    net(&mut app, Msg::Patient(patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None }))));
+    app
+}
+
+#[test]
+fn patient_cancel_shows_the_window_and_refuses_late_cancels() {
+    let mut app = patient_app();
+    let s = screen(&app);
+    assert!(s.contains("Fri 27 Nov 09:00  Gregory House"), "{s}");
+    assert!(!s.contains("Fri 20 Nov"), "past visits are on their own tab: {s}");
+    assert!(s.contains("Online cancelling closed at Thu 26 Nov 09:00"), "{s}");
+    snapshots("patient_upcoming", &app);
+    press(&mut app, ch('x'));
+    assert!(screen(&app).contains("Too late to cancel online"));
+    assert!(tasks(&mut app).is_empty());
+
+    press(&mut app, ch('j'));
+    let s = screen(&app);
+    assert!(s.contains("You can cancel this online until Sun 29 Nov 10:00"), "{s}");
+    press(&mut app, ch('x'));
+    assert!(screen(&app).contains("Online cancelling is open until Sun 29 Nov 10:00"));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["cancelling"]);
+}
+
+#[test]
+fn patient_sees_who_looked_at_their_data() {
+    let mut app = patient_app();
+    for _ in 0..3 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    let s = screen(&app);
+    assert!(s.contains("Gregory House") && s.contains("record.read"), "{s}");
+    snapshots("patient_access_log", &app);
+}
+
+#[test]
+fn patient_books_for_themselves_without_a_patient_step() {
+    let mut app = patient_app();
+    net(&mut app, Msg::Patient(patient::Msg::Doctors(Ok(vec![house()]))));
+    press(&mut app, ch('b'));
+    press(&mut app, key(KeyCode::Enter));
+    tasks(&mut app);
+    net(
+        &mut app,
+        Msg::Patient(patient::Msg::Booking(BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])))),
+    );
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("4 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
+}
+
+#[test]
+fn admin_resets_a_password_and_verifies_the_chain() {
+    let mut app = app();
+    log_in_as(&mut app, user(30, "Ada Admin", Role::Admin, None));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading the audit log", "loading users"]);
+    let users =
+        vec![user(30, "Ada Admin", Role::Admin, None), user(10, "Gregory House", Role::Doctor, Some("cardiology"))];
+    net(&mut app, Msg::Admin(admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None }))));
+    snapshots("admin_users", &app);
+    press(&mut app, ch('j'));
+    press(&mut app, ch('r'));
+    assert_eq!(tasks(&mut app), ["issuing a reset token"]);
+    let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
+    net(&mut app, Msg::Admin(admin::Msg::Reset("Gregory House".into(), Ok(tok))));
+    let s = screen(&app);
+    assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+
+    press(&mut app, key(KeyCode::Tab));
+    let entry = AuditEntry {
+        seq: 7,
+        at: now(),
+        actor_id: Some(id(10)),
+        actor_role: Some(Role::Doctor),
+        action: "record.read".into(),
+        target_type: "record".into(),
+        target_id: Some(id(500)),
+        patient_id: Some(id(101)),
+        outcome: Outcome::Success,
+        client_addr: Some("127.0.0.1".into()),
+        prev_hash: "00".into(),
+        hash: "ab".into(),
+    };
+    net(&mut app, Msg::Admin(admin::Msg::Audit(false, Ok(Page { items: vec![entry], next_cursor: None }))));
+    press(&mut app, ch('v'));
+    assert_eq!(tasks(&mut app), ["verifying the audit chain"]);
+    let report = healthsynx_shared::api::ChainReport { ok: false, entries: None, first_bad: Some(5) };
+    net(&mut app, Msg::Admin(admin::Msg::Verified(Ok(report))));
+    let s = screen(&app);
+    assert!(s.contains("#7") && s.contains("record.read"), "{s}");
+    assert!(s.contains("BROKEN at entry #5"), "{s}");
+    snapshots("admin_audit_broken_chain", &app);
+}

@@ -1,0 +1,136 @@
+//! End to end in a real terminal: tmux runs `healthsynx --demo`, we press
+//! keys as a front-desk user would, read the pane, and then ask the demo
+//! server itself (through the API) whether the booking really exists.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use healthsynx_shared::api::AppointmentQuery;
+use healthsynx_shared::client::Client;
+use healthsynx_shared::{AppointmentStatus, Role};
+
+/// A tmux server of our own (its own socket), killed when the test ends
+/// however it ends.
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn start(cmd: &str) -> Tmux {
+        let version = Command::new("tmux").arg("-V").output();
+        assert!(
+            version.is_ok_and(|o| o.status.success()),
+            "tmux is not installed, and this test drives the client in a real terminal. \
+             Install it with `apt-get install -y tmux` (CI does this in .ci/run)."
+        );
+        let id = format!("hsx-e2e-{}-{}", std::process::id(), jiff::Timestamp::now().as_millisecond());
+        let t = Tmux { socket: id.clone(), session: id };
+        // `remain-on-exit` keeps the pane readable if the client dies early.
+        let out = t.run(&["new-session", "-d", "-s", &t.session, "-x", "100", "-y", "30", cmd]);
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        t.run(&["set-option", "-t", &t.session, "remain-on-exit", "on"]);
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("run tmux")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", &self.session, k]);
+            // A real typist is slower than this; without a pause an Esc
+            // followed by a key reads as Alt+key.
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn text(&self, s: &str) {
+        self.run(&["send-keys", "-t", &self.session, "-l", s]);
+    }
+
+    fn pane(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", &self.session]).stdout).into_owned()
+    }
+
+    /// Waits until the pane shows `want`, failing with the pane if it never does.
+    fn wait_for(&self, want: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let pane = self.pane();
+            if pane.contains(want) {
+                return pane;
+            }
+            assert!(Instant::now() < deadline, "the screen never showed {want:?}; it shows:\n{pane}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
+    let bin = env!("CARGO_BIN_EXE_healthsynx");
+    let t = Tmux::start(&format!("{bin} --demo"));
+
+    // The role picker: Admin first, then Front desk.
+    t.wait_for("who are you today?");
+    t.keys(&["j", "Enter"]);
+    let pane = t.wait_for("Front desk · Frank Desk");
+    let url =
+        pane.split_whitespace().find(|w| w.starts_with("http://")).expect("the header names the server").to_owned();
+    t.wait_for("Time ");
+
+    // Book: doctor → first free time → patient → reason.
+    t.keys(&["b"]);
+    t.wait_for("1 · Doctor");
+    t.keys(&["Enter"]);
+    t.wait_for("2 · Free times");
+    t.keys(&["Enter"]);
+    t.wait_for("3 · Patient");
+    t.text("Bruno");
+    t.wait_for("bruno.keller@example.org");
+    t.keys(&["Enter"]);
+    t.wait_for("4 · Reason");
+    t.text("Tmux e2e visit");
+    t.keys(&["Enter"]);
+    let pane = t.wait_for("Booked: Bruno Keller with");
+    // "Booked: Bruno Keller with Gregory House on Fri 27 Nov 13:00."
+    let line = pane.lines().find(|l| l.contains("Booked: Bruno Keller")).unwrap_or_default().to_owned();
+    let at = line.trim().trim_end_matches('.').rsplit(' ').next().unwrap_or_default().to_owned();
+    let on_board = format!("{at} Bruno Keller · booked");
+    let pane = t.wait_for(&on_board);
+    assert!(pane.contains("Health Synx · Front desk"), "{pane}");
+
+    // The booked cell is selected: check the patient in.
+    t.keys(&["c"]);
+    t.wait_for("Checked in: Bruno Keller");
+    t.wait_for(&format!("{at} Bruno Keller · checked in"));
+
+    // The server agrees.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let found = rt.block_on(async {
+        let desk = healthsynx_server::demo::LOGINS.iter().find(|l| l.role == Role::Receptionist).unwrap();
+        let client = Client::new(&url).unwrap();
+        client.login(desk.email, desk.password).await.unwrap();
+        let page = client.appointments(&AppointmentQuery { limit: Some(500), ..Default::default() }).await.unwrap();
+        page.items.into_iter().find(|a| a.reason == "Tmux e2e visit")
+    });
+    let a = found.expect("the API lists the appointment booked in the terminal");
+    assert_eq!(a.patient_name, "Bruno Keller");
+    assert_eq!(a.status, AppointmentStatus::CheckedIn);
+
+    // q quits and gives the terminal back.
+    t.keys(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !t.run(&["display-message", "-p", "-t", &t.session, "#{pane_dead}"]).stdout.starts_with(b"1") {
+        assert!(Instant::now() < deadline, "the client did not quit on q:\n{}", t.pane());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
