@@ -5,6 +5,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod http;
+mod openapi;
 mod patients;
 mod records;
 mod scheduling;
