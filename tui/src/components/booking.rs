@@ -61,6 +61,9 @@ pub struct BookingFlow {
     fixed_patient: Option<(Uuid, String)>,
     query: Field,
     patients: Vec<Patient>,
+    /// The query `patients` answers; while it differs from what is typed,
+    /// a search is in flight and Enter waits rather than pick a stale row.
+    patients_for: Option<String>,
     patient_pick: Pick,
     chosen_patient: Option<(Uuid, String)>,
     reason: Field,
@@ -90,6 +93,7 @@ impl BookingFlow {
             fixed_patient: patient,
             query: Field::new("Find").hint("type a name or email"),
             patients: Vec::new(),
+            patients_for: None,
             patient_pick: Pick::default(),
             chosen_patient: None,
             reason: Field::new("Reason").hint("e.g. Annual check-up"),
@@ -228,6 +232,9 @@ impl BookingFlow {
             KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
                 self.patient_pick.handle(&key, self.patients.len());
             }
+            KeyCode::Enter if self.patients_for.as_deref() != Some(self.query.text()) => {
+                self.error = Some("Still searching…".into());
+            }
             KeyCode::Enter => match self.patients.get(self.patient_pick.sel) {
                 Some(p) => {
                     self.chosen_patient = Some((p.id, p.full_name.clone()));
@@ -300,6 +307,7 @@ impl BookingFlow {
             BookingMsg::Patients(q, r) if q == self.query.text() => match r {
                 Ok(page) => {
                     self.patients = page.items;
+                    self.patients_for = Some(q);
                     self.patient_pick.clamp(self.patients.len());
                 }
                 Err(p) => self.error = Some(format!("Search failed: {}", explain(&p))),
