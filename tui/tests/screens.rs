@@ -307,12 +307,13 @@ fn front_desk_board_shows_doctors_side_by_side_with_time_down_the_left() {
 #[test]
 fn status_bar_lists_the_keys_of_the_selected_cell() {
     let mut app = front_desk();
-    // Row 0 is 09:00, Alice (checked in); its actions are offered.
-    let s = screen(&app);
-    assert!(s.lines().last().unwrap().contains("c check in"), "{s}");
-    press(&mut app, ch('j'));
-    let s = screen(&app);
-    assert!(!s.lines().last().unwrap().contains("check in"), "a free cell offers no check-in: {s}");
+    let bar = |app: &App| screen(app).lines().last().unwrap().to_owned();
+    // 09:00 Alice is already checked in: nothing to check in.
+    assert!(bar(&app).contains("Enter details") && !bar(&app).contains("check in"), "{}", bar(&app));
+    press(&mut app, ch('j')); // 09:30, free
+    assert!(bar(&app).contains("Enter book here"), "{}", bar(&app));
+    press(&mut app, ch('j')); // 10:00 Bruno, booked
+    assert!(bar(&app).contains("c check in") && bar(&app).contains("x cancel"), "{}", bar(&app));
 }
 
 #[test]
@@ -706,7 +707,7 @@ fn patient_cancel_shows_the_window_and_refuses_late_cancels() {
     let s = screen(&app);
     assert!(s.contains("Fri 27 Nov 09:00  Gregory House"), "{s}");
     assert!(!s.contains("Fri 20 Nov"), "past visits are on their own tab: {s}");
-    assert!(s.contains("Online cancelling closed at Thu 26 Nov 09:00"), "{s}");
+    assert!(s.contains("Cancelling online closed Thu 26 Nov 09:00"), "{s}");
     snapshots("patient_upcoming", &app);
     press(&mut app, ch('x'));
     assert!(screen(&app).contains("Too late to cancel online"));

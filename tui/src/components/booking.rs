@@ -123,6 +123,11 @@ impl BookingFlow {
         flow
     }
 
+    /// Whether this flow moves an existing appointment.
+    pub fn is_move(&self) -> bool {
+        self.moving.is_some()
+    }
+
     pub fn typing(&self) -> bool {
         matches!(self.step, Step::Patient | Step::Reason)
     }

@@ -119,11 +119,10 @@ impl Doctor {
             Sub::Calendar => {
                 let mut c = vec![if self.week { cmd("←→↑↓/hjkl", "move") } else { LIST_NAV }];
                 c.push(cmd("Enter", "open patient"));
-                if self
-                    .selected()
-                    .is_some_and(|a| matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::CheckedIn))
-                {
-                    c.extend([cmd("c", "complete"), cmd("n", "no-show")]);
+                match self.selected().map(|a| a.status) {
+                    Some(AppointmentStatus::CheckedIn) => c.push(cmd("c", "complete")),
+                    Some(AppointmentStatus::Scheduled) => c.push(cmd("n", "no-show")),
+                    _ => {}
                 }
                 c.extend([
                     cmd("w", if self.week { "day view" } else { "week view" }),
@@ -545,9 +544,10 @@ impl Avail {
 
     fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let [rules, off] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+        let [rules, off] = Layout::horizontal([Constraint::Length(30), Constraint::Min(20)]).areas(area);
         let mut ta = self.rules.clone();
-        let mut b = ui::block("Weekly hours: Day HH:MM-HH:MM slot-minutes", t);
+        let mut b =
+            ui::block("Weekly hours", t).title_bottom(Line::from(Span::styled(" day from-to slot-minutes ", t.dim())));
         if self.focus == 0 {
             b = b.border_style(t.focus());
             ta.set_cursor_style(Style::new().add_modifier(Modifier::REVERSED));
@@ -563,11 +563,30 @@ impl Avail {
         let rows = self
             .time_off
             .iter()
-            .map(|o| Line::from(format!("{} → {}  {}", time::full(o.start, v.tz), time::full(o.end, v.tz), o.reason)))
+            .map(|o| {
+                Line::from(format!("{} → {}  {}", time::day_hm(o.start, v.tz), time::day_hm(o.end, v.tz), o.reason))
+            })
             .collect();
         ui::draw_list(f, off, "Time off", rows, self.pick, t, self.focus == 1);
         if let Some(form) = &self.form {
             ui::draw_popup(f, area, "Add time off", form.lines(t), 60, t);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_lines_round_trip_and_bad_lines_are_named() {
+        let lines = vec!["Mon 09:00-12:00 30".to_owned(), String::new(), "fri 13:00-17:00 15".to_owned()];
+        let rules = parse_rules(&lines).unwrap();
+        assert_eq!(
+            rules[1],
+            AvailabilityRule { weekday: 5, start: "13:00".into(), end: "17:00".into(), slot_minutes: 15 }
+        );
+        assert_eq!(rules_text(&rules), ["Mon 09:00-12:00 30", "Fri 13:00-17:00 15"]);
+        assert!(parse_rules(&["Monday 9-12".to_owned()]).unwrap_err().contains("Line 1"));
     }
 }

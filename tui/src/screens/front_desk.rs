@@ -49,7 +49,8 @@ enum Cell<'a> {
     Appt(&'a Appointment),
     /// Inside a longer appointment that started earlier.
     Cont(&'a Appointment),
-    Free(Slot),
+    /// Bookable; with the appointment that was cancelled there, if any.
+    Free(Slot, Option<&'a Appointment>),
     Empty,
 }
 
@@ -155,17 +156,21 @@ impl FrontDesk {
             }
             Modal::Find { card: Some(_), .. } => vec![cmd("b", "book for this patient"), cmd("Esc", "back")],
             Modal::Register(_) => vec![cmd("Tab", "next field"), cmd("Enter", "register"), cmd("Esc", "cancel")],
-            Modal::Registered(_) => vec![cmd("Enter/Esc", "close")],
+            Modal::Registered(_) => vec![cmd("b", "book for this patient"), cmd("Enter/Esc", "close")],
             Modal::None => {
-                let mut c = vec![cmd("←→↑↓/hjkl", "move"), cmd("Enter", "open/book"), cmd("b", "book")];
-                if self.selected_appt().is_some() {
-                    c.extend([cmd("c", "check in"), cmd("x", "cancel"), cmd("n", "no-show"), cmd("r", "move")]);
+                let enter = match self.cell(self.col, self.row) {
+                    Cell::Appt(_) | Cell::Cont(_) => "details",
+                    _ => "book here",
+                };
+                let mut c = vec![cmd("←→↑↓", "move"), cmd("Enter", enter), cmd("b", "book")];
+                if self.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
+                    c.extend([cmd("c", "check in"), cmd("x", "cancel"), cmd("r", "move"), cmd("n", "no-show")]);
                 }
                 c.extend([
                     cmd("/", "find patient"),
                     cmd("N", "new patient"),
-                    cmd("d", "department"),
                     cmd("[ ]", "day"),
+                    cmd("d", "department"),
                     cmd("t", "today"),
                     cmd("g", "refresh"),
                 ]);
@@ -176,17 +181,19 @@ impl FrontDesk {
 
     fn cell(&self, col: usize, row: usize) -> Cell<'_> {
         let (Some(c), Some(&t)) = (self.columns.get(col), self.rows.get(row)) else { return Cell::Empty };
-        // A live appointment wins over a cancelled one at the same time.
+        // What matters most at the desk wins: a live appointment, then a
+        // bookable time (even where one was cancelled), then a cancellation.
         let at: Vec<&Appointment> = c.appts.iter().filter(|a| a.start == t).collect();
-        if let Some(a) = at.iter().find(|a| a.status.holds_time()).or(at.first()) {
+        if let Some(a) = at.iter().find(|a| a.status.holds_time()) {
             return Cell::Appt(a);
         }
         if let Some(a) = c.appts.iter().find(|a| a.status.holds_time() && a.start < t && t < a.end) {
             return Cell::Cont(a);
         }
-        match c.free.iter().find(|s| s.start == t) {
-            Some(s) => Cell::Free(*s),
-            None => Cell::Empty,
+        match (c.free.iter().find(|s| s.start == t), at.first()) {
+            (Some(s), cancelled) => Cell::Free(*s, cancelled.copied()),
+            (None, Some(a)) => Cell::Appt(a),
+            (None, None) => Cell::Empty,
         }
     }
 
@@ -271,7 +278,7 @@ impl FrontDesk {
         let doctor = self.columns.get(self.col).map(|c| c.doctor.clone());
         match (self.cell(self.col, self.row), doctor) {
             (Cell::Appt(_) | Cell::Cont(_), _) => self.modal = Modal::Details,
-            (Cell::Free(slot), Some(doctor)) => {
+            (Cell::Free(slot, _), Some(doctor)) => {
                 self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(wrap_booking, doctor, slot, ctx)));
             }
             _ => self.start_booking(None, ctx),
@@ -361,8 +368,11 @@ impl FrontDesk {
                     form.handle(&key);
                 }
             },
-            Modal::Registered(_) => {
-                if esc || key.code == KeyCode::Enter {
+            Modal::Registered(c) => {
+                if is_char(&key, 'b') {
+                    let patient = (c.patient.id, c.patient.full_name.clone());
+                    self.start_booking(Some(patient), ctx);
+                } else if esc || key.code == KeyCode::Enter {
                     self.modal = Modal::None;
                 }
             }
@@ -398,9 +408,11 @@ impl FrontDesk {
             Outcome::Closed => self.modal = Modal::None,
             Outcome::Conflict => self.reload(ctx),
             Outcome::Done(a) => {
+                let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
                 self.modal = Modal::None;
                 ctx.info(format!(
-                    "Booked: {} with {} on {}.",
+                    "{}: {} with {} on {}.",
+                    if moved { "Moved" } else { "Booked" },
                     a.patient_name,
                     a.doctor_name,
                     time::day_hm(a.start, ctx.tz)
@@ -620,6 +632,7 @@ impl FrontDesk {
                     }
                     None => lines.push(Line::from("They can log in with the password given.")),
                 }
+                lines.push(Line::from(Span::styled("b books an appointment for them.", t.dim())));
                 ui::draw_popup(f, area, "Patient registered", lines, 70, t);
             }
         }
@@ -640,7 +653,8 @@ fn cell_text(cell: Cell<'_>, t: Theme) -> (String, Style) {
     match cell {
         Cell::Appt(a) => (format!("{} · {}", a.patient_name, status_word(a.status)), t.status(a.status)),
         Cell::Cont(a) => (format!("  ┆ {}", a.patient_name), t.status(a.status)),
-        Cell::Free(_) => ("free".to_owned(), t.free()),
+        Cell::Free(_, None) => ("free".to_owned(), t.free()),
+        Cell::Free(_, Some(a)) => (format!("free ({} cancelled)", a.patient_name), t.free()),
         Cell::Empty => (String::new(), Style::new()),
     }
 }

@@ -343,9 +343,7 @@ impl PatientHome {
             Tab::Upcoming => self.selected_upcoming().map(|a| {
                 let deadline = time::day_hm(Self::cancel_deadline(a), v.tz);
                 if v.now > Self::cancel_deadline(a) {
-                    format!(
-                        "Online cancelling closed at {deadline} ({CANCEL_HOURS} h before); call the clinic to cancel."
-                    )
+                    format!("Cancelling online closed {deadline} ({CANCEL_HOURS} h before); please call the clinic.")
                 } else {
                     format!("You can cancel this online until {deadline} ({CANCEL_HOURS} h before).")
                 }
