@@ -30,6 +30,9 @@ pub enum Action {
     Tick(Timestamp),
     /// The terminal changed size; the next draw adapts.
     Resize,
+    /// A background task panicked. The panic hook has already given the
+    /// terminal back, so the app stops rather than draw into a cooked terminal.
+    TaskPanicked,
     /// A network task finished. `status` is the failure's HTTP status, if
     /// any, so the app can notice an ended session without knowing the message.
     Net {
@@ -161,6 +164,10 @@ pub struct App {
     pub notice: Option<Notice>,
     pub help: bool,
     pub quit: bool,
+    /// Why the app stopped on its own, for the run loop to report.
+    pub fatal: Option<String>,
+    /// The `--demo` accounts, offered again after logging out.
+    demo: Vec<DemoAccount>,
     /// The screen of a session that ended, kept so unsaved edits survive a
     /// re-login as the same user.
     suspended: Option<(Uuid, Screen)>,
@@ -188,10 +195,12 @@ impl App {
             now,
             theme,
             user: None,
-            screen: Screen::Login(login::Login::new(server, demo)),
+            screen: Screen::Login(login::Login::new(server, demo.clone())),
+            demo,
             notice: None,
             help: false,
             quit: false,
+            fatal: None,
             suspended: None,
             tasks: Vec::new(),
             in_flight: 0,
@@ -215,6 +224,10 @@ impl App {
         match action {
             Action::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Action::Key(_) | Action::Resize => {}
+            Action::TaskPanicked => {
+                self.fatal = Some("a background task failed unexpectedly; please report this".into());
+                self.quit = true;
+            }
             Action::Tick(now) => self.on_tick(now),
             Action::Net { status, msg } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
@@ -332,7 +345,7 @@ impl App {
     fn session_ended(&mut self) {
         let Some(user) = self.user.take() else { return };
         self.notice = None;
-        let mut login = login::Login::new(&self.server, Vec::new());
+        let mut login = login::Login::new(&self.server, self.demo.clone());
         login.prefill(&user.email);
         let msg = "Your session has ended. Log in again to continue; unsaved edits are kept until then.";
         login.set_error(msg);
@@ -352,7 +365,7 @@ impl App {
         });
         self.user = None;
         self.suspended = None;
-        self.screen = Screen::Login(login::Login::new(&self.server, Vec::new()));
+        self.screen = Screen::Login(login::Login::new(&self.server, self.demo.clone()));
         self.notice = Some(Notice { text: "Logged out.".into(), error: false, at: self.now });
     }
 

@@ -68,13 +68,17 @@ async fn event_loop(terminal: &mut DefaultTerminal, app: &mut App) -> anyhow::Re
         for task in app.take_tasks() {
             let tx = tx.clone();
             tokio::spawn(async move {
+                let action = tokio::spawn(task.fut).await.unwrap_or(Action::TaskPanicked);
                 // The receiver only goes away when the app quits.
-                let _ = tx.send(task.fut.await);
+                let _ = tx.send(action);
             });
         }
         terminal.draw(|f| app.draw(f)).context("draw")?;
         if app.quit {
-            return Ok(());
+            return match app.fatal.take() {
+                Some(why) => Err(anyhow::anyhow!(why)),
+                None => Ok(()),
+            };
         }
         tokio::select! {
             Some(action) = rx.recv() => app.update(action),

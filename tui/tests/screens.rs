@@ -794,3 +794,15 @@ fn admin_resets_a_password_and_verifies_the_chain() {
     assert!(s.contains("BROKEN at entry #5"), "{s}");
     snapshots("admin_audit_broken_chain", &app);
 }
+
+#[test]
+fn logging_out_of_the_demo_returns_to_the_role_picker() {
+    let demo = vec![DemoAccount { role: Role::Receptionist, email: "desk@demo.test".into(), password: "pw".into() }];
+    let mut app = app_with(Theme { color: true }, demo);
+    log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
+    tasks(&mut app);
+    press(&mut app, ch('L'));
+    assert_eq!(tasks(&mut app), ["logging out"]);
+    let s = screen(&app);
+    assert!(s.contains("who are you today?") && s.contains("Logged out."), "{s}");
+}

@@ -59,6 +59,7 @@ impl Login {
     pub fn prefill(&mut self, email: &str) {
         self.form.fields[EMAIL].value = email.to_owned();
         self.form.focus = PASSWORD;
+        self.picking = false;
     }
 
     pub fn set_error(&mut self, text: &str) {
