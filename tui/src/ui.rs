@@ -186,8 +186,10 @@ pub fn popup(f: &mut Frame, area: Rect, w: u16, h: u16) -> Rect {
 
 /// A pop-up with wrapped text lines.
 pub fn draw_popup(f: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>, w: u16, theme: Theme) {
-    let h = lines.len() as u16 + 2;
-    let r = popup(f, area, w, h);
+    // Height after wrapping, so the last line is never cut off.
+    let inner = usize::from(w.min(area.width).saturating_sub(2).max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    let r = popup(f, area, w, u16::try_from(rows + 2).unwrap_or(u16::MAX));
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title, theme)), r);
 }
 
