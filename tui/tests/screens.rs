@@ -662,6 +662,19 @@ fn nurse_sees_the_department_day_and_checks_in() {
     snapshots("nurse_day", &app);
     press(&mut app, ch('c'));
     assert_eq!(tasks(&mut app), ["checking in"]);
+
+    // `/` narrows the list; the keys then act on what is shown.
+    press(&mut app, ch('/'));
+    typed(&mut app, "chi");
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Chiara Rossi") && !s.contains("Alice Moreau"), "{s}");
+    press(&mut app, key(KeyCode::Enter));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading records", "loading the patient"]);
+    let s = screen(&app);
+    assert!(s.contains("Chiara Rossi") && s.contains("James Wilson"), "the chart of the filtered row: {s}");
 }
 
 fn patient_app() -> App {

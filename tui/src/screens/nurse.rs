@@ -16,7 +16,7 @@ use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
 use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
 use crate::theme::status_word;
 use crate::time;
-use crate::ui::{self, Pick};
+use crate::ui::{self, Field, Pick};
 
 /// How often the list reloads by itself, so arrivals show up.
 const REFRESH_SECS: i64 = 30;
@@ -38,6 +38,9 @@ pub struct Nurse {
     loading: bool,
     loaded_at: Option<Timestamp>,
     chart: Option<Box<Chart>>,
+    /// `/` narrows the list to patients or doctors whose name matches.
+    filter: Field,
+    filtering: bool,
 }
 
 impl Nurse {
@@ -51,6 +54,8 @@ impl Nurse {
             loading: true,
             loaded_at: None,
             chart: None,
+            filter: Field::new("/"),
+            filtering: false,
         };
         n.reload(ctx);
         n
@@ -83,23 +88,37 @@ impl Nurse {
     }
 
     pub fn typing(&self) -> bool {
-        self.chart.as_ref().is_some_and(|c| c.typing())
+        self.filtering || self.chart.as_ref().is_some_and(|c| c.typing())
+    }
+
+    /// The appointments the filter lets through, in list order.
+    fn shown(&self) -> Vec<&Appointment> {
+        let f = self.filter.text().to_lowercase();
+        self.appts
+            .iter()
+            .filter(|a| {
+                f.is_empty() || a.patient_name.to_lowercase().contains(&f) || a.doctor_name.to_lowercase().contains(&f)
+            })
+            .collect()
     }
 
     pub fn commands(&self) -> Vec<Cmd> {
         if let Some(c) = &self.chart {
             return c.commands();
         }
+        if self.filtering {
+            return vec![cmd("type", "filter by name"), cmd("Enter", "done"), cmd("Esc", "clear")];
+        }
         let mut c = vec![LIST_NAV, cmd("Enter", "open patient")];
         if self.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
             c.push(cmd("c", "check in"));
         }
-        c.extend([cmd("[ ]", "day"), cmd("t", "today"), cmd("g", "refresh")]);
+        c.extend([cmd("/", "filter"), cmd("[ ]", "day"), cmd("t", "today"), cmd("g", "refresh")]);
         c
     }
 
     fn selected(&self) -> Option<&Appointment> {
-        self.appts.get(self.pick.sel)
+        self.shown().get(self.pick.sel).copied()
     }
 
     pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
@@ -109,7 +128,23 @@ impl Nurse {
             }
             return Handled::Consumed;
         }
-        if self.pick.handle(&key, self.appts.len()) {
+        if self.filtering {
+            match key.code {
+                KeyCode::Esc => {
+                    self.filter.value.clear();
+                    self.filtering = false;
+                }
+                KeyCode::Enter => self.filtering = false,
+                _ => {
+                    self.filter.handle(&key);
+                }
+            }
+            self.pick = Pick::default();
+            return Handled::Consumed;
+        }
+        if self.pick.handle(&key, self.shown().len()) {
+        } else if is_char(&key, '/') {
+            self.filtering = true;
         } else if key.code == KeyCode::Enter {
             if let Some(a) = self.selected().cloned() {
                 self.chart = Some(Box::new(Chart::open(CHART_ROUTE, a.patient_id, Some(a), None, ctx)));
@@ -143,7 +178,7 @@ impl Nurse {
                     Ok(page) => {
                         self.appts = page.items;
                         self.appts.sort_by_key(|a| (a.start, a.doctor_name.clone()));
-                        self.pick.clamp(self.appts.len());
+                        self.pick.clamp(self.shown().len());
                     }
                     Err(p) => ctx.problem("Could not load the day", &p),
                 }
@@ -182,13 +217,21 @@ impl Nurse {
             time::day(self.day),
             if self.day == today { " (today)" } else { "" }
         );
-        if self.appts.is_empty() {
-            let text = if self.loading { "Loading…" } else { "No appointments this day. [ ] moves a day." };
+        let title = match (self.filter.text(), self.filtering) {
+            ("", false) => title,
+            (f, typing) => format!("{title} · matching “{f}”{}", if typing { "▏" } else { "" }),
+        };
+        let shown = self.shown();
+        if shown.is_empty() {
+            let text = match (self.loading, self.appts.is_empty()) {
+                (true, _) => "Loading…",
+                (false, true) => "No appointments this day. [ ] moves a day.",
+                (false, false) => "No one matches the filter. Esc clears it.",
+            };
             f.render_widget(Paragraph::new(Span::styled(text, v.theme.dim())).block(ui::block(title, v.theme)), area);
             return;
         }
-        let rows = self
-            .appts
+        let rows = shown
             .iter()
             .map(|a| {
                 Line::from(vec![
