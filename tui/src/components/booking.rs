@@ -348,7 +348,7 @@ impl BookingFlow {
 
     pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let r = ui::popup(f, area, 76, area.height.saturating_sub(2).max(12));
+        let r = ui::popup(f, area, 76, area.height.saturating_sub(2).clamp(12, 26));
         let title = if self.moving.is_some() { "Move appointment" } else { "Book an appointment" };
         let b = ui::block(title, t);
         let inner = b.inner(r);

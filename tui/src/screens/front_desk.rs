@@ -595,7 +595,7 @@ impl FrontDesk {
                 ui::draw_popup(f, area, "Cancel appointment", lines, 70, t);
             }
             Modal::Find { query, results, pick, card: None } => {
-                let r = ui::popup(f, area, 76, area.height.saturating_sub(2));
+                let r = ui::popup(f, area, 76, area.height.saturating_sub(2).min(26));
                 let b = ui::block("Find a patient", t);
                 let inner = b.inner(r);
                 f.render_widget(b, r);
