@@ -56,10 +56,16 @@ impl Req {
         self.addr.map(|a| a.ip().to_string())
     }
 
-    /// The body as JSON of `T`: malformed JSON or an unknown field is `400`.
+    /// The body as JSON of `T`: malformed JSON, an unknown field or anything
+    /// but an object is `400`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         if self.body.is_empty() {
             return Err(Error::BadRequest("a JSON body is required".into()));
+        }
+        // serde also reads a struct from an array of its fields (`[null, null]`);
+        // every body of this API is an object.
+        if self.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::BadRequest("the body must be a JSON object".into()));
         }
         serde_json::from_slice(&self.body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
     }
