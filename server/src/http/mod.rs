@@ -67,7 +67,10 @@ impl Req {
         if self.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(Error::BadRequest("the body must be a JSON object".into()));
         }
-        serde_json::from_slice(&self.body).map_err(|e| Error::BadRequest(format!("invalid JSON body: {e}")))
+        let bad = |e: serde_json::Error| Error::BadRequest(format!("invalid JSON body: {e}"));
+        let mut value: serde_json::Value = serde_json::from_slice(&self.body).map_err(bad)?;
+        whole_numbers_as_integers(&mut value);
+        serde_json::from_value(value).map_err(bad)
     }
 
     /// The body as JSON of `T`, or `T::default()` when there is none.
@@ -108,6 +111,22 @@ impl Req {
         let Some(raw) = self.header("if-match") else { return Ok(None) };
         let v = raw.trim().trim_start_matches("W/").trim_matches('"');
         v.parse().map(Some).map_err(|_| Error::BadRequest("If-Match must be an ETag like \"3\"".into()))
+    }
+}
+
+/// JSON has one number type, so `3.0` is the integer 3 (JSON Schema agrees),
+/// but serde refuses it for an integer field. Rewrites whole numbers written
+/// with a fraction as integers (exactly: below 2^53).
+fn whole_numbers_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
