@@ -377,7 +377,14 @@ fn booking_goes_doctor_then_slot_then_patient_then_reason() {
     assert!(s.contains("When: Mon 30 Nov 09:00"), "{s}");
     snapshots("booking_patient", &app);
 
+    // Enter before the search for what was typed answers waits for it,
+    // rather than pick from the older list on screen.
+    typed(&mut app, "t");
+    tasks(&mut app);
     press(&mut app, key(KeyCode::Enter));
+    assert!(screen(&app).contains("Still searching…"));
+    let page = Page { items: vec![patient_profile(104, "Dmitri Volkov")], next_cursor: None };
+    booking_msg(&mut app, BookingMsg::Patients("dmit".into(), Ok(page)));
     typed(&mut app, "Knee pain");
     let s = screen(&app);
     assert!(s.contains("4 · Reason") && s.contains("Reason: Knee pain"), "{s}");

@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use healthsynx_shared::api::AppointmentQuery;
+use healthsynx_shared::api::{AppointmentQuery, PatientQuery};
 use healthsynx_shared::client::Client;
 use healthsynx_shared::{AppointmentStatus, Role};
 
@@ -79,13 +79,26 @@ fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
     let bin = env!("CARGO_BIN_EXE_healthsynx");
     let t = Tmux::start(&format!("{bin} --demo"));
 
-    // The role picker: Admin first, then Front desk.
+    // The role picker lists the demo logins in order; go down to the front desk.
+    let logins = healthsynx_server::demo::LOGINS;
+    let desk = logins.iter().position(|l| l.role == Role::Receptionist).expect("a front-desk demo login");
     t.wait_for("who are you today?");
-    t.keys(&["j", "Enter"]);
-    let pane = t.wait_for("Front desk · Frank Desk");
+    t.keys(&vec!["j"; desk]);
+    t.keys(&["Enter"]);
+    let pane = t.wait_for("Health Synx · Front desk ·");
     let url =
         pane.split_whitespace().find(|w| w.starts_with("http://")).expect("the header names the server").to_owned();
     t.wait_for("Time ");
+
+    // Someone to book for, asked of the same server the test checks at the end.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let client = Client::new(&url).unwrap();
+    let patient = rt.block_on(async {
+        client.login(logins[desk].email, logins[desk].password).await.unwrap();
+        let page = client.patients(&PatientQuery::default()).await.unwrap();
+        page.items.into_iter().next().expect("the demo clinic has patients").full_name
+    });
+    let first_name = patient.split(' ').next().unwrap_or(&patient).to_owned();
 
     // Book: doctor → first free time → patient → reason.
     t.keys(&["b"]);
@@ -94,36 +107,32 @@ fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
     t.wait_for("2 · Free times");
     t.keys(&["Enter"]);
     t.wait_for("3 · Patient");
-    t.text("Bruno");
-    t.wait_for("› Bruno Keller");
+    t.text(&first_name);
+    t.wait_for(&format!("› {patient}"));
     t.keys(&["Enter"]);
     t.wait_for("4 · Reason");
     t.text("Tmux e2e visit");
     t.keys(&["Enter"]);
-    let pane = t.wait_for("Booked: Bruno Keller with");
+    let booked = format!("Booked: {patient} with");
+    let pane = t.wait_for(&booked);
     // "Booked: Bruno Keller with Gregory House on Fri 27 Nov 13:00."
-    let line = pane.lines().find(|l| l.contains("Booked: Bruno Keller")).unwrap_or_default().to_owned();
+    let line = pane.lines().find(|l| l.contains(&booked)).unwrap_or_default().to_owned();
     let at = line.trim().trim_end_matches('.').rsplit(' ').next().unwrap_or_default().to_owned();
-    let on_board = format!("{at} Bruno Keller · booked");
-    let pane = t.wait_for(&on_board);
+    let pane = t.wait_for(&format!("{at} {patient} · booked"));
     assert!(pane.contains("Health Synx · Front desk"), "{pane}");
 
     // The booked cell is selected: check the patient in.
     t.keys(&["c"]);
-    t.wait_for("Checked in: Bruno Keller");
-    t.wait_for(&format!("{at} Bruno Keller · checked in"));
+    t.wait_for(&format!("Checked in: {patient}"));
+    t.wait_for(&format!("{at} {patient} · checked in"));
 
     // The server agrees.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let found = rt.block_on(async {
-        let desk = healthsynx_server::demo::LOGINS.iter().find(|l| l.role == Role::Receptionist).unwrap();
-        let client = Client::new(&url).unwrap();
-        client.login(desk.email, desk.password).await.unwrap();
         let page = client.appointments(&AppointmentQuery { limit: Some(500), ..Default::default() }).await.unwrap();
         page.items.into_iter().find(|a| a.reason == "Tmux e2e visit")
     });
     let a = found.expect("the API lists the appointment booked in the terminal");
-    assert_eq!(a.patient_name, "Bruno Keller");
+    assert_eq!(a.patient_name, patient);
     assert_eq!(a.status, AppointmentStatus::CheckedIn);
 
     // q quits and gives the terminal back.

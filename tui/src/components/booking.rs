@@ -64,6 +64,8 @@ pub struct BookingFlow {
     /// The query `patients` answers; while it differs from what is typed,
     /// a search is in flight and Enter waits rather than pick a stale row.
     patients_for: Option<String>,
+    /// Enter came while that search was in flight: pick when it answers.
+    pick_when_ready: bool,
     patient_pick: Pick,
     chosen_patient: Option<(Uuid, String)>,
     reason: Field,
@@ -94,6 +96,7 @@ impl BookingFlow {
             query: Field::new("Find").hint("type a name or email"),
             patients: Vec::new(),
             patients_for: None,
+            pick_when_ready: false,
             patient_pick: Pick::default(),
             chosen_patient: None,
             reason: Field::new("Reason").hint("e.g. Annual check-up"),
@@ -238,23 +241,30 @@ impl BookingFlow {
                 self.patient_pick.handle(&key, self.patients.len());
             }
             KeyCode::Enter if self.patients_for.as_deref() != Some(self.query.text()) => {
+                self.pick_when_ready = true;
                 self.error = Some("Still searching…".into());
             }
-            KeyCode::Enter => match self.patients.get(self.patient_pick.sel) {
-                Some(p) => {
-                    self.chosen_patient = Some((p.id, p.full_name.clone()));
-                    self.step = Step::Reason;
-                }
-                None => self.error = Some("No patient matches; change the search.".into()),
-            },
+            KeyCode::Enter => self.pick_patient(),
             _ => {
                 if self.query.handle(&key) {
+                    self.pick_when_ready = false;
                     self.patient_pick = Pick::default();
                     self.search(ctx);
                 }
             }
         }
         Outcome::Open
+    }
+
+    fn pick_patient(&mut self) {
+        match self.patients.get(self.patient_pick.sel) {
+            Some(p) => {
+                self.chosen_patient = Some((p.id, p.full_name.clone()));
+                self.step = Step::Reason;
+                self.error = None;
+            }
+            None => self.error = Some("No patient matches; change the search.".into()),
+        }
     }
 
     fn reason_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
@@ -314,6 +324,9 @@ impl BookingFlow {
                     self.patients = page.items;
                     self.patients_for = Some(q);
                     self.patient_pick.clamp(self.patients.len());
+                    if std::mem::take(&mut self.pick_when_ready) && self.step == Step::Patient {
+                        self.pick_patient();
+                    }
                 }
                 Err(p) => self.error = Some(format!("Search failed: {}", explain(&p))),
             },
