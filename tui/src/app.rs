@@ -266,13 +266,16 @@ impl App {
         if self.notice.as_ref().is_some_and(|n| n.error) {
             self.notice = None;
         }
+        // `?` is help wherever it is not being typed, even inside pop-ups.
+        if is_char(&key, '?') && !self.screen.typing() {
+            self.help = true;
+            return;
+        }
         let (screen, mut ctx) = self.ctx_parts();
         if screen.handle_key(key, &mut ctx) == Handled::Consumed {
             return;
         }
-        if is_char(&key, '?') {
-            self.help = true;
-        } else if is_char(&key, 'q') {
+        if is_char(&key, 'q') {
             self.quit = true;
         } else if is_char(&key, 'L') && self.user.is_some() {
             self.log_out();

@@ -826,3 +826,79 @@ fn logging_out_of_the_demo_returns_to_the_role_picker() {
     let s = screen(&app);
     assert!(s.contains("who are you today?") && s.contains("Logged out."), "{s}");
 }
+
+#[test]
+fn doctor_edits_weekly_hours_and_adds_time_off() {
+    use healthsynx_shared::{Availability, AvailabilityRule, TimeOff};
+    let mut app = doctor_app();
+    press(&mut app, ch('a'));
+    assert_eq!(tasks(&mut app), ["loading availability"]);
+    let rule = |weekday, start: &str, end: &str| AvailabilityRule {
+        weekday,
+        start: start.into(),
+        end: end.into(),
+        slot_minutes: 30,
+    };
+    let avail = Availability {
+        rules: vec![rule(1, "09:00", "12:00"), rule(1, "13:00", "17:00")],
+        time_off: vec![TimeOff {
+            id: id(900),
+            start: ts("2026-12-24T00:00:00Z"),
+            end: ts("2026-12-27T00:00:00Z"),
+            reason: "Holidays".into(),
+        }],
+    };
+    net(&mut app, Msg::Doctor(doctor::Msg::Avail(doctor::AvailMsg::Loaded(Ok(avail)))));
+    let s = screen(&app);
+    assert!(s.contains("Mon 09:00-12:00 30") && s.contains("Thu 24 Dec 00:00 → Sun 27 Dec 00:00  Holidays"), "{s}");
+    snapshots("doctor_availability", &app);
+
+    // A line that does not parse is named before anything is sent.
+    typed(&mut app, "Someday ");
+    press(&mut app, ctrl('s'));
+    assert!(tasks(&mut app).is_empty());
+    assert!(screen(&app).contains("Line 1 should read like: Mon 09:00-12:00 30"));
+    for _ in 0.."Someday ".len() {
+        press(&mut app, key(KeyCode::Backspace));
+    }
+    press(&mut app, ctrl('s'));
+    assert_eq!(tasks(&mut app), ["saving availability"]);
+
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, ch('a'));
+    typed(&mut app, "2026-12-31 13:00");
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "2027-01-02");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["adding time off"]);
+}
+
+#[test]
+fn patient_reads_their_records() {
+    let mut app = patient_app();
+    net(
+        &mut app,
+        Msg::Patient(patient::Msg::Records(Ok(Page {
+            items: vec![record(1, "Essential hypertension")],
+            next_cursor: None,
+        }))),
+    );
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Diagnosis: Essential hypertension") && s.contains("Ramipril; 5 mg; once daily; 90"), "{s}");
+    assert!(!s.contains("e edit"), "patients only read: {s}");
+    snapshots("patient_record", &app);
+}
+
+#[test]
+fn help_fits_a_small_terminal_in_two_columns() {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    press(&mut app, ch('?'));
+    let s = text_of(&draw_at(&app, 80, 24));
+    for k in ["read record", "edit record", "retract record", "log out", "quit now"] {
+        assert!(s.contains(k), "help lacks {k}: {s}");
+    }
+}

@@ -31,6 +31,8 @@ pub type ChartRoute = (fn(ChartMsg) -> Msg, fn(EditorMsg) -> Msg);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChartOutcome {
     Open,
+    /// Not a chart key: the screen (and then the app) may use it.
+    Ignored,
     Closed,
 }
 
@@ -183,8 +185,8 @@ impl Chart {
             }
         } else if is_char(&key, 'g') {
             self.load_records(ctx);
-        } else if !reading {
-            self.pick.handle(&key, n);
+        } else if reading || !self.pick.handle(&key, n) {
+            return ChartOutcome::Ignored;
         }
         ChartOutcome::Open
     }

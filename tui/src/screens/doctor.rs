@@ -165,17 +165,24 @@ impl Doctor {
     pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         match &mut self.sub {
             Sub::Chart(c) => {
-                if c.handle_key(key, ctx) == ChartOutcome::Closed {
-                    self.sub = Sub::Calendar;
-                    self.reload(ctx);
+                match c.handle_key(key, ctx) {
+                    ChartOutcome::Closed => {
+                        self.sub = Sub::Calendar;
+                        self.reload(ctx);
+                    }
+                    ChartOutcome::Ignored => return Handled::Ignored,
+                    ChartOutcome::Open => {}
                 }
                 return Handled::Consumed;
             }
             Sub::Availability(a) => {
-                if !a.handle_key(key, ctx) {
-                    self.sub = Sub::Calendar;
-                }
-                return Handled::Consumed;
+                return match a.handle_key(key, ctx) {
+                    Some(handled) => handled,
+                    None => {
+                        self.sub = Sub::Calendar;
+                        Handled::Consumed
+                    }
+                };
             }
             Sub::Calendar => {}
         }
@@ -423,8 +430,8 @@ impl Avail {
         }
     }
 
-    /// `false` when the user leaves.
-    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> bool {
+    /// `None` when the user leaves.
+    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Handled> {
         if let Some(form) = &mut self.form {
             match key.code {
                 KeyCode::Esc => self.form = None,
@@ -436,10 +443,10 @@ impl Avail {
                     form.handle(&key);
                 }
             }
-            return true;
+            return Some(Handled::Consumed);
         }
         match key.code {
-            KeyCode::Esc => return false,
+            KeyCode::Esc => return None,
             KeyCode::Tab | KeyCode::BackTab => self.focus = 1 - self.focus,
             _ if self.focus == 0 => {
                 if is_ctrl(&key, 's') {
@@ -457,10 +464,12 @@ impl Avail {
             }
             _ if is_char(&key, 'x') => self.delete_time_off(ctx),
             _ => {
-                self.pick.handle(&key, self.time_off.len());
+                if !self.pick.handle(&key, self.time_off.len()) {
+                    return Some(Handled::Ignored);
+                }
             }
         }
-        true
+        Some(Handled::Consumed)
     }
 
     fn save(&mut self, ctx: &mut Ctx) {

@@ -123,8 +123,10 @@ impl Nurse {
 
     pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         if let Some(c) = &mut self.chart {
-            if c.handle_key(key, ctx) == ChartOutcome::Closed {
-                self.chart = None;
+            match c.handle_key(key, ctx) {
+                ChartOutcome::Closed => self.chart = None,
+                ChartOutcome::Ignored => return Handled::Ignored,
+                ChartOutcome::Open => {}
             }
             return Handled::Consumed;
         }
