@@ -74,17 +74,35 @@ fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<Toke
 
 /// `POST /api/auth/jwt/create/`: unknown email and wrong password answer alike.
 pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<TokenPair> {
-    let row = st.store.user_by_email(req.email.trim())?;
-    let ok = password::verify(row.as_ref().and_then(|r| r.password_hash.clone()), req.password).await?;
+    let email = req.email.trim();
+    let ip = addr.and_then(|a| a.parse().ok());
+    let row = st.store.user_by_email(email)?;
     let actor =
         Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
+    // Checked before the hash: a locked account costs the server nothing to refuse.
+    if let Some(wait) = st.throttle.login_wait(email, ip) {
+        tracing::warn!(user = ?actor.id, "login refused: locked out after repeated failures");
+        st.store
+            .append_audit([Draft::new(&actor, "auth.login_throttled", "user", actor.id).outcome(Outcome::Denied)])?;
+        return Err(throttled(wait, "too many failed logins; try again later"));
+    }
+    let ok = password::verify(row.as_ref().and_then(|r| r.password_hash.clone()), req.password).await?;
     let user = match row {
         Some(u) if ok && u.active => u,
         _ => {
-            st.store.append_audit([Draft::new(&actor, "auth.login", "user", actor.id).outcome(Outcome::Failure)])?;
+            let lockout = st.throttle.login_failed(email, ip);
+            tracing::info!(user = ?actor.id, "login failed");
+            let mut drafts = vec![Draft::new(&actor, "auth.login", "user", actor.id).outcome(Outcome::Failure)];
+            if let Some(lock) = lockout {
+                tracing::warn!(user = ?actor.id, seconds = lock.as_secs(), "login locked out");
+                drafts.push(Draft::new(&actor, "auth.lockout", "user", actor.id).outcome(Outcome::Denied));
+            }
+            st.store.append_audit(drafts)?;
             return Err(bad_credentials());
         }
     };
+    st.throttle.login_succeeded(email);
+    tracing::info!(user = %user.id, "login");
     let family = RefreshFamily {
         id: Uuid::now_v7(),
         user_id: user.id,

@@ -68,11 +68,18 @@ pub fn render(store_bytes: u64) -> String {
     for ((route, status), s) in &snapshot {
         let _ = writeln!(out, "healthsynx_requests_total{{route=\"{route}\",status=\"{status}\"}} {}", s.count);
     }
-    let _ = writeln!(out, "# HELP healthsynx_request_seconds_sum Time spent answering, by route and status.");
-    let _ = writeln!(out, "# TYPE healthsynx_request_seconds_sum counter");
+    let _ = writeln!(out, "# HELP healthsynx_request_seconds Time spent answering, by route and status.");
+    let _ = writeln!(out, "# TYPE healthsynx_request_seconds histogram");
     for ((route, status), s) in &snapshot {
-        let _ =
-            writeln!(out, "healthsynx_request_seconds_sum{{route=\"{route}\",status=\"{status}\"}} {:.6}", s.seconds);
+        let labels = format!("route=\"{route}\",status=\"{status}\"");
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(s.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "healthsynx_request_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "healthsynx_request_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
+        let _ = writeln!(out, "healthsynx_request_seconds_sum{{{labels}}} {:.6}", s.seconds);
+        let _ = writeln!(out, "healthsynx_request_seconds_count{{{labels}}} {}", s.count);
     }
     let _ = writeln!(out, "# TYPE healthsynx_login_failures_total counter");
     let _ = writeln!(out, "healthsynx_login_failures_total {}", LOGIN_FAILURES.load(Ordering::Relaxed));

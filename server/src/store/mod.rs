@@ -10,6 +10,7 @@
 //! [`Store::flush`], which batches concurrent callers into one fsync.
 
 pub mod backup;
+mod flusher;
 pub mod keys;
 mod rows;
 
@@ -134,6 +135,7 @@ pub struct Store {
     db: Db,
     trees: Vec<Tree>,
     head: Mutex<ChainHead>,
+    flusher: flusher::Flusher,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,7 +168,8 @@ impl Store {
             }
             None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
         };
-        Ok(Store { db, trees, head: Mutex::new(head) })
+        let flusher = flusher::Flusher::start(db.clone()).context("start the flush thread")?;
+        Ok(Store { db, trees, head: Mutex::new(head), flusher })
     }
 
     fn tree(&self, t: T) -> &Tree {
@@ -235,8 +238,7 @@ impl Store {
 
     /// Makes every write so far durable. Concurrent callers share one fsync.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.flusher.flush().await
     }
 
     /// Flushes synchronously (shutdown, CLI).

@@ -1,0 +1,244 @@
+//! Throttling, TLS, secret rotation, rekey, backups.
+
+use std::time::Duration;
+
+use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::config::Secrets;
+use healthsynx_server::crypto::seal::Sealer;
+use healthsynx_server::store::backup;
+use healthsynx_server::throttle::Limits;
+use healthsynx_server::{Config, State};
+use healthsynx_tests::shared::api::{NewRecord, PatientQuery, UserQuery, path};
+use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
+
+use crate::support::{book, code};
+
+async fn login_status(app: &TestApp, email: &str, password: &str) -> (u16, Option<u64>) {
+    let r = app
+        .http()
+        .post(format!("{}{}", app.url(), path::JWT_CREATE))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+    (r.status().as_u16(), retry)
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let app =
+        TestApp::spawn_with(|c| c.limits = Limits { lockout_base: Duration::from_secs(2), ..Limits::default() }).await;
+    app.clinic().await;
+    let mut first_429 = None;
+    for attempt in 1..=12 {
+        let (status, retry) = login_status(&app, "nurse@test.dev", "definitely wrong").await;
+        match status {
+            401 => assert!(first_429.is_none(), "a 401 after the lockout began (attempt {attempt})"),
+            429 => {
+                assert!(retry.is_some_and(|s| (1..=2).contains(&s)), "Retry-After {retry:?}");
+                first_429.get_or_insert(attempt);
+            }
+            other => panic!("attempt {attempt}: {other}"),
+        }
+    }
+    assert!(first_429.is_some_and(|a| a <= 6), "429 from the 6th attempt at the latest: {first_429:?}");
+    assert_eq!(login_status(&app, "nurse@test.dev", PASSWORD).await.0, 429, "the right password is refused too");
+    assert_eq!(login_status(&app, "doc@test.dev", PASSWORD).await.0, 200, "another account is unaffected");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(login_status(&app, "nurse@test.dev", PASSWORD).await.0, 200, "after the wait it works");
+    let admin = app.login("admin@test.dev").await;
+    let q =
+        healthsynx_tests::shared::api::AuditQuery { action: Some("auth.login_throttled".into()), ..Default::default() };
+    assert!(!admin.audit(&q).await.unwrap().items.is_empty(), "throttled attempts are audited");
+}
+
+#[tokio::test]
+async fn each_user_has_a_request_budget() {
+    let app = TestApp::spawn_with(|c| c.limits = Limits { per_second: 1, burst: 3, ..Limits::default() }).await;
+    let clinic = app.clinic().await;
+    let token = clinic.patient.client.access_token().await.unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let r = app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(&token).send().await.unwrap();
+        statuses.push((r.status().as_u16(), r.headers().contains_key("retry-after")));
+    }
+    assert!(statuses[..3].iter().all(|s| s.0 == 200), "{statuses:?}");
+    assert_eq!(statuses[4], (429, true), "{statuses:?}");
+    assert_eq!(code(clinic.doctor.client.me().await), 200, "other users keep their budget");
+}
+
+fn tls_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let (cert_path, key_path) = (dir.join("server.pem"), dir.join("server.key"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path, ca_cert.pem())
+}
+
+#[tokio::test]
+async fn tls_serves_https_with_hsts_and_refuses_plain_http() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = tls_files(certs.path());
+    let app = TestApp::spawn_with(|c| c.tls = Some((cert, key))).await;
+    assert!(app.url().starts_with("https://"));
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let r = client.get(format!("{}/healthz", app.url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers().get("strict-transport-security").unwrap().to_str().unwrap().starts_with("max-age="));
+    let untrusting = reqwest::Client::builder().use_rustls_tls().build().unwrap();
+    assert!(untrusting.get(format!("{}/healthz", app.url())).send().await.is_err(), "unknown CA is refused");
+    let plain = app.url().replace("https://", "http://");
+    let r = tokio::time::timeout(Duration::from_secs(15), reqwest::get(format!("{plain}/healthz"))).await;
+    assert!(matches!(r, Ok(Err(_))), "plain HTTP fails promptly with an error: {r:?}");
+}
+
+#[tokio::test]
+async fn a_token_signed_before_a_jwt_secret_rotation_works_until_the_old_secret_goes() {
+    let app = TestApp::spawn().await;
+    app.clinic().await;
+    let c = app.login("doc@test.dev").await;
+    let token = c.access_token().await.unwrap();
+    let me = |app: &TestApp, t: String| {
+        let req = app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(t);
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    let old = app.state().config.secrets.jwt.clone();
+    let new = Secrets::generate().jwt;
+    let app = app
+        .restart(|c| {
+            c.secrets.jwt = new.clone();
+            c.secrets.jwt_previous = Some(old.clone());
+        })
+        .await;
+    assert_eq!(me(&app, token.clone()).await, 200, "old token verifies with the previous secret");
+    let fresh = app.login("doc@test.dev").await.access_token().await.unwrap();
+    assert_ne!(
+        jsonwebtoken::decode_header(&fresh).unwrap().kid,
+        jsonwebtoken::decode_header(&token).unwrap().kid,
+        "new tokens are signed with the new secret"
+    );
+    let app = app.restart(|c| c.secrets.jwt_previous = None).await;
+    assert_eq!(me(&app, token).await, 401, "gone with the previous secret");
+    assert_eq!(me(&app, fresh).await, 200);
+}
+
+/// A clinic with a booked visit and a record, for the key and backup tests.
+async fn clinic_with_data(app: &TestApp) -> (uuid::Uuid, uuid::Uuid, uuid::Uuid) {
+    let clinic = app.clinic().await;
+    let a =
+        book(&clinic.reception.client, clinic.patient.patient_id, clinic.doctor.user_id, utc(3, 9, 0)).await.unwrap();
+    let rec = NewRecord {
+        appointment_id: a.id,
+        diagnosis: "Tension headache".into(),
+        notes: "Hydrate.".into(),
+        prescriptions: vec![],
+    };
+    let r = clinic.doctor.client.create_record(&rec).await.unwrap();
+    (clinic.patient.patient_id, a.id, r.id)
+}
+
+async fn reads_everything(app: &TestApp, ids: (uuid::Uuid, uuid::Uuid, uuid::Uuid)) {
+    let admin = app.login("admin@test.dev").await;
+    assert_eq!(admin.patient(ids.0).await.unwrap().insurance_id.as_deref(), Some("INS-PAT"));
+    assert_eq!(admin.appointment(ids.1).await.unwrap().reason, "check-up");
+    assert_eq!(admin.record(ids.2).await.unwrap().diagnosis, "Tension headache");
+    assert_eq!(admin.record_history(ids.2).await.unwrap().len(), 1);
+    assert!(admin.verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn rekey_leaves_every_sealed_value_readable_under_the_new_key_alone() {
+    let app = TestApp::spawn().await;
+    let ids = clinic_with_data(&app).await;
+    let key_a = app.state().config.secrets.data_key;
+    let key_b = Secrets::generate().data_key;
+    let dir = app.dir.path().to_path_buf();
+    let app = app
+        .restart(|c| {
+            c.secrets.data_key = key_b;
+            c.secrets.data_key_previous = Some(key_a);
+        })
+        .await;
+    let actor = Actor { id: None, role: None, addr: Some("test".into()) };
+    let changed =
+        app.state().store.rekey(&app.state().sealer, Draft::new(&actor, "store.rekey", "store", None)).unwrap();
+    assert_eq!(changed, 5, "two insurance ids, a reason, a record and its first version");
+    let app = app.restart(|c| c.secrets.data_key_previous = None).await;
+    assert_eq!(app.dir.path(), dir);
+    reads_everything(&app, ids).await;
+}
+
+#[tokio::test]
+async fn a_backup_restores_to_the_same_clinic_and_refuses_bad_files() {
+    let backups = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_with(|c| c.backup_dir = backups.path().to_path_buf()).await;
+    let ids = clinic_with_data(&app).await;
+    let admin = app.login("admin@test.dev").await;
+    let done = admin.backup().await.unwrap();
+    assert!(done.entries > 20 && done.bytes > 1000, "{done:?}");
+    let file = std::path::PathBuf::from(&done.file);
+    assert!(file.starts_with(backups.path()));
+    assert!(!data_dir_contains(backups.path(), b"@test.dev"), "no email address in clear in the backup");
+    assert_eq!(code(app.login("doc@test.dev").await.backup().await), 403);
+    let users_before = admin.users(&UserQuery::default()).await.unwrap().items.len();
+    let secrets = app.state().config.secrets.clone();
+    let sealer = Sealer::new(&secrets.data_key, None);
+
+    // Refusals: a non-empty directory, a truncated file, another key.
+    assert!(backup::restore(&sealer, &file, app.dir.path()).unwrap_err().to_string().contains("not empty"));
+    let bytes = std::fs::read(&file).unwrap();
+    let truncated = backups.path().join("truncated.hsbak");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let err = backup::restore(&sealer, &truncated, fresh.path()).unwrap_err().to_string();
+    assert!(err.contains("damaged or truncated"), "{err}");
+    let other = Sealer::new(&Secrets::generate().data_key, None);
+    let err = backup::restore(&other, &file, fresh.path()).unwrap_err().to_string();
+    assert!(err.contains("another data key"), "{err}");
+    assert!(std::fs::read_dir(fresh.path()).unwrap().next().is_none(), "refusals write nothing");
+
+    // The round trip serves the same clinic.
+    backup::restore(&sealer, &file, fresh.path()).unwrap();
+    let mut config = Config::new(fresh.path().to_path_buf(), secrets);
+    config.addr = "127.0.0.1:0".parse().unwrap();
+    let restored = TestApp::spawn_on(std::sync::Arc::new(State::open(config).unwrap()), fresh).await;
+    reads_everything(&restored, ids).await;
+    let admin = restored.login("admin@test.dev").await;
+    assert_eq!(admin.users(&UserQuery::default()).await.unwrap().items.len(), users_before);
+    assert_eq!(admin.patients(&PatientQuery::default()).await.unwrap().items.len(), 2);
+}
+
+#[tokio::test]
+async fn metrics_answer_loopback_and_their_counters_move() {
+    let app = TestApp::spawn().await;
+    let metrics = || async {
+        app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap()
+    };
+    let count = |text: &str| -> u64 {
+        text.lines()
+            .find(|l| l.starts_with(r#"healthsynx_requests_total{route="GET /healthz",status="200"}"#))
+            .map_or(0, |l| l.rsplit(' ').next().unwrap().parse().unwrap())
+    };
+    let before = count(&metrics().await);
+    for _ in 0..3 {
+        app.http().get(format!("{}/healthz", app.url())).send().await.unwrap();
+    }
+    let text = metrics().await;
+    assert_eq!(count(&text), before + 3);
+    assert!(text.contains("healthsynx_request_seconds_bucket"));
+    assert!(text.contains("healthsynx_store_bytes"));
+    assert!(text.contains("healthsynx_throttled_total"));
+}
