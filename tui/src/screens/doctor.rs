@@ -23,6 +23,9 @@ use crate::theme::status_word;
 use crate::time;
 use crate::ui::{self, Field, Form, Pick};
 
+/// How often the calendar reloads by itself.
+const REFRESH_SECS: i64 = 30;
+
 pub enum Msg {
     Calendar(Date, bool, Result<Vec<Appointment>, Problem>),
     Changed(&'static str, Result<Appointment, Problem>),
@@ -49,6 +52,7 @@ pub struct Doctor {
     pub week: bool,
     appts: Vec<Appointment>,
     loading: bool,
+    loaded_at: Option<jiff::Timestamp>,
     /// Day view: the selected row.
     pick: Pick,
     /// Week view: day column and time row.
@@ -70,6 +74,7 @@ impl Doctor {
             week: false,
             appts: Vec::new(),
             loading: true,
+            loaded_at: None,
             pick: Pick::default(),
             wcol: 0,
             wrow: 0,
@@ -90,11 +95,20 @@ impl Doctor {
         let (me, day, week) = (self.me, self.day, self.week);
         let client = ctx.client.clone();
         self.loading = true;
+        self.loaded_at = Some(ctx.now);
         ctx.spawn(
             "loading my calendar",
             async move { client.calendar(me, &RangeQuery { from, to }).await },
             move |r| app::Msg::Doctor(Msg::Calendar(day, week, r)),
         );
+    }
+
+    /// Reloads the calendar now and then, so check-ins at the desk show up.
+    pub fn on_tick(&mut self, ctx: &mut Ctx) {
+        let stale = self.loaded_at.is_some_and(|t| ctx.now.duration_since(t).as_secs() >= REFRESH_SECS);
+        if stale && !self.loading && matches!(self.sub, Sub::Calendar) {
+            self.reload(ctx);
+        }
     }
 
     pub fn typing(&self) -> bool {

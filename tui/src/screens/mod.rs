@@ -66,6 +66,7 @@ impl Screen {
         match self {
             Screen::FrontDesk(s) => s.on_tick(ctx),
             Screen::Nurse(s) => s.on_tick(ctx),
+            Screen::Doctor(s) => s.on_tick(ctx),
             _ => {}
         }
     }
