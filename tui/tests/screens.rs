@@ -902,3 +902,21 @@ fn help_fits_a_small_terminal_in_two_columns() {
         assert!(s.contains(k), "help lacks {k}: {s}");
     }
 }
+
+#[test]
+fn doctor_books_a_follow_up_for_the_selected_patient() {
+    let mut app = doctor_app();
+    press(&mut app, ch('j')); // Bruno
+    press(&mut app, ch('f'));
+    assert_eq!(tasks(&mut app), ["loading free slots"]);
+    let slots = vec![slot("2026-12-04T09:00:00Z")];
+    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Slots(id(10), Ok(slots)))));
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Patient: Bruno Keller") && s.contains("Reason: Follow-up: Annual check-up"), "{s}");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["booking"]);
+    let a = appt(7, &house(), "Bruno Keller", "2026-12-04T09:00:00Z", AppointmentStatus::Scheduled);
+    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Done(Ok(a)))));
+    assert!(screen(&app).contains("Follow-up booked: Bruno Keller on Fri 4 Dec 09:00."));
+}

@@ -115,6 +115,17 @@ impl BookingFlow {
         flow
     }
 
+    /// A follow-up with the same doctor and patient as `appt`: slot, then reason.
+    pub fn follow_up(wrap: fn(BookingMsg) -> Msg, appt: &Appointment, ctx: &mut Ctx) -> Self {
+        let doctor =
+            Doctor { id: appt.doctor_id, full_name: appt.doctor_name.clone(), department: appt.department.clone() };
+        let mut flow = BookingFlow::new(wrap, vec![doctor], None, Some((appt.patient_id, appt.patient_name.clone())));
+        flow.step = Step::Slot;
+        flow.reason.value = format!("Follow-up: {}", appt.reason);
+        flow.load_slots(ctx);
+        flow
+    }
+
     /// Moves `appt` to another free slot of its doctor.
     pub fn reschedule(wrap: fn(BookingMsg) -> Msg, appt: Appointment, ctx: &mut Ctx) -> Self {
         let doctor =
@@ -210,7 +221,8 @@ impl BookingFlow {
 
     fn slot_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
         match key.code {
-            KeyCode::Esc if self.moving.is_some() => return Outcome::Closed,
+            // Moving or a follow-up: the doctor was never a choice to go back to.
+            KeyCode::Esc if self.moving.is_some() || self.doctors.len() == 1 => return Outcome::Closed,
             KeyCode::Esc => self.step = Step::Doctor,
             KeyCode::Enter if self.slot().is_some() => {
                 if self.moving.is_some() {

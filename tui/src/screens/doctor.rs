@@ -17,6 +17,7 @@ use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
 use crate::app::{self, Ctx, Handled, View};
+use crate::components::booking::{BookingFlow, BookingMsg, Outcome};
 use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
 use crate::keys::{Cmd, LIST_NAV, cmd, is_char, is_ctrl, is_down, is_left, is_right, is_up};
 use crate::theme::status_word;
@@ -31,6 +32,7 @@ pub enum Msg {
     Changed(&'static str, Result<Appointment, Problem>),
     Chart(ChartMsg),
     Avail(AvailMsg),
+    Booking(BookingMsg),
 }
 
 pub enum AvailMsg {
@@ -42,6 +44,7 @@ pub enum AvailMsg {
 
 enum Sub {
     Calendar,
+    FollowUp(Box<BookingFlow>),
     Chart(Box<Chart>),
     Availability(Box<Avail>),
 }
@@ -61,6 +64,10 @@ pub struct Doctor {
     sub: Sub,
     /// The zone the week grid is laid out in.
     tz: jiff::tz::TimeZone,
+}
+
+fn wrap_booking(m: BookingMsg) -> app::Msg {
+    app::Msg::Doctor(Msg::Booking(m))
 }
 
 const CHART_ROUTE: ChartRoute =
@@ -115,6 +122,7 @@ impl Doctor {
         match &self.sub {
             Sub::Chart(c) => c.typing(),
             Sub::Availability(a) => a.typing(),
+            Sub::FollowUp(flow) => flow.typing(),
             Sub::Calendar => false,
         }
     }
@@ -130,9 +138,13 @@ impl Doctor {
         match &self.sub {
             Sub::Chart(c) => c.commands(),
             Sub::Availability(a) => a.commands(),
+            Sub::FollowUp(flow) => flow.commands(),
             Sub::Calendar => {
                 let mut c = vec![if self.week { cmd("←→↑↓/hjkl", "move") } else { LIST_NAV }];
                 c.push(cmd("Enter", "open patient"));
+                if self.selected().is_some() {
+                    c.push(cmd("f", "book follow-up"));
+                }
                 match self.selected().map(|a| a.status) {
                     Some(AppointmentStatus::CheckedIn) => c.push(cmd("c", "complete")),
                     Some(AppointmentStatus::Scheduled) => c.push(cmd("n", "no-show")),
@@ -198,6 +210,13 @@ impl Doctor {
                     }
                 };
             }
+            Sub::FollowUp(flow) => {
+                match flow.handle_key(key, ctx) {
+                    Outcome::Closed => self.sub = Sub::Calendar,
+                    out => self.follow_up_outcome(out, ctx),
+                }
+                return Handled::Consumed;
+            }
             Sub::Calendar => {}
         }
         if self.week && (is_left(&key) || is_right(&key) || is_up(&key) || is_down(&key)) {
@@ -231,6 +250,10 @@ impl Doctor {
         } else if is_char(&key, 't') {
             self.day = time::date_of(ctx.now, ctx.tz);
             self.reload(ctx);
+        } else if is_char(&key, 'f') {
+            if let Some(a) = self.selected().cloned() {
+                self.sub = Sub::FollowUp(Box::new(BookingFlow::follow_up(wrap_booking, &a, ctx)));
+            }
         } else if is_char(&key, 'a') {
             self.sub = Sub::Availability(Box::new(Avail::open(self.me, ctx)));
         } else if is_char(&key, 'g') {
@@ -239,6 +262,14 @@ impl Doctor {
             return Handled::Ignored;
         }
         Handled::Consumed
+    }
+
+    fn follow_up_outcome(&mut self, out: Outcome, ctx: &mut Ctx) {
+        if let Outcome::Done(a) = out {
+            ctx.info(format!("Follow-up booked: {} on {}.", a.patient_name, time::day_hm(a.start, ctx.tz)));
+            self.sub = Sub::Calendar;
+            self.reload(ctx);
+        }
     }
 
     fn act(&mut self, action: &'static str, done: &'static str, ctx: &mut Ctx) {
@@ -283,11 +314,25 @@ impl Doctor {
                     a.on_msg(m, ctx);
                 }
             }
+            Msg::Booking(m) => {
+                if let Sub::FollowUp(flow) = &mut self.sub {
+                    let out = flow.on_msg(m, ctx);
+                    self.follow_up_outcome(out, ctx);
+                }
+            }
         }
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
         match &self.sub {
+            Sub::FollowUp(flow) => {
+                if self.week {
+                    self.draw_week(f, area, v);
+                } else {
+                    self.draw_day(f, area, v);
+                }
+                flow.draw(f, area, v);
+            }
             Sub::Chart(c) => c.draw(f, area, v),
             Sub::Availability(a) => a.draw(f, area, v),
             Sub::Calendar if self.week => self.draw_week(f, area, v),
