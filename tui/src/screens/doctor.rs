@@ -143,7 +143,7 @@ impl Doctor {
                 let mut c = vec![if self.week { cmd("←→↑↓/hjkl", "move") } else { LIST_NAV }];
                 c.push(cmd("Enter", "open patient"));
                 if self.selected().is_some() {
-                    c.push(cmd("f", "book follow-up"));
+                    c.push(cmd("f", "follow-up"));
                 }
                 match self.selected().map(|a| a.status) {
                     Some(AppointmentStatus::CheckedIn) => c.push(cmd("c", "complete")),
@@ -151,7 +151,7 @@ impl Doctor {
                     _ => {}
                 }
                 c.extend([
-                    cmd("w", if self.week { "day view" } else { "week view" }),
+                    cmd("w", if self.week { "day" } else { "week" }),
                     cmd("[ ]", if self.week { "week" } else { "day" }),
                     cmd("t", "today"),
                     cmd("a", "availability"),
