@@ -232,7 +232,7 @@ impl FrontDesk {
         } else if key.code == KeyCode::Enter {
             self.open_cell(ctx);
         } else if is_char(&key, 'b') {
-            self.start_booking(None, ctx);
+            self.start_booking(None);
         } else if is_char(&key, 'c') {
             self.act("check-in", "Checked in", ctx);
         } else if is_char(&key, 'n') {
@@ -281,11 +281,11 @@ impl FrontDesk {
             (Cell::Free(slot, _), Some(doctor)) => {
                 self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(wrap_booking, doctor, slot, ctx)));
             }
-            _ => self.start_booking(None, ctx),
+            _ => self.start_booking(None),
         }
     }
 
-    fn start_booking(&mut self, patient: Option<(uuid::Uuid, String)>, _ctx: &mut Ctx) {
+    fn start_booking(&mut self, patient: Option<(uuid::Uuid, String)>) {
         if self.doctors.is_empty() {
             return;
         }
@@ -340,7 +340,7 @@ impl FrontDesk {
             Modal::Find { card: Some(p), .. } => {
                 if is_char(&key, 'b') {
                     let patient = (p.id, p.full_name.clone());
-                    self.start_booking(Some(patient), ctx);
+                    self.start_booking(Some(patient));
                 } else if esc && let Modal::Find { card, .. } = &mut self.modal {
                     *card = None;
                 }
@@ -371,7 +371,7 @@ impl FrontDesk {
             Modal::Registered(c) => {
                 if is_char(&key, 'b') {
                     let patient = (c.patient.id, c.patient.full_name.clone());
-                    self.start_booking(Some(patient), ctx);
+                    self.start_booking(Some(patient));
                 } else if esc || key.code == KeyCode::Enter {
                     self.modal = Modal::None;
                 }
