@@ -920,3 +920,34 @@ fn doctor_books_a_follow_up_for_the_selected_patient() {
     net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Done(Ok(a)))));
     assert!(screen(&app).contains("Follow-up booked: Bruno Keller on Fri 4 Dec 09:00."));
 }
+
+#[test]
+fn chart_lists_every_saved_version_of_a_record() {
+    use healthsynx_shared::RecordVersion;
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    press(&mut app, ch('v'));
+    assert_eq!(tasks(&mut app), ["loading versions"]);
+    let versions = vec![
+        RecordVersion {
+            version: 1,
+            changed_by: id(10),
+            changed_at: now(),
+            changed_fields: vec![],
+            record: record(1, "x"),
+        },
+        RecordVersion {
+            version: 2,
+            changed_by: id(10),
+            changed_at: ts("2026-11-27T08:30:00Z"),
+            changed_fields: vec!["diagnosis".into(), "notes".into()],
+            record: record(2, "y"),
+        },
+    ];
+    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::History(Ok(versions)))));
+    let s = screen(&app);
+    assert!(s.contains("v1   2026-11-27 08:00  by you       created"), "{s}");
+    assert!(s.contains("v2   2026-11-27 08:30  by you       diagnosis, notes"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+    assert!(!screen(&app).contains("Every saved version"));
+}

@@ -3,7 +3,7 @@
 //! Doctors may write and retract their own records from here.
 
 use healthsynx_shared::api::RecordQuery;
-use healthsynx_shared::{Appointment, MedicalRecord, Page, Patient, Problem, RecordStatus};
+use healthsynx_shared::{Appointment, MedicalRecord, Page, Patient, Problem, RecordStatus, RecordVersion};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -23,6 +23,7 @@ pub enum ChartMsg {
     Records(Result<Page<MedicalRecord>, Problem>),
     Editor(EditorMsg),
     Retracted(Result<(), Problem>),
+    History(Result<Vec<RecordVersion>, Problem>),
 }
 
 /// How a screen routes a chart's results (and its editor's) back to itself.
@@ -41,6 +42,8 @@ enum Mode {
     Read,
     Edit(Box<Editor>),
     ConfirmRetract,
+    /// Every saved version of the selected record; `None` while loading.
+    History(Option<Vec<RecordVersion>>),
 }
 
 pub struct Chart {
@@ -122,6 +125,7 @@ impl Chart {
         match &self.mode {
             Mode::Edit(e) => e.commands(),
             Mode::ConfirmRetract => vec![cmd("y", "retract"), cmd("n/Esc", "keep")],
+            Mode::History(_) => vec![cmd("Esc", "close")],
             Mode::Read | Mode::List => {
                 let mut c = if matches!(self.mode, Mode::List) {
                     vec![LIST_NAV, cmd("Enter", "read record")]
@@ -131,6 +135,9 @@ impl Chart {
                 if self.selected().is_some_and(|r| self.may_edit(r)) {
                     c.push(cmd("e", "edit record"));
                     c.push(cmd("D", "retract record"));
+                }
+                if self.selected().is_some() {
+                    c.push(cmd("v", "versions"));
                 }
                 if self.may_add() {
                     c.push(cmd("N", "new record"));
@@ -157,6 +164,7 @@ impl Chart {
                 }
                 self.mode = Mode::List;
             }
+            Mode::History(_) => self.mode = Mode::List,
             Mode::Read | Mode::List => return self.list_key(key, ctx),
         }
         ChartOutcome::Open
@@ -183,6 +191,8 @@ impl Chart {
             if let Some(a) = &self.appt {
                 self.mode = Mode::Edit(Box::new(Editor::new_record(self.editor_wrap(), a.id)));
             }
+        } else if is_char(&key, 'v') && self.selected().is_some() {
+            self.load_history(ctx);
         } else if is_char(&key, 'g') {
             self.load_records(ctx);
         } else if reading || !self.pick.handle(&key, n) {
@@ -193,6 +203,16 @@ impl Chart {
 
     fn editor_wrap(&self) -> fn(EditorMsg) -> Msg {
         self.editor_route
+    }
+
+    fn load_history(&mut self, ctx: &mut Ctx) {
+        let Some(id) = self.selected().map(|r| r.id) else { return };
+        let client = ctx.client.clone();
+        let wrap = self.wrap;
+        self.mode = Mode::History(None);
+        ctx.spawn("loading versions", async move { client.record_history(id).await }, move |r| {
+            wrap(ChartMsg::History(r))
+        });
     }
 
     fn retract(&mut self, ctx: &mut Ctx) {
@@ -232,6 +252,17 @@ impl Chart {
                 self.load_records(ctx);
             }
             ChartMsg::Retracted(Err(p)) => ctx.problem("Not retracted", &p),
+            ChartMsg::History(r) => {
+                if let Mode::History(versions) = &mut self.mode {
+                    match r {
+                        Ok(v) => *versions = Some(v),
+                        Err(p) => {
+                            self.mode = Mode::List;
+                            ctx.problem("Could not load the versions", &p);
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -278,8 +309,21 @@ impl Chart {
                 ];
                 ui::draw_popup(f, area, "Retract record", lines, 64, t);
             }
+            Mode::History(versions) => {
+                let lines = match versions {
+                    None => vec![Line::from(Span::styled("Loading…", t.dim()))],
+                    Some(vs) => vs.iter().map(|rv| self.version_line(rv, v)).collect(),
+                };
+                ui::draw_popup(f, area, "Every saved version", lines, 76, t);
+            }
             _ => {}
         }
+    }
+
+    fn version_line(&self, rv: &RecordVersion, v: &View) -> Line<'static> {
+        let by = if self.writer == Some(rv.changed_by) { "you".to_owned() } else { short_id(rv.changed_by) };
+        let what = if rv.changed_fields.is_empty() { "created".to_owned() } else { rv.changed_fields.join(", ") };
+        Line::from(format!("v{:<3} {}  by {:<9} {}", rv.version, time::full(rv.changed_at, v.tz), by, what))
     }
 
     fn record_row(&self, r: &MedicalRecord, v: &View) -> Line<'static> {
@@ -307,4 +351,9 @@ pub fn record_lines(r: &MedicalRecord, v: &View) -> Vec<Line<'static>> {
         v.theme.dim(),
     )));
     lines
+}
+
+/// The first block of an id, enough to tell people apart in a short list.
+fn short_id(id: Uuid) -> String {
+    id.to_string().chars().take(8).collect()
 }
