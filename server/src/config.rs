@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create an administrator in a (stopped) server's data directory.
     CreateAdmin(CreateAdminArgs),
     /// Write a sealed backup of a stopped server's data directory.

@@ -1,135 +1,303 @@
-//! The demo clinic for `--demo`: departments, one user of each role,
-//! doctors with weekly hours, patients and a few appointments.
+//! The demo clinic for `--demo`: three departments, six doctors with weekly
+//! hours, nurses, a front desk, forty patients, two weeks of appointments in
+//! every state and some records. Deterministic, so screenshots and tests
+//! can rely on its names.
 
+use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_shared::api::{NewAppointment, NewDepartment, NewPatient, NewRecord, NewUser};
-use healthsynx_shared::{AvailabilityRule, PatientType, Prescription, Role};
+use healthsynx_shared::api::{NewDepartment, NewPatient, NewRecord, NewUser};
+use healthsynx_shared::{AppointmentStatus, AvailabilityRule, PatientType, Prescription, Role};
 
-use crate::domain::{Caller, State, accounts, patients, records, scheduling};
+use crate::audit::Draft;
+use crate::domain::scheduling::{self, Booked};
+use crate::domain::{Caller, State, accounts, patients, records};
 use crate::error::Result;
 use crate::policy::Principal;
+use crate::store::AppointmentRow;
 
 /// A login printed at start-up and listed in the README.
 pub struct DemoLogin {
     pub role: Role,
     pub email: &'static str,
     pub password: &'static str,
+    pub full_name: &'static str,
+    pub department: Option<&'static str>,
 }
 
-/// The demo logins (also in the README).
+const fn staff(
+    role: Role,
+    email: &'static str,
+    password: &'static str,
+    full_name: &'static str,
+    department: Option<&'static str>,
+) -> DemoLogin {
+    DemoLogin { role, email, password, full_name, department }
+}
+
+/// The demo logins (also in the README). The patient comes last.
 pub const LOGINS: &[DemoLogin] = &[
-    DemoLogin { role: Role::Admin, email: "admin@demo.healthsynx.dev", password: "lantern-orbit-meadow-51" },
-    DemoLogin { role: Role::Receptionist, email: "frontdesk@demo.healthsynx.dev", password: "copper-harbor-violet-27" },
-    DemoLogin { role: Role::Doctor, email: "dr.house@demo.healthsynx.dev", password: "granite-willow-saffron-83" },
-    DemoLogin { role: Role::Doctor, email: "dr.grey@demo.healthsynx.dev", password: "marble-thistle-beacon-64" },
-    DemoLogin { role: Role::Nurse, email: "nurse.joy@demo.healthsynx.dev", password: "velvet-compass-juniper-19" },
-    DemoLogin { role: Role::Patient, email: "alice@demo.healthsynx.dev", password: "saffron-kettle-glacier-72" },
+    staff(Role::Admin, "admin@demo.healthsynx.dev", "lantern-orbit-meadow-51", "Ada Admin", None),
+    staff(Role::Receptionist, "frontdesk@demo.healthsynx.dev", "copper-harbor-violet-27", "Frank Desk", None),
+    staff(
+        Role::Doctor,
+        "dr.house@demo.healthsynx.dev",
+        "granite-willow-saffron-83",
+        "Gregory House",
+        Some("cardiology"),
+    ),
+    staff(Role::Doctor, "dr.grey@demo.healthsynx.dev", "marble-thistle-beacon-64", "Meredith Grey", Some("general")),
+    staff(
+        Role::Doctor,
+        "dr.shepherd@demo.healthsynx.dev",
+        "cobalt-prairie-lumen-38",
+        "Derek Shepherd",
+        Some("neurology"),
+    ),
+    staff(Role::Doctor, "dr.yang@demo.healthsynx.dev", "hazel-quarry-nimbus-45", "Cristina Yang", Some("cardiology")),
+    staff(Role::Doctor, "dr.bailey@demo.healthsynx.dev", "tundra-velvet-ochre-12", "Miranda Bailey", Some("general")),
+    staff(
+        Role::Doctor,
+        "dr.strange@demo.healthsynx.dev",
+        "spruce-lattice-ember-90",
+        "Stephen Strange",
+        Some("neurology"),
+    ),
+    staff(
+        Role::Nurse,
+        "nurse.joy@demo.healthsynx.dev",
+        "velvet-compass-juniper-19",
+        "Joy Nightingale",
+        Some("cardiology"),
+    ),
+    staff(Role::Nurse, "nurse.carla@demo.healthsynx.dev", "amber-glacier-piston-33", "Carla Espinosa", Some("general")),
+    staff(Role::Nurse, "nurse.sam@demo.healthsynx.dev", "orchid-basalt-ripple-76", "Sam Keller", Some("neurology")),
+    staff(Role::Patient, "alice@demo.healthsynx.dev", "saffron-kettle-glacier-72", "Alice Moreau", None),
 ];
 
-const NAMES: &[&str] =
-    &["Ada Admin", "Frank Desk", "Gregory House", "Meredith Grey", "Joy Nightingale", "Alice Moreau"];
+const DEPARTMENTS: [(&str, &str); 3] =
+    [("cardiology", "Cardiology"), ("general", "General Medicine"), ("neurology", "Neurology")];
 
-/// Seeds the clinic into an empty store. Idempotent: does nothing if users exist.
+const FIRST: [&str; 13] =
+    ["Bruno", "Chiara", "Dmitri", "Elif", "Farah", "Gustav", "Hana", "Ivo", "Jonas", "Kaja", "Luis", "Mina", "Noor"];
+const LAST: [&str; 3] = ["Keller", "Rossi", "Yilmaz"];
+const REASONS: [&str; 6] = [
+    "Annual check-up",
+    "Chest pain follow-up",
+    "Blood pressure review",
+    "Headache, recurring",
+    "Medication review",
+    "Lab results discussion",
+];
+
+/// A small deterministic generator, so every demo is the same clinic.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Seeds the clinic into an empty store; does nothing if users exist.
 pub async fn seed(st: &State) -> Result<()> {
     if st.store.users_after(None).next().is_some() {
         return Ok(());
     }
     let root = Principal { user_id: Uuid::nil(), role: Role::Admin, department: None, patient_id: None };
     let sys = Caller { who: &root, addr: Some("demo-seed") };
-    for (code, name) in [("cardiology", "Cardiology"), ("general", "General Medicine")] {
+    for (code, name) in DEPARTMENTS {
         accounts::create_department(st, &sys, NewDepartment { code: code.into(), name: name.into() }).await?;
     }
     let mut doctors = Vec::new();
-    let mut alice = None;
-    for (login, name) in LOGINS.iter().zip(NAMES) {
-        let department = match login.email {
-            e if e.starts_with("dr.grey") => Some("general".to_owned()),
-            _ if login.role.needs_department() => Some("cardiology".to_owned()),
-            _ => None,
-        };
+    let mut patient_ids = Vec::new();
+    for login in LOGINS {
         if login.role == Role::Patient {
-            let p =
-                patients::create(st, &sys, patient(login.email, name, "+49 30 5550101", Some(login.password))).await?;
-            alice = Some(p.patient.id);
+            let p = patients::create(st, &sys, patient(login.email, login.full_name, 0, Some(login.password))).await?;
+            patient_ids.push(p.patient.id);
             continue;
         }
         let new = NewUser {
             email: login.email.into(),
-            full_name: (*name).into(),
+            full_name: login.full_name.into(),
             role: login.role,
-            department,
+            department: login.department.map(str::to_owned),
             password: Some(login.password.into()),
             username: None,
         };
         let u = accounts::create_user(st, &sys, new).await?;
         if u.role == Role::Doctor {
-            doctors.push(u.id);
+            doctors.push((u.id, login.department.unwrap_or_default()));
         }
     }
-    let weekdays = (1..=5).flat_map(|d| {
-        [
-            AvailabilityRule { weekday: d, start: "09:00".into(), end: "12:00".into(), slot_minutes: 30 },
-            AvailabilityRule { weekday: d, start: "13:00".into(), end: "17:00".into(), slot_minutes: 30 },
-        ]
-    });
-    let rules: Vec<AvailabilityRule> = weekdays.collect();
-    for d in &doctors {
+    let rules: Vec<AvailabilityRule> = (1..=5)
+        .flat_map(|d| {
+            [
+                AvailabilityRule { weekday: d, start: "08:00".into(), end: "12:00".into(), slot_minutes: 30 },
+                AvailabilityRule { weekday: d, start: "13:00".into(), end: "17:00".into(), slot_minutes: 30 },
+            ]
+        })
+        .collect();
+    for (d, _) in &doctors {
         scheduling::set_rules(st, &sys, *d, rules.clone()).await?;
     }
-    let mut patient_ids: Vec<Uuid> = alice.into_iter().collect();
-    for (i, name) in ["Bruno Keller", "Chiara Rossi", "Dmitri Volkov", "Elif Yilmaz"].iter().enumerate() {
-        let email = format!("{}@example.org", name.to_lowercase().replace(' ', "."));
-        let p = patients::create(st, &sys, patient(&email, name, &format!("+49 30 555020{i}"), None)).await?;
+    for i in 1..40 {
+        let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[i % LAST.len()]);
+        let email = format!("{}.{}{i}@example.org", FIRST[i % FIRST.len()], LAST[i % LAST.len()]).to_lowercase();
+        let p = patients::create(st, &sys, patient(&email, &name, i, None)).await?;
         patient_ids.push(p.patient.id);
     }
-    book_some(st, &sys, &doctors, &patient_ids).await
+    let mut dice = Dice(20_261_127);
+    seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &mut dice).await?;
+    seed_coming_week(st, &sys, &doctors, &patient_ids, &mut dice).await
 }
 
-fn patient(email: &str, name: &str, phone: &str, password: Option<&str>) -> NewPatient {
+fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> NewPatient {
     NewPatient {
         email: email.into(),
         full_name: name.into(),
-        date_of_birth: "1984-05-17".into(),
-        phone: phone.into(),
+        date_of_birth: format!("{}-{:02}-{:02}", 1950 + (i * 7) % 60, 1 + i % 12, 1 + (i * 3) % 28),
+        phone: format!("+49 30 5550{i:03}"),
         insurance_id: Some(format!("INS-{}", &crate::crypto::sha256_hex(email.as_bytes())[..8]).to_uppercase()),
-        patient_type: PatientType::Outpatient,
+        patient_type: if i % 9 == 4 { PatientType::Inpatient } else { PatientType::Outpatient },
         password: password.map(str::to_owned),
     }
 }
 
-/// Books the first free slots of the next working days, one patient each,
-/// and writes a record for the first.
-async fn book_some(st: &State, sys: &Caller<'_>, doctors: &[Uuid], patients: &[Uuid]) -> Result<()> {
-    let from = Timestamp::now();
-    let to = from + SignedDuration::from_hours(24 * 7);
-    let mut first = None;
-    for (n, doctor) in doctors.iter().enumerate() {
-        let slots = scheduling::free_slots(st, *doctor, from, to, from)?;
-        for (i, (slot, patient)) in slots.iter().step_by(3).zip(patients.iter().cycle().skip(n)).take(6).enumerate() {
-            let req = NewAppointment {
-                patient_id: *patient,
+/// Free slots of `doctor` from now on for `days`, one of every `step`.
+fn coming_slots(st: &State, doctor: Uuid, days: i64) -> Result<Vec<Timestamp>> {
+    let now = Timestamp::now();
+    let to = now + SignedDuration::from_hours(24 * days);
+    Ok(scheduling::free_slots(st, doctor, now, to, now)?.into_iter().map(|s| s.start).collect())
+}
+
+/// Today's remaining day and the next week: booked through the real rules,
+/// some already checked in or cancelled.
+async fn seed_coming_week(
+    st: &State,
+    sys: &Caller<'_>,
+    doctors: &[(Uuid, &str)],
+    patients: &[Uuid],
+    dice: &mut Dice,
+) -> Result<()> {
+    for (n, (doctor, _)) in doctors.iter().enumerate() {
+        let slots = coming_slots(st, *doctor, 8)?;
+        for (i, start) in slots.iter().enumerate().filter(|(i, _)| (i + n) % 3 != 0) {
+            let patient = patients[(i * 7 + n * 5) % patients.len()];
+            let req = healthsynx_shared::api::NewAppointment {
+                patient_id: patient,
                 doctor_id: *doctor,
-                start: slot.start,
+                start: *start,
                 end: None,
-                reason: ["Annual check-up", "Chest pain follow-up", "Blood pressure review"][i % 3].into(),
+                reason: REASONS[dice.roll(REASONS.len() as u64) as usize].into(),
             };
-            if let Ok(scheduling::Booked::New(a)) = scheduling::book(st, sys, req, None).await {
-                first.get_or_insert(a.id);
+            let Ok(Booked::New(a)) = scheduling::book(st, sys, req, None).await else { continue };
+            if i < 2 {
+                // The first patients of the day are already in the waiting room.
+                scheduling::transition(st, sys, a.id, crate::policy::ApptAction::CheckIn, None, None).await?;
+            } else if dice.roll(12) == 0 {
+                scheduling::transition(
+                    st,
+                    sys,
+                    a.id,
+                    crate::policy::ApptAction::Cancel,
+                    None,
+                    Some("Patient called".into()),
+                )
+                .await?;
             }
         }
     }
-    if let Some(appointment_id) = first {
+    Ok(())
+}
+
+/// The past week, written straight into the store (the booking rules refuse
+/// the past): completed visits with records, no-shows and cancellations.
+async fn seed_past_week(
+    st: &State,
+    sys: &Caller<'_>,
+    doctors: &[(Uuid, &str)],
+    patients: &[Uuid],
+    rules: &[AvailabilityRule],
+    dice: &mut Dice,
+) -> Result<()> {
+    let tz = st.config.tz.clone();
+    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let mut visits = Vec::new();
+    st.store.write(|c| {
+        for back in 1..=7i64 {
+            let day: Date = today - jiff::Span::new().days(back);
+            let weekday = day.weekday().to_monday_one_offset() as u8;
+            for (n, (doctor, dept)) in doctors.iter().enumerate() {
+                for (r, rule) in rules.iter().filter(|r| r.weekday == weekday).enumerate() {
+                    let hour: i8 = rule.start[..2].parse().unwrap_or(8);
+                    for k in 0..3i64 {
+                        let Ok(local) = day.at(hour, 0, 0, 0).to_zoned(tz.clone()) else { continue };
+                        let start = local.timestamp() + SignedDuration::from_mins(60 * k + 30 * (n as i64 % 2));
+                        let id = Uuid::now_v7();
+                        let status = match dice.roll(10) {
+                            0 => AppointmentStatus::NoShow,
+                            1 => AppointmentStatus::Cancelled,
+                            _ => AppointmentStatus::Completed,
+                        };
+                        let patient = patients[(back as usize * 11 + n * 7 + r * 3 + k as usize) % patients.len()];
+                        let row = AppointmentRow {
+                            id,
+                            patient_id: patient,
+                            doctor_id: *doctor,
+                            department: (*dept).to_owned(),
+                            start,
+                            end: start + SignedDuration::from_mins(30),
+                            status,
+                            reason_sealed: st
+                                .sealer
+                                .seal(REASONS[dice.roll(REASONS.len() as u64) as usize], id.as_bytes())?,
+                            cancel_reason_sealed: None,
+                            version: 1,
+                            created_at: start - SignedDuration::from_hours(72),
+                            updated_at: start,
+                            created_by: sys.who.user_id,
+                        };
+                        // A patient is never in two places: skip clashes.
+                        if !st
+                            .store
+                            .overlapping(&crate::store::ApptIndex::Patient(patient), row.start, row.end, None)?
+                            .is_empty()
+                        {
+                            continue;
+                        }
+                        st.store.put_appointment(c, &row, None)?;
+                        c.audit(
+                            Draft::new(&sys.actor(), "appointment.create", "appointment", Some(id)).patient(patient),
+                        );
+                        if status == AppointmentStatus::Completed && dice.roll(2) == 0 {
+                            visits.push(id);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    })?;
+    st.store.flush().await?;
+    for (i, appointment_id) in visits.into_iter().enumerate() {
         let rec = NewRecord {
             appointment_id,
-            diagnosis: "Essential hypertension, well controlled".into(),
-            notes: "BP 128/82. Continue current medication; review in 3 months.".into(),
+            diagnosis: [
+                "Essential hypertension, well controlled",
+                "Tension headache",
+                "Seasonal allergic rhinitis",
+                "Type 2 diabetes, stable",
+            ][i % 4]
+                .into(),
+            notes: "Discussed findings. Continue current plan; review in 3 months.".into(),
             prescriptions: vec![Prescription {
-                drug: "Ramipril".into(),
-                dose: "5 mg".into(),
-                frequency: "once daily".into(),
-                days: 90,
+                drug: ["Ramipril", "Ibuprofen", "Cetirizine", "Metformin"][i % 4].into(),
+                dose: ["5 mg", "400 mg", "10 mg", "500 mg"][i % 4].into(),
+                frequency: ["once daily", "as needed", "once daily", "twice daily"][i % 4].into(),
+                days: [90, 10, 30, 90][i % 4],
             }],
         };
         records::create(st, sys, rec).await?;

@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
     }
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => rt.block_on(serve(args)),
+        Command::Serve(args) => rt.block_on(serve(*args)),
         Command::CreateAdmin(args) => rt.block_on(create_admin(args)),
         Command::Backup(args) => backup(args),
         Command::Restore(args) => restore(args),

@@ -106,11 +106,16 @@ impl Req {
             .ok_or_else(|| Error::PreconditionRequired("send If-Match with the version you read (its ETag)".into()))
     }
 
-    /// `If-Match`, when given.
+    /// `If-Match`, when given: exactly an ETag this server sends (`"3"`).
+    /// Anything else (unquoted, weak, `*`, a list) is `400`, not a guess.
     pub fn optional_if_match(&self) -> Result<Option<u64>> {
         let Some(raw) = self.header("if-match") else { return Ok(None) };
-        let v = raw.trim().trim_start_matches("W/").trim_matches('"');
-        v.parse().map(Some).map_err(|_| Error::BadRequest("If-Match must be an ETag like \"3\"".into()))
+        let bad = || Error::BadRequest("If-Match must be the ETag you read, like \"3\"".into());
+        let digits = raw.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?;
+        if !(1..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        digits.parse().map(Some).map_err(|_| bad())
     }
 }
 
