@@ -177,6 +177,9 @@ pub struct SettingArgs {
     /// Where `POST /api/admin/backup` writes its files.
     #[arg(long, env = "HEALTHSYNX_BACKUP_DIR", default_value = "./backups")]
     pub backup_dir: PathBuf,
+    /// The store's page cache in MiB (the server's memory grows to about twice this).
+    #[arg(long, env = "HEALTHSYNX_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -283,6 +286,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub limits: crate::throttle::Limits,
     pub backup_dir: PathBuf,
+    /// The store's page cache, MiB.
+    pub cache_mb: u64,
 }
 
 impl Config {
@@ -309,6 +314,7 @@ impl Config {
             tls: None,
             limits: crate::throttle::Limits::default(),
             backup_dir: PathBuf::from("./backups"),
+            cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 
@@ -328,6 +334,7 @@ impl Config {
             burst: s.rate_burst.max(1),
         };
         self.backup_dir = s.backup_dir.clone();
+        self.cache_mb = s.cache_mb.max(1);
         Ok(())
     }
 }

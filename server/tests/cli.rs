@@ -76,3 +76,51 @@ fn create_admin_makes_the_first_user_and_applies_the_password_policy() {
     assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
     assert!(st.store.verify_audit().ok);
 }
+
+#[test]
+fn backup_restore_and_rekey_work_on_a_stopped_data_directory() {
+    use base64::Engine;
+    let b64 = |k: [u8; 32]| base64::engine::general_purpose::STANDARD.encode(k);
+    let (key_a, key_b) = (b64(Secrets::generate().data_key), b64(Secrets::generate().data_key));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ok = server()
+        .args(["create-admin", "--email", "root@clinic.example", "--full-name", "Root Admin", "--data-dir"])
+        .arg(&data)
+        .env("HEALTHSYNX_ADMIN_PASSWORD", "umbrella-falcon-ginger-93")
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let file = dir.path().join("b.hsbak");
+    let run = |args: &[&str], key: &str, previous: Option<&str>| {
+        let mut c = server();
+        c.args(args).env("HEALTHSYNX_DATA_KEY", key);
+        if let Some(p) = previous {
+            c.env("HEALTHSYNX_DATA_KEY_PREVIOUS", p);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["backup", "--data-dir", data.to_str().unwrap(), "--out", file.to_str().unwrap()], &key_a, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(!bytes.windows(19).any(|w| w == b"root@clinic.example"), "the backup is sealed");
+
+    let restored = dir.path().join("restored");
+    let wrong =
+        run(&["restore", "--data-dir", restored.to_str().unwrap(), "--from", file.to_str().unwrap()], &key_b, None);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("another data key"));
+    let out =
+        run(&["restore", "--data-dir", restored.to_str().unwrap(), "--from", file.to_str().unwrap()], &key_a, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again =
+        run(&["restore", "--data-dir", restored.to_str().unwrap(), "--from", file.to_str().unwrap()], &key_a, None);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    let out = run(&["rekey", "--data-dir", restored.to_str().unwrap()], &key_b, Some(&key_a));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed"));
+    let st = State::open(Config::new(restored, Secrets::generate())).unwrap();
+    assert_eq!(st.store.user_by_email("root@clinic.example").unwrap().unwrap().role, Role::Admin);
+    assert!(st.store.verify_audit().ok);
+}

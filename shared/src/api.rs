@@ -2,7 +2,6 @@
 //! Every path the server serves is listed once, in [`ROUTES`].
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -637,11 +636,6 @@ pub struct BackupDone {
 pub struct PageQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
-}
-
-/// A date of birth as the API takes it.
-pub fn parse_date(s: &str) -> Option<Date> {
-    s.parse().ok()
 }
 
 #[cfg(test)]

@@ -67,11 +67,6 @@ impl Client {
         self.session.lock().await.as_ref().map(|s| s.user.clone())
     }
 
-    /// Whether the client holds a login.
-    pub async fn is_logged_in(&self) -> bool {
-        self.session.lock().await.is_some()
-    }
-
     /// The current refresh token (for tests of rotation).
     pub async fn refresh_token(&self) -> Option<String> {
         self.session.lock().await.as_ref().map(|s| s.refresh.clone())
@@ -122,11 +117,6 @@ impl Client {
         let out = self.send_empty(Method::POST, path::LOGOUT, Some(&RefreshRequest { refresh })).await;
         *self.session.lock().await = None;
         out
-    }
-
-    /// Forgets the login without telling the server.
-    pub async fn forget(&self) {
-        *self.session.lock().await = None;
     }
 
     // ---- plumbing ----

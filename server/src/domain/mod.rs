@@ -8,7 +8,6 @@ pub mod patients;
 pub mod records;
 pub mod scheduling;
 
-use jiff::Timestamp;
 use uuid::Uuid;
 
 use healthsynx_shared::api::{DEFAULT_LIMIT, MAX_LIMIT, Page};
@@ -34,7 +33,7 @@ pub struct State {
 impl State {
     /// Opens the store and builds the keys from `config`.
     pub fn open(config: Config) -> Result<Self> {
-        let store = Store::open(&config.data_dir)?;
+        let store = Store::open_with_cache(&config.data_dir, config.cache_mb)?;
         let s = &config.secrets;
         Ok(State {
             store,
@@ -110,11 +109,6 @@ pub fn page<K: AsRef<[u8]>, T>(items: impl Iterator<Item = Result<(K, T)>>, limi
     }
     let next_cursor = if more { last_key.map(|k| keys::cursor(k.as_ref())) } else { None };
     Ok(Page { items: out, next_cursor })
-}
-
-/// Now, for rules that depend on it.
-pub fn now() -> Timestamp {
-    Timestamp::now()
 }
 
 /// `****` and the last four characters.

@@ -4,24 +4,23 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use healthsynx_server::crypto::token::{Claims, TokenType};
 use healthsynx_tests::shared::api::{NewUser, path};
-use healthsynx_tests::shared::client::{Client, problem_of};
+use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Problem, Role};
 use healthsynx_tests::{PASSWORD, TestApp};
 use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
-use crate::support::status;
+use crate::support::{login_attempt, status};
 
 async fn raw_login(app: &TestApp, email: &str, password: &str) -> (u16, Problem) {
-    let resp = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_CREATE))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, problem_of(resp).await)
+    let (status, _, problem) = login_attempt(app, email, password).await;
+    (status, problem)
+}
+
+async fn refresh_status(app: &TestApp, refresh: &str) -> u16 {
+    let url = format!("{}{}", app.url(), path::JWT_REFRESH);
+    let resp = app.http().post(url).json(&serde_json::json!({"refresh": refresh})).send().await.unwrap();
+    resp.status().as_u16()
 }
 
 async fn me_status(app: &TestApp, token: &str) -> u16 {
@@ -130,6 +129,17 @@ async fn forged_expired_and_misused_tokens_are_401() {
 }
 
 #[tokio::test]
+async fn the_client_refreshes_by_itself_when_the_access_token_expires() {
+    let app = TestApp::spawn_with(|c| c.access_ttl = 1).await;
+    let clinic = app.clinic().await;
+    let c = &clinic.reception.client;
+    let before = c.refresh_token().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(c.me().await.unwrap().user.email, "desk@test.dev");
+    assert_ne!(c.refresh_token().await.unwrap(), before, "the client rotated its tokens");
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_reusing_an_old_token_ends_the_login() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
@@ -139,24 +149,8 @@ async fn refresh_rotates_and_reusing_an_old_token_ends_the_login() {
     let second = c.refresh_token().await.unwrap();
     assert_ne!(first, second);
     // A thief replays the first refresh token: refused, and the family dies.
-    let thief = app.client();
-    let replay = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_REFRESH))
-        .json(&serde_json::json!({"refresh": first}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replay.status().as_u16(), 401);
-    drop(thief);
-    let newest = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_REFRESH))
-        .json(&serde_json::json!({"refresh": second}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(newest.status().as_u16(), 401, "the newest token of the family is dead too");
+    assert_eq!(refresh_status(&app, &first).await, 401);
+    assert_eq!(refresh_status(&app, &second).await, 401, "the newest token of the family is dead too");
 }
 
 #[tokio::test]
@@ -165,14 +159,7 @@ async fn logout_revokes_the_refresh_token() {
     let clinic = app.clinic().await;
     let refresh = clinic.doctor.client.refresh_token().await.unwrap();
     clinic.doctor.client.logout().await.unwrap();
-    let r = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_REFRESH))
-        .json(&serde_json::json!({"refresh": refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(refresh_status(&app, &refresh).await, 401);
 }
 
 #[tokio::test]
@@ -187,14 +174,7 @@ async fn after_a_password_change_old_tokens_fail_and_the_new_password_works() {
     assert_eq!(status(c.change_password(PASSWORD, "short").await, "weak"), 422);
     c.change_password(PASSWORD, new_password).await.unwrap();
     assert_eq!(me_status(&app, &old_access).await, 401);
-    let r = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_REFRESH))
-        .json(&serde_json::json!({"refresh": old_refresh}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(refresh_status(&app, &old_refresh).await, 401);
     assert_eq!(raw_login(&app, "doc@test.dev", PASSWORD).await.0, 401);
     let fresh = Client::new(&app.url()).unwrap();
     fresh.login("doc@test.dev", new_password).await.unwrap();

@@ -11,18 +11,11 @@ use healthsynx_server::{Config, State};
 use healthsynx_tests::shared::api::{NewRecord, PatientQuery, UserQuery, path};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 
-use crate::support::{book, code};
+use crate::support::{book, code, login_attempt};
 
 async fn login_status(app: &TestApp, email: &str, password: &str) -> (u16, Option<u64>) {
-    let r = app
-        .http()
-        .post(format!("{}{}", app.url(), path::JWT_CREATE))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
-    (r.status().as_u16(), retry)
+    let (status, retry, _) = login_attempt(app, email, password).await;
+    (status, retry)
 }
 
 #[tokio::test]

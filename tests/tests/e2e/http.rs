@@ -72,6 +72,7 @@ async fn every_answer_carries_the_security_headers_and_paths_take_a_trailing_sla
         assert_eq!(h.get("content-security-policy").unwrap(), "default-src 'none'");
         assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
         assert!(h.get("strict-transport-security").is_none(), "no HSTS without TLS");
+        assert_eq!(h.get("x-request-id").unwrap().len(), 36, "a request id on every answer");
     }
     let ready = app.http().get(format!("{}{}", app.url(), path::READYZ)).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);

@@ -1,7 +1,8 @@
 //! Small helpers shared by the test modules.
 
-use healthsynx_tests::shared::api::{NewAppointment, RangeQuery};
-use healthsynx_tests::shared::client::{Client, Result};
+use healthsynx_tests::TestApp;
+use healthsynx_tests::shared::api::{NewAppointment, RangeQuery, path};
+use healthsynx_tests::shared::client::{Client, Result, problem_of};
 use healthsynx_tests::shared::{Appointment, Problem};
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -31,4 +32,18 @@ pub async fn book(c: &Client, patient: Uuid, doctor: Uuid, start: Timestamp) -> 
 /// A `from`/`to` query.
 pub fn range(from: Timestamp, to: Timestamp) -> RangeQuery {
     RangeQuery { from, to }
+}
+
+/// A raw login: its status, `Retry-After` seconds, and the problem body (if any).
+pub async fn login_attempt(app: &TestApp, email: &str, password: &str) -> (u16, Option<u64>, Problem) {
+    let resp = app
+        .http()
+        .post(format!("{}{}", app.url(), path::JWT_CREATE))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+    (status, retry, problem_of(resp).await)
 }
