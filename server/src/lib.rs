@@ -77,6 +77,19 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         Some((cert, key)) => Some(listen::tls_acceptor(cert, key)?),
         None => None,
     };
+    // Links queued read audit entries every 50 ms; ends with the state.
+    let weak = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(st) = weak.upgrade() else { return };
+            if let Err(e) = st.store.drain_audit() {
+                tracing::error!(error = %e, "linking queued audit entries failed");
+            }
+        }
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(listen::serve(listener, tls, http::filter(state.clone()), async {
         let _ = rx.await;

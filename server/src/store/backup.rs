@@ -30,6 +30,7 @@ pub struct Summary {
 impl Store {
     /// Every tree's entries, consistent: taken under the write lock.
     fn dump(&self) -> Result<(Vec<u8>, u64)> {
+        self.drain_audit()?;
         let _writes_wait = self.head.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
         let mut out = Vec::new();
         let mut entries = 0u64;

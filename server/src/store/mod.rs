@@ -140,6 +140,10 @@ pub struct Store {
     db: Db,
     trees: Vec<Tree>,
     head: Mutex<ChainHead>,
+    /// Audit entries of reads and refused attempts, not yet linked: the
+    /// next write, flush, audit read or [`Store::drain_audit`] tick links
+    /// them all in one transaction, so a read never waits for the write lock.
+    queued: Mutex<Vec<Draft>>,
     flusher: flusher::Flusher,
 }
 
@@ -179,7 +183,7 @@ impl Store {
             None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
         };
         let flusher = flusher::Flusher::start(db.clone()).context("start the flush thread")?;
-        Ok(Store { db, trees, head: Mutex::new(head), flusher })
+        Ok(Store { db, trees, head: Mutex::new(head), queued: Mutex::new(Vec::new()), flusher })
     }
 
     fn tree(&self, t: T) -> &Tree {
@@ -206,7 +210,10 @@ impl Store {
         let out = f(&mut changes)?;
         let now = Timestamp::now();
         let (mut seq, mut prev) = (head.last_seq, head.last_hash.clone());
-        for draft in std::mem::take(&mut changes.audit) {
+        // Queued read entries happened before this write: they link first.
+        let mut drafts = std::mem::take(&mut *self.queued.lock().map_err(|_| anyhow::anyhow!("audit queue poisoned"))?);
+        drafts.append(&mut changes.audit);
+        for draft in drafts {
             seq += 1;
             let entry = audit::link(draft, seq, &prev, now);
             if let Some(p) = entry.patient_id {
@@ -248,24 +255,34 @@ impl Store {
 
     /// Makes every write so far durable. Concurrent callers share one fsync.
     pub async fn flush(&self) -> Result<()> {
+        self.drain_audit()?;
         self.flusher.flush().await
     }
 
     /// Flushes synchronously (shutdown, CLI).
     pub fn flush_blocking(&self) -> Result<()> {
+        self.drain_audit()?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// Appends audit entries with no data change (reads, failed attempts).
-    /// They become durable with the next flush (at most ~100 ms later).
+    /// Queues audit entries with no data change (reads, failed attempts).
+    /// They are linked into the chain by the next write, flush or audit
+    /// read, or by the server's [`Store::drain_audit`] tick (every 50 ms),
+    /// and are durable with sled's next flush (~100 ms later). A crash may
+    /// lose the entries of that last moment, never break the chain: each
+    /// batch is linked and written in one transaction under the write lock.
     pub fn append_audit(&self, drafts: impl IntoIterator<Item = Draft>) -> Result<()> {
-        self.write(|c| {
-            for d in drafts {
-                c.audit(d);
-            }
-            Ok(())
-        })
+        self.queued.lock().map_err(|_| anyhow::anyhow!("audit queue poisoned"))?.extend(drafts);
+        Ok(())
+    }
+
+    /// Links and writes the queued audit entries now.
+    pub fn drain_audit(&self) -> Result<()> {
+        if self.queued.lock().map_err(|_| anyhow::anyhow!("audit queue poisoned"))?.is_empty() {
+            return Ok(());
+        }
+        self.write(|_| Ok(()))
     }
 
     /// Re-seals every sealed field that an older key made under the current
@@ -716,6 +733,7 @@ impl Store {
 
     /// Audit entries from newest to oldest, before the cursor key `before`.
     pub fn audit_newest_first(&self, before: Option<&[u8]>) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
+        self.drain_for_reading();
         let upper = match before {
             Some(b) => Bound::Excluded(b.to_vec()),
             None => Bound::Unbounded,
@@ -732,6 +750,7 @@ impl Store {
         patient: Uuid,
         before: Option<&[u8]>,
     ) -> impl Iterator<Item = Result<(IVec, AuditEntry)>> + '_ {
+        self.drain_for_reading();
         let prefix = patient.as_bytes().to_vec();
         let upper = match before {
             Some(b) => Bound::Excluded(b.to_vec()),
@@ -747,14 +766,28 @@ impl Store {
         })
     }
 
+    /// Links queued entries before the log is read, so it shows every read so far.
+    fn drain_for_reading(&self) {
+        if let Err(e) = self.drain_audit() {
+            tracing::error!(error = %e, "linking queued audit entries failed");
+        }
+    }
+
     /// Walks the whole chain.
     pub fn verify_audit(&self) -> ChainReport {
+        self.drain_for_reading();
         let entries = self
             .tree(T::Audit)
             .iter()
             .map_while(|r| r.ok())
             .map(|(k, v)| (keys::seq_from(&k).unwrap_or(0), v.to_vec()));
         audit::verify(entries)
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.drain_for_reading();
     }
 }
 
