@@ -106,12 +106,14 @@ impl Req {
             .ok_or_else(|| Error::PreconditionRequired("send If-Match with the version you read (its ETag)".into()))
     }
 
-    /// `If-Match`, when given: exactly an ETag this server sends (`"3"`).
-    /// Anything else (unquoted, weak, `*`, a list) is `400`, not a guess.
+    /// `If-Match`, when given: an ETag this server sends (`"3"`), or the bare
+    /// version (`3`, as tools that treat the quotes as string syntax send it).
+    /// Anything else (weak, `*`, a list, one quote) is `400`, not a guess.
     pub fn optional_if_match(&self) -> Result<Option<u64>> {
         let Some(raw) = self.header("if-match") else { return Ok(None) };
         let bad = || Error::BadRequest("If-Match must be the ETag you read, like \"3\"".into());
-        let digits = raw.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(bad)?;
+        let raw = raw.trim();
+        let digits = raw.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(raw);
         if !(1..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
