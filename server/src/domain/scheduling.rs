@@ -310,11 +310,8 @@ fn check_bookable(
 
 /// An appointment as the API shows it: names joined, reason opened.
 pub fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointment> {
-    let patient_name = match st.store.patient(row.patient_id)? {
-        Some(p) => st.store.user(p.user_id)?.map(|u| u.full_name).unwrap_or_default(),
-        None => String::new(),
-    };
-    let doctor_name = st.store.user(row.doctor_id)?.map(|u| u.full_name).unwrap_or_default();
+    let patient_name = st.store.patient_name(row.patient_id)?;
+    let doctor_name = st.store.user_name(row.doctor_id)?;
     Ok(Appointment {
         id: row.id,
         patient_id: row.patient_id,

@@ -144,8 +144,22 @@ pub struct Store {
     /// next write, flush, audit read or [`Store::drain_audit`] tick links
     /// them all in one transaction, so a read never waits for the write lock.
     queued: Mutex<Vec<Draft>>,
+    names: Mutex<NameCache>,
     flusher: flusher::Flusher,
 }
+
+/// Full names by user or patient id, so listing appointments does not decode
+/// two account rows per appointment. Any write to the users or patients
+/// trees empties it and bumps `generation`; a reader only fills in a name
+/// read while the generation stayed the same, so a name is never stale.
+#[derive(Default)]
+struct NameCache {
+    generation: u64,
+    names: std::collections::HashMap<Uuid, String>,
+}
+
+/// Names kept before the cache starts over.
+const NAME_CACHE_MAX: usize = 100_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -183,7 +197,14 @@ impl Store {
             None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
         };
         let flusher = flusher::Flusher::start(db.clone()).context("start the flush thread")?;
-        Ok(Store { db, trees, head: Mutex::new(head), queued: Mutex::new(Vec::new()), flusher })
+        Ok(Store {
+            db,
+            trees,
+            head: Mutex::new(head),
+            queued: Mutex::new(Vec::new()),
+            names: Mutex::new(NameCache::default()),
+            flusher,
+        })
     }
 
     fn tree(&self, t: T) -> &Tree {
@@ -223,6 +244,11 @@ impl Store {
             prev = entry.hash;
         }
         self.apply(&changes.ops)?;
+        if changes.ops.iter().any(|(t, _, _)| matches!(t, T::Users | T::Patients)) {
+            let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
+            names.generation += 1;
+            names.names.clear();
+        }
         head.last_seq = seq;
         head.last_hash = prev;
         Ok(out)
@@ -372,6 +398,38 @@ impl Store {
     /// A user row by id.
     pub fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
         self.get_json(T::Users, id.as_bytes())
+    }
+
+    /// A user's full name (empty when there is no such user), cached.
+    pub fn user_name(&self, id: Uuid) -> Result<String> {
+        self.cached_name(id, || Ok(self.user(id)?.map(|u| u.full_name).unwrap_or_default()))
+    }
+
+    /// A patient's full name from their account (empty when unknown), cached.
+    pub fn patient_name(&self, id: Uuid) -> Result<String> {
+        self.cached_name(id, || match self.patient(id)? {
+            Some(p) => Ok(self.user(p.user_id)?.map(|u| u.full_name).unwrap_or_default()),
+            None => Ok(String::new()),
+        })
+    }
+
+    fn cached_name(&self, id: Uuid, read: impl FnOnce() -> Result<String>) -> Result<String> {
+        let generation = {
+            let names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
+            if let Some(n) = names.names.get(&id) {
+                return Ok(n.clone());
+            }
+            names.generation
+        };
+        let name = read()?;
+        let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
+        if names.generation == generation && !name.is_empty() {
+            if names.names.len() >= NAME_CACHE_MAX {
+                names.names.clear();
+            }
+            names.names.insert(id, name.clone());
+        }
+        Ok(name)
     }
 
     /// A user row by email (case-insensitive).
