@@ -15,8 +15,21 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// At most this many argon2 computations run at once: each takes ~19 MiB
+/// and a core for tens of milliseconds, so a login storm would otherwise
+/// take every core from other requests and grow the heap by a blocking
+/// thread's arena per login. Leaves one core to the rest of the server.
+fn hash_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    })
+}
+
 /// Hashes `password` into a PHC string.
 pub async fn hash(password: String) -> Result<String> {
+    let _slot = hash_slots().acquire().await.context("hash slots")?;
     tokio::task::spawn_blocking(move || hash_blocking(&password)).await.context("hash task")?
 }
 
@@ -30,6 +43,7 @@ pub fn hash_blocking(password: &str) -> Result<String> {
 /// Checks `password` against `phc`. With no hash (unknown account) it checks
 /// a dummy hash, so the answer takes as long as for a real account.
 pub async fn verify(phc: Option<String>, password: String) -> Result<bool> {
+    let _slot = hash_slots().acquire().await.context("hash slots")?;
     tokio::task::spawn_blocking(move || {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| dummy_hash().to_owned());
