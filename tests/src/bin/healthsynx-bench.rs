@@ -414,7 +414,11 @@ fn email_desk(i: usize) -> String {
 /// Seeds accounts, availability and `n` appointments into a new store in `dir`.
 fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     let started = Instant::now();
-    let st = State::open(Config::new(dir.to_path_buf(), secrets.server_secrets())).context("open the store")?;
+    // A big page cache while loading: sled slows to a crawl when the pages it
+    // writes to do not fit (the server itself runs with its own setting).
+    let mut config = Config::new(dir.to_path_buf(), secrets.server_secrets());
+    config.cache_mb = 4096;
+    let st = State::open(config).context("open the store")?;
     let hash = healthsynx_server::crypto::password::hash_blocking(PASSWORD).context("hash")?;
     let actor = Actor { id: None, role: None, addr: Some("bench-seed".into()) };
     let depts = ["cardiology", "general", "neurology"];
@@ -510,7 +514,7 @@ fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     let first_week = 2 - weeks;
     let now = Timestamp::now();
     let mut made = 0u64;
-    let mut batch: Vec<AppointmentRow> = Vec::with_capacity(20_000);
+    let mut batch: Vec<AppointmentRow> = Vec::with_capacity(100_000);
     let mut scheduled = Vec::new();
     let sys = Uuid::nil();
     'weeks: for week in first_week..=1 {
