@@ -40,6 +40,9 @@ impl TestApp {
         init_logs();
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::new(dir.path().to_path_buf(), Secrets::generate());
+        // Tests drive one user far past a person's pace; the budget has its own test.
+        config.limits.per_second = 1_000_000;
+        config.limits.burst = 1_000_000;
         tune(&mut config);
         let server = healthsynx_server::start(config).await.expect("server starts");
         TestApp { server, dir }
