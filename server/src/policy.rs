@@ -234,6 +234,12 @@ pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: ApptAction) -> Re
     if allowed { Ok(()) } else { Err(forbidden("do this to an appointment")) }
 }
 
+/// Whether the caller's cancels must respect `HEALTHSYNX_CANCEL_HOURS`
+/// (patients online; the front desk may cancel any time).
+pub fn bound_by_cancel_window(p: &Principal) -> bool {
+    p.role == Role::Patient
+}
+
 // ---- medical records ----
 
 /// Who may list records at all (receptionists never see clinical content).

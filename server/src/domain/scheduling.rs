@@ -512,7 +512,7 @@ pub async fn transition(
                 return Err(Error::Conflict(format!("cannot {action:?} an appointment that is {}", from.as_str()).to_lowercase()));
             }
         };
-        if action == ApptAction::Cancel && who.who.role == Role::Patient {
+        if action == ApptAction::Cancel && policy::bound_by_cancel_window(who.who) {
             let deadline = old.start - SignedDuration::from_hours(cancel_hours as i64);
             if now > deadline {
                 return Err(Error::Conflict(format!(
