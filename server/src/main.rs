@@ -13,6 +13,12 @@ use healthsynx_server::config::{
 use healthsynx_server::store::Store;
 use healthsynx_server::{State, demo};
 
+/// mimalloc instead of glibc malloc: requests allocate many small buffers
+/// across threads, and glibc kept argon2's 19 MiB blocks in per-thread arenas
+/// (see README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let json = matches!(&cli.command, Command::Serve(a) if a.settings.log_format == LogFormat::Json);

@@ -166,6 +166,22 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Response> {
     Ok(r)
 }
 
+/// `200` with a JSON array of items that are JSON already.
+pub fn json_array(items: &[Bytes]) -> Response {
+    let mut body = Vec::with_capacity(2 + items.iter().map(|i| i.len() + 1).sum::<usize>());
+    body.push(b'[');
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.push(b']');
+    let mut r = Response::new(body.into());
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
 /// `200` with JSON.
 pub fn ok(body: &impl Serialize) -> Result<Response> {
     json(StatusCode::OK, body)

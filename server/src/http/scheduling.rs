@@ -4,7 +4,7 @@ use warp::reply::Response;
 
 use healthsynx_shared::api::{AvailabilityUpdate, CancelRequest, DoctorQuery, Empty, RouteId, path};
 
-use super::{Req, created, no_content, ok, principal, with_etag};
+use super::{Req, created, json_array, no_content, ok, principal, with_etag};
 use crate::domain::scheduling::{self, Booked};
 use crate::domain::{Caller, State};
 use crate::error::{Error, Result};
@@ -34,7 +34,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             no_content()
         }
         RouteId::Slots => ok(&scheduling::slots(st, req.id(0)?, req.query()?)?),
-        RouteId::Calendar => ok(&scheduling::calendar(st, &c, req.id(0)?, req.query()?)?),
+        RouteId::Calendar => Ok(json_array(&scheduling::calendar(st, &c, req.id(0)?, req.query()?)?)),
         RouteId::ListAppointments => ok(&scheduling::list(st, &c, req.query()?)?),
         RouteId::CreateAppointment => {
             let key = req.header("idempotency-key");

@@ -13,12 +13,14 @@ pub mod backup;
 mod flusher;
 pub mod keys;
 mod rows;
+mod views;
 
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::Context;
+use bytes::Bytes;
 use jiff::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,6 +35,7 @@ use crate::audit::{self, Draft};
 use crate::error::{Error, Result};
 
 pub use rows::*;
+pub use views::VIEW_CACHE_BYTES;
 
 /// Every tree of the store. The discriminant is the index into `Store::trees`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +148,7 @@ pub struct Store {
     /// them all in one transaction, so a read never waits for the write lock.
     queued: Mutex<Vec<Draft>>,
     names: Mutex<NameCache>,
+    views: Mutex<views::ViewCache>,
     flusher: flusher::Flusher,
 }
 
@@ -203,6 +207,7 @@ impl Store {
             head: Mutex::new(head),
             queued: Mutex::new(Vec::new()),
             names: Mutex::new(NameCache::default()),
+            views: Mutex::new(views::ViewCache::default()),
             flusher,
         })
     }
@@ -244,14 +249,29 @@ impl Store {
             prev = entry.hash;
         }
         self.apply(&changes.ops)?;
-        if changes.ops.iter().any(|(t, _, _)| matches!(t, T::Users | T::Patients)) {
+        self.forget_derived(&changes.ops)?;
+        head.last_seq = seq;
+        head.last_hash = prev;
+        Ok(out)
+    }
+
+    /// Drops cached names and views that `ops` made stale.
+    fn forget_derived(&self, ops: &[Op]) -> Result<()> {
+        let accounts = ops.iter().any(|(t, _, _)| matches!(t, T::Users | T::Patients));
+        if accounts {
             let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
             names.generation += 1;
             names.names.clear();
         }
-        head.last_seq = seq;
-        head.last_hash = prev;
-        Ok(out)
+        let mut views = self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?;
+        if accounts {
+            views.forget_all();
+        } else {
+            for (_, k, _) in ops.iter().filter(|(t, _, _)| *t == T::Appointments) {
+                views.forget(&uuid_of(k)?);
+            }
+        }
+        Ok(())
     }
 
     fn apply(&self, ops: &[Op]) -> Result<()> {
@@ -326,21 +346,29 @@ impl Store {
             }
             Ok(n)
         })?;
-        changed += self.reseal_tree::<AppointmentRow>(T::Appointments, |row| {
-            let id = row.id;
-            let mut n = 0;
-            if let Some(new) = sealer.reseal(&row.reason_sealed, id.as_bytes())? {
-                row.reason_sealed = new;
-                n += 1;
-            }
-            if let Some(s) = &row.cancel_reason_sealed
-                && let Some(new) = sealer.reseal(s, id.as_bytes())?
-            {
-                row.cancel_reason_sealed = Some(new);
-                n += 1;
-            }
-            Ok(n)
-        })?;
+        // Through put_appointment: the doctor index carries a copy of the row.
+        let restage = |c: &mut Changes, _: &[u8], row: &AppointmentRow, old: &AppointmentRow| {
+            self.put_appointment(c, row, Some(old))
+        };
+        changed += self.reseal_rows::<AppointmentRow>(
+            T::Appointments,
+            |row| {
+                let id = row.id;
+                let mut n = 0;
+                if let Some(new) = sealer.reseal(&row.reason_sealed, id.as_bytes())? {
+                    row.reason_sealed = new;
+                    n += 1;
+                }
+                if let Some(s) = &row.cancel_reason_sealed
+                    && let Some(new) = sealer.reseal(s, id.as_bytes())?
+                {
+                    row.cancel_reason_sealed = Some(new);
+                    n += 1;
+                }
+                Ok(n)
+            },
+            restage,
+        )?;
         for t in [T::Records, T::RecordVersions] {
             changed +=
                 self.reseal_tree::<RecordRow>(t, |row| match sealer.reseal(&row.body_sealed, row.id.as_bytes())? {
@@ -356,7 +384,21 @@ impl Store {
         Ok(changed)
     }
 
-    fn reseal_tree<R: Serialize + DeserializeOwned>(&self, t: T, f: impl Fn(&mut R) -> Result<u64>) -> Result<u64> {
+    fn reseal_tree<R: Serialize + DeserializeOwned + Clone>(
+        &self,
+        t: T,
+        f: impl Fn(&mut R) -> Result<u64>,
+    ) -> Result<u64> {
+        self.reseal_rows(t, f, |c, k, row: &R, _| c.put_json(t, k, row))
+    }
+
+    /// Like [`Store::reseal_tree`], staging each changed row with `stage(changes, key, new, old)`.
+    fn reseal_rows<R: DeserializeOwned + Clone>(
+        &self,
+        t: T,
+        f: impl Fn(&mut R) -> Result<u64>,
+        stage: impl Fn(&mut Changes, &[u8], &R, &R) -> Result<()>,
+    ) -> Result<u64> {
         const CHUNK: usize = 500;
         let mut changed = 0;
         let mut after: Option<IVec> = None;
@@ -365,10 +407,11 @@ impl Store {
                 let mut n = 0;
                 let mut last = None;
                 for kv in scan_json::<R>(self.tree(t), after.as_deref(), None).take(CHUNK) {
-                    let (k, mut row) = kv?;
+                    let (k, old) = kv?;
+                    let mut row = old.clone();
                     let touched = f(&mut row)?;
                     if touched > 0 {
-                        c.put_json(t, &k, &row)?;
+                        stage(c, &k, &row, &old)?;
                         n += touched;
                     }
                     last = Some(k);
@@ -582,13 +625,18 @@ impl Store {
             }
             self.put_care(c, old, false);
         }
+        let bytes = serde_json::to_vec(row).context("encode appointment")?;
         for (t, k) in appointment_index_keys(row) {
-            c.put(t, k, vec![]);
+            // The doctor index carries the row itself: a doctor's week is then
+            // one contiguous range, not ~40 reads scattered over the store.
+            let value = if t == T::ApptByDoctor { bytes.clone() } else { Vec::new() };
+            c.put(t, k, value);
         }
         if row.status.holds_time() {
             self.put_care(c, row, true);
         }
-        c.put_json(T::Appointments, row.id.as_bytes(), row)
+        c.put(T::Appointments, row.id.as_bytes(), bytes);
+        Ok(())
     }
 
     /// Bulk load (benchmarks, imports into an empty store): writes each row
@@ -617,7 +665,17 @@ impl Store {
         for (t, b) in batches {
             self.tree(t).apply_batch(b)?;
         }
+        self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?.forget_all();
         self.flush_blocking()
+    }
+
+    fn appointment_index(&self, index: &ApptIndex) -> (&Tree, Vec<u8>) {
+        match index {
+            ApptIndex::Doctor(d) => (self.tree(T::ApptByDoctor), d.as_bytes().to_vec()),
+            ApptIndex::Patient(p) => (self.tree(T::ApptByPatient), p.as_bytes().to_vec()),
+            ApptIndex::Department(code) => (self.tree(T::ApptByDept), keys::dept(code)),
+            ApptIndex::All => (self.tree(T::ApptByStart), Vec::new()),
+        }
     }
 
     /// Appointments of one owner (doctor, patient, department or everyone)
@@ -629,12 +687,7 @@ impl Store {
         to: Option<Timestamp>,
         after: Option<&[u8]>,
     ) -> impl Iterator<Item = Result<(IVec, AppointmentRow)>> + '_ {
-        let (tree, prefix) = match index {
-            ApptIndex::Doctor(d) => (self.tree(T::ApptByDoctor), d.as_bytes().to_vec()),
-            ApptIndex::Patient(p) => (self.tree(T::ApptByPatient), p.as_bytes().to_vec()),
-            ApptIndex::Department(code) => (self.tree(T::ApptByDept), keys::dept(code)),
-            ApptIndex::All => (self.tree(T::ApptByStart), Vec::new()),
-        };
+        let (tree, prefix) = self.appointment_index(index);
         let lower = match (after, from) {
             (Some(a), _) => Bound::Excluded(a.to_vec()),
             (None, Some(f)) => Bound::Included(keys::owner_time(&prefix, f)),
@@ -647,11 +700,60 @@ impl Store {
                 Err(_) => true,
             })
             .map(move |r| {
-                let (k, _) = r?;
+                let (k, stored) = r?;
                 let id = keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?;
-                let row = self.appointment(id)?.ok_or_else(|| anyhow::anyhow!("index names a missing appointment"))?;
+                let row = self.indexed_appointment(id, &stored)?;
                 Ok((k, row))
             })
+    }
+
+    /// Appointments of one owner starting in `[from, to)`, in start order, as
+    /// the API shows them, encoded: from the view cache, or by `render` from
+    /// their rows. One cache lock for the hits, one for filling in the misses.
+    pub fn appointment_views_in(
+        &self,
+        index: &ApptIndex,
+        from: Timestamp,
+        to: Timestamp,
+        render: impl Fn(&AppointmentRow) -> Result<Bytes>,
+    ) -> Result<Vec<Bytes>> {
+        let (tree, prefix) = self.appointment_index(index);
+        let entries = tree
+            .range(keys::owner_time(&prefix, from)..keys::owner_time(&prefix, to))
+            .map(|r| {
+                let (k, stored) = r?;
+                Ok((keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?, stored))
+            })
+            .collect::<Result<Vec<(Uuid, IVec)>>>()?;
+        let lock = || self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"));
+        let (mut views, generation) = {
+            let cache = lock()?;
+            (entries.iter().map(|(id, _)| cache.get(id)).collect::<Vec<_>>(), cache.generation())
+        };
+        let mut rendered = Vec::new();
+        for ((id, stored), view) in entries.iter().zip(views.iter_mut()) {
+            if view.is_none() {
+                let fresh = render(&self.indexed_appointment(*id, stored)?)?;
+                rendered.push((*id, fresh.clone()));
+                *view = Some(fresh);
+            }
+        }
+        if !rendered.is_empty() {
+            let mut cache = lock()?;
+            for (id, view) in rendered {
+                cache.fill(generation, id, view);
+            }
+        }
+        Ok(views.into_iter().flatten().collect())
+    }
+
+    /// The row an index entry names: its value when the index carries rows
+    /// (the doctor index), else read by id.
+    fn indexed_appointment(&self, id: Uuid, stored: &[u8]) -> Result<AppointmentRow> {
+        if !stored.is_empty() {
+            return decode(stored);
+        }
+        self.appointment(id)?.ok_or_else(|| anyhow::anyhow!("index names a missing appointment").into())
     }
 
     /// Non-cancelled appointments of a doctor or patient that overlap `[start, end)`,

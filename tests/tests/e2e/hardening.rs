@@ -8,7 +8,7 @@ use healthsynx_server::crypto::seal::Sealer;
 use healthsynx_server::store::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
-use healthsynx_tests::shared::api::{NewRecord, PatientQuery, UserQuery, path};
+use healthsynx_tests::shared::api::{NewRecord, PatientQuery, RangeQuery, UserQuery, path};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 
 use crate::support::{book, code, login_attempt};
@@ -146,7 +146,12 @@ async fn clinic_with_data(app: &TestApp) -> (uuid::Uuid, uuid::Uuid, uuid::Uuid)
 async fn reads_everything(app: &TestApp, ids: (uuid::Uuid, uuid::Uuid, uuid::Uuid)) {
     let admin = app.login("admin@test.dev").await;
     assert_eq!(admin.patient(ids.0).await.unwrap().insurance_id.as_deref(), Some("INS-PAT"));
-    assert_eq!(admin.appointment(ids.1).await.unwrap().reason, "check-up");
+    let appt = admin.appointment(ids.1).await.unwrap();
+    assert_eq!(appt.reason, "check-up");
+    // The doctor index carries its own copy of the row; it must open too.
+    let hour = jiff::SignedDuration::from_hours(1);
+    let range = RangeQuery { from: appt.start - hour, to: appt.start + hour };
+    assert_eq!(admin.calendar(appt.doctor_id, &range).await.unwrap()[0].reason, "check-up");
     assert_eq!(admin.record(ids.2).await.unwrap().diagnosis, "Tension headache");
     assert_eq!(admin.record_history(ids.2).await.unwrap().len(), 1);
     assert!(admin.verify_audit().await.unwrap().ok);

@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use healthsynx_tests::shared::api::{AppointmentPatch, AppointmentQuery, NewAppointment, NewPatient, NewTimeOff};
+use healthsynx_tests::shared::api::{
+    AppointmentPatch, AppointmentQuery, NewAppointment, NewPatient, NewTimeOff, PatientPatch,
+};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Appointment, AppointmentStatus, AvailabilityRule, PatientType};
 use healthsynx_tests::{Clinic, SLOT, TestApp, utc};
@@ -505,4 +507,31 @@ fn random_operation_sequences_never_overlap() {
         });
     });
     drop(app);
+}
+
+#[tokio::test]
+async fn a_calendar_read_again_after_each_kind_of_write_is_never_stale() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let (desk, doctor) = (&clinic.reception.client, clinic.doctor.user_id);
+    let a = book(desk, clinic.patient.patient_id, doctor, utc(3, 9, 0)).await.unwrap();
+    let b = book(desk, clinic.patient2.patient_id, doctor, utc(3, 10, 0)).await.unwrap();
+    // Each read fills the server's view cache; each write must show on the next read.
+    assert_eq!(calendar(&clinic, doctor, 3).await.len(), 2);
+
+    let patch = AppointmentPatch { reason: Some("follow-up, fasting".into()), ..Default::default() };
+    let a = desk.patch_appointment(a.id, a.version, &patch).await.unwrap();
+    assert_eq!(calendar(&clinic, doctor, 3).await[0].reason, "follow-up, fasting");
+
+    desk.cancel(b.id, "patient called").await.unwrap();
+    assert_eq!(calendar(&clinic, doctor, 3).await[1].status, AppointmentStatus::Cancelled);
+
+    let moved = AppointmentPatch { start: Some(utc(4, 9, 0)), end: Some(utc(4, 9, 30)), ..Default::default() };
+    desk.patch_appointment(a.id, a.version, &moved).await.unwrap();
+    assert_eq!(calendar(&clinic, doctor, 3).await.len(), 1, "moved out of day 3");
+    assert_eq!(calendar(&clinic, doctor, 4).await[0].id, a.id);
+
+    let rename = PatientPatch { full_name: Some("Renamed Patient".into()), ..Default::default() };
+    clinic.admin.client.patch_patient(clinic.patient.patient_id, &rename).await.unwrap();
+    assert_eq!(calendar(&clinic, doctor, 4).await[0].patient_name, "Renamed Patient");
 }
