@@ -10,6 +10,7 @@
 //! [`Store::flush`], which batches concurrent callers into one fsync.
 
 pub mod backup;
+mod codec;
 mod flusher;
 pub mod keys;
 mod rows;
@@ -352,6 +353,7 @@ impl Store {
         };
         changed += self.reseal_rows::<AppointmentRow>(
             T::Appointments,
+            codec::decode_appointment,
             |row| {
                 let id = row.id;
                 let mut n = 0;
@@ -389,13 +391,15 @@ impl Store {
         t: T,
         f: impl Fn(&mut R) -> Result<u64>,
     ) -> Result<u64> {
-        self.reseal_rows(t, f, |c, k, row: &R, _| c.put_json(t, k, row))
+        self.reseal_rows(t, decode, f, |c, k, row: &R, _| c.put_json(t, k, row))
     }
 
-    /// Like [`Store::reseal_tree`], staging each changed row with `stage(changes, key, new, old)`.
-    fn reseal_rows<R: DeserializeOwned + Clone>(
+    /// Like [`Store::reseal_tree`] for rows read with `decode`, staging each
+    /// changed row with `stage(changes, key, new, old)`.
+    fn reseal_rows<R: Clone>(
         &self,
         t: T,
+        decode: fn(&[u8]) -> Result<R>,
         f: impl Fn(&mut R) -> Result<u64>,
         stage: impl Fn(&mut Changes, &[u8], &R, &R) -> Result<()>,
     ) -> Result<u64> {
@@ -406,7 +410,7 @@ impl Store {
             let (n, last) = self.write(|c| {
                 let mut n = 0;
                 let mut last = None;
-                for kv in scan_json::<R>(self.tree(t), after.as_deref(), None).take(CHUNK) {
+                for kv in scan_rows(self.tree(t), after.as_deref(), None, decode).take(CHUNK) {
                     let (k, old) = kv?;
                     let mut row = old.clone();
                     let touched = f(&mut row)?;
@@ -614,7 +618,7 @@ impl Store {
 
     /// An appointment row by id.
     pub fn appointment(&self, id: Uuid) -> Result<Option<AppointmentRow>> {
-        self.get_json(T::Appointments, id.as_bytes())
+        self.tree(T::Appointments).get(id.as_bytes())?.map(|v| codec::decode_appointment(&v)).transpose()
     }
 
     /// Stages an appointment and every index of it, replacing `old`'s entries.
@@ -625,7 +629,7 @@ impl Store {
             }
             self.put_care(c, old, false);
         }
-        let bytes = serde_json::to_vec(row).context("encode appointment")?;
+        let bytes = codec::encode_appointment(row);
         for (t, k) in appointment_index_keys(row) {
             // The doctor index carries the row itself: a doctor's week is then
             // one contiguous range, not ~40 reads scattered over the store.
@@ -751,7 +755,7 @@ impl Store {
     /// (the doctor index), else read by id.
     fn indexed_appointment(&self, id: Uuid, stored: &[u8]) -> Result<AppointmentRow> {
         if !stored.is_empty() {
-            return decode(stored);
+            return codec::decode_appointment(stored);
         }
         self.appointment(id)?.ok_or_else(|| anyhow::anyhow!("index names a missing appointment").into())
     }
@@ -992,6 +996,16 @@ fn scan_json<'a, V: DeserializeOwned + 'a>(
     after: Option<&[u8]>,
     prefix: Option<&[u8]>,
 ) -> impl Iterator<Item = Result<(IVec, V)>> + 'a {
+    scan_rows(tree, after, prefix, decode)
+}
+
+/// Rows of `tree` under `prefix`, after the key `after`, read with `decode`.
+fn scan_rows<'a, V: 'a>(
+    tree: &'a Tree,
+    after: Option<&[u8]>,
+    prefix: Option<&[u8]>,
+    decode: fn(&[u8]) -> Result<V>,
+) -> impl Iterator<Item = Result<(IVec, V)>> + 'a {
     let prefix = prefix.map(<[u8]>::to_vec).unwrap_or_default();
     let lower = match after {
         Some(a) => Bound::Excluded(a.to_vec()),
@@ -999,7 +1013,7 @@ fn scan_json<'a, V: DeserializeOwned + 'a>(
     };
     tree.range((lower, Bound::Unbounded))
         .take_while(move |r| r.as_ref().map(|(k, _)| k.starts_with(&prefix)).unwrap_or(true))
-        .map(|r| {
+        .map(move |r| {
             let (k, v) = r?;
             Ok((k, decode(&v)?))
         })
