@@ -180,6 +180,10 @@ pub struct SettingArgs {
     /// The store's page cache in MiB (the server's memory grows to about twice this).
     #[arg(long, env = "HEALTHSYNX_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
+    /// Memory for appointments kept encoded as the API shows them, MiB
+    /// (0: render every appointment on every read).
+    #[arg(long, env = "HEALTHSYNX_VIEW_CACHE_MB", default_value_t = crate::store::DEFAULT_VIEW_CACHE_MB)]
+    pub view_cache_mb: u64,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -288,6 +292,8 @@ pub struct Config {
     pub backup_dir: PathBuf,
     /// The store's page cache, MiB.
     pub cache_mb: u64,
+    /// The store's cache of encoded appointments, MiB.
+    pub view_cache_mb: u64,
 }
 
 impl Config {
@@ -315,6 +321,7 @@ impl Config {
             limits: crate::throttle::Limits::default(),
             backup_dir: PathBuf::from("./backups"),
             cache_mb: crate::store::DEFAULT_CACHE_MB,
+            view_cache_mb: crate::store::DEFAULT_VIEW_CACHE_MB,
         }
     }
 
@@ -335,6 +342,7 @@ impl Config {
         };
         self.backup_dir = s.backup_dir.clone();
         self.cache_mb = s.cache_mb.max(1);
+        self.view_cache_mb = s.view_cache_mb;
         Ok(())
     }
 }

@@ -33,7 +33,7 @@ pub struct State {
 impl State {
     /// Opens the store and builds the keys from `config`.
     pub fn open(config: Config) -> Result<Self> {
-        let store = Store::open_with_cache(&config.data_dir, config.cache_mb)?;
+        let store = Store::open_with_cache(&config.data_dir, config.cache_mb, config.view_cache_mb)?;
         let s = &config.secrets;
         Ok(State {
             store,

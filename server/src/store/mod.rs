@@ -36,7 +36,6 @@ use crate::audit::{self, Draft};
 use crate::error::{Error, Result};
 
 pub use rows::*;
-pub use views::VIEW_CACHE_BYTES;
 
 /// Every tree of the store. The discriminant is the index into `Store::trees`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +100,10 @@ const TREES: [(T, &str); 24] = [
 /// runs to roughly twice its cache setting, so this keeps a server with a
 /// million appointments under 200 MB.
 pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a
+/// doctor's week is ~16 KB, so this holds ~2 000 doctor-weeks.
+pub const DEFAULT_VIEW_CACHE_MB: u64 = 32;
 
 /// The newest link of the audit chain.
 struct ChainHead {
@@ -175,11 +178,12 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store in `dir` with the default page cache.
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::open_with_cache(dir, DEFAULT_CACHE_MB)
+        Self::open_with_cache(dir, DEFAULT_CACHE_MB, DEFAULT_VIEW_CACHE_MB)
     }
 
-    /// Opens (or creates) the store in `dir` with a page cache of `cache_mb` MiB.
-    pub fn open_with_cache(dir: &Path, cache_mb: u64) -> Result<Self> {
+    /// Opens (or creates) the store in `dir` with a page cache of `cache_mb`
+    /// MiB and a view cache of `view_cache_mb` MiB.
+    pub fn open_with_cache(dir: &Path, cache_mb: u64, view_cache_mb: u64) -> Result<Self> {
         std::fs::create_dir_all(dir).with_context(|| format!("create data directory {}", dir.display()))?;
         let db = sled::Config::new()
             .path(dir.join("store"))
@@ -208,7 +212,7 @@ impl Store {
             head: Mutex::new(head),
             queued: Mutex::new(Vec::new()),
             names: Mutex::new(NameCache::default()),
-            views: Mutex::new(views::ViewCache::default()),
+            views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
             flusher,
         })
     }
@@ -266,7 +270,9 @@ impl Store {
         }
         let mut views = self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?;
         if accounts {
-            views.forget_all();
+            let dropped = views.forget_all();
+            drop(views);
+            drop(dropped);
         } else {
             for (_, k, _) in ops.iter().filter(|(t, _, _)| *t == T::Appointments) {
                 views.forget(&uuid_of(k)?);
@@ -669,7 +675,8 @@ impl Store {
         for (t, b) in batches {
             self.tree(t).apply_batch(b)?;
         }
-        self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?.forget_all();
+        let dropped = self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?.forget_all();
+        drop(dropped);
         self.flush_blocking()
     }
 
@@ -743,10 +750,13 @@ impl Store {
             }
         }
         if !rendered.is_empty() {
+            let mut retired = Vec::new();
             let mut cache = lock()?;
             for (id, view) in rendered {
-                cache.fill(generation, id, view);
+                retired.extend(cache.fill(generation, id, view));
             }
+            drop(cache);
+            drop(retired);
         }
         Ok(views.into_iter().flatten().collect())
     }
