@@ -12,6 +12,11 @@ use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 
+/// How long a flush waits for company once someone asks for it (like
+/// PostgreSQL's `commit_delay`): 2 ms took 64 booking clients from ~1 800
+/// to ~2 300 durable bookings/s.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(2000);
+
 struct Shared {
     /// Tickets handed out; a ticket is taken after the caller's write.
     requested: AtomicU64,
@@ -74,6 +79,10 @@ fn run(db: sled::Db, s: Arc<Shared>, tx: watch::Sender<(u64, Option<String>)>) {
                 };
             }
         }
+        // A moment for more writers to join this flush: each sled flush seals
+        // and writes a log buffer on sled's IO threads, and flushing per
+        // booking cost more CPU than the booking itself.
+        std::thread::sleep(GATHER);
         let target = s.requested.load(Ordering::SeqCst);
         let result = db.flush();
         flushed = target;
