@@ -90,6 +90,24 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
             }
         }
     });
+    // Deletes expired refresh families, reset tokens and idempotency answers,
+    // at start and then hourly; ends with the state.
+    let weak = Arc::downgrade(&state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(st) = weak.upgrade() else { return };
+            let ttl = domain::scheduling::IDEMPOTENCY_TTL;
+            match tokio::task::spawn_blocking(move || st.store.sweep_expired(jiff::Timestamp::now(), ttl)).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(rows)) => tracing::info!(rows, "deleted expired tokens and idempotency answers"),
+                Ok(Err(e)) => tracing::error!(error = %e, "sweeping expired rows failed"),
+                Err(e) => tracing::error!(error = %e, "the sweep task failed"),
+            }
+        }
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(listen::serve(listener, tls, http::filter(state.clone()), async {
         let _ = rx.await;

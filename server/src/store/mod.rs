@@ -903,6 +903,45 @@ impl Store {
         c.put_json(T::Idempotency, [actor.as_bytes().as_slice(), key.as_bytes()].concat(), row)
     }
 
+    // ---- expiry ----
+
+    /// Deletes what has expired by `now`: refresh token families and reset
+    /// tokens past their `expires_at` (their tokens no longer verify), and
+    /// idempotency answers older than `idempotency_ttl`. A few hundred rows
+    /// per write, so requests wait for the write lock only briefly. Returns
+    /// how many rows went.
+    pub fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
+        Ok(self.sweep::<RefreshFamily>(T::RefreshFamilies, |f| f.expires_at <= now)?
+            + self.sweep::<ResetTokenRow>(T::ResetTokens, |t| t.expires_at <= now)?
+            + self.sweep::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now)?)
+    }
+
+    fn sweep<R: DeserializeOwned>(&self, t: T, expired: impl Fn(&R) -> bool) -> Result<u64> {
+        const CHUNK: usize = 500;
+        let mut removed = 0;
+        let mut after: Option<IVec> = None;
+        loop {
+            let (n, last) = self.write(|c| {
+                let mut n = 0;
+                let mut last = None;
+                for kv in scan_json::<R>(self.tree(t), after.as_deref(), None).take(CHUNK) {
+                    let (k, row) = kv?;
+                    if expired(&row) {
+                        c.remove(t, &k);
+                        n += 1;
+                    }
+                    last = Some(k);
+                }
+                Ok((n, last))
+            })?;
+            removed += n;
+            match last {
+                Some(k) => after = Some(k),
+                None => return Ok(removed),
+            }
+        }
+    }
+
     // ---- audit ----
 
     /// Audit entries from newest to oldest, before the cursor key `before`.

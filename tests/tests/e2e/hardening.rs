@@ -5,11 +5,14 @@ use std::time::Duration;
 use healthsynx_server::audit::{Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::crypto::seal::Sealer;
+use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
 use healthsynx_server::store::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
-use healthsynx_tests::shared::api::{NewRecord, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::PatientType;
+use healthsynx_tests::shared::api::{NewAppointment, NewPatient, NewRecord, PatientQuery, RangeQuery, UserQuery, path};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
+use jiff::{SignedDuration, Timestamp};
 
 use crate::support::{book, code, login_attempt};
 
@@ -239,4 +242,43 @@ async fn metrics_answer_loopback_and_their_counters_move() {
     assert!(text.contains("healthsynx_request_seconds_bucket"));
     assert!(text.contains("healthsynx_store_bytes"));
     assert!(text.contains("healthsynx_throttled_total"));
+}
+
+#[tokio::test]
+async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await; // logins: refresh token families
+    let desk = &clinic.reception.client;
+    let new = NewPatient {
+        email: "new@test.dev".into(),
+        full_name: "Nell New".into(),
+        date_of_birth: "1990-01-01".into(),
+        phone: "+49 30 1234567".into(),
+        insurance_id: None,
+        patient_type: PatientType::Outpatient,
+        password: None,
+    };
+    let created = desk.create_patient(&new).await.unwrap(); // an activation token
+    assert!(created.activation_token.is_some());
+    let req = NewAppointment {
+        patient_id: clinic.patient.patient_id,
+        doctor_id: clinic.doctor.user_id,
+        start: utc(16, 9, 0),
+        end: None,
+        reason: "x".into(),
+    };
+    let first = desk.book(&req, Some("key-1")).await.unwrap();
+
+    let store = &app.state().store;
+    let rows = |tree: &str| store.raw_tree(tree).unwrap().len();
+    let held = rows("refresh_families") + rows("reset_tokens") + rows("idempotency");
+    assert!(rows("refresh_families") >= 7 && rows("reset_tokens") == 1 && rows("idempotency") == 1);
+
+    assert_eq!(store.sweep_expired(Timestamp::now(), IDEMPOTENCY_TTL).unwrap(), 0, "nothing has expired yet");
+    assert_eq!(desk.book(&req, Some("key-1")).await.unwrap().id, first.id, "the answer still replays");
+
+    let later = Timestamp::now() + SignedDuration::from_hours(25);
+    assert_eq!(store.sweep_expired(later, IDEMPOTENCY_TTL).unwrap() as usize, held);
+    assert_eq!(rows("refresh_families") + rows("reset_tokens") + rows("idempotency"), 0);
+    assert!(app.state().store.verify_audit().ok);
 }
