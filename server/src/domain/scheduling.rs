@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-
 use jiff::civil::{Date, Time};
 use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
