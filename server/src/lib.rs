@@ -17,6 +17,7 @@ pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::oneshot;
@@ -77,35 +78,18 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         Some((cert, key)) => Some(listen::tls_acceptor(cert, key)?),
         None => None,
     };
-    // Links queued read audit entries every 50 ms; ends with the state.
-    let weak = Arc::downgrade(&state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(50));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(st) = weak.upgrade() else { return };
-            if let Err(e) = st.store.drain_audit() {
-                tracing::error!(error = %e, "linking queued audit entries failed");
-            }
+    // Links queued read audit entries into the chain.
+    every(&state, Duration::from_millis(50), |st| {
+        if let Err(e) = st.store.drain_audit() {
+            tracing::error!(error = %e, "linking queued audit entries failed");
         }
     });
-    // Deletes expired refresh families, reset tokens and idempotency answers,
-    // at start and then hourly; ends with the state.
-    let weak = Arc::downgrade(&state);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let Some(st) = weak.upgrade() else { return };
-            let ttl = domain::scheduling::IDEMPOTENCY_TTL;
-            match tokio::task::spawn_blocking(move || st.store.sweep_expired(jiff::Timestamp::now(), ttl)).await {
-                Ok(Ok(0)) => {}
-                Ok(Ok(rows)) => tracing::info!(rows, "deleted expired tokens and idempotency answers"),
-                Ok(Err(e)) => tracing::error!(error = %e, "sweeping expired rows failed"),
-                Err(e) => tracing::error!(error = %e, "the sweep task failed"),
-            }
+    // Expired refresh families, reset tokens and idempotency answers.
+    every(&state, Duration::from_secs(3600), |st| {
+        match st.store.sweep_expired(jiff::Timestamp::now(), domain::scheduling::IDEMPOTENCY_TTL) {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "deleted expired tokens and idempotency answers"),
+            Err(e) => tracing::error!(error = %e, "sweeping expired rows failed"),
         }
     });
     let (tx, rx) = oneshot::channel::<()>();
@@ -113,4 +97,21 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         let _ = rx.await;
     }));
     Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })
+}
+
+/// Runs `job` on the blocking pool every `period`, the first time at once,
+/// until the state is dropped.
+fn every(state: &Arc<State>, period: Duration, job: fn(&State)) {
+    let weak = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(st) = weak.upgrade() else { return };
+            if let Err(e) = tokio::task::spawn_blocking(move || job(&st)).await {
+                tracing::error!(error = %e, "a periodic task failed");
+            }
+        }
+    });
 }

@@ -409,29 +409,43 @@ impl Store {
         f: impl Fn(&mut R) -> Result<u64>,
         stage: impl Fn(&mut Changes, &[u8], &R, &R) -> Result<()>,
     ) -> Result<u64> {
+        self.rewrite_in_chunks(t, decode, |c, k, old| {
+            let mut row = old.clone();
+            let touched = f(&mut row)?;
+            if touched > 0 {
+                stage(c, k, &row, &old)?;
+            }
+            Ok(touched)
+        })
+    }
+
+    /// Walks every row of `t`, a few hundred per write so requests wait for
+    /// the write lock only briefly, letting `each` stage changes for a row;
+    /// returns the sum of what `each` counted.
+    fn rewrite_in_chunks<R>(
+        &self,
+        t: T,
+        decode: fn(&[u8]) -> Result<R>,
+        each: impl Fn(&mut Changes, &[u8], R) -> Result<u64>,
+    ) -> Result<u64> {
         const CHUNK: usize = 500;
-        let mut changed = 0;
+        let mut total = 0;
         let mut after: Option<IVec> = None;
         loop {
             let (n, last) = self.write(|c| {
                 let mut n = 0;
                 let mut last = None;
                 for kv in scan_rows(self.tree(t), after.as_deref(), None, decode).take(CHUNK) {
-                    let (k, old) = kv?;
-                    let mut row = old.clone();
-                    let touched = f(&mut row)?;
-                    if touched > 0 {
-                        stage(c, &k, &row, &old)?;
-                        n += touched;
-                    }
+                    let (k, row) = kv?;
+                    n += each(c, &k, row)?;
                     last = Some(k);
                 }
                 Ok((n, last))
             })?;
-            changed += n;
+            total += n;
             match last {
                 Some(k) => after = Some(k),
-                None => return Ok(changed),
+                None => return Ok(total),
             }
         }
     }
@@ -907,9 +921,8 @@ impl Store {
 
     /// Deletes what has expired by `now`: refresh token families and reset
     /// tokens past their `expires_at` (their tokens no longer verify), and
-    /// idempotency answers older than `idempotency_ttl`. A few hundred rows
-    /// per write, so requests wait for the write lock only briefly. Returns
-    /// how many rows went.
+    /// idempotency answers older than `idempotency_ttl`. Returns how many
+    /// rows went.
     pub fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
         Ok(self.sweep::<RefreshFamily>(T::RefreshFamilies, |f| f.expires_at <= now)?
             + self.sweep::<ResetTokenRow>(T::ResetTokens, |t| t.expires_at <= now)?
@@ -917,29 +930,13 @@ impl Store {
     }
 
     fn sweep<R: DeserializeOwned>(&self, t: T, expired: impl Fn(&R) -> bool) -> Result<u64> {
-        const CHUNK: usize = 500;
-        let mut removed = 0;
-        let mut after: Option<IVec> = None;
-        loop {
-            let (n, last) = self.write(|c| {
-                let mut n = 0;
-                let mut last = None;
-                for kv in scan_json::<R>(self.tree(t), after.as_deref(), None).take(CHUNK) {
-                    let (k, row) = kv?;
-                    if expired(&row) {
-                        c.remove(t, &k);
-                        n += 1;
-                    }
-                    last = Some(k);
-                }
-                Ok((n, last))
-            })?;
-            removed += n;
-            match last {
-                Some(k) => after = Some(k),
-                None => return Ok(removed),
+        self.rewrite_in_chunks(t, decode, |c, k, row: R| {
+            if !expired(&row) {
+                return Ok(0);
             }
-        }
+            c.remove(t, k);
+            Ok(1)
+        })
     }
 
     // ---- audit ----
