@@ -213,8 +213,10 @@ async fn seed_coming_week(
     Ok(())
 }
 
-/// The past week, written straight into the store (the booking rules refuse
-/// the past): completed visits with records, no-shows and cancellations.
+/// The past week and today up to now, written straight into the store (the
+/// booking rules refuse the past): completed visits with records, no-shows and
+/// cancellations. Today's morning is included so the front desk's opening
+/// screen is a working day whatever the hour.
 async fn seed_past_week(
     st: &State,
     sys: &Caller<'_>,
@@ -224,10 +226,11 @@ async fn seed_past_week(
     dice: &mut Dice,
 ) -> Result<()> {
     let tz = st.config.tz.clone();
-    let today = Timestamp::now().to_zoned(tz.clone()).date();
+    let now = Timestamp::now();
+    let today = now.to_zoned(tz.clone()).date();
     let mut visits = Vec::new();
     st.store.write(|c| {
-        for back in 1..=7i64 {
+        for back in 0..=7i64 {
             let day: Date = today - jiff::Span::new().days(back);
             let weekday = day.weekday().to_monday_one_offset() as u8;
             for (n, (doctor, dept)) in doctors.iter().enumerate() {
@@ -236,6 +239,9 @@ async fn seed_past_week(
                     for k in 0..3i64 {
                         let Ok(local) = day.at(hour, 0, 0, 0).to_zoned(tz.clone()) else { continue };
                         let start = local.timestamp() + SignedDuration::from_mins(60 * k + 30 * (n as i64 % 2));
+                        if start + SignedDuration::from_mins(30) > now {
+                            continue;
+                        }
                         let id = Uuid::now_v7();
                         let status = match dice.roll(10) {
                             0 => AppointmentStatus::NoShow,
