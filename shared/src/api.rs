@@ -131,9 +131,11 @@ pub enum RouteMiss {
 /// its `{…}` segments in order.
 pub fn match_route<'p>(method: &str, path: &'p str) -> Result<(RouteId, Vec<&'p str>), RouteMiss> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
+    // Split once: every request is tried against every pattern.
+    let have: Vec<&str> = path.split('/').collect();
     let mut allowed = Vec::new();
     for &(id, m, pattern) in ROUTES {
-        if let Some(params) = match_pattern(pattern, path) {
+        if let Some(params) = match_pattern(pattern, &have) {
             if m == method {
                 return Ok((id, params));
             }
@@ -143,18 +145,17 @@ pub fn match_route<'p>(method: &str, path: &'p str) -> Result<(RouteId, Vec<&'p 
     if allowed.is_empty() { Err(RouteMiss::NotFound) } else { Err(RouteMiss::MethodNotAllowed(allowed)) }
 }
 
-fn match_pattern<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
+fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {
     let mut want = pattern.split('/');
-    let mut have = path.split('/');
     let mut params = Vec::new();
-    loop {
-        match (want.next(), have.next()) {
-            (None, None) => return Some(params),
-            (Some(w), Some(h)) if w.starts_with('{') && !h.is_empty() => params.push(h),
-            (Some(w), Some(h)) if w == h => {}
+    for &h in have {
+        match want.next()? {
+            w if w.starts_with('{') && !h.is_empty() => params.push(h),
+            w if w == h => {}
             _ => return None,
         }
     }
+    want.next().is_none().then_some(params)
 }
 
 /// Concrete paths for the client: one function per parameterised pattern.

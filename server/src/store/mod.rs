@@ -16,6 +16,7 @@ pub mod keys;
 mod rows;
 mod views;
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
@@ -151,23 +152,26 @@ pub struct Store {
     /// next write, flush, audit read or [`Store::drain_audit`] tick links
     /// them all in one transaction, so a read never waits for the write lock.
     queued: Mutex<Vec<Draft>>,
-    names: Mutex<NameCache>,
+    accounts: Mutex<AccountCache>,
     views: Mutex<views::ViewCache>,
     flusher: flusher::Flusher,
 }
 
-/// Full names by user or patient id, so listing appointments does not decode
-/// two account rows per appointment. Any write to the users or patients
-/// trees empties it and bumps `generation`; a reader only fills in a name
-/// read while the generation stayed the same, so a name is never stale.
+/// User rows by id (every authenticated request reads its caller's) and
+/// full names by user or patient id (listing appointments joins two per
+/// row), so neither is a store read and a JSON decode each time. Any write
+/// to the users or patients trees empties it and bumps `generation`; a
+/// reader only fills in what it read while the generation stayed the same,
+/// so nothing in it is ever stale, revoked tokens included.
 #[derive(Default)]
-struct NameCache {
+struct AccountCache {
     generation: u64,
-    names: std::collections::HashMap<Uuid, String>,
+    users: HashMap<Uuid, UserRow>,
+    names: HashMap<Uuid, String>,
 }
 
-/// Names kept before the cache starts over.
-const NAME_CACHE_MAX: usize = 100_000;
+/// Entries of one kind kept before that kind starts over.
+const ACCOUNT_CACHE_MAX: usize = 100_000;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -211,7 +215,7 @@ impl Store {
             trees,
             head: Mutex::new(head),
             queued: Mutex::new(Vec::new()),
-            names: Mutex::new(NameCache::default()),
+            accounts: Mutex::new(AccountCache::default()),
             views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
             flusher,
         })
@@ -264,9 +268,10 @@ impl Store {
     fn forget_derived(&self, ops: &[Op]) -> Result<()> {
         let accounts = ops.iter().any(|(t, _, _)| matches!(t, T::Users | T::Patients));
         if accounts {
-            let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
-            names.generation += 1;
-            names.names.clear();
+            let mut cache = self.accounts.lock().map_err(|_| anyhow::anyhow!("account cache poisoned"))?;
+            cache.generation += 1;
+            cache.users.clear();
+            cache.names.clear();
         }
         let mut views = self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"))?;
         if accounts {
@@ -462,41 +467,58 @@ impl Store {
 
     // ---- users ----
 
-    /// A user row by id.
+    /// A user row by id, cached.
     pub fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
-        self.get_json(T::Users, id.as_bytes())
+        self.cached_account(id, |c| &mut c.users, || self.get_json(T::Users, id.as_bytes()))
     }
 
     /// A user's full name (empty when there is no such user), cached.
     pub fn user_name(&self, id: Uuid) -> Result<String> {
-        self.cached_name(id, || Ok(self.user(id)?.map(|u| u.full_name).unwrap_or_default()))
+        let name = self.cached_account(id, |c| &mut c.names, || Ok(self.user(id)?.map(|u| u.full_name)))?;
+        Ok(name.unwrap_or_default())
     }
 
     /// A patient's full name from their account (empty when unknown), cached.
     pub fn patient_name(&self, id: Uuid) -> Result<String> {
-        self.cached_name(id, || match self.patient(id)? {
-            Some(p) => Ok(self.user(p.user_id)?.map(|u| u.full_name).unwrap_or_default()),
-            None => Ok(String::new()),
-        })
+        let name = self.cached_account(
+            id,
+            |c| &mut c.names,
+            || match self.patient(id)? {
+                Some(p) => Ok(self.user(p.user_id)?.map(|u| u.full_name)),
+                None => Ok(None),
+            },
+        )?;
+        Ok(name.unwrap_or_default())
     }
 
-    fn cached_name(&self, id: Uuid, read: impl FnOnce() -> Result<String>) -> Result<String> {
+    /// `read` through the account cache: a hit is a clone, a miss is kept
+    /// only if no account write happened while it was read.
+    fn cached_account<V: Clone>(
+        &self,
+        id: Uuid,
+        kind: fn(&mut AccountCache) -> &mut HashMap<Uuid, V>,
+        read: impl FnOnce() -> Result<Option<V>>,
+    ) -> Result<Option<V>> {
+        let lock = || self.accounts.lock().map_err(|_| anyhow::anyhow!("account cache poisoned"));
         let generation = {
-            let names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
-            if let Some(n) = names.names.get(&id) {
-                return Ok(n.clone());
+            let mut cache = lock()?;
+            if let Some(v) = kind(&mut cache).get(&id) {
+                return Ok(Some(v.clone()));
             }
-            names.generation
+            cache.generation
         };
-        let name = read()?;
-        let mut names = self.names.lock().map_err(|_| anyhow::anyhow!("name cache poisoned"))?;
-        if names.generation == generation && !name.is_empty() {
-            if names.names.len() >= NAME_CACHE_MAX {
-                names.names.clear();
+        let value = read()?;
+        if let Some(v) = &value {
+            let mut cache = lock()?;
+            if cache.generation == generation {
+                let map = kind(&mut cache);
+                if map.len() >= ACCOUNT_CACHE_MAX {
+                    map.clear();
+                }
+                map.insert(id, v.clone());
             }
-            names.names.insert(id, name.clone());
         }
-        Ok(name)
+        Ok(value)
     }
 
     /// A user row by email (case-insensitive).

@@ -54,6 +54,8 @@ async fn a_deactivated_user_cannot_log_in_or_use_earlier_tokens() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let token = clinic.nurse.client.access_token().await.unwrap();
+    // Used once first, so the server has the account at hand when it changes.
+    assert_eq!(me_status(&app, &token).await, 200);
     clinic.admin.client.deactivate_user(clinic.nurse.user_id).await.unwrap();
     assert_eq!(raw_login(&app, "nurse@test.dev", PASSWORD).await.0, 401);
     assert_eq!(me_status(&app, &token).await, 401);
@@ -172,6 +174,7 @@ async fn after_a_password_change_old_tokens_fail_and_the_new_password_works() {
     let new_password = "quartz-lagoon-pepper-ember";
     assert_eq!(status(c.change_password("wrong current password", new_password).await, "wrong current"), 422);
     assert_eq!(status(c.change_password(PASSWORD, "short").await, "weak"), 422);
+    assert_eq!(me_status(&app, &old_access).await, 200);
     c.change_password(PASSWORD, new_password).await.unwrap();
     assert_eq!(me_status(&app, &old_access).await, 401);
     assert_eq!(refresh_status(&app, &old_refresh).await, 401);
