@@ -97,9 +97,9 @@ const TREES: [(T, &str); 24] = [
     (T::AuditByPatient, "audit_by_patient"),
 ];
 
-/// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`). sled's resident memory
-/// runs to roughly twice its cache setting, so this keeps a server with a
-/// million appointments under 200 MB.
+/// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
+/// decoded nodes take about twice that in memory. It does not bound sled's
+/// per-page bookkeeping, which grows with the store (README, Performance).
 pub const DEFAULT_CACHE_MB: u64 = 64;
 
 /// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a
