@@ -11,20 +11,13 @@
 //! `status` (u8), `version` (u64), `department` (u16 length ‖ UTF-8),
 //! `reason_sealed` (u32 length ‖ UTF-8), `cancel_reason_sealed` (u8 0/1, then
 //! u32 length ‖ UTF-8). Rows written before v1 are JSON and still read.
-//!
-//! Doctor-day buckets: the doctor index has one entry per doctor and UTC day
-//! (sled keeps a few hundred bytes of bookkeeping per 16 entries, and walks
-//! a range entry by entry), whose value is that day's rows, each
-//! `u32 length ‖ row (v1)`, in start-then-id order.
-
-use std::ops::Range;
 
 use jiff::Timestamp;
 use uuid::Uuid;
 
 use healthsynx_shared::AppointmentStatus;
 
-use super::{AppointmentRow, keys};
+use super::AppointmentRow;
 use crate::error::{Error, Result};
 
 const V1: u8 = 1;
@@ -75,72 +68,6 @@ pub fn decode_appointment(bytes: &[u8]) -> Result<AppointmentRow> {
         Some(b'{') => serde_json::from_slice(bytes).map_err(|e| unreadable(&e.to_string())),
         _ => Err(unreadable("unknown appointment row layout")),
     }
-}
-
-/// `time(start) ‖ id` of a v1 row: its place in a bucket and the tail of
-/// the index key it stands for (`doctor ‖ time ‖ id`).
-pub fn row_order(row: &[u8]) -> Result<[u8; 24]> {
-    let mut r = Reader(row);
-    let ok = r.array::<1>() == Some([V1]);
-    let id = r.array::<16>();
-    let _ = (r.id(), r.id(), r.id());
-    match (ok, id, r.time()) {
-        (true, Some(id), Some(start)) => {
-            let mut order = [0u8; 24];
-            order[..8].copy_from_slice(&keys::time(start));
-            order[8..].copy_from_slice(&id);
-            Ok(order)
-        }
-        _ => Err(unreadable("bucket row is not layout v1")),
-    }
-}
-
-/// Where each row of a bucket lies in it, in order.
-pub fn bucket_rows(bucket: &[u8]) -> Result<Vec<Range<usize>>> {
-    let mut out = Vec::new();
-    let mut at = 0;
-    while at < bucket.len() {
-        let len = bucket.get(at..at + 4).ok_or_else(|| unreadable("damaged bucket"))?;
-        let len = u32::from_be_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        let row = at + 4..at + 4 + len;
-        if row.end > bucket.len() {
-            return Err(unreadable("damaged bucket"));
-        }
-        at = row.end;
-        out.push(row);
-    }
-    Ok(out)
-}
-
-/// `bucket` without the row ordered at `gone` and with `row` put in its
-/// place; `None` when no row is left.
-pub fn bucket_edit(bucket: Option<&[u8]>, gone: Option<[u8; 24]>, row: Option<&[u8]>) -> Result<Option<Vec<u8>>> {
-    let bucket = bucket.unwrap_or_default();
-    let mut rows: Vec<([u8; 24], &[u8])> = Vec::new();
-    for range in bucket_rows(bucket)? {
-        let r = &bucket[range];
-        rows.push((row_order(r)?, r));
-    }
-    if let Some(gone) = gone {
-        rows.retain(|(order, _)| *order != gone);
-    }
-    if let Some(row) = row {
-        let order = row_order(row)?;
-        let at = rows.partition_point(|(o, _)| *o < order);
-        match rows.get(at) {
-            Some((o, _)) if *o == order => rows[at] = (order, row),
-            _ => rows.insert(at, (order, row)),
-        }
-    }
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(rows.iter().map(|(_, r)| r.len() + 4).sum());
-    for (_, r) in rows {
-        out.extend_from_slice(&(r.len() as u32).to_be_bytes());
-        out.extend_from_slice(r);
-    }
-    Ok(Some(out))
 }
 
 fn unreadable(why: &str) -> Error {
@@ -270,47 +197,5 @@ mod tests {
         let mut bad_status = bytes;
         bad_status[1 + 64 + 48] = 9;
         assert!(decode_appointment(&bad_status).is_err());
-    }
-
-    fn at(id: u128, start: &str) -> Vec<u8> {
-        let mut r = row(None);
-        r.id = Uuid::from_u128(id);
-        r.start = start.parse().unwrap();
-        encode_appointment(&r)
-    }
-
-    fn ids(bucket: &[u8]) -> Vec<u128> {
-        let rows = bucket_rows(bucket).unwrap();
-        rows.into_iter().map(|r| decode_appointment(&bucket[r]).unwrap().id.as_u128()).collect()
-    }
-
-    #[test]
-    fn a_bucket_keeps_its_rows_in_start_then_id_order() {
-        let (a, b, c) = (at(9, "2026-03-29T09:00:00Z"), at(1, "2026-03-29T10:00:00Z"), at(5, "2026-03-29T09:00:00Z"));
-        let mut bucket = None;
-        for r in [&a, &b, &c] {
-            bucket = bucket_edit(bucket.as_deref(), None, Some(r)).unwrap();
-        }
-        assert_eq!(ids(bucket.as_deref().unwrap()), [5, 9, 1]);
-        // The same row again replaces itself; a moved row leaves its old place.
-        let moved = at(9, "2026-03-29T11:00:00Z");
-        let gone = row_order(&a).unwrap();
-        let bucket = bucket_edit(bucket.as_deref(), Some(gone), Some(&moved)).unwrap().unwrap();
-        let bucket = bucket_edit(Some(&bucket), None, Some(&c)).unwrap().unwrap();
-        assert_eq!(ids(&bucket), [5, 1, 9]);
-        let order = row_order(&moved).unwrap();
-        assert_eq!(&order[..8], &keys::time("2026-03-29T11:00:00Z".parse().unwrap()));
-        assert_eq!(&order[8..], Uuid::from_u128(9).as_bytes());
-    }
-
-    #[test]
-    fn an_emptied_bucket_is_none_and_a_damaged_one_an_error() {
-        let a = at(1, "2026-03-29T09:00:00Z");
-        let bucket = bucket_edit(None, None, Some(&a)).unwrap().unwrap();
-        assert_eq!(bucket_edit(Some(&bucket), Some(row_order(&a).unwrap()), None).unwrap(), None);
-        for cut in 1..bucket.len() {
-            assert!(bucket_rows(&bucket[..cut]).is_err(), "cut at {cut}");
-        }
-        assert!(row_order(b"{}").is_err());
     }
 }

@@ -54,8 +54,7 @@ pub enum T {
     /// `dept\0 ‖ patient ‖ appointment`: the patients a department may see.
     CareByDept,
     Appointments,
-    /// `doctor ‖ time(UTC day)` → that day's rows (a bucket, `codec`).
-    ApptByDoctorDay,
+    ApptByDoctor,
     ApptByPatient,
     ApptByDept,
     ApptByStart,
@@ -82,7 +81,7 @@ const TREES: [(T, &str); 24] = [
     (T::CareByDoctor, "care_by_doctor"),
     (T::CareByDept, "care_by_dept"),
     (T::Appointments, "appointments"),
-    (T::ApptByDoctorDay, "appt_by_doctor_day"),
+    (T::ApptByDoctor, "appt_by_doctor"),
     (T::ApptByPatient, "appt_by_patient"),
     (T::ApptByDept, "appt_by_dept"),
     (T::ApptByStart, "appt_by_start"),
@@ -121,27 +120,9 @@ type Op = (T, Vec<u8>, Option<Vec<u8>>);
 pub struct Changes {
     ops: Vec<Op>,
     audit: Vec<Draft>,
-    /// Where in `ops` each staged doctor-day bucket is, so one write (or a
-    /// bulk load) can change a bucket many times and stage it once.
-    buckets: HashMap<Vec<u8>, usize>,
 }
 
 impl Changes {
-    /// A doctor-day bucket as staged here: `None` when not staged.
-    fn staged_bucket(&self, key: &[u8]) -> Option<Option<&[u8]>> {
-        self.buckets.get(key).map(|&i| self.ops[i].2.as_deref())
-    }
-
-    fn set_bucket(&mut self, key: Vec<u8>, value: Option<Vec<u8>>) {
-        match self.buckets.get(&key) {
-            Some(&i) => self.ops[i].2 = value,
-            None => {
-                self.buckets.insert(key.clone(), self.ops.len());
-                self.ops.push((T::ApptByDoctorDay, key, value));
-            }
-        }
-    }
-
     fn put(&mut self, tree: T, key: impl AsRef<[u8]>, value: impl Into<Vec<u8>>) {
         self.ops.push((tree, key.as_ref().to_vec(), Some(value.into())));
     }
@@ -229,7 +210,7 @@ impl Store {
             None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
         };
         let flusher = flusher::Flusher::start(db.clone()).context("start the flush thread")?;
-        let store = Store {
+        Ok(Store {
             db,
             trees,
             head: Mutex::new(head),
@@ -237,9 +218,7 @@ impl Store {
             accounts: Mutex::new(AccountCache::default()),
             views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
             flusher,
-        };
-        store.migrate_doctor_index()?;
-        Ok(store)
+        })
     }
 
     fn tree(&self, t: T) -> &Tree {
@@ -694,76 +673,15 @@ impl Store {
         }
         let bytes = codec::encode_appointment(row);
         for (t, k) in appointment_index_keys(row) {
-            c.put(t, k, Vec::new());
+            // The doctor index carries the row itself: a doctor's week is then
+            // one contiguous range, not ~40 reads scattered over the store.
+            let value = if t == T::ApptByDoctor { bytes.clone() } else { Vec::new() };
+            c.put(t, k, value);
         }
-        self.put_in_doctor_day(c, row, &bytes, old)?;
         if row.status.holds_time() {
             self.put_care(c, row, true);
         }
         c.put(T::Appointments, row.id.as_bytes(), bytes);
-        Ok(())
-    }
-
-    /// Stages `row` (encoded as `bytes`) into its doctor-day bucket, and
-    /// `old` out of its own. The doctor index carries the rows themselves, a
-    /// day per entry: a doctor's week is then 5–7 entries of one range, not
-    /// ~40 reads scattered over the store.
-    fn put_in_doctor_day(
-        &self,
-        c: &mut Changes,
-        row: &AppointmentRow,
-        bytes: &[u8],
-        old: Option<&AppointmentRow>,
-    ) -> Result<()> {
-        if let Some(old) = old {
-            let key = doctor_day(old.doctor_id.as_bytes(), old.start);
-            let gone = [keys::time(old.start).as_slice(), old.id.as_bytes()].concat();
-            let gone: [u8; 24] = gone.try_into().map_err(|_| anyhow::anyhow!("order key"))?;
-            let bucket = codec::bucket_edit(self.bucket(c, &key)?.as_deref(), Some(gone), None)?;
-            c.set_bucket(key, bucket);
-        }
-        let key = doctor_day(row.doctor_id.as_bytes(), row.start);
-        let bucket = codec::bucket_edit(self.bucket(c, &key)?.as_deref(), None, Some(bytes))?;
-        c.set_bucket(key, bucket);
-        Ok(())
-    }
-
-    /// A doctor-day bucket as `c` has staged it, else as stored.
-    fn bucket(&self, c: &Changes, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(match c.staged_bucket(key) {
-            Some(staged) => staged.map(<[u8]>::to_vec),
-            None => self.tree(T::ApptByDoctorDay).get(key)?.map(|v| v.to_vec()),
-        })
-    }
-
-    /// Builds the doctor-day index from the appointments when a store from
-    /// before it (one doctor-index entry per appointment) is opened, then
-    /// drops the old tree. A crash part way leaves the old tree, so the next
-    /// start builds again from scratch.
-    fn migrate_doctor_index(&self) -> Result<()> {
-        const OLD: &[u8] = b"appt_by_doctor";
-        if !self.db.tree_names().iter().any(|n| n.as_ref() == OLD) {
-            return Ok(());
-        }
-        let fresh = self.tree(T::ApptByDoctorDay);
-        fresh.clear()?;
-        let mut c = Changes::default();
-        for kv in self.tree(T::Appointments).iter() {
-            let (_, stored) = kv?;
-            let row = codec::decode_appointment(&stored)?;
-            self.put_in_doctor_day(&mut c, &row, &codec::encode_appointment(&row), None)?;
-        }
-        let mut batch = sled::Batch::default();
-        for (_, k, v) in c.ops {
-            if let Some(v) = v {
-                batch.insert(k, v);
-            }
-        }
-        fresh.apply_batch(batch)?;
-        self.db.flush()?;
-        self.db.drop_tree(OLD)?;
-        self.db.flush()?;
-        tracing::info!("store: doctor index rebuilt as one entry per doctor-day");
         Ok(())
     }
 
@@ -800,83 +718,11 @@ impl Store {
 
     fn appointment_index(&self, index: &ApptIndex) -> (&Tree, Vec<u8>) {
         match index {
-            ApptIndex::Doctor(d) => (self.tree(T::ApptByDoctorDay), d.as_bytes().to_vec()),
+            ApptIndex::Doctor(d) => (self.tree(T::ApptByDoctor), d.as_bytes().to_vec()),
             ApptIndex::Patient(p) => (self.tree(T::ApptByPatient), p.as_bytes().to_vec()),
             ApptIndex::Department(code) => (self.tree(T::ApptByDept), keys::dept(code)),
             ApptIndex::All => (self.tree(T::ApptByStart), Vec::new()),
         }
-    }
-
-    /// Index entries of one owner with keys in `(lower, end)`, in key order:
-    /// each entry's key (`owner ‖ time ‖ id`, also a list cursor) and the row
-    /// it carries (empty when the index carries none).
-    fn index_entries<'a>(
-        &'a self,
-        index: &ApptIndex,
-        lower: Bound<Vec<u8>>,
-        end: Option<Vec<u8>>,
-    ) -> Box<dyn Iterator<Item = Result<IndexEntry>> + 'a> {
-        let (tree, prefix) = self.appointment_index(index);
-        let below = |end: &Option<Vec<u8>>, k: &[u8]| end.as_ref().is_none_or(|e| k < e.as_slice());
-        if !matches!(index, ApptIndex::Doctor(_)) {
-            return Box::new(
-                tree.range((lower, Bound::Unbounded))
-                    .take_while(move |r| match r {
-                        Ok((k, _)) => k.starts_with(&prefix) && below(&end, k),
-                        Err(_) => true,
-                    })
-                    .map(|r| {
-                        let (key, stored) = r?;
-                        let row = 0..stored.len();
-                        Ok(IndexEntry { key, stored, row })
-                    }),
-            );
-        }
-        // Buckets: start at the day of the lower bound (earlier days hold
-        // only earlier keys), then keep the rows inside the bounds.
-        let first = match &lower {
-            Bound::Included(k) | Bound::Excluded(k) if k.starts_with(&prefix) => {
-                match keys::time_from(&k[prefix.len()..]) {
-                    Some(t) => doctor_day(&prefix, t),
-                    None => prefix.clone(),
-                }
-            }
-            _ => prefix.clone(),
-        };
-        let above_lower = move |k: &[u8]| match &lower {
-            Bound::Included(l) => k >= l.as_slice(),
-            Bound::Excluded(l) => k > l.as_slice(),
-            Bound::Unbounded => true,
-        };
-        let owner = prefix.clone();
-        let end_of_rows = end.clone();
-        Box::new(
-            tree.range(first..)
-                .take_while(move |r| match r {
-                    Ok((k, _)) => k.starts_with(&prefix) && below(&end, k),
-                    Err(_) => true,
-                })
-                .flat_map(move |r| {
-                    let entries = r.map_err(Error::from).and_then(|(_, bucket)| {
-                        codec::bucket_rows(&bucket)?
-                            .into_iter()
-                            .map(|row| {
-                                let order = codec::row_order(&bucket[row.clone()])?;
-                                let key = IVec::from([owner.as_slice(), &order].concat());
-                                Ok(IndexEntry { key, stored: bucket.clone(), row })
-                            })
-                            .collect::<Result<Vec<_>>>()
-                    });
-                    match entries {
-                        Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
-                        Err(e) => vec![Err(e)],
-                    }
-                })
-                .filter(move |r| match r {
-                    Ok(e) => above_lower(&e.key) && below(&end_of_rows, &e.key),
-                    Err(_) => true,
-                }),
-        )
     }
 
     /// Appointments of one owner (doctor, patient, department or everyone)
@@ -888,18 +734,24 @@ impl Store {
         to: Option<Timestamp>,
         after: Option<&[u8]>,
     ) -> impl Iterator<Item = Result<(IVec, AppointmentRow)>> + '_ {
-        let prefix = self.appointment_index(index).1;
+        let (tree, prefix) = self.appointment_index(index);
         let lower = match (after, from) {
             (Some(a), _) => Bound::Excluded(a.to_vec()),
             (None, Some(f)) => Bound::Included(keys::owner_time(&prefix, f)),
             (None, None) => Bound::Included(prefix.clone()),
         };
         let end = to.map(|t| keys::owner_time(&prefix, t));
-        self.index_entries(index, lower, end).map(move |r| {
-            let e = r?;
-            let row = self.indexed_appointment(e.id()?, e.row())?;
-            Ok((e.key, row))
-        })
+        tree.range((lower, Bound::Unbounded))
+            .take_while(move |r| match r {
+                Ok((k, _)) => k.starts_with(&prefix) && end.as_ref().is_none_or(|e| k.as_ref() < e.as_slice()),
+                Err(_) => true,
+            })
+            .map(move |r| {
+                let (k, stored) = r?;
+                let id = keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?;
+                let row = self.indexed_appointment(id, &stored)?;
+                Ok((k, row))
+            })
     }
 
     /// Appointments of one owner starting in `[from, to)`, in start order, as
@@ -912,24 +764,23 @@ impl Store {
         to: Timestamp,
         render: impl Fn(&AppointmentRow) -> Result<Bytes>,
     ) -> Result<Vec<Bytes>> {
-        let prefix = self.appointment_index(index).1;
-        let lower = Bound::Included(keys::owner_time(&prefix, from));
-        let entries = self
-            .index_entries(index, lower, Some(keys::owner_time(&prefix, to)))
+        let (tree, prefix) = self.appointment_index(index);
+        let entries = tree
+            .range(keys::owner_time(&prefix, from)..keys::owner_time(&prefix, to))
             .map(|r| {
-                let e = r?;
-                Ok((e.id()?, e))
+                let (k, stored) = r?;
+                Ok((keys::trailing_id(&k).ok_or_else(|| anyhow::anyhow!("bad index key"))?, stored))
             })
-            .collect::<Result<Vec<(Uuid, IndexEntry)>>>()?;
+            .collect::<Result<Vec<(Uuid, IVec)>>>()?;
         let lock = || self.views.lock().map_err(|_| anyhow::anyhow!("view cache poisoned"));
         let (mut views, generation) = {
             let cache = lock()?;
             (entries.iter().map(|(id, _)| cache.get(id)).collect::<Vec<_>>(), cache.generation())
         };
         let mut rendered = Vec::new();
-        for ((id, entry), view) in entries.iter().zip(views.iter_mut()) {
+        for ((id, stored), view) in entries.iter().zip(views.iter_mut()) {
             if view.is_none() {
-                let fresh = render(&self.indexed_appointment(*id, entry.row())?)?;
+                let fresh = render(&self.indexed_appointment(*id, stored)?)?;
                 rendered.push((*id, fresh.clone()));
                 *view = Some(fresh);
             }
@@ -1191,36 +1042,9 @@ pub enum CareScope {
 /// The longest appointment; overlap scans look back this far.
 pub const MAX_APPOINTMENT_HOURS: i64 = 8;
 
-/// The doctor-day bucket key of an appointment of `doctor` starting at `start`.
-fn doctor_day(doctor: &[u8], start: Timestamp) -> Vec<u8> {
-    const DAY: i64 = 86_400;
-    let day = Timestamp::from_second(start.as_second().div_euclid(DAY) * DAY).unwrap_or(start);
-    keys::owner_time(doctor, day)
-}
-
-/// One entry of an appointment index, as [`Store::index_entries`] yields it.
-struct IndexEntry {
-    /// `owner ‖ time ‖ id`.
-    key: IVec,
-    /// The value it was read from, and where its row lies in it.
-    stored: IVec,
-    row: std::ops::Range<usize>,
-}
-
-impl IndexEntry {
-    fn id(&self) -> Result<Uuid> {
-        Ok(keys::trailing_id(&self.key).ok_or_else(|| anyhow::anyhow!("bad index key"))?)
-    }
-
-    /// The row the entry carries; empty when the index carries none.
-    fn row(&self) -> &[u8] {
-        &self.stored[self.row.clone()]
-    }
-}
-
-/// Every index entry of an appointment but the doctor-day bucket.
-fn appointment_index_keys(a: &AppointmentRow) -> [(T, Vec<u8>); 3] {
+fn appointment_index_keys(a: &AppointmentRow) -> [(T, Vec<u8>); 4] {
     [
+        (T::ApptByDoctor, keys::owner_time_id(a.doctor_id.as_bytes(), a.start, a.id)),
         (T::ApptByPatient, keys::owner_time_id(a.patient_id.as_bytes(), a.start, a.id)),
         (T::ApptByDept, keys::owner_time_id(&keys::dept(&a.department), a.start, a.id)),
         (T::ApptByStart, keys::owner_time_id(&[], a.start, a.id)),
@@ -1261,150 +1085,4 @@ fn scan_rows<'a, V: 'a>(
             let (k, v) = r?;
             Ok((k, decode(&v)?))
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use healthsynx_shared::AppointmentStatus;
-
-    const DOCTOR: Uuid = Uuid::from_u128(0xd0c);
-    const PATIENT: Uuid = Uuid::from_u128(0xba7);
-
-    /// The doctor's appointments, all of one patient, over days that cross
-    /// UTC midnight and 1970, two of them at the same second.
-    fn rows() -> Vec<AppointmentRow> {
-        let starts = [
-            "1969-12-31T23:30:00Z",
-            "2026-03-01T08:00:00Z",
-            "2026-03-01T08:00:00Z",
-            "2026-03-01T23:45:00Z",
-            "2026-03-02T00:15:00Z",
-            "2026-03-02T13:00:00Z",
-            "2026-03-09T09:30:00Z",
-        ];
-        starts
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let start: Timestamp = s.parse().unwrap();
-                AppointmentRow {
-                    id: Uuid::from_u128(100 + i as u128),
-                    patient_id: PATIENT,
-                    doctor_id: DOCTOR,
-                    department: "cardiology".into(),
-                    start,
-                    end: start + jiff::SignedDuration::from_mins(30),
-                    status: AppointmentStatus::Scheduled,
-                    reason_sealed: format!("sealed-{i}"),
-                    cancel_reason_sealed: None,
-                    version: 1,
-                    created_at: start,
-                    updated_at: start,
-                    created_by: Uuid::nil(),
-                }
-            })
-            .collect()
-    }
-
-    /// `(key after the owner, id)` of each appointment a scan yields.
-    fn scan(
-        store: &Store,
-        index: &ApptIndex,
-        from: Option<&str>,
-        to: Option<&str>,
-        after: Option<&[u8]>,
-    ) -> Vec<(Vec<u8>, Uuid)> {
-        let t = |s: Option<&str>| s.map(|s| s.parse::<Timestamp>().unwrap());
-        store
-            .appointments_in(index, t(from), t(to), after)
-            .map(|r| {
-                let (k, a) = r.unwrap();
-                (k[16..].to_vec(), a.id)
-            })
-            .collect()
-    }
-
-    /// The doctor index (buckets) must answer every bound and cursor exactly
-    /// as the patient index (an entry per appointment) does for the same rows.
-    fn doctor_index_matches_patient_index(store: &Store) {
-        let (doctor, patient) = (ApptIndex::Doctor(DOCTOR), ApptIndex::Patient(PATIENT));
-        let bounds = [
-            (None, None),
-            (Some("2026-03-01T08:00:00Z"), None),
-            (Some("2026-03-01T08:00:01Z"), Some("2026-03-02T13:00:00Z")),
-            (Some("2026-03-02T00:00:00Z"), Some("2026-03-09T00:00:00Z")),
-            (None, Some("2026-03-01T00:00:00Z")),
-            (Some("2030-01-01T00:00:00Z"), None),
-        ];
-        for (from, to) in bounds {
-            let want = scan(store, &patient, from, to, None);
-            assert_eq!(scan(store, &doctor, from, to, None), want, "{from:?}..{to:?}");
-            for (suffix, _) in &want {
-                let mut after = DOCTOR.as_bytes().to_vec();
-                after.extend_from_slice(suffix);
-                let mut p_after = PATIENT.as_bytes().to_vec();
-                p_after.extend_from_slice(suffix);
-                assert_eq!(
-                    scan(store, &doctor, from, to, Some(&after)),
-                    scan(store, &patient, from, to, Some(&p_after))
-                );
-            }
-        }
-        assert_eq!(scan(store, &doctor, None, None, None).len(), rows().len());
-        // A cursor that is not one of this doctor's keys bounds like any key.
-        for junk in [&b"\x00"[..], &b"\xff\xff"[..], &[0u8; 40][..]] {
-            let got = scan(store, &doctor, None, None, Some(junk));
-            assert!(got.is_empty() || got.len() == rows().len(), "{junk:?}");
-        }
-    }
-
-    #[test]
-    fn doctor_day_buckets_bound_and_page_like_an_entry_per_appointment() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let rows = rows();
-        store
-            .write(|c| {
-                for r in &rows {
-                    store.put_appointment(c, r, None)?;
-                }
-                Ok(())
-            })
-            .unwrap();
-        doctor_index_matches_patient_index(&store);
-
-        // Moving one across days and cancelling another, in one write.
-        let mut moved = rows[1].clone();
-        moved.start = "2026-03-02T13:30:00Z".parse().unwrap();
-        moved.end = moved.start + jiff::SignedDuration::from_mins(30);
-        let mut cancelled = rows[2].clone();
-        cancelled.status = AppointmentStatus::Cancelled;
-        store
-            .write(|c| {
-                store.put_appointment(c, &moved, Some(&rows[1]))?;
-                store.put_appointment(c, &cancelled, Some(&rows[2]))
-            })
-            .unwrap();
-        doctor_index_matches_patient_index(&store);
-        let day =
-            scan(&store, &ApptIndex::Doctor(DOCTOR), Some("2026-03-01T00:00:00Z"), Some("2026-03-02T00:00:00Z"), None);
-        assert_eq!(day.iter().map(|(_, id)| id.as_u128()).collect::<Vec<_>>(), [102, 103]);
-    }
-
-    #[test]
-    fn a_store_with_the_old_doctor_index_is_rebuilt_into_buckets_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = Store::open(dir.path()).unwrap();
-            store.bulk_put_appointments(&rows()).unwrap();
-            // As a store from before buckets: the rows, an old doctor tree, no buckets.
-            store.tree(T::ApptByDoctorDay).clear().unwrap();
-            store.db.open_tree("appt_by_doctor").unwrap().insert(b"old", b"").unwrap();
-            store.db.flush().unwrap();
-        }
-        let store = Store::open(dir.path()).unwrap();
-        assert!(!store.db.tree_names().iter().any(|n| n.as_ref() == b"appt_by_doctor"));
-        doctor_index_matches_patient_index(&store);
-    }
 }
