@@ -177,7 +177,8 @@ pub struct SettingArgs {
     /// Where `POST /api/admin/backup` writes its files.
     #[arg(long, env = "HEALTHSYNX_BACKUP_DIR", default_value = "./backups")]
     pub backup_dir: PathBuf,
-    /// The store's page cache in MiB (the server's memory grows to about twice this).
+    /// The store's page cache in MiB of on-disk bytes (decoded, about twice
+    /// that; sled's per-page bookkeeping comes on top and grows with the store).
     #[arg(long, env = "HEALTHSYNX_CACHE_MB", default_value_t = crate::store::DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
     /// Memory for appointments kept encoded as the API shows them, MiB

@@ -10,11 +10,11 @@ use healthsynx_server::store::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
 use healthsynx_tests::shared::PatientType;
-use healthsynx_tests::shared::api::{NewAppointment, NewPatient, NewRecord, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::api::{NewPatient, NewRecord, PatientQuery, RangeQuery, UserQuery, path};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::support::{book, code, login_attempt};
+use crate::support::{book, check_up, code, login_attempt};
 
 async fn login_status(app: &TestApp, email: &str, password: &str) -> (u16, Option<u64>) {
     let (status, retry, _) = login_attempt(app, email, password).await;
@@ -260,13 +260,7 @@ async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
     };
     let created = desk.create_patient(&new).await.unwrap(); // an activation token
     assert!(created.activation_token.is_some());
-    let req = NewAppointment {
-        patient_id: clinic.patient.patient_id,
-        doctor_id: clinic.doctor.user_id,
-        start: utc(16, 9, 0),
-        end: None,
-        reason: "x".into(),
-    };
+    let req = check_up(clinic.patient.patient_id, clinic.doctor.user_id, utc(16, 9, 0));
     let first = desk.book(&req, Some("key-1")).await.unwrap();
 
     let store = &app.state().store;

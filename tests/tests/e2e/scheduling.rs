@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::support::{book, code, range, status};
+use crate::support::{book, check_up, code, range, status};
 
 /// Registers `n` more patients (no password, so no hashing) and returns their ids.
 async fn patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
@@ -401,13 +401,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let desk = &clinic.reception.client;
-    let req = NewAppointment {
-        patient_id: clinic.patient.patient_id,
-        doctor_id: clinic.doctor.user_id,
-        start: utc(16, 9, 0),
-        end: None,
-        reason: "x".into(),
-    };
+    let req = check_up(clinic.patient.patient_id, clinic.doctor.user_id, utc(16, 9, 0));
     let a = desk.book(&req, Some("key-123")).await.unwrap();
     let b = desk.book(&req, Some("key-123")).await.unwrap();
     assert_eq!(a.id, b.id);

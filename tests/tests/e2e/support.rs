@@ -20,13 +20,14 @@ pub fn code<T>(r: Result<T>) -> u16 {
     r.map(|_| 200).unwrap_or_else(|p: Problem| p.status)
 }
 
+/// A default-length check-up.
+pub fn check_up(patient: Uuid, doctor: Uuid, start: Timestamp) -> NewAppointment {
+    NewAppointment { patient_id: patient, doctor_id: doctor, start, end: None, reason: "check-up".into() }
+}
+
 /// Books one default-length slot.
 pub async fn book(c: &Client, patient: Uuid, doctor: Uuid, start: Timestamp) -> Result<Appointment> {
-    c.book(
-        &NewAppointment { patient_id: patient, doctor_id: doctor, start, end: None, reason: "check-up".into() },
-        None,
-    )
-    .await
+    c.book(&check_up(patient, doctor, start), None).await
 }
 
 /// A `from`/`to` query.
