@@ -103,7 +103,7 @@ impl Dice {
 
 /// Seeds the clinic into an empty store; does nothing if users exist.
 pub async fn seed(st: &State) -> Result<()> {
-    if st.store.users_after(None).next().is_some() {
+    if !st.store.read().await?.users(None, 1).await?.is_empty() {
         return Ok(());
     }
     let root = Principal { user_id: Uuid::nil(), role: Role::Admin, department: None, patient_id: None };
@@ -167,10 +167,10 @@ fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> NewPati
 }
 
 /// Free slots of `doctor` from now on for `days`, one of every `step`.
-fn coming_slots(st: &State, doctor: Uuid, days: i64) -> Result<Vec<Timestamp>> {
+async fn coming_slots(st: &State, doctor: Uuid, days: i64) -> Result<Vec<Timestamp>> {
     let now = Timestamp::now();
     let to = now + SignedDuration::from_hours(24 * days);
-    Ok(scheduling::free_slots(st, doctor, now, to, now)?.into_iter().map(|s| s.start).collect())
+    Ok(scheduling::free_slots(st, doctor, now, to, now).await?.into_iter().map(|s| s.start).collect())
 }
 
 /// Today's remaining day and the next week: booked through the real rules,
@@ -183,7 +183,7 @@ async fn seed_coming_week(
     dice: &mut Dice,
 ) -> Result<()> {
     for (n, (doctor, _)) in doctors.iter().enumerate() {
-        let slots = coming_slots(st, *doctor, 8)?;
+        let slots = coming_slots(st, *doctor, 8).await?;
         for (i, start) in slots.iter().enumerate().filter(|(i, _)| (i + n) % 3 != 0) {
             let patient = patients[(i * 7 + n * 5) % patients.len()];
             let req = healthsynx_shared::api::NewAppointment {
@@ -229,7 +229,10 @@ async fn seed_past_week(
     let now = Timestamp::now();
     let today = now.to_zoned(tz.clone()).date();
     let mut visits = Vec::new();
-    st.store.write(|c| {
+    // Rows written so far in this transaction (a backend need not show them to its reads).
+    let mut written: Vec<(Uuid, Timestamp, Timestamp)> = Vec::new();
+    let mut tx = st.store.begin().await?;
+    {
         for back in 0..=7i64 {
             let day: Date = today - jiff::Span::new().days(back);
             let weekday = day.weekday().to_monday_one_offset() as u8;
@@ -267,15 +270,14 @@ async fn seed_past_week(
                             created_by: sys.who.user_id,
                         };
                         // A patient is never in two places: skip clashes.
-                        if !st
-                            .store
-                            .overlapping(&crate::store::ApptIndex::Patient(patient), row.start, row.end, None)?
-                            .is_empty()
-                        {
+                        let clash = written.iter().any(|(p, s, e)| *p == patient && *s < row.end && row.start < *e);
+                        let scope = crate::scope::ApptScope::Patient(patient);
+                        if clash || !tx.overlapping(&scope, row.start, row.end, None).await?.is_empty() {
                             continue;
                         }
-                        st.store.put_appointment(c, &row, None)?;
-                        c.audit(
+                        tx.put_appointment(&row, None).await?;
+                        written.push((patient, row.start, row.end));
+                        tx.audit(
                             Draft::new(&sys.actor(), "appointment.create", "appointment", Some(id)).patient(patient),
                         );
                         if status == AppointmentStatus::Completed && dice.roll(2) == 0 {
@@ -285,9 +287,8 @@ async fn seed_past_week(
                 }
             }
         }
-        Ok(())
-    })?;
-    st.store.flush().await?;
+    }
+    tx.commit().await?;
     for (i, appointment_id) in visits.into_iter().enumerate() {
         let rec = NewRecord {
             appointment_id,

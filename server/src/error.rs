@@ -30,6 +30,9 @@ pub enum Error {
     /// A sealed value did not open: wrong or missing data key, or damage.
     #[error("stored data could not be decrypted with the configured data key")]
     Unsealable,
+    /// The database did not answer: the request may be retried.
+    #[error("the database is unavailable")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -58,6 +61,7 @@ impl Error {
             Error::Unprocessable(_) => 422,
             Error::TooManyRequests { .. } => 429,
             Error::Unsealable | Error::Internal(_) => 500,
+            Error::Unavailable(_) => 503,
         }
     }
 
@@ -66,6 +70,7 @@ impl Error {
         let status = self.status();
         let detail = match self {
             Error::Internal(_) => "the server could not complete the request".to_owned(),
+            Error::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
             Error::Unsealable => {
                 "stored data could not be decrypted with the configured data key (check HEALTHSYNX_DATA_KEY and HEALTHSYNX_DATA_KEY_PREVIOUS)".to_owned()
             }
@@ -86,9 +91,12 @@ impl Error {
     }
 }
 
-impl From<sled::Error> for Error {
-    fn from(e: sled::Error) -> Self {
-        Error::Internal(anyhow::Error::new(e).context("store"))
+impl From<crate::store::StoreError> for Error {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(why) => Error::Unavailable(why),
+            other => Error::Internal(anyhow::Error::new(other).context("store")),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod listen;
 pub mod policy;
+pub mod scope;
 pub mod store;
 pub mod throttle;
 
@@ -79,14 +80,14 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         None => None,
     };
     // Links queued read audit entries into the chain.
-    every(&state, Duration::from_millis(50), |st| {
-        if let Err(e) = st.store.drain_audit() {
+    every(&state, Duration::from_millis(50), |st| async move {
+        if let Err(e) = st.store.drain_audit().await {
             tracing::error!(error = %e, "linking queued audit entries failed");
         }
     });
     // Expired refresh families, reset tokens and idempotency answers.
-    every(&state, Duration::from_secs(3600), |st| {
-        match st.store.sweep_expired(jiff::Timestamp::now(), domain::scheduling::IDEMPOTENCY_TTL) {
+    every(&state, Duration::from_secs(3600), |st| async move {
+        match st.store.sweep_expired(jiff::Timestamp::now(), domain::scheduling::IDEMPOTENCY_TTL).await {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "deleted expired tokens and idempotency answers"),
             Err(e) => tracing::error!(error = %e, "sweeping expired rows failed"),
@@ -99,9 +100,12 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
     Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })
 }
 
-/// Runs `job` on the blocking pool every `period`, the first time at once,
-/// until the state is dropped.
-fn every(state: &Arc<State>, period: Duration, job: fn(&State)) {
+/// Runs `job` every `period`, the first time at once, until the state is dropped.
+fn every<F, Fut>(state: &Arc<State>, period: Duration, job: F)
+where
+    F: Fn(Arc<State>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     let weak = Arc::downgrade(state);
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
@@ -109,9 +113,7 @@ fn every(state: &Arc<State>, period: Duration, job: fn(&State)) {
         loop {
             tick.tick().await;
             let Some(st) = weak.upgrade() else { return };
-            if let Err(e) = tokio::task::spawn_blocking(move || job(&st)).await {
-                tracing::error!(error = %e, "a periodic task failed");
-            }
+            job(st).await;
         }
     });
 }

@@ -34,9 +34,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => rt.block_on(serve(*args)),
         Command::CreateAdmin(args) => rt.block_on(create_admin(args)),
-        Command::Backup(args) => backup(args),
+        Command::Backup(args) => rt.block_on(backup(args)),
         Command::Restore(args) => restore(args),
-        Command::Rekey(args) => rekey(args),
+        Command::Rekey(args) => rt.block_on(rekey(args)),
     }
 }
 
@@ -44,33 +44,36 @@ fn open_stopped(dir: &std::path::Path) -> anyhow::Result<Store> {
     Store::open(dir).map_err(|e| anyhow::anyhow!("open {}: {e} (is the server still running?)", dir.display()))
 }
 
-fn backup(args: BackupArgs) -> anyhow::Result<()> {
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
     if !args.data_dir.join("store").exists() {
         bail!("{} holds no Health Synx store", args.data_dir.display());
     }
     let store = open_stopped(&args.data_dir)?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
-    store.append_audit([Draft::new(&actor, "store.backup", "store", None)]).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let s = store.backup_to(&sealer, &args.out).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.flush_blocking().map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.append_audit([Draft::new(&actor, "store.backup", "store", None)]).await?;
+    let s = store.backup_to(&sealer, &args.out).await?;
+    store.flush().await?;
     println!("wrote {} ({} bytes, {} entries)", args.out.display(), s.bytes, s.entries);
     Ok(())
 }
 
 fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
-    let s = healthsynx_server::store::backup::restore(&sealer, &args.from, &args.data_dir)?;
+    let s = healthsynx_server::store::sled::backup::restore(&sealer, &args.from, &args.data_dir)?;
     println!("restored {} entries into {}", s.entries, args.data_dir.display());
     Ok(())
 }
 
-fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
+async fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
     let store = open_stopped(&args.data_dir)?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
-    let n =
-        store.rekey(&sealer, Draft::new(&actor, "store.rekey", "store", None)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let n = store
+        .rekey(&sealer, Draft::new(&actor, "store.rekey", "store", None))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.flush().await?;
     println!("re-sealed {n} values under key {}", sealer.current_key_id());
     Ok(())
 }

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use healthsynx_shared::Role;
 
 use crate::error::{Error, Result};
-use crate::store::{ApptIndex, CareScope};
+use crate::scope::{ApptScope, CareScope};
 
 /// The authenticated caller, decided on the server from the token.
 #[derive(Debug, Clone)]
@@ -185,14 +185,14 @@ pub fn read_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
 
 /// The index a caller's appointment list must be read from, or `None` when
 /// the caller sees everything and may choose.
-pub fn appointment_list_scope(p: &Principal) -> Result<Option<ApptIndex>> {
+pub fn appointment_list_scope(p: &Principal) -> Result<Option<ApptScope>> {
     match p.role {
         Role::Patient => {
-            p.patient_id.map(|id| Some(ApptIndex::Patient(id))).ok_or_else(|| forbidden("list appointments"))
+            p.patient_id.map(|id| Some(ApptScope::Patient(id))).ok_or_else(|| forbidden("list appointments"))
         }
-        Role::Doctor => Ok(Some(ApptIndex::Doctor(p.user_id))),
+        Role::Doctor => Ok(Some(ApptScope::Doctor(p.user_id))),
         Role::Nurse => {
-            p.department.clone().map(|d| Some(ApptIndex::Department(d))).ok_or_else(|| forbidden("list appointments"))
+            p.department.clone().map(|d| Some(ApptScope::Department(d))).ok_or_else(|| forbidden("list appointments"))
         }
         Role::Receptionist | Role::Admin => Ok(None),
     }

@@ -71,10 +71,12 @@ fn create_admin_makes_the_first_user_and_applies_the_password_policy() {
     assert!(!again.status.success(), "a second admin with the same email is refused");
 
     let st = State::open(Config::new(dir.path().to_path_buf(), Secrets::generate())).unwrap();
-    let admin = st.store.user_by_email("root@clinic.example").unwrap().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin =
+        rt.block_on(async { st.store.read().await?.user_by_email("root@clinic.example").await }).unwrap().unwrap();
     assert_eq!(admin.role, Role::Admin);
     assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
-    assert!(st.store.verify_audit().ok);
+    assert!(rt.block_on(st.store.verify_audit()).unwrap().ok);
 }
 
 #[test]
@@ -121,6 +123,9 @@ fn backup_restore_and_rekey_work_on_a_stopped_data_directory() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed"));
     let st = State::open(Config::new(restored, Secrets::generate())).unwrap();
-    assert_eq!(st.store.user_by_email("root@clinic.example").unwrap().unwrap().role, Role::Admin);
-    assert!(st.store.verify_audit().ok);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let admin =
+        rt.block_on(async { st.store.read().await?.user_by_email("root@clinic.example").await }).unwrap().unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert!(rt.block_on(st.store.verify_audit()).unwrap().ok);
 }

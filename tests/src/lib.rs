@@ -186,75 +186,63 @@ impl TestApp {
         let st = self.state();
         let hash = password_hash();
         let actor = Actor { id: None, role: None, addr: Some("test-seed".into()) };
-        let (users, patients) = st
-            .store
-            .write(|c| {
-                for (code, name) in [("cardiology", "Cardiology"), ("neurology", "Neurology")] {
-                    st.store.put_department(c, &Department { code: code.into(), name: name.into() })?;
-                }
-                let staff = [
-                    ("admin@test.dev", "Ada Admin", Role::Admin, None),
-                    ("desk@test.dev", "Rita Reception", Role::Receptionist, None),
-                    ("doc@test.dev", "Carl Cardio", Role::Doctor, Some("cardiology")),
-                    ("doc2@test.dev", "Nina Neuro", Role::Doctor, Some("neurology")),
-                    ("nurse@test.dev", "Nora Nurse", Role::Nurse, Some("cardiology")),
-                    ("nurse2@test.dev", "Ned Nurse", Role::Nurse, Some("neurology")),
-                ];
-                let mut users = Vec::new();
-                for (email, name, role, dept) in staff {
-                    let row = stage_account(
-                        st,
-                        c,
-                        NewAccount {
-                            email,
-                            full_name: name,
-                            role,
-                            department: dept,
-                            username: None,
-                            password_hash: Some(hash.clone()),
-                        },
-                    )?;
-                    c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
-                    users.push((email.to_owned(), row.id));
-                }
-                let mut patients = Vec::new();
-                for (email, name) in [("pat@test.dev", "Paula Patient"), ("pat2@test.dev", "Peter Other")] {
-                    let user = stage_account(
-                        st,
-                        c,
-                        NewAccount {
-                            email,
-                            full_name: name,
-                            role: Role::Patient,
-                            department: None,
-                            username: None,
-                            password_hash: Some(hash.clone()),
-                        },
-                    )?;
-                    let id = Uuid::now_v7();
-                    let row = PatientRow {
-                        id,
-                        user_id: user.id,
-                        date_of_birth: Date::constant(1980, 4, 23),
-                        phone: "+49 30 1234567".into(),
-                        insurance_id_sealed: Some(st.sealer.seal(&insurance_of(email), id.as_bytes())?),
-                        patient_type: PatientType::Outpatient,
-                    };
-                    st.store.put_patient(c, &row)?;
-                    c.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
-                    patients.push((email.to_owned(), user.id, id));
-                }
-                Ok((users, patients))
-            })
-            .expect("seed clinic");
-        for (_, doctor) in [&users[2], &users[3]] {
-            st.store
-                .write(|c| {
-                    let a = healthsynx_shared::Availability { rules: all_week_rules(), time_off: vec![] };
-                    st.store.put_availability(c, *doctor, &a)
-                })
-                .expect("rules");
+        let mut tx = st.store.begin().await.expect("begin");
+        for (code, name) in [("cardiology", "Cardiology"), ("neurology", "Neurology")] {
+            tx.put_department(&Department { code: code.into(), name: name.into() }).await.expect("department");
         }
+        let staff = [
+            ("admin@test.dev", "Ada Admin", Role::Admin, None, "aadmin"),
+            ("desk@test.dev", "Rita Reception", Role::Receptionist, None, "rreception"),
+            ("doc@test.dev", "Carl Cardio", Role::Doctor, Some("cardiology"), "ccardio"),
+            ("doc2@test.dev", "Nina Neuro", Role::Doctor, Some("neurology"), "nneuro"),
+            ("nurse@test.dev", "Nora Nurse", Role::Nurse, Some("cardiology"), "nnurse"),
+            ("nurse2@test.dev", "Ned Nurse", Role::Nurse, Some("neurology"), "nnurse2"),
+        ];
+        let mut users = Vec::new();
+        for (email, name, role, dept, username) in staff {
+            let new = NewAccount {
+                email,
+                full_name: name,
+                role,
+                department: dept,
+                username: Some(username),
+                password_hash: Some(hash.clone()),
+            };
+            let row = stage_account(&mut tx, new).await.expect("account");
+            tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+            users.push((email.to_owned(), row.id));
+        }
+        let mut patients = Vec::new();
+        for (email, name, username) in
+            [("pat@test.dev", "Paula Patient", "ppatient"), ("pat2@test.dev", "Peter Other", "pother")]
+        {
+            let new = NewAccount {
+                email,
+                full_name: name,
+                role: Role::Patient,
+                department: None,
+                username: Some(username),
+                password_hash: Some(hash.clone()),
+            };
+            let user = stage_account(&mut tx, new).await.expect("account");
+            let id = Uuid::now_v7();
+            let row = PatientRow {
+                id,
+                user_id: user.id,
+                date_of_birth: Date::constant(1980, 4, 23),
+                phone: "+49 30 1234567".into(),
+                insurance_id_sealed: Some(st.sealer.seal(&insurance_of(email), id.as_bytes()).expect("seal")),
+                patient_type: PatientType::Outpatient,
+            };
+            tx.put_patient(&row).await.expect("patient");
+            tx.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
+            patients.push((email.to_owned(), user.id, id));
+        }
+        for (_, doctor) in [&users[2], &users[3]] {
+            let a = healthsynx_shared::Availability { rules: all_week_rules(), time_off: vec![] };
+            tx.put_availability(*doctor, &a).await.expect("rules");
+        }
+        tx.commit().await.expect("seed clinic");
         st.store.flush().await.expect("flush");
         let logins =
             futures_join(users.iter().map(|(e, _)| e.clone()).chain(patients.iter().map(|(e, _, _)| e.clone())), self)

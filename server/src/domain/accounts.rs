@@ -7,13 +7,13 @@ use healthsynx_shared::api::*;
 use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
 use healthsynx_shared::{Department, Outcome, Role, User};
 
-use super::{Caller, State, limit, page};
+use super::{Caller, Pager, State, limit};
 use crate::audit::{Actor, Draft};
 use crate::crypto::token::{AUDIENCE, Claims, ISSUER, TokenType};
 use crate::crypto::{password, random_token, sha256_hex};
 use crate::error::{Error, Result};
 use crate::policy::{self, Principal};
-use crate::store::{RefreshFamily, ResetTokenRow, UserRow};
+use crate::store::{RefreshFamily, ResetTokenRow, Txn, UserRow};
 
 /// How long an admin-issued reset (or activation) token lives.
 pub const RESET_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(1);
@@ -33,13 +33,14 @@ fn token_ended() -> Error {
 
 /// Turns a bearer token into the caller, checking the account is still
 /// active and the token not ended by a password change.
-pub fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
+pub async fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
     let claims = st.tokens.verify(bearer, TokenType::Access)?;
-    let user = st.store.user(claims.sub)?.ok_or_else(token_ended)?;
+    let user = st.store.user(claims.sub).await?.ok_or_else(token_ended)?;
     if !user.active || user.token_version != claims.ver {
         return Err(token_ended());
     }
-    let patient_id = if user.role == Role::Patient { st.store.patient_id_of_user(user.id)? } else { None };
+    let patient_id =
+        if user.role == Role::Patient { st.store.read().await?.patient_id_of_user(user.id).await? } else { None };
     Ok(Principal { user_id: user.id, role: user.role, department: user.department, patient_id })
 }
 
@@ -76,14 +77,15 @@ fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<Toke
 pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<TokenPair> {
     let email = req.email.trim();
     let ip = addr.and_then(|a| a.parse().ok());
-    let row = st.store.user_by_email(email)?;
+    let row = st.store.read().await?.user_by_email(email).await?;
     let actor =
         Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
     // Checked before the hash: a locked account costs the server nothing to refuse.
     if let Some(wait) = st.throttle.login_wait(email, ip) {
         tracing::warn!(user = ?actor.id, "login refused: locked out after repeated failures");
         st.store
-            .append_audit([Draft::new(&actor, "auth.login_throttled", "user", actor.id).outcome(Outcome::Denied)])?;
+            .append_audit([Draft::new(&actor, "auth.login_throttled", "user", actor.id).outcome(Outcome::Denied)])
+            .await?;
         return Err(throttled(wait, "too many failed logins; try again later"));
     }
     let ok = password::verify(row.as_ref().and_then(|r| r.password_hash.clone()), req.password).await?;
@@ -97,7 +99,7 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
                 tracing::warn!(user = ?actor.id, seconds = lock.as_secs(), "login locked out");
                 drafts.push(Draft::new(&actor, "auth.lockout", "user", actor.id).outcome(Outcome::Denied));
             }
-            st.store.append_audit(drafts)?;
+            st.store.append_audit(drafts).await?;
             return Err(bad_credentials());
         }
     };
@@ -110,12 +112,10 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
         revoked: false,
         expires_at: Timestamp::now() + SignedDuration::from_secs(st.config.refresh_ttl as i64),
     };
-    st.store.write(|c| {
-        st.store.put_refresh_family(c, &family)?;
-        c.audit(Draft::new(&actor, "auth.login", "user", Some(user.id)));
-        Ok(())
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    tx.put_refresh_family(&family).await?;
+    tx.audit(Draft::new(&actor, "auth.login", "user", Some(user.id)));
+    tx.commit().await?;
     token_pair(st, &user, &family)
 }
 
@@ -129,27 +129,30 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
         Reused,
         Ended,
     }
-    let step = st.store.write(|c| {
-        let Some(mut family) = st.store.refresh_family(fam_id)? else { return Ok(Step::Ended) };
-        let user = st.store.user(claims.sub)?;
-        let live = user.as_ref().is_some_and(|u| u.active && u.token_version == claims.ver);
-        if family.revoked || family.user_id != claims.sub || !live {
-            c.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)).outcome(Outcome::Failure));
-            return Ok(Step::Ended);
+    let mut tx = st.store.begin().await?;
+    let step = match tx.refresh_family(fam_id).await? {
+        None => Step::Ended,
+        Some(mut family) => {
+            let user = tx.user(claims.sub).await?;
+            let live = user.as_ref().is_some_and(|u| u.active && u.token_version == claims.ver);
+            if family.revoked || family.user_id != claims.sub || !live {
+                tx.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)).outcome(Outcome::Failure));
+                Step::Ended
+            } else if family.current_jti != claims.jti {
+                family.revoked = true;
+                tx.put_refresh_family(&family).await?;
+                tracing::warn!(user = %claims.sub, "a used refresh token was presented again; the login is revoked");
+                tx.audit(Draft::new(&actor, "auth.refresh_reuse", "user", Some(claims.sub)).outcome(Outcome::Denied));
+                Step::Reused
+            } else {
+                family.current_jti = Uuid::now_v7();
+                tx.put_refresh_family(&family).await?;
+                tx.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)));
+                user.map(|u| Step::Rotated(Box::new((u, family)))).unwrap_or(Step::Ended)
+            }
         }
-        if family.current_jti != claims.jti {
-            family.revoked = true;
-            st.store.put_refresh_family(c, &family)?;
-            tracing::warn!(user = %claims.sub, "a used refresh token was presented again; the login is revoked");
-            c.audit(Draft::new(&actor, "auth.refresh_reuse", "user", Some(claims.sub)).outcome(Outcome::Denied));
-            return Ok(Step::Reused);
-        }
-        family.current_jti = Uuid::now_v7();
-        st.store.put_refresh_family(c, &family)?;
-        c.audit(Draft::new(&actor, "auth.refresh", "user", Some(claims.sub)));
-        Ok(user.map(|u| Step::Rotated(Box::new((u, family)))).unwrap_or(Step::Ended))
-    })?;
-    st.store.flush().await?;
+    };
+    tx.commit().await?;
     match step {
         Step::Rotated(rotated) => token_pair(st, &rotated.0, &rotated.1),
         Step::Reused => Err(Error::Unauthorized("refresh token was already used; this login has been ended".into())),
@@ -158,8 +161,8 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
 }
 
 /// `POST /api/auth/jwt/verify/`: whether an access token is good right now.
-pub fn verify(st: &State, req: VerifyRequest) -> Result<()> {
-    authenticate(st, &req.token).map(|_| ())
+pub async fn verify(st: &State, req: VerifyRequest) -> Result<()> {
+    authenticate(st, &req.token).await.map(|_| ())
 }
 
 /// `POST /api/auth/logout/`: ends the login the refresh token belongs to.
@@ -169,15 +172,13 @@ pub async fn logout(st: &State, who: &Caller<'_>, req: RefreshRequest) -> Result
         return Err(Error::invalid("refresh", "is not a refresh token of yours"));
     }
     let fam_id = claims.fam.ok_or_else(token_ended)?;
-    st.store.write(|c| {
-        if let Some(mut family) = st.store.refresh_family(fam_id)? {
-            family.revoked = true;
-            st.store.put_refresh_family(c, &family)?;
-        }
-        c.audit(Draft::new(&who.actor(), "auth.logout", "user", Some(who.who.user_id)));
-        Ok(())
-    })?;
-    st.store.flush().await
+    let mut tx = st.store.begin().await?;
+    if let Some(mut family) = tx.refresh_family(fam_id).await? {
+        family.revoked = true;
+        tx.put_refresh_family(&family).await?;
+    }
+    tx.audit(Draft::new(&who.actor(), "auth.logout", "user", Some(who.who.user_id)));
+    Ok(tx.commit().await?)
 }
 
 /// The strength rules: basics, then zxcvbn score ≥ 3 with the user's own
@@ -223,47 +224,46 @@ fn rename_field(e: Error, field: &str) -> Error {
 
 /// `POST /api/auth/password/change/`: ends every older token of the user.
 pub async fn change_password(st: &State, who: &Caller<'_>, req: PasswordChange) -> Result<()> {
-    let user = st.store.user(who.who.user_id)?.ok_or_else(token_ended)?;
+    let user = st.store.user(who.who.user_id).await?.ok_or_else(token_ended)?;
     if !password::verify(user.password_hash.clone(), req.current_password).await? {
-        st.store.append_audit([
-            Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)).outcome(Outcome::Failure)
-        ])?;
+        st.store
+            .append_audit([
+                Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)).outcome(Outcome::Failure)
+            ])
+            .await?;
         return Err(Error::invalid("current_password", "is not your current password"));
     }
     check_password(&req.new_password, &user.email, &user.full_name, &user.username)?;
     let hash = password::hash(req.new_password).await?;
-    st.store.write(|c| {
-        let mut row = st.store.user(user.id)?.ok_or_else(token_ended)?;
-        row.password_hash = Some(hash);
-        row.token_version += 1;
-        st.store.put_user(c, &row, Some(&user))?;
-        c.audit(Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)));
-        Ok(())
-    })?;
-    st.store.flush().await
+    let mut tx = st.store.begin().await?;
+    let mut row = tx.user(user.id).await?.ok_or_else(token_ended)?;
+    row.password_hash = Some(hash);
+    row.token_version += 1;
+    tx.put_user(&row, Some(&user)).await?;
+    tx.audit(Draft::new(&who.actor(), "auth.password_change", "user", Some(user.id)));
+    Ok(tx.commit().await?)
 }
 
 /// `POST /api/auth/password/reset/confirm/`: uses an admin-issued token once.
 pub async fn confirm_reset(st: &State, req: PasswordResetConfirm, addr: Option<&str>) -> Result<()> {
     let hash = sha256_hex(req.token.as_bytes());
     let invalid = || Error::Unauthorized("reset token is invalid, used or expired".into());
-    let token = st.store.reset_token(&hash)?.filter(|t| t.expires_at > Timestamp::now()).ok_or_else(invalid)?;
-    let user = st.store.user(token.user_id)?.ok_or_else(invalid)?;
+    let token = st.store.read().await?.reset_token(&hash).await?;
+    let token = token.filter(|t| t.expires_at > Timestamp::now()).ok_or_else(invalid)?;
+    let user = st.store.user(token.user_id).await?.ok_or_else(invalid)?;
     check_password(&req.new_password, &user.email, &user.full_name, &user.username)?;
     let pw_hash = password::hash(req.new_password).await?;
     let actor = Actor { id: Some(user.id), role: Some(user.role), addr: addr.map(str::to_owned) };
-    st.store.write(|c| {
-        // Re-check under the lock: the token is single-use even under a race.
-        st.store.reset_token(&hash)?.ok_or_else(invalid)?;
-        st.store.remove_reset_token(c, &hash);
-        let mut row = st.store.user(user.id)?.ok_or_else(invalid)?;
-        row.password_hash = Some(pw_hash);
-        row.token_version += 1;
-        st.store.put_user(c, &row, Some(&user))?;
-        c.audit(Draft::new(&actor, "auth.password_reset", "user", Some(user.id)));
-        Ok(())
-    })?;
-    st.store.flush().await
+    let mut tx = st.store.begin().await?;
+    // Re-checked in the transaction: the token is single-use even under a race.
+    tx.reset_token(&hash).await?.ok_or_else(invalid)?;
+    tx.remove_reset_token(&hash).await?;
+    let mut row = tx.user(user.id).await?.ok_or_else(invalid)?;
+    row.password_hash = Some(pw_hash);
+    row.token_version += 1;
+    tx.put_user(&row, Some(&user)).await?;
+    tx.audit(Draft::new(&actor, "auth.password_reset", "user", Some(user.id)));
+    Ok(tx.commit().await?)
 }
 
 // ---- user administration ----
@@ -286,14 +286,14 @@ pub fn username_base(full_name: &str, email: &str) -> String {
     if local.len() >= 2 { local } else { "user".to_owned() }
 }
 
-/// Picks a free username under the write lock.
-pub fn free_username(st: &State, wanted: Option<&str>, full_name: &str, email: &str) -> Result<String> {
+/// Picks a free username inside the write transaction.
+pub async fn free_username(tx: &mut Txn<'_>, wanted: Option<&str>, full_name: &str, email: &str) -> Result<String> {
     if let Some(name) = wanted {
         let ok = (2..=32).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !ok {
             return Err(Error::invalid("username", "must be 2–32 letters, digits, dots, dashes or underscores"));
         }
-        if st.store.username_taken(name)? {
+        if tx.username_taken(name).await? {
             return Err(Error::Conflict(format!("username `{name}` is taken")));
         }
         return Ok(name.to_owned());
@@ -301,7 +301,7 @@ pub fn free_username(st: &State, wanted: Option<&str>, full_name: &str, email: &
     let base = username_base(full_name, email);
     for n in 1u32.. {
         let candidate = if n == 1 { base.clone() } else { format!("{base}{n}") };
-        if !st.store.username_taken(&candidate)? {
+        if !tx.username_taken(&candidate).await? {
             return Ok(candidate);
         }
     }
@@ -309,7 +309,7 @@ pub fn free_username(st: &State, wanted: Option<&str>, full_name: &str, email: &
 }
 
 /// Checks the fields every new account needs.
-pub fn check_account_fields(
+pub async fn check_account_fields(
     st: &State,
     email: &str,
     full_name: &str,
@@ -322,7 +322,7 @@ pub fn check_account_fields(
     match (role.needs_department(), department) {
         (true, None) => errors.check("department", Err(format!("is required for a {role}"))),
         (false, Some(_)) => errors.check("department", Err(format!("is only for doctors and nurses, not a {role}"))),
-        (true, Some(d)) if st.store.department(d)?.is_none() => {
+        (true, Some(d)) if st.store.read().await?.department(d).await?.is_none() => {
             errors.check("department", Err(format!("`{d}` is not a department")))
         }
         _ => {}
@@ -341,14 +341,14 @@ pub struct NewAccount<'a> {
 }
 
 /// Stages a new account inside a write; `409` on a taken email.
-pub fn stage_account(st: &State, c: &mut crate::store::Changes, a: NewAccount<'_>) -> Result<UserRow> {
-    if st.store.user_by_email(a.email)?.is_some() {
+pub async fn stage_account(tx: &mut Txn<'_>, a: NewAccount<'_>) -> Result<UserRow> {
+    if tx.user_by_email(a.email).await?.is_some() {
         return Err(Error::Conflict(format!("an account with email `{}` exists", a.email)));
     }
     let row = UserRow {
         id: Uuid::now_v7(),
         email: a.email.trim().to_owned(),
-        username: free_username(st, a.username, a.full_name, a.email)?,
+        username: free_username(tx, a.username, a.full_name, a.email).await?,
         full_name: a.full_name.trim().to_owned(),
         role: a.role,
         department: a.department.map(str::to_owned),
@@ -357,15 +357,15 @@ pub fn stage_account(st: &State, c: &mut crate::store::Changes, a: NewAccount<'_
         password_hash: a.password_hash,
         token_version: 0,
     };
-    st.store.put_user(c, &row, None)?;
+    tx.put_user(&row, None).await?;
     Ok(row)
 }
 
 /// Issues a reset token for `user` inside a write and returns its text.
-pub fn stage_reset_token(st: &State, c: &mut crate::store::Changes, user: Uuid) -> Result<ResetToken> {
+pub async fn stage_reset_token(tx: &mut Txn<'_>, user: Uuid) -> Result<ResetToken> {
     let token = random_token();
     let expires_at = Timestamp::now() + RESET_TOKEN_TTL;
-    st.store.put_reset_token(c, &sha256_hex(token.as_bytes()), &ResetTokenRow { user_id: user, expires_at })?;
+    tx.put_reset_token(&sha256_hex(token.as_bytes()), &ResetTokenRow { user_id: user, expires_at }).await?;
     Ok(ResetToken { token, expires_at })
 }
 
@@ -375,7 +375,7 @@ pub async fn create_user(st: &State, who: &Caller<'_>, req: NewUser) -> Result<U
     if req.role == Role::Patient {
         return Err(Error::invalid("role", "patients are registered with POST /api/patients"));
     }
-    check_account_fields(st, &req.email, &req.full_name, req.role, req.department.as_deref())?;
+    check_account_fields(st, &req.email, &req.full_name, req.role, req.department.as_deref()).await?;
     let hash = match &req.password {
         Some(pw) => {
             let name = req.username.as_deref().unwrap_or("");
@@ -384,79 +384,78 @@ pub async fn create_user(st: &State, who: &Caller<'_>, req: NewUser) -> Result<U
         }
         None => None,
     };
-    let row = st.store.write(|c| {
-        let row = stage_account(
-            st,
-            c,
-            NewAccount {
-                email: &req.email,
-                full_name: &req.full_name,
-                role: req.role,
-                department: req.department.as_deref(),
-                username: req.username.as_deref(),
-                password_hash: hash,
-            },
-        )?;
-        c.audit(Draft::new(&who.actor(), "user.create", "user", Some(row.id)));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let new = NewAccount {
+        email: &req.email,
+        full_name: &req.full_name,
+        role: req.role,
+        department: req.department.as_deref(),
+        username: req.username.as_deref(),
+        password_hash: hash,
+    };
+    let row = stage_account(&mut tx, new).await?;
+    tx.audit(Draft::new(&who.actor(), "user.create", "user", Some(row.id)));
+    tx.commit().await?;
     Ok(row.to_user())
 }
 
 /// `GET /api/users` (admin) with filters.
-pub fn list_users(st: &State, who: &Caller<'_>, q: UserQuery) -> Result<Page<User>> {
+pub async fn list_users(st: &State, who: &Caller<'_>, q: UserQuery) -> Result<Page<User>> {
     policy::administer(who.who)?;
-    let after = super::cursor(q.cursor.as_deref())?;
     let needle = q.q.as_deref().map(str::to_lowercase);
-    let items = st.store.users_after(after.as_deref()).filter(|r| match r {
-        Ok((_, u)) => {
-            q.role.is_none_or(|r| r == u.role)
-                && q.department.as_deref().is_none_or(|d| u.department.as_deref() == Some(d))
-                && needle.as_deref().is_none_or(|n| {
-                    u.full_name.to_lowercase().contains(n)
-                        || u.email.to_lowercase().contains(n)
-                        || u.username.contains(n)
-                })
+    let wanted = |u: &UserRow| {
+        q.role.is_none_or(|r| r == u.role)
+            && q.department.as_deref().is_none_or(|d| u.department.as_deref() == Some(d))
+            && needle.as_deref().is_none_or(|n| {
+                u.full_name.to_lowercase().contains(n) || u.email.to_lowercase().contains(n) || u.username.contains(n)
+            })
+    };
+    let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
+    let mut tx = st.store.read().await?;
+    loop {
+        let rows = tx.users(pager.at(), pager.batch()).await?;
+        let n = rows.len();
+        for (at, u) in rows {
+            if !pager.push(at, wanted(&u).then(|| u.to_user())) {
+                break;
+            }
         }
-        Err(_) => true,
-    });
-    let page = page(items, limit(q.limit)?)?;
-    Ok(Page { items: page.items.iter().map(UserRow::to_user).collect(), next_cursor: page.next_cursor })
+        if pager.ended(n) {
+            return Ok(pager.finish());
+        }
+    }
 }
 
 /// `GET /api/users/{id}` (admin).
-pub fn get_user(st: &State, who: &Caller<'_>, id: Uuid) -> Result<User> {
+pub async fn get_user(st: &State, who: &Caller<'_>, id: Uuid) -> Result<User> {
     policy::administer(who.who)?;
-    let row = st.store.user(id)?.ok_or(Error::NotFound)?;
-    st.store.append_audit([Draft::new(&who.actor(), "user.read", "user", Some(id))])?;
+    let row = st.store.user(id).await?.ok_or(Error::NotFound)?;
+    st.store.append_audit([Draft::new(&who.actor(), "user.read", "user", Some(id))]).await?;
     Ok(row.to_user())
 }
 
 /// `PATCH /api/users/{id}` (admin).
 pub async fn patch_user(st: &State, who: &Caller<'_>, id: Uuid, patch: UserPatch) -> Result<User> {
     policy::administer(who.who)?;
-    let row = st.store.write(|c| {
-        let old = st.store.user(id)?.ok_or(Error::NotFound)?;
-        let mut row = old.clone();
-        if let Some(e) = &patch.email {
-            row.email = e.trim().to_owned();
-        }
-        if let Some(n) = &patch.full_name {
-            row.full_name = n.trim().to_owned();
-        }
-        if let Some(d) = &patch.department {
-            row.department = Some(d.clone());
-        }
-        check_account_fields(st, &row.email, &row.full_name, row.role, row.department.as_deref())?;
-        if row.email.to_lowercase() != old.email.to_lowercase() && st.store.user_by_email(&row.email)?.is_some() {
-            return Err(Error::Conflict(format!("an account with email `{}` exists", row.email)));
-        }
-        st.store.put_user(c, &row, Some(&old))?;
-        c.audit(Draft::new(&who.actor(), "user.update", "user", Some(id)));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let old = tx.user(id).await?.ok_or(Error::NotFound)?;
+    let mut row = old.clone();
+    if let Some(e) = &patch.email {
+        row.email = e.trim().to_owned();
+    }
+    if let Some(n) = &patch.full_name {
+        row.full_name = n.trim().to_owned();
+    }
+    if let Some(d) = &patch.department {
+        row.department = Some(d.clone());
+    }
+    check_account_fields(st, &row.email, &row.full_name, row.role, row.department.as_deref()).await?;
+    if row.email.to_lowercase() != old.email.to_lowercase() && tx.user_by_email(&row.email).await?.is_some() {
+        return Err(Error::Conflict(format!("an account with email `{}` exists", row.email)));
+    }
+    tx.put_user(&row, Some(&old)).await?;
+    tx.audit(Draft::new(&who.actor(), "user.update", "user", Some(id)));
+    tx.commit().await?;
     Ok(row.to_user())
 }
 
@@ -467,40 +466,36 @@ pub async fn set_active(st: &State, who: &Caller<'_>, id: Uuid, active: bool) ->
     if !active && id == who.who.user_id {
         return Err(Error::Conflict("you cannot deactivate your own account".into()));
     }
-    let row = st.store.write(|c| {
-        let old = st.store.user(id)?.ok_or(Error::NotFound)?;
-        let mut row = old.clone();
-        if row.active != active {
-            row.active = active;
-            row.token_version += 1;
-            st.store.put_user(c, &row, Some(&old))?;
-        }
-        let action = if active { "user.activate" } else { "user.deactivate" };
-        c.audit(Draft::new(&who.actor(), action, "user", Some(id)));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let old = tx.user(id).await?.ok_or(Error::NotFound)?;
+    let mut row = old.clone();
+    if row.active != active {
+        row.active = active;
+        row.token_version += 1;
+        tx.put_user(&row, Some(&old)).await?;
+    }
+    let action = if active { "user.activate" } else { "user.deactivate" };
+    tx.audit(Draft::new(&who.actor(), action, "user", Some(id)));
+    tx.commit().await?;
     Ok(row.to_user())
 }
 
 /// `POST /api/users/{id}/password-reset` (admin): a single-use token for 1 h.
 pub async fn issue_reset(st: &State, who: &Caller<'_>, id: Uuid) -> Result<ResetToken> {
     policy::administer(who.who)?;
-    let token = st.store.write(|c| {
-        st.store.user(id)?.ok_or(Error::NotFound)?;
-        let t = stage_reset_token(st, c, id)?;
-        c.audit(Draft::new(&who.actor(), "user.password_reset_issue", "user", Some(id)));
-        Ok(t)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    tx.user(id).await?.ok_or(Error::NotFound)?;
+    let token = stage_reset_token(&mut tx, id).await?;
+    tx.audit(Draft::new(&who.actor(), "user.password_reset_issue", "user", Some(id)));
+    tx.commit().await?;
     Ok(token)
 }
 
 /// `GET /api/me`
-pub fn me(st: &State, who: &Caller<'_>) -> Result<Me> {
-    let user = st.store.user(who.who.user_id)?.ok_or_else(token_ended)?.to_user();
+pub async fn me(st: &State, who: &Caller<'_>) -> Result<Me> {
+    let user = st.store.user(who.who.user_id).await?.ok_or_else(token_ended)?.to_user();
     let patient = match who.who.patient_id {
-        Some(id) => Some(super::patients::view(st, who.who, id)?),
+        Some(id) => Some(super::patients::view(st, who.who, id).await?),
         None => None,
     };
     Ok(Me { user, patient })
@@ -509,8 +504,8 @@ pub fn me(st: &State, who: &Caller<'_>) -> Result<Me> {
 // ---- departments ----
 
 /// `GET /api/departments`
-pub fn departments(st: &State) -> Result<Vec<Department>> {
-    st.store.departments()
+pub async fn departments(st: &State) -> Result<Vec<Department>> {
+    Ok(st.store.read().await?.departments().await?)
 }
 
 /// `POST /api/departments` (admin).
@@ -521,38 +516,28 @@ pub async fn create_department(st: &State, who: &Caller<'_>, req: NewDepartment)
     errors.check("name", validate::text(&req.name, MAX_SHORT_TEXT));
     errors.finish()?;
     let dept = Department { code: req.code, name: req.name.trim().to_owned() };
-    st.store.write(|c| {
-        if st.store.department(&dept.code)?.is_some() {
-            return Err(Error::Conflict(format!("department `{}` exists", dept.code)));
-        }
-        st.store.put_department(c, &dept)?;
-        c.audit(Draft::new(&who.actor(), "department.create", "department", None));
-        Ok(())
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    if tx.department(&dept.code).await?.is_some() {
+        return Err(Error::Conflict(format!("department `{}` exists", dept.code)));
+    }
+    tx.put_department(&dept).await?;
+    tx.audit(Draft::new(&who.actor(), "department.create", "department", None));
+    tx.commit().await?;
     Ok(dept)
 }
 
 /// `healthsynx-server create-admin`: the first account of a fresh install.
 pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) -> Result<User> {
-    check_account_fields(st, email, full_name, Role::Admin, None)?;
+    check_account_fields(st, email, full_name, Role::Admin, None).await?;
     check_password(pw, email, full_name, "").map_err(|e| rename_field(e, "password"))?;
     let hash = password::hash(pw.to_owned()).await?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
-    let row = st.store.write(|c| {
-        let new = NewAccount {
-            email,
-            full_name,
-            role: Role::Admin,
-            department: None,
-            username: None,
-            password_hash: Some(hash),
-        };
-        let row = stage_account(st, c, new)?;
-        c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let new =
+        NewAccount { email, full_name, role: Role::Admin, department: None, username: None, password_hash: Some(hash) };
+    let row = stage_account(&mut tx, new).await?;
+    tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+    tx.commit().await?;
     Ok(row.to_user())
 }
 
@@ -563,9 +548,9 @@ pub async fn backup(st: &State, who: &Caller<'_>) -> Result<BackupDone> {
     let stamp = Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
     let name = format!("healthsynx-{stamp}-{}.hsbak", &Uuid::now_v7().simple().to_string()[24..]);
     let path = st.config.backup_dir.join(&name);
-    st.store.append_audit([Draft::new(&who.actor(), "store.backup", "store", None)])?;
-    // Holds the write lock while it copies: writes wait, reads go on.
-    let summary = st.store.backup_to(&st.sealer, &path)?;
+    st.store.append_audit([Draft::new(&who.actor(), "store.backup", "store", None)]).await?;
+    // Writes wait while it copies; reads go on.
+    let summary = st.store.backup_to(&st.sealer, &path).await?;
     tracing::info!(file = %path.display(), bytes = summary.bytes, "backup written");
     Ok(BackupDone { file: path.display().to_string(), bytes: summary.bytes, entries: summary.entries })
 }

@@ -18,7 +18,8 @@ use crate::crypto::seal::Sealer;
 use crate::crypto::token::TokenKeys;
 use crate::error::{Error, Result};
 use crate::policy::{CareFacts, Principal, care_question};
-use crate::store::{CareScope, Store, keys};
+use crate::scope::CareScope;
+use crate::store::{Cursor, Store};
 use crate::throttle::Throttle;
 
 /// Everything a request needs, shared by all requests.
@@ -33,7 +34,7 @@ pub struct State {
 impl State {
     /// Opens the store and builds the keys from `config`.
     pub fn open(config: Config) -> Result<Self> {
-        let store = Store::open_with_cache(&config.data_dir, config.cache_mb, config.view_cache_mb)?;
+        let store = Store::open_sled(&config.data_dir, config.cache_mb, config.view_cache_mb)?;
         let s = &config.secrets;
         Ok(State {
             store,
@@ -46,15 +47,12 @@ impl State {
 
     /// The care facts policy needs about `patient` for this caller; looks up
     /// only the one that the caller's role rests on.
-    pub fn care_facts(&self, p: &Principal, patient: Uuid) -> Result<CareFacts> {
-        Ok(match care_question(p) {
-            Some(CareScope::Doctor(d)) => {
-                CareFacts { doctor_cares: self.store.doctor_cares_for(d, patient)?, department_cares: false }
-            }
-            Some(CareScope::Department(code)) => {
-                CareFacts { doctor_cares: false, department_cares: self.store.department_cares_for(&code, patient)? }
-            }
-            None => CareFacts::default(),
+    pub async fn care_facts(&self, p: &Principal, patient: Uuid) -> Result<CareFacts> {
+        let Some(scope) = care_question(p) else { return Ok(CareFacts::default()) };
+        let cares = self.store.read().await?.cares_for(&scope, patient).await?;
+        Ok(match scope {
+            CareScope::Doctor(_) => CareFacts { doctor_cares: cares, department_cares: false },
+            CareScope::Department(_) => CareFacts { doctor_cares: false, department_cares: cares },
         })
     }
 }
@@ -86,29 +84,63 @@ pub fn limit(requested: Option<usize>) -> Result<usize> {
     }
 }
 
-/// The key a `?cursor=` continues after.
-pub fn cursor(c: Option<&str>) -> Result<Option<Vec<u8>>> {
-    c.map(|c| keys::cursor_key(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor this server gave out")))
+/// The position a `?cursor=` continues after.
+pub fn cursor(c: Option<&str>) -> Result<Option<Cursor>> {
+    c.map(|c| Cursor::parse(c).ok_or_else(|| Error::invalid("cursor", "is not a cursor this server gave out")))
         .transpose()
 }
 
-/// Collects up to `limit` items of a keyed scan into a page; the cursor is
-/// the key of the last item when more may follow.
-pub fn page<K: AsRef<[u8]>, T>(items: impl Iterator<Item = Result<(K, T)>>, limit: usize) -> Result<Page<T>> {
-    let mut out = Vec::new();
-    let mut last_key = None;
-    let mut more = false;
-    for item in items {
-        let (k, v) = item?;
-        if out.len() == limit {
-            more = true;
-            break;
-        }
-        last_key = Some(k);
-        out.push(v);
+/// Fills one page from batches of a scan, some of whose rows may be
+/// filtered out: `push` each row the scan gives (with `None` for one the
+/// filter drops) until it says the page is full, or the scan ends.
+pub struct Pager<T> {
+    limit: usize,
+    items: Vec<T>,
+    /// Where the scan goes on from.
+    at: Option<Cursor>,
+    /// The cursor of the last item kept.
+    last_kept: Option<Cursor>,
+    more: bool,
+}
+
+impl<T> Pager<T> {
+    pub fn new(after: Option<Cursor>, limit: usize) -> Self {
+        Pager { limit, items: Vec::new(), at: after, last_kept: None, more: false }
     }
-    let next_cursor = if more { last_key.map(|k| keys::cursor(k.as_ref())) } else { None };
-    Ok(Page { items: out, next_cursor })
+
+    /// Where the next batch starts.
+    pub fn at(&self) -> Option<&Cursor> {
+        self.at.as_ref()
+    }
+
+    /// How many rows to ask for: one more than the page, to know if more follow.
+    pub fn batch(&self) -> usize {
+        self.limit.saturating_add(1)
+    }
+
+    /// Takes one scanned row; `false` once the page is full (and more follow).
+    pub fn push(&mut self, at: Cursor, item: Option<T>) -> bool {
+        if let Some(item) = item {
+            if self.items.len() == self.limit {
+                self.more = true;
+                return false;
+            }
+            self.items.push(item);
+            self.last_kept = Some(at.clone());
+        }
+        self.at = Some(at);
+        true
+    }
+
+    /// Whether a batch of `n` rows says the scan ended.
+    pub fn ended(&self, n: usize) -> bool {
+        self.more || n < self.batch()
+    }
+
+    pub fn finish(self) -> Page<T> {
+        let next_cursor = if self.more { self.last_kept.map(|c| c.encode()) } else { None };
+        Page { items: self.items, next_cursor }
+    }
 }
 
 /// `****` and the last four characters.

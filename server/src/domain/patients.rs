@@ -8,12 +8,12 @@ use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
 use healthsynx_shared::{Patient, Role};
 
 use super::accounts::{NewAccount, check_account_fields, check_password, stage_account, stage_reset_token};
-use super::{Caller, State, limit, mask, page};
+use super::{Caller, Pager, State, limit, mask};
 use crate::audit::Draft;
 use crate::crypto::password;
 use crate::error::{Error, Result};
 use crate::policy::{self, PatientEdit, PatientList, Principal};
-use crate::store::{PatientRow, UserRow};
+use crate::store::{Cursor, PatientRow, UserRow};
 
 fn check_date_of_birth(s: &str) -> Result<Date, String> {
     let bad = || format!("`{s}` is not a date like 1980-04-23");
@@ -33,7 +33,7 @@ fn check_insurance(s: &str) -> Result<(), String> {
 /// `POST /api/patients`: the account and profile in one write.
 pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<PatientCreated> {
     policy::create_patient(who.who)?;
-    check_account_fields(st, &req.email, &req.full_name, Role::Patient, None)?;
+    check_account_fields(st, &req.email, &req.full_name, Role::Patient, None).await?;
     let mut errors = Errors::default();
     let dob = check_date_of_birth(&req.date_of_birth);
     if let Err(m) = &dob {
@@ -55,43 +55,38 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<Pat
         None => None,
     };
     let wants_activation = hash.is_none();
-    let (patient_id, token) = st.store.write(|c| {
-        let user = stage_account(
-            st,
-            c,
-            NewAccount {
-                email: &req.email,
-                full_name: &req.full_name,
-                role: Role::Patient,
-                department: None,
-                username: None,
-                password_hash: hash,
-            },
-        )?;
-        let id = Uuid::now_v7();
-        let insurance_id_sealed =
-            req.insurance_id.as_deref().map(|i| st.sealer.seal(i.trim(), id.as_bytes())).transpose()?;
-        let row = PatientRow {
-            id,
-            user_id: user.id,
-            date_of_birth: dob,
-            phone: req.phone.trim().to_owned(),
-            insurance_id_sealed,
-            patient_type: req.patient_type,
-        };
-        st.store.put_patient(c, &row)?;
-        let token = if wants_activation { Some(stage_reset_token(st, c, user.id)?) } else { None };
-        c.audit(Draft::new(&who.actor(), "patient.create", "patient", Some(id)).patient(id));
-        Ok((id, token))
-    })?;
-    st.store.flush().await?;
-    Ok(PatientCreated { patient: view(st, who.who, patient_id)?, activation_token: token })
+    let mut tx = st.store.begin().await?;
+    let account = NewAccount {
+        email: &req.email,
+        full_name: &req.full_name,
+        role: Role::Patient,
+        department: None,
+        username: None,
+        password_hash: hash,
+    };
+    let user = stage_account(&mut tx, account).await?;
+    let id = Uuid::now_v7();
+    let insurance_id_sealed =
+        req.insurance_id.as_deref().map(|i| st.sealer.seal(i.trim(), id.as_bytes())).transpose()?;
+    let row = PatientRow {
+        id,
+        user_id: user.id,
+        date_of_birth: dob,
+        phone: req.phone.trim().to_owned(),
+        insurance_id_sealed,
+        patient_type: req.patient_type,
+    };
+    tx.put_patient(&row).await?;
+    let token = if wants_activation { Some(stage_reset_token(&mut tx, user.id).await?) } else { None };
+    tx.audit(Draft::new(&who.actor(), "patient.create", "patient", Some(id)).patient(id));
+    tx.commit().await?;
+    Ok(PatientCreated { patient: view(st, who.who, id).await?, activation_token: token })
 }
 
 /// A patient as `p` may see it (insurance masked for clinical staff). No policy check, no audit.
-pub fn view(st: &State, p: &Principal, id: Uuid) -> Result<Patient> {
-    let row = st.store.patient(id)?.ok_or(Error::NotFound)?;
-    let user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+pub async fn view(st: &State, p: &Principal, id: Uuid) -> Result<Patient> {
+    let row = st.store.read().await?.patient(id).await?.ok_or(Error::NotFound)?;
+    let user = st.store.user(row.user_id).await?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
     to_patient(st, p, &row, &user)
 }
 
@@ -116,11 +111,11 @@ fn to_patient(st: &State, p: &Principal, row: &PatientRow, user: &UserRow) -> Re
 }
 
 /// `GET /api/patients/{id}` (scoped; out of scope is `404`).
-pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
-    let facts = st.care_facts(who.who, id)?;
+pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
+    let facts = st.care_facts(who.who, id).await?;
     policy::read_patient(who.who, id, facts)?;
-    let patient = view(st, who.who, id)?;
-    st.store.append_audit([Draft::new(&who.actor(), "patient.read", "patient", Some(id)).patient(id)])?;
+    let patient = view(st, who.who, id).await?;
+    st.store.append_audit([Draft::new(&who.actor(), "patient.read", "patient", Some(id)).patient(id)]).await?;
     Ok(patient)
 }
 
@@ -129,43 +124,52 @@ fn matches(p: &Patient, needle: &str, username: &str) -> bool {
 }
 
 /// `GET /api/patients?q=` (scoped). Each patient shown is an audited read.
-pub fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patient>> {
+pub async fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patient>> {
     let scope = policy::list_patients(who.who)?;
     let after = super::cursor(q.cursor.as_deref())?;
     let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
-    let ids: Box<dyn Iterator<Item = Result<Uuid>>> = match scope {
-        PatientList::All => Box::new(st.store.patients_after(after.as_deref()).map(|r| r.map(|(_, p)| p.id))),
-        PatientList::Own(id) => Box::new(std::iter::once(Ok(id)).filter(move |_| after.is_none())),
-        PatientList::Care(scope) => {
-            let after = after
-                .as_deref()
-                .map(Uuid::from_slice)
-                .transpose()
-                .map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?;
-            Box::new(st.store.patients_in_care(&scope, after))
-        }
-    };
-    let shown = ids.filter_map(|r| {
-        let load = || -> Result<Option<(Vec<u8>, Patient)>> {
-            let id = r?;
-            let row = st.store.patient(id)?.ok_or_else(|| anyhow::anyhow!("care index names a missing patient"))?;
-            let user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+    let mut pager = Pager::new(after, limit(q.limit)?);
+    let mut tx = st.store.read().await?;
+    loop {
+        let ids: Vec<(Cursor, Uuid)> = match &scope {
+            PatientList::All => {
+                tx.patients(pager.at(), pager.batch()).await?.into_iter().map(|(c, p)| (c, p.id)).collect()
+            }
+            PatientList::Own(id) if pager.at().is_none() => vec![(Cursor::from_bytes(id.as_bytes()), *id)],
+            PatientList::Own(_) => vec![],
+            PatientList::Care(scope) => {
+                let after = pager.at().map(|c| Uuid::from_slice(c.bytes())).transpose();
+                let after = after.map_err(|_| Error::invalid("cursor", "is not a cursor this server gave out"))?;
+                let ids = tx.patients_in_care(scope, after, pager.batch()).await?;
+                ids.into_iter().map(|id| (Cursor::from_bytes(id.as_bytes()), id)).collect()
+            }
+        };
+        let n = ids.len();
+        for (at, id) in ids {
+            let row = tx.patient(id).await?.ok_or_else(|| anyhow::anyhow!("care index names a missing patient"))?;
+            let user = st.store.user(row.user_id).await?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
             let p = to_patient(st, who.who, &row, &user)?;
             let keep = needle.as_deref().is_none_or(|n| matches(&p, n, &user.username));
-            Ok(keep.then(|| (id.as_bytes().to_vec(), p)))
-        };
-        load().transpose()
-    });
-    let page = page(shown, limit(q.limit)?)?;
-    st.store.append_audit(
-        page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)),
-    )?;
+            if !pager.push(at, keep.then_some(p)) {
+                break;
+            }
+        }
+        if pager.ended(n) {
+            break;
+        }
+    }
+    let page = pager.finish();
+    st.store
+        .append_audit(
+            page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)),
+        )
+        .await?;
     Ok(page)
 }
 
 /// `PATCH /api/patients/{id}`: staff change any field, a patient only `phone`.
 pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, req: PatientPatch) -> Result<Patient> {
-    let facts = st.care_facts(who.who, id)?;
+    let facts = st.care_facts(who.who, id).await?;
     let edit = policy::patch_patient(who.who, id, facts)?;
     let touches_more_than_phone = req.full_name.is_some()
         || req.email.is_some()
@@ -194,37 +198,35 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, req: PatientPatch) ->
     }
     errors.finish()?;
     let dob = dob.map_err(|m| Error::invalid("date_of_birth", m))?;
-    st.store.write(|c| {
-        let mut row = st.store.patient(id)?.ok_or(Error::NotFound)?;
-        let old_user = st.store.user(row.user_id)?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
-        let mut user = old_user.clone();
-        if let Some(email) = &req.email {
-            let email = email.trim();
-            if email.to_lowercase() != user.email.to_lowercase() && st.store.user_by_email(email)?.is_some() {
-                return Err(Error::Conflict(format!("an account with email `{email}` exists")));
-            }
-            user.email = email.to_owned();
+    let mut tx = st.store.begin().await?;
+    let mut row = tx.patient(id).await?.ok_or(Error::NotFound)?;
+    let old_user = tx.user(row.user_id).await?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+    let mut user = old_user.clone();
+    if let Some(email) = &req.email {
+        let email = email.trim();
+        if email.to_lowercase() != user.email.to_lowercase() && tx.user_by_email(email).await?.is_some() {
+            return Err(Error::Conflict(format!("an account with email `{email}` exists")));
         }
-        if let Some(name) = &req.full_name {
-            user.full_name = name.trim().to_owned();
-        }
-        if let Some(phone) = &req.phone {
-            row.phone = phone.trim().to_owned();
-        }
-        if let Some(d) = dob {
-            row.date_of_birth = d;
-        }
-        if let Some(ins) = &req.insurance_id {
-            row.insurance_id_sealed = Some(st.sealer.seal(ins.trim(), id.as_bytes())?);
-        }
-        if let Some(t) = req.patient_type {
-            row.patient_type = t;
-        }
-        st.store.put_user(c, &user, Some(&old_user))?;
-        st.store.put_patient(c, &row)?;
-        c.audit(Draft::new(&who.actor(), "patient.update", "patient", Some(id)).patient(id));
-        Ok(())
-    })?;
-    st.store.flush().await?;
-    view(st, who.who, id)
+        user.email = email.to_owned();
+    }
+    if let Some(name) = &req.full_name {
+        user.full_name = name.trim().to_owned();
+    }
+    if let Some(phone) = &req.phone {
+        row.phone = phone.trim().to_owned();
+    }
+    if let Some(d) = dob {
+        row.date_of_birth = d;
+    }
+    if let Some(ins) = &req.insurance_id {
+        row.insurance_id_sealed = Some(st.sealer.seal(ins.trim(), id.as_bytes())?);
+    }
+    if let Some(t) = req.patient_type {
+        row.patient_type = t;
+    }
+    tx.put_user(&user, Some(&old_user)).await?;
+    tx.put_patient(&row).await?;
+    tx.audit(Draft::new(&who.actor(), "patient.update", "patient", Some(id)).patient(id));
+    tx.commit().await?;
+    view(st, who.who, id).await
 }

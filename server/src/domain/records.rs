@@ -9,7 +9,7 @@ use healthsynx_shared::api::*;
 use healthsynx_shared::validate::{self, Errors, MAX_CLINICAL_TEXT};
 use healthsynx_shared::{AppointmentStatus, MedicalRecord, Prescription, RecordStatus, RecordVersion};
 
-use super::{Caller, State, limit, page};
+use super::{Caller, Pager, State, limit};
 use crate::audit::Draft;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts};
@@ -66,9 +66,9 @@ fn to_record(st: &State, row: &RecordRow) -> Result<MedicalRecord> {
 }
 
 /// Loads a record the caller may read; anything else is `404`.
-fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
-    let row = st.store.record(id)?.ok_or(Error::NotFound)?;
-    let care = st.care_facts(who.who, row.patient_id)?;
+async fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
+    let row = st.store.read().await?.record(id).await?.ok_or(Error::NotFound)?;
+    let care = st.care_facts(who.who, row.patient_id).await?;
     policy::read_records_of(who.who, row.patient_id, care)?;
     Ok(row)
 }
@@ -76,11 +76,11 @@ fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
 /// `POST /api/records`: by the appointment's doctor or an admin.
 pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<MedicalRecord> {
     policy::write_records(who.who)?;
-    let appt = st.store.appointment(req.appointment_id)?.ok_or(Error::NotFound)?;
+    let appt = st.store.read().await?.appointment(req.appointment_id).await?.ok_or(Error::NotFound)?;
     let visible = ApptFacts { patient_id: appt.patient_id, doctor_id: appt.doctor_id, department: &appt.department };
     // A doctor may see the patient but not another doctor's appointment:
     // refused plainly, since the patient is already in their care.
-    let care = st.care_facts(who.who, appt.patient_id)?;
+    let care = st.care_facts(who.who, appt.patient_id).await?;
     if policy::read_appointment(who.who, visible).is_err() && !care.doctor_cares {
         return Err(Error::NotFound);
     }
@@ -105,116 +105,120 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<Medi
         updated_at: now,
         updated_by: who.who.user_id,
     };
-    st.store.write(|c| {
-        st.store.put_record(c, &row, true)?;
-        c.audit(Draft::new(&who.actor(), "record.create", "record", Some(id)).patient(row.patient_id));
-        Ok(())
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    tx.put_record(&row, true).await?;
+    tx.audit(Draft::new(&who.actor(), "record.create", "record", Some(id)).patient(row.patient_id));
+    tx.commit().await?;
     to_record(st, &row)
 }
 
 /// `GET /api/records/{id}` (scoped).
-pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<MedicalRecord> {
-    let row = readable(st, who, id)?;
+pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<MedicalRecord> {
+    let row = readable(st, who, id).await?;
     let rec = to_record(st, &row)?;
-    st.store.append_audit([Draft::new(&who.actor(), "record.read", "record", Some(id)).patient(row.patient_id)])?;
+    st.store
+        .append_audit([Draft::new(&who.actor(), "record.read", "record", Some(id)).patient(row.patient_id)])
+        .await?;
     Ok(rec)
 }
 
 /// `GET /api/records?patient_id=&appointment_id=` (scoped). Patients may
 /// leave both out to list their own.
-pub fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<MedicalRecord>> {
+pub async fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<MedicalRecord>> {
     policy::list_records(who.who)?;
     let include_retracted = q.include_retracted.unwrap_or(false);
     if include_retracted && !policy::sees_retracted(who.who) {
         return Err(Error::Forbidden("only doctors and admins may list retracted records".into()));
     }
+    let mut tx = st.store.read().await?;
     let patient = match (q.patient_id, q.appointment_id, who.who.patient_id) {
         (Some(p), _, _) => p,
-        (None, Some(a), _) => st.store.appointment(a)?.ok_or(Error::NotFound)?.patient_id,
+        (None, Some(a), _) => tx.appointment(a).await?.ok_or(Error::NotFound)?.patient_id,
         (None, None, Some(own)) => own,
         (None, None, None) => return Err(Error::invalid("patient_id", "give patient_id or appointment_id")),
     };
-    let care = st.care_facts(who.who, patient)?;
+    let care = st.care_facts(who.who, patient).await?;
     policy::read_records_of(who.who, patient, care)?;
-    let after = super::cursor(q.cursor.as_deref())?;
-    let rows: Box<dyn Iterator<Item = Result<(sled::IVec, RecordRow)>>> = match q.appointment_id {
-        Some(a) => Box::new(st.store.records_of_appointment(a, after.as_deref())),
-        None => Box::new(st.store.records_of_patient(patient, after.as_deref())),
-    };
-    let rows = rows.filter(|r| match r {
-        Ok((_, row)) => row.patient_id == patient && (include_retracted || row.status == RecordStatus::Active),
-        Err(_) => true,
-    });
-    let rows = page(rows, limit(q.limit)?)?;
-    let items = rows.items.iter().map(|r| to_record(st, r)).collect::<Result<Vec<_>>>()?;
-    st.store.append_audit([Draft::new(&who.actor(), "record.list", "patient", Some(patient)).patient(patient)])?;
-    Ok(Page { items, next_cursor: rows.next_cursor })
+    let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
+    loop {
+        let rows = match q.appointment_id {
+            Some(a) => tx.records_of_appointment(a, pager.at(), pager.batch()).await?,
+            None => tx.records_of_patient(patient, pager.at(), pager.batch()).await?,
+        };
+        let n = rows.len();
+        for (at, row) in rows {
+            let shown = row.patient_id == patient && (include_retracted || row.status == RecordStatus::Active);
+            let item = if shown { Some(to_record(st, &row)?) } else { None };
+            if !pager.push(at, item) {
+                break;
+            }
+        }
+        if pager.ended(n) {
+            break;
+        }
+    }
+    st.store.append_audit([Draft::new(&who.actor(), "record.list", "patient", Some(patient)).patient(patient)]).await?;
+    Ok(pager.finish())
 }
 
 /// `PATCH /api/records/{id}` with `If-Match`: a new version; the old stays in history.
 pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: RecordPatch) -> Result<MedicalRecord> {
-    let seen = readable(st, who, id)?;
+    let seen = readable(st, who, id).await?;
     policy::change_record(who.who, seen.doctor_id)?;
-    let row = st.store.write(|c| {
-        let old = st.store.record(id)?.ok_or(Error::NotFound)?;
-        if old.version != if_match {
-            return Err(Error::PreconditionFailed);
-        }
-        if old.status == RecordStatus::EnteredInError {
-            return Err(Error::Conflict("a retracted record cannot be edited".into()));
-        }
-        let mut body = open(st, &old)?;
-        if let Some(d) = &req.diagnosis {
-            body.diagnosis = d.trim().to_owned();
-        }
-        if let Some(n) = &req.notes {
-            body.notes = n.clone();
-        }
-        if let Some(p) = &req.prescriptions {
-            body.prescriptions = p.clone();
-        }
-        check_body(&body)?;
-        let mut row = old.clone();
-        row.body_sealed = seal(st, id, &body)?;
-        row.version += 1;
-        row.updated_at = Timestamp::now();
-        row.updated_by = who.who.user_id;
-        st.store.put_record(c, &row, false)?;
-        c.audit(Draft::new(&who.actor(), "record.update", "record", Some(id)).patient(row.patient_id));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let old = tx.record(id).await?.ok_or(Error::NotFound)?;
+    if old.version != if_match {
+        return Err(Error::PreconditionFailed);
+    }
+    if old.status == RecordStatus::EnteredInError {
+        return Err(Error::Conflict("a retracted record cannot be edited".into()));
+    }
+    let mut body = open(st, &old)?;
+    if let Some(d) = &req.diagnosis {
+        body.diagnosis = d.trim().to_owned();
+    }
+    if let Some(n) = &req.notes {
+        body.notes = n.clone();
+    }
+    if let Some(p) = &req.prescriptions {
+        body.prescriptions = p.clone();
+    }
+    check_body(&body)?;
+    let mut row = old.clone();
+    row.body_sealed = seal(st, id, &body)?;
+    row.version += 1;
+    row.updated_at = Timestamp::now();
+    row.updated_by = who.who.user_id;
+    tx.put_record(&row, false).await?;
+    tx.audit(Draft::new(&who.actor(), "record.update", "record", Some(id)).patient(row.patient_id));
+    tx.commit().await?;
     to_record(st, &row)
 }
 
 /// `DELETE /api/records/{id}`: retracts as entered in error; kept in history.
 pub async fn retract(st: &State, who: &Caller<'_>, id: Uuid) -> Result<()> {
-    let seen = readable(st, who, id)?;
+    let seen = readable(st, who, id).await?;
     policy::change_record(who.who, seen.doctor_id)?;
-    st.store.write(|c| {
-        let old = st.store.record(id)?.ok_or(Error::NotFound)?;
-        if old.status == RecordStatus::EnteredInError {
-            return Ok(());
-        }
-        let mut row = old.clone();
-        row.status = RecordStatus::EnteredInError;
-        row.version += 1;
-        row.updated_at = Timestamp::now();
-        row.updated_by = who.who.user_id;
-        st.store.put_record(c, &row, false)?;
-        c.audit(Draft::new(&who.actor(), "record.retract", "record", Some(id)).patient(row.patient_id));
-        Ok(())
-    })?;
-    st.store.flush().await
+    let mut tx = st.store.begin().await?;
+    let old = tx.record(id).await?.ok_or(Error::NotFound)?;
+    if old.status == RecordStatus::EnteredInError {
+        return Ok(());
+    }
+    let mut row = old.clone();
+    row.status = RecordStatus::EnteredInError;
+    row.version += 1;
+    row.updated_at = Timestamp::now();
+    row.updated_by = who.who.user_id;
+    tx.put_record(&row, false).await?;
+    tx.audit(Draft::new(&who.actor(), "record.retract", "record", Some(id)).patient(row.patient_id));
+    Ok(tx.commit().await?)
 }
 
 /// `GET /api/records/{id}/history`: every version, oldest first, with what changed.
-pub fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersion>> {
-    let row = readable(st, who, id)?;
+pub async fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersion>> {
+    let row = readable(st, who, id).await?;
     let mut out: Vec<RecordVersion> = Vec::new();
-    for v in st.store.record_versions(id)? {
+    for v in st.store.read().await?.record_versions(id).await? {
         let rec = to_record(st, &v)?;
         let changed_fields = match out.last() {
             None => Vec::new(),
@@ -240,6 +244,8 @@ pub fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersi
             record: rec,
         });
     }
-    st.store.append_audit([Draft::new(&who.actor(), "record.history", "record", Some(id)).patient(row.patient_id)])?;
+    st.store
+        .append_audit([Draft::new(&who.actor(), "record.history", "record", Some(id)).patient(row.patient_id)])
+        .await?;
     Ok(out)
 }

@@ -14,12 +14,13 @@ use healthsynx_shared::api::*;
 use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
 use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff};
 
-use super::{Caller, State, limit, page};
+use super::{Caller, Pager, State, limit};
 use crate::audit::Draft;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptAction, ApptFacts, Principal};
-use crate::store::{AppointmentRow, ApptIndex, IdempotencyRow, MAX_APPOINTMENT_HOURS, UserRow};
+use crate::scope::ApptScope;
+use crate::store::{AppointmentRow, IdempotencyRow, MAX_APPOINTMENT_HOURS, Txn, UserRow};
 
 /// Longest range a slot search or calendar may cover.
 pub const MAX_RANGE_DAYS: i64 = 31;
@@ -27,8 +28,8 @@ pub const MAX_RANGE_DAYS: i64 = 31;
 pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
 const MAX_RULES: usize = 100;
 
-fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
-    st.store.user(id)?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
+async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
+    st.store.user(id).await?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
 }
 
 fn doctor_dept(u: &UserRow) -> &str {
@@ -36,10 +37,9 @@ fn doctor_dept(u: &UserRow) -> &str {
 }
 
 /// `GET /api/doctors?department=`: active doctors, by name.
-pub fn doctors(st: &State, department: Option<&str>) -> Result<Vec<Doctor>> {
+pub async fn doctors(st: &State, department: Option<&str>) -> Result<Vec<Doctor>> {
     let mut out = Vec::new();
-    for r in st.store.users_after(None) {
-        let (_, u) = r?;
+    for (_, u) in st.store.read().await?.users(None, usize::MAX).await? {
         if u.role == Role::Doctor && u.active && department.is_none_or(|d| u.department.as_deref() == Some(d)) {
             out.push(Doctor { id: u.id, full_name: u.full_name.clone(), department: doctor_dept(&u).to_owned() });
         }
@@ -85,10 +85,10 @@ pub fn check_rules(rules: &[AvailabilityRule]) -> Result<()> {
 }
 
 /// `GET /api/doctors/{id}/availability`
-pub fn availability(st: &State, who: &Caller<'_>, doctor: Uuid) -> Result<Availability> {
-    let d = doctor_row(st, doctor)?;
+pub async fn availability(st: &State, who: &Caller<'_>, doctor: Uuid) -> Result<Availability> {
+    let d = doctor_row(st, doctor).await?;
     policy::read_availability(who.who, doctor, doctor_dept(&d))?;
-    st.store.availability(doctor)
+    Ok(st.store.read().await?.availability(doctor).await?)
 }
 
 /// `PUT /api/doctors/{id}/availability`: replaces the weekly rules.
@@ -98,24 +98,22 @@ pub async fn set_rules(
     doctor: Uuid,
     rules: Vec<AvailabilityRule>,
 ) -> Result<Availability> {
-    doctor_row(st, doctor)?;
+    doctor_row(st, doctor).await?;
     policy::write_availability(who.who, doctor)?;
     check_rules(&rules)?;
-    let a = st.store.write(|c| {
-        let mut a = st.store.availability(doctor)?;
-        a.rules = rules;
-        a.rules.sort_by(|x, y| (x.weekday, &x.start).cmp(&(y.weekday, &y.start)));
-        st.store.put_availability(c, doctor, &a)?;
-        c.audit(Draft::new(&who.actor(), "availability.update", "doctor", Some(doctor)));
-        Ok(a)
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let mut a = tx.availability(doctor).await?;
+    a.rules = rules;
+    a.rules.sort_by(|x, y| (x.weekday, &x.start).cmp(&(y.weekday, &y.start)));
+    tx.put_availability(doctor, &a).await?;
+    tx.audit(Draft::new(&who.actor(), "availability.update", "doctor", Some(doctor)));
+    tx.commit().await?;
     Ok(a)
 }
 
 /// `POST /api/doctors/{id}/time-off`
 pub async fn add_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, req: NewTimeOff) -> Result<TimeOff> {
-    doctor_row(st, doctor)?;
+    doctor_row(st, doctor).await?;
     policy::write_availability(who.who, doctor)?;
     let mut errors = Errors::default();
     if req.end <= req.start {
@@ -127,34 +125,30 @@ pub async fn add_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, req: NewTi
     errors.check("reason", validate::optional_text(&req.reason, MAX_SHORT_TEXT));
     errors.finish()?;
     let t = TimeOff { id: Uuid::now_v7(), start: req.start, end: req.end, reason: req.reason.trim().to_owned() };
-    st.store.write(|c| {
-        let mut a = st.store.availability(doctor)?;
-        a.time_off.push(t.clone());
-        a.time_off.sort_by_key(|t| t.start);
-        st.store.put_availability(c, doctor, &a)?;
-        c.audit(Draft::new(&who.actor(), "time_off.create", "doctor", Some(doctor)));
-        Ok(())
-    })?;
-    st.store.flush().await?;
+    let mut tx = st.store.begin().await?;
+    let mut a = tx.availability(doctor).await?;
+    a.time_off.push(t.clone());
+    a.time_off.sort_by_key(|t| t.start);
+    tx.put_availability(doctor, &a).await?;
+    tx.audit(Draft::new(&who.actor(), "time_off.create", "doctor", Some(doctor)));
+    tx.commit().await?;
     Ok(t)
 }
 
 /// `DELETE /api/doctors/{id}/time-off/{tid}`
 pub async fn delete_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, id: Uuid) -> Result<()> {
-    doctor_row(st, doctor)?;
+    doctor_row(st, doctor).await?;
     policy::write_availability(who.who, doctor)?;
-    st.store.write(|c| {
-        let mut a = st.store.availability(doctor)?;
-        let before = a.time_off.len();
-        a.time_off.retain(|t| t.id != id);
-        if a.time_off.len() == before {
-            return Err(Error::NotFound);
-        }
-        st.store.put_availability(c, doctor, &a)?;
-        c.audit(Draft::new(&who.actor(), "time_off.delete", "doctor", Some(doctor)));
-        Ok(())
-    })?;
-    st.store.flush().await
+    let mut tx = st.store.begin().await?;
+    let mut a = tx.availability(doctor).await?;
+    let before = a.time_off.len();
+    a.time_off.retain(|t| t.id != id);
+    if a.time_off.len() == before {
+        return Err(Error::NotFound);
+    }
+    tx.put_availability(doctor, &a).await?;
+    tx.audit(Draft::new(&who.actor(), "time_off.delete", "doctor", Some(doctor)));
+    Ok(tx.commit().await?)
 }
 
 // ---- slots ----
@@ -224,26 +218,21 @@ fn overlaps(a_start: Timestamp, a_end: Timestamp, b_start: Timestamp, b_end: Tim
 }
 
 /// Free slots = rules − time off − booked appointments − the past.
-pub fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now: Timestamp) -> Result<Vec<Slot>> {
+pub async fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now: Timestamp) -> Result<Vec<Slot>> {
     let tz = &st.config.tz;
-    let a = st.store.availability(doctor)?;
+    let mut tx = st.store.read().await?;
+    let a = tx.availability(doctor).await?;
     // A day either side: local dates of the UTC range, whatever the offset.
     let first = local_date(tz, from).yesterday().unwrap_or(local_date(tz, from));
     let last = local_date(tz, to).tomorrow().unwrap_or(local_date(tz, to));
-    let booked: Vec<(Timestamp, Timestamp)> = st
-        .store
-        .appointments_in(
-            &ApptIndex::Doctor(doctor),
-            Some(from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS)),
-            Some(to),
-            None,
-        )
-        .filter_map(|r| match r {
-            Ok((_, ap)) if ap.status.holds_time() => Some(Ok((ap.start, ap.end))),
-            Ok(_) => None,
-            Err(e) => Some(Err(e)),
-        })
-        .collect::<Result<_>>()?;
+    let lookback = from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
+    let booked: Vec<(Timestamp, Timestamp)> = tx
+        .appointments_in(&ApptScope::Doctor(doctor), Some(lookback), Some(to), None, usize::MAX)
+        .await?
+        .into_iter()
+        .filter(|(_, ap)| ap.status.holds_time())
+        .map(|(_, ap)| (ap.start, ap.end))
+        .collect();
     let slots: Vec<Slot> = grid(tz, &a.rules, first, last)
         .into_iter()
         .map(|g| g.slot)
@@ -255,10 +244,10 @@ pub fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now:
 }
 
 /// `GET /api/doctors/{id}/slots?from=&to=` (any role).
-pub fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
-    doctor_row(st, doctor)?;
+pub async fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
+    doctor_row(st, doctor).await?;
     check_range(q.from, q.to)?;
-    free_slots(st, doctor, q.from, q.to, Timestamp::now())
+    free_slots(st, doctor, q.from, q.to, Timestamp::now()).await
 }
 
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
@@ -310,9 +299,9 @@ fn check_bookable(
 // ---- appointments ----
 
 /// An appointment as the API shows it: names joined, reason opened.
-pub fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointment> {
-    let patient_name = st.store.patient_name(row.patient_id)?;
-    let doctor_name = st.store.user_name(row.doctor_id)?;
+pub async fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointment> {
+    let patient_name = st.store.patient_name(row.patient_id).await?;
+    let doctor_name = st.store.user_name(row.doctor_id).await?;
     Ok(Appointment {
         id: row.id,
         patient_id: row.patient_id,
@@ -334,11 +323,12 @@ fn facts(row: &AppointmentRow) -> ApptFacts<'_> {
     ApptFacts { patient_id: row.patient_id, doctor_id: row.doctor_id, department: &row.department }
 }
 
-fn check_no_overlap(st: &State, row: &AppointmentRow) -> Result<()> {
-    if !st.store.overlapping(&ApptIndex::Doctor(row.doctor_id), row.start, row.end, Some(row.id))?.is_empty() {
+async fn check_no_overlap(tx: &mut Txn<'_>, row: &AppointmentRow) -> Result<()> {
+    let (start, end, id) = (row.start, row.end, Some(row.id));
+    if !tx.overlapping(&ApptScope::Doctor(row.doctor_id), start, end, id).await?.is_empty() {
         return Err(Error::Conflict("the doctor already has an appointment at that time".into()));
     }
-    if !st.store.overlapping(&ApptIndex::Patient(row.patient_id), row.start, row.end, Some(row.id))?.is_empty() {
+    if !tx.overlapping(&ApptScope::Patient(row.patient_id), start, end, id).await?.is_empty() {
         return Err(Error::Conflict("the patient already has an appointment at that time".into()));
     }
     Ok(())
@@ -359,74 +349,64 @@ pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency
         return Err(Error::BadRequest("Idempotency-Key must be 1–128 visible ASCII characters".into()));
     }
     validate::optional_text(&req.reason, 500).map_err(|m| Error::invalid("reason", m))?;
-    let doctor = doctor_row(st, req.doctor_id)?;
+    let doctor = doctor_row(st, req.doctor_id).await?;
     if !doctor.active {
         return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
     }
-    st.store.patient(req.patient_id)?.ok_or(Error::NotFound)?;
-    let care = st.care_facts(who.who, req.patient_id)?;
+    st.store.read().await?.patient(req.patient_id).await?.ok_or(Error::NotFound)?;
+    let care = st.care_facts(who.who, req.patient_id).await?;
     policy::book(who.who, req.patient_id, req.doctor_id, care)?;
     let request_hash = sha256_hex(&serde_json::to_vec(&req).map_err(anyhow::Error::from)?);
     let now = Timestamp::now();
-    enum Out {
-        New(AppointmentRow),
-        Replay(Uuid),
+    let mut tx = st.store.begin().await?;
+    if let Some(key) = idempotency_key
+        && let Some(prev) = tx.idempotency(who.who.user_id, key).await?
+        && prev.created_at + IDEMPOTENCY_TTL > now
+    {
+        if prev.request_hash != request_hash {
+            return Err(Error::invalid("Idempotency-Key", "was already used with a different request"));
+        }
+        let row = tx.appointment(prev.appointment_id).await?.ok_or(Error::NotFound)?;
+        drop(tx);
+        return Ok(Booked::Replayed(to_appointment(st, &row).await?));
     }
-    let out = st.store.write(|c| {
-        if let Some(key) = idempotency_key
-            && let Some(prev) = st.store.idempotency(who.who.user_id, key)?
-            && prev.created_at + IDEMPOTENCY_TTL > now
-        {
-            if prev.request_hash != request_hash {
-                return Err(Error::invalid("Idempotency-Key", "was already used with a different request"));
-            }
-            return Ok(Out::Replay(prev.appointment_id));
-        }
-        let a = st.store.availability(req.doctor_id)?;
-        let end = check_bookable(st, &a, req.start, req.end, now)?;
-        let id = Uuid::now_v7();
-        let row = AppointmentRow {
-            id,
-            patient_id: req.patient_id,
-            doctor_id: req.doctor_id,
-            department: doctor_dept(&doctor).to_owned(),
-            start: req.start,
-            end,
-            status: AppointmentStatus::Scheduled,
-            reason_sealed: st.sealer.seal(req.reason.trim(), id.as_bytes())?,
-            cancel_reason_sealed: None,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            created_by: who.who.user_id,
-        };
-        check_no_overlap(st, &row)?;
-        st.store.put_appointment(c, &row, None)?;
-        if let Some(key) = idempotency_key {
-            let idem = IdempotencyRow { request_hash: request_hash.clone(), appointment_id: id, created_at: now };
-            st.store.put_idempotency(c, who.who.user_id, key, &idem)?;
-        }
-        c.audit(Draft::new(&who.actor(), "appointment.create", "appointment", Some(id)).patient(row.patient_id));
-        Ok(Out::New(row))
-    })?;
-    st.store.flush().await?;
-    match out {
-        Out::New(row) => Ok(Booked::New(to_appointment(st, &row)?)),
-        Out::Replay(id) => {
-            let row = st.store.appointment(id)?.ok_or(Error::NotFound)?;
-            Ok(Booked::Replayed(to_appointment(st, &row)?))
-        }
+    let a = tx.availability(req.doctor_id).await?;
+    let end = check_bookable(st, &a, req.start, req.end, now)?;
+    let id = Uuid::now_v7();
+    let row = AppointmentRow {
+        id,
+        patient_id: req.patient_id,
+        doctor_id: req.doctor_id,
+        department: doctor_dept(&doctor).to_owned(),
+        start: req.start,
+        end,
+        status: AppointmentStatus::Scheduled,
+        reason_sealed: st.sealer.seal(req.reason.trim(), id.as_bytes())?,
+        cancel_reason_sealed: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        created_by: who.who.user_id,
+    };
+    check_no_overlap(&mut tx, &row).await?;
+    tx.put_appointment(&row, None).await?;
+    if let Some(key) = idempotency_key {
+        let idem = IdempotencyRow { request_hash: request_hash.clone(), appointment_id: id, created_at: now };
+        tx.put_idempotency(who.who.user_id, key, &idem).await?;
     }
+    tx.audit(Draft::new(&who.actor(), "appointment.create", "appointment", Some(id)).patient(row.patient_id));
+    tx.commit().await?;
+    Ok(Booked::New(to_appointment(st, &row).await?))
 }
 
 /// `GET /api/appointments/{id}` (scoped).
-pub fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> {
-    let row = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> {
+    let row = st.store.read().await?.appointment(id).await?.ok_or(Error::NotFound)?;
     policy::read_appointment(who.who, facts(&row))?;
-    let a = to_appointment(st, &row)?;
-    st.store.append_audit([
-        Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)
-    ])?;
+    let a = to_appointment(st, &row).await?;
+    st.store
+        .append_audit([Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)])
+        .await?;
     Ok(a)
 }
 
@@ -449,37 +429,35 @@ pub async fn reschedule(
         validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
     }
     let now = Timestamp::now();
-    let row = st.store.write(|c| {
-        let old = st.store.appointment(id)?.ok_or(Error::NotFound)?;
-        policy::act_on_appointment(who.who, facts(&old), ApptAction::Reschedule)?;
-        check_version(&old, Some(if_match))?;
-        if old.status != AppointmentStatus::Scheduled {
-            return Err(Error::Conflict(format!("a {} appointment cannot be changed", old.status.as_str())));
-        }
-        let mut row = old.clone();
-        if req.start.is_some() || req.end.is_some() {
-            let start = req.start.unwrap_or(old.start);
-            let end = match (req.end, req.start) {
-                (Some(e), _) => Some(e),
-                (None, Some(s)) => Some(s + old.end.duration_since(old.start)),
-                (None, None) => None,
-            };
-            let a = st.store.availability(old.doctor_id)?;
-            row.end = check_bookable(st, &a, start, end, now)?;
-            row.start = start;
-            check_no_overlap(st, &row)?;
-        }
-        if let Some(r) = &req.reason {
-            row.reason_sealed = st.sealer.seal(r.trim(), id.as_bytes())?;
-        }
-        row.version += 1;
-        row.updated_at = now;
-        st.store.put_appointment(c, &row, Some(&old))?;
-        c.audit(Draft::new(&who.actor(), "appointment.update", "appointment", Some(id)).patient(row.patient_id));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
-    to_appointment(st, &row)
+    let mut tx = st.store.begin().await?;
+    let old = tx.appointment(id).await?.ok_or(Error::NotFound)?;
+    policy::act_on_appointment(who.who, facts(&old), ApptAction::Reschedule)?;
+    check_version(&old, Some(if_match))?;
+    if old.status != AppointmentStatus::Scheduled {
+        return Err(Error::Conflict(format!("a {} appointment cannot be changed", old.status.as_str())));
+    }
+    let mut row = old.clone();
+    if req.start.is_some() || req.end.is_some() {
+        let start = req.start.unwrap_or(old.start);
+        let end = match (req.end, req.start) {
+            (Some(e), _) => Some(e),
+            (None, Some(s)) => Some(s + old.end.duration_since(old.start)),
+            (None, None) => None,
+        };
+        let a = tx.availability(old.doctor_id).await?;
+        row.end = check_bookable(st, &a, start, end, now)?;
+        row.start = start;
+        check_no_overlap(&mut tx, &row).await?;
+    }
+    if let Some(r) = &req.reason {
+        row.reason_sealed = st.sealer.seal(r.trim(), id.as_bytes())?;
+    }
+    row.version += 1;
+    row.updated_at = now;
+    tx.put_appointment(&row, Some(&old)).await?;
+    tx.audit(Draft::new(&who.actor(), "appointment.update", "appointment", Some(id)).patient(row.patient_id));
+    tx.commit().await?;
+    to_appointment(st, &row).await
 }
 
 /// The status changes of an appointment.
@@ -497,8 +475,9 @@ pub async fn transition(
     }
     let now = Timestamp::now();
     let cancel_hours = st.config.cancel_hours;
-    let row = st.store.write(|c| {
-        let old = st.store.appointment(id)?.ok_or(Error::NotFound)?;
+    let mut tx = st.store.begin().await?;
+    let row = {
+        let old = tx.appointment(id).await?.ok_or(Error::NotFound)?;
         policy::act_on_appointment(who.who, facts(&old), action)?;
         check_version(&old, if_match)?;
         let next = match (action, old.status) {
@@ -510,7 +489,9 @@ pub async fn transition(
                 return Err(Error::Conflict("a no-show can only be recorded after the start time".into()));
             }
             (_, from) => {
-                return Err(Error::Conflict(format!("cannot {action:?} an appointment that is {}", from.as_str()).to_lowercase()));
+                return Err(Error::Conflict(
+                    format!("cannot {action:?} an appointment that is {}", from.as_str()).to_lowercase(),
+                ));
             }
         };
         if action == ApptAction::Cancel && policy::bound_by_cancel_window(who.who) {
@@ -528,7 +509,7 @@ pub async fn transition(
         }
         row.version += 1;
         row.updated_at = now;
-        st.store.put_appointment(c, &row, Some(&old))?;
+        tx.put_appointment(&row, Some(&old)).await?;
         let verb = match action {
             ApptAction::Cancel => "appointment.cancel",
             ApptAction::CheckIn => "appointment.check_in",
@@ -536,66 +517,94 @@ pub async fn transition(
             ApptAction::NoShow => "appointment.no_show",
             ApptAction::Reschedule => "appointment.update",
         };
-        c.audit(Draft::new(&who.actor(), verb, "appointment", Some(id)).patient(row.patient_id));
-        Ok(row)
-    })?;
-    st.store.flush().await?;
-    to_appointment(st, &row)
+        tx.audit(Draft::new(&who.actor(), verb, "appointment", Some(id)).patient(row.patient_id));
+        row
+    };
+    tx.commit().await?;
+    to_appointment(st, &row).await
 }
 
 /// `GET /api/doctors/{id}/calendar?from=&to=`: appointments starting in the
 /// range, each already encoded as the API shows it (the store's view cache).
-pub fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Bytes>> {
-    let d = doctor_row(st, doctor)?;
+pub async fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Bytes>> {
+    let d = doctor_row(st, doctor).await?;
     policy::read_calendar(who.who, doctor, doctor_dept(&d))?;
     check_range(q.from, q.to)?;
-    let render = |row: &AppointmentRow| -> Result<Bytes> {
-        Ok(serde_json::to_vec(&to_appointment(st, row)?).map_err(anyhow::Error::from)?.into())
-    };
-    let items = st.store.appointment_views_in(&ApptIndex::Doctor(doctor), q.from, q.to, render)?;
-    st.store.append_audit([Draft::new(&who.actor(), "calendar.read", "doctor", Some(doctor))])?;
-    Ok(items)
+    let rows = st
+        .store
+        .read()
+        .await?
+        .appointments_in(&ApptScope::Doctor(doctor), Some(q.from), Some(q.to), None, usize::MAX)
+        .await?;
+    let (mut views, generation) = st.store.views_of(rows.iter().map(|(_, r)| r.id))?;
+    let mut rendered = Vec::new();
+    for ((_, row), view) in rows.iter().zip(views.iter_mut()) {
+        if view.is_none() {
+            let fresh: Bytes = serde_json::to_vec(&to_appointment(st, row).await?).map_err(anyhow::Error::from)?.into();
+            rendered.push((row.id, fresh.clone()));
+            *view = Some(fresh);
+        }
+    }
+    st.store.keep_views(generation, rendered)?;
+    st.store.append_audit([Draft::new(&who.actor(), "calendar.read", "doctor", Some(doctor))]).await?;
+    Ok(views.into_iter().flatten().collect())
 }
 
 /// Which index serves a list: the caller's scope when limited, else the most
 /// selective filter given.
-fn list_index(p: &Principal, q: &AppointmentQuery) -> Result<ApptIndex> {
+fn list_index(p: &Principal, q: &AppointmentQuery) -> Result<ApptScope> {
     if let Some(scope) = policy::appointment_list_scope(p)? {
         return Ok(scope);
     }
     Ok(match (q.doctor_id, q.patient_id, &q.department) {
-        (Some(d), _, _) => ApptIndex::Doctor(d),
-        (None, Some(pt), _) => ApptIndex::Patient(pt),
-        (None, None, Some(dep)) => ApptIndex::Department(dep.clone()),
-        (None, None, None) => ApptIndex::All,
+        (Some(d), _, _) => ApptScope::Doctor(d),
+        (None, Some(pt), _) => ApptScope::Patient(pt),
+        (None, None, Some(dep)) => ApptScope::Department(dep.clone()),
+        (None, None, None) => ApptScope::All,
     })
 }
 
 /// `GET /api/appointments` (scoped, filtered, in start order, cursor pages).
-pub fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<Page<Appointment>> {
+pub async fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<Page<Appointment>> {
     if let (Some(f), Some(t)) = (q.from, q.to)
         && t <= f
     {
         return Err(Error::invalid("to", "must be after from"));
     }
     let index = list_index(who.who, &q)?;
-    let after = super::cursor(q.cursor.as_deref())?;
-    let rows = st.store.appointments_in(&index, q.from, q.to, after.as_deref()).filter(|r| match r {
-        Ok((_, a)) => {
-            q.doctor_id.is_none_or(|d| a.doctor_id == d)
-                && q.patient_id.is_none_or(|p| a.patient_id == p)
-                && q.department.as_deref().is_none_or(|d| a.department == d)
-                && q.status.is_none_or(|s| a.status == s)
+    let wanted = |a: &AppointmentRow| {
+        q.doctor_id.is_none_or(|d| a.doctor_id == d)
+            && q.patient_id.is_none_or(|p| a.patient_id == p)
+            && q.department.as_deref().is_none_or(|d| a.department == d)
+            && q.status.is_none_or(|s| a.status == s)
+    };
+    let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
+    let mut patients: BTreeSet<Uuid> = BTreeSet::new();
+    let mut tx = st.store.read().await?;
+    loop {
+        let rows = tx.appointments_in(&index, q.from, q.to, pager.at(), pager.batch()).await?;
+        let n = rows.len();
+        for (at, row) in rows {
+            let item = if wanted(&row) { Some(to_appointment(st, &row).await?) } else { None };
+            let patient = row.patient_id;
+            let kept = item.is_some();
+            if !pager.push(at, item) {
+                break;
+            }
+            if kept {
+                patients.insert(patient);
+            }
         }
-        Err(_) => true,
-    });
-    let rows = page(rows, limit(q.limit)?)?;
-    let items = rows.items.iter().map(|r| to_appointment(st, r)).collect::<Result<Vec<_>>>()?;
-    let patients: BTreeSet<Uuid> = rows.items.iter().map(|r| r.patient_id).collect();
-    st.store.append_audit(
-        patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)),
-    )?;
-    Ok(Page { items, next_cursor: rows.next_cursor })
+        if pager.ended(n) {
+            break;
+        }
+    }
+    st.store
+        .append_audit(
+            patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)),
+        )
+        .await?;
+    Ok(pager.finish())
 }
 
 #[cfg(test)]

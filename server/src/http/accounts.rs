@@ -10,29 +10,29 @@ use crate::domain::{Caller, State, accounts, auditlog};
 use crate::error::{Error, Result};
 
 pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
-    let who = principal(st, req)?;
+    let who = principal(st, req).await?;
     let addr = req.addr();
     let c = Caller { who: &who, addr: addr.as_deref() };
     match route {
-        RouteId::Me => ok(&accounts::me(st, &c)?),
-        RouteId::MyAccessLog => ok(&auditlog::access_log(st, &c, req.query()?)?),
-        RouteId::ListUsers => ok(&accounts::list_users(st, &c, req.query()?)?),
+        RouteId::Me => ok(&accounts::me(st, &c).await?),
+        RouteId::MyAccessLog => ok(&auditlog::access_log(st, &c, req.query()?).await?),
+        RouteId::ListUsers => ok(&accounts::list_users(st, &c, req.query()?).await?),
         RouteId::CreateUser => {
             let u = accounts::create_user(st, &c, req.json()?).await?;
             created(&u, &path::user(u.id))
         }
-        RouteId::GetUser => ok(&accounts::get_user(st, &c, req.id(0)?)?),
+        RouteId::GetUser => ok(&accounts::get_user(st, &c, req.id(0)?).await?),
         RouteId::PatchUser => ok(&accounts::patch_user(st, &c, req.id(0)?, req.json()?).await?),
         RouteId::DeactivateUser => ok(&accounts::set_active(st, &c, req.id(0)?, false).await?),
         RouteId::ActivateUser => ok(&accounts::set_active(st, &c, req.id(0)?, true).await?),
         RouteId::UserPasswordReset => json(StatusCode::CREATED, &accounts::issue_reset(st, &c, req.id(0)?).await?),
-        RouteId::ListDepartments => ok(&accounts::departments(st)?),
+        RouteId::ListDepartments => ok(&accounts::departments(st).await?),
         RouteId::CreateDepartment => {
             let d = accounts::create_department(st, &c, req.json()?).await?;
             created(&d, path::DEPARTMENTS)
         }
-        RouteId::ListAudit => ok(&auditlog::list(st, &c, req.query()?)?),
-        RouteId::VerifyAudit => ok(&auditlog::verify(st, &c)?),
+        RouteId::ListAudit => ok(&auditlog::list(st, &c, req.query()?).await?),
+        RouteId::VerifyAudit => ok(&auditlog::verify(st, &c).await?),
         RouteId::AdminBackup => json(StatusCode::CREATED, &accounts::backup(st, &c).await?),
         _ => Err(Error::NotFound),
     }

@@ -14,7 +14,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         RouteId::JwtCreate => ok(&accounts::login(st, req.json()?, addr.as_deref()).await?),
         RouteId::JwtRefresh => ok(&accounts::refresh(st, req.json()?, addr.as_deref()).await?),
         RouteId::JwtVerify => {
-            accounts::verify(st, req.json()?)?;
+            accounts::verify(st, req.json()?).await?;
             ok(&Empty {})
         }
         RouteId::PasswordResetConfirm => {
@@ -22,7 +22,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             no_content()
         }
         RouteId::Logout | RouteId::PasswordChange => {
-            let who = principal(st, req)?;
+            let who = principal(st, req).await?;
             let caller = Caller { who: &who, addr: addr.as_deref() };
             if route == RouteId::Logout {
                 accounts::logout(st, &caller, req.json()?).await?;

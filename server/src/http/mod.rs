@@ -138,20 +138,20 @@ fn whole_numbers_as_integers(v: &mut serde_json::Value) {
 }
 
 /// The authenticated caller of a request.
-pub fn principal(st: &State, req: &Req) -> Result<Principal> {
+pub async fn principal(st: &State, req: &Req) -> Result<Principal> {
     let missing = || Error::Unauthorized("send Authorization: Bearer <access token>".into());
     let value = req.header("authorization").ok_or_else(missing)?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(missing());
     }
-    let who = authenticate(st, token.trim())?;
+    let who = authenticate(st, token.trim()).await?;
     if let Some(wait) = st.throttle.request(who.user_id) {
         tracing::warn!(user = %who.user_id, "request budget spent; throttled");
         let actor = crate::domain::actor_of(&who, req.addr().as_deref());
-        st.store.append_audit([
-            Draft::new(&actor, "request.throttled", "user", Some(who.user_id)).outcome(Outcome::Denied)
-        ])?;
+        st.store
+            .append_audit([Draft::new(&actor, "request.throttled", "user", Some(who.user_id)).outcome(Outcome::Denied)])
+            .await?;
         return Err(throttled(wait, "request budget spent; slow down"));
     }
     Ok(who)
@@ -223,8 +223,15 @@ pub fn problem(e: &Error) -> Response {
     let mut r = Response::new(bytes.into());
     *r.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    if let Error::TooManyRequests { retry_after_secs, .. } = e {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+    match e {
+        Error::TooManyRequests { retry_after_secs, .. } => {
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        Error::Unavailable(why) => {
+            tracing::warn!(reason = %why, "database unavailable");
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+        }
+        _ => {}
     }
     r
 }
@@ -328,7 +335,7 @@ async fn read_body(
 async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
     use RouteId::*;
     match route {
-        Healthz | Readyz | Metrics => ops::handle(st, route, req),
+        Healthz | Readyz | Metrics => ops::handle(st, route, req).await,
         JwtCreate | JwtRefresh | JwtVerify | Logout | PasswordChange | PasswordResetConfirm => {
             auth::handle(st, route, req).await
         }

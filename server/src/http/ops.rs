@@ -9,10 +9,10 @@ use super::{Req, metrics};
 use crate::domain::State;
 use crate::error::{Error, Result};
 
-pub fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
+pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
     match route {
         RouteId::Healthz => super::ok(&serde_json::json!({"status": "ok"})),
-        RouteId::Readyz if st.store.ping() => super::ok(&serde_json::json!({"status": "ready"})),
+        RouteId::Readyz if st.store.ping().await => super::ok(&serde_json::json!({"status": "ready"})),
         RouteId::Readyz => {
             let mut r =
                 super::json(StatusCode::SERVICE_UNAVAILABLE, &serde_json::json!({"status": "store not answering"}))?;

@@ -9,17 +9,17 @@ use crate::domain::{Caller, State, records};
 use crate::error::{Error, Result};
 
 pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
-    let who = principal(st, req)?;
+    let who = principal(st, req).await?;
     let addr = req.addr();
     let c = Caller { who: &who, addr: addr.as_deref() };
     match route {
-        RouteId::ListRecords => ok(&records::list(st, &c, req.query()?)?),
+        RouteId::ListRecords => ok(&records::list(st, &c, req.query()?).await?),
         RouteId::CreateRecord => {
             let r = records::create(st, &c, req.json()?).await?;
             Ok(with_etag(created(&r, &path::record(r.id))?, r.version))
         }
         RouteId::GetRecord => {
-            let r = records::get(st, &c, req.id(0)?)?;
+            let r = records::get(st, &c, req.id(0)?).await?;
             Ok(with_etag(ok(&r)?, r.version))
         }
         RouteId::PatchRecord => {
@@ -30,7 +30,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             records::retract(st, &c, req.id(0)?).await?;
             no_content()
         }
-        RouteId::RecordHistory => ok(&records::history(st, &c, req.id(0)?)?),
+        RouteId::RecordHistory => ok(&records::history(st, &c, req.id(0)?).await?),
         _ => Err(Error::NotFound),
     }
 }

@@ -11,15 +11,15 @@ use crate::error::{Error, Result};
 use crate::policy::ApptAction;
 
 pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
-    let who = principal(st, req)?;
+    let who = principal(st, req).await?;
     let addr = req.addr();
     let c = Caller { who: &who, addr: addr.as_deref() };
     match route {
         RouteId::ListDoctors => {
             let q: DoctorQuery = req.query()?;
-            ok(&scheduling::doctors(st, q.department.as_deref())?)
+            ok(&scheduling::doctors(st, q.department.as_deref()).await?)
         }
-        RouteId::GetAvailability => ok(&scheduling::availability(st, &c, req.id(0)?)?),
+        RouteId::GetAvailability => ok(&scheduling::availability(st, &c, req.id(0)?).await?),
         RouteId::PutAvailability => {
             let body: AvailabilityUpdate = req.json()?;
             ok(&scheduling::set_rules(st, &c, req.id(0)?, body.rules).await?)
@@ -33,9 +33,9 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             scheduling::delete_time_off(st, &c, req.id(0)?, req.id(1)?).await?;
             no_content()
         }
-        RouteId::Slots => ok(&scheduling::slots(st, req.id(0)?, req.query()?)?),
-        RouteId::Calendar => Ok(json_array(&scheduling::calendar(st, &c, req.id(0)?, req.query()?)?)),
-        RouteId::ListAppointments => ok(&scheduling::list(st, &c, req.query()?)?),
+        RouteId::Slots => ok(&scheduling::slots(st, req.id(0)?, req.query()?).await?),
+        RouteId::Calendar => Ok(json_array(&scheduling::calendar(st, &c, req.id(0)?, req.query()?).await?)),
+        RouteId::ListAppointments => ok(&scheduling::list(st, &c, req.query()?).await?),
         RouteId::CreateAppointment => {
             let key = req.header("idempotency-key");
             let a = match scheduling::book(st, &c, req.json()?, key).await? {
@@ -44,7 +44,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             Ok(with_etag(created(&a, &path::appointment(a.id))?, a.version))
         }
         RouteId::GetAppointment => {
-            let a = scheduling::get(st, &c, req.id(0)?)?;
+            let a = scheduling::get(st, &c, req.id(0)?).await?;
             Ok(with_etag(ok(&a)?, a.version))
         }
         RouteId::PatchAppointment => {

@@ -412,7 +412,7 @@ fn email_desk(i: usize) -> String {
 }
 
 /// Seeds accounts, availability and `n` appointments into a new store in `dir`.
-fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
+async fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     let started = Instant::now();
     // A big page cache while loading: sled slows to a crawl when the pages it
     // writes to do not fit (the server itself runs with its own setting).
@@ -423,89 +423,77 @@ fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     let actor = Actor { id: None, role: None, addr: Some("bench-seed".into()) };
     let depts = ["cardiology", "general", "neurology"];
     let mut doctors = Vec::new();
-    st.store
-        .write(|c| {
-            for code in depts {
-                st.store.put_department(c, &Department { code: code.into(), name: code.to_uppercase() })?;
-            }
-            for i in 0..LOGIN_USERS {
-                let email = email_desk(i);
-                let name = format!("Desk Clerk{i:02}");
-                let row = stage_account(
-                    &st,
-                    c,
-                    NewAccount {
-                        email: &email,
-                        full_name: &name,
-                        role: Role::Receptionist,
-                        department: None,
-                        username: None,
-                        password_hash: Some(hash.clone()),
-                    },
-                )?;
-                c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
-            }
-            for d in 0..DOCTORS {
-                let email = format!("doctor{d}@bench.test");
-                let name = format!("Doctor Number{d:02}");
-                let row = stage_account(
-                    &st,
-                    c,
-                    NewAccount {
-                        email: &email,
-                        full_name: &name,
-                        role: Role::Doctor,
-                        department: Some(depts[d % depts.len()]),
-                        username: None,
-                        password_hash: Some(hash.clone()),
-                    },
-                )?;
-                st.store.put_availability(c, row.id, &Availability { rules: Grid::rules(), time_off: vec![] })?;
-                c.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
-                doctors.push(row.id);
-            }
-            Ok(())
-        })
-        .map_err(|e| anyhow::anyhow!("seed staff: {e}"))?;
+    let seed_err = |what: &'static str| move |e: healthsynx_server::error::Error| anyhow::anyhow!("seed {what}: {e}");
+    let mut tx = st.store.begin().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    for code in depts {
+        tx.put_department(&Department { code: code.into(), name: code.to_uppercase() })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    for i in 0..LOGIN_USERS {
+        let email = email_desk(i);
+        let name = format!("Desk Clerk{i:02}");
+        let new = NewAccount {
+            email: &email,
+            full_name: &name,
+            role: Role::Receptionist,
+            department: None,
+            username: None,
+            password_hash: Some(hash.clone()),
+        };
+        let row = stage_account(&mut tx, new).await.map_err(seed_err("staff"))?;
+        tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+    }
+    for d in 0..DOCTORS {
+        let email = format!("doctor{d}@bench.test");
+        let name = format!("Doctor Number{d:02}");
+        let new = NewAccount {
+            email: &email,
+            full_name: &name,
+            role: Role::Doctor,
+            department: Some(depts[d % depts.len()]),
+            username: None,
+            password_hash: Some(hash.clone()),
+        };
+        let row = stage_account(&mut tx, new).await.map_err(seed_err("staff"))?;
+        tx.put_availability(row.id, &Availability { rules: Grid::rules(), time_off: vec![] })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+        doctors.push(row.id);
+    }
+    tx.commit().await.map_err(|e| anyhow::anyhow!("seed staff: {e}"))?;
     let mut patients = Vec::new();
     for chunk in 0..PATIENTS.div_ceil(100) {
-        st.store
-            .write(|c| {
-                for i in chunk * 100..((chunk + 1) * 100).min(PATIENTS) {
-                    let email = format!("patient{i}@bench.test");
-                    let name = format!("Patient Number{i:04}");
-                    let user = stage_account(
-                        &st,
-                        c,
-                        NewAccount {
-                            email: &email,
-                            full_name: &name,
-                            role: Role::Patient,
-                            department: None,
-                            username: None,
-                            password_hash: None,
-                        },
-                    )?;
-                    let id = Uuid::now_v7();
-                    let row = PatientRow {
-                        id,
-                        user_id: user.id,
-                        date_of_birth: jiff::civil::date(
-                            1950 + (i % 60) as i16,
-                            1 + (i % 12) as i8,
-                            1 + (i % 28) as i8,
-                        ),
-                        phone: format!("+49 30 {:07}", i),
-                        insurance_id_sealed: Some(st.sealer.seal(&format!("INS-{i:06}"), id.as_bytes())?),
-                        patient_type: PatientType::Outpatient,
-                    };
-                    st.store.put_patient(c, &row)?;
-                    c.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
-                    patients.push(id);
-                }
-                Ok(())
-            })
-            .map_err(|e| anyhow::anyhow!("seed patients: {e}"))?;
+        let mut tx = st.store.begin().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        for i in chunk * 100..((chunk + 1) * 100).min(PATIENTS) {
+            let email = format!("patient{i}@bench.test");
+            let name = format!("Patient Number{i:04}");
+            let new = NewAccount {
+                email: &email,
+                full_name: &name,
+                role: Role::Patient,
+                department: None,
+                username: None,
+                password_hash: None,
+            };
+            let user = stage_account(&mut tx, new).await.map_err(seed_err("patients"))?;
+            let id = Uuid::now_v7();
+            let row = PatientRow {
+                id,
+                user_id: user.id,
+                date_of_birth: jiff::civil::date(1950 + (i % 60) as i16, 1 + (i % 12) as i8, 1 + (i % 28) as i8),
+                phone: format!("+49 30 {:07}", i),
+                insurance_id_sealed: Some(
+                    st.sealer.seal(&format!("INS-{i:06}"), id.as_bytes()).map_err(seed_err("patients"))?,
+                ),
+                patient_type: PatientType::Outpatient,
+            };
+            tx.put_patient(&row).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            tx.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
+            patients.push(id);
+        }
+        tx.commit().await.map_err(|e| anyhow::anyhow!("seed patients: {e}"))?;
     }
     // Appointments: 40 a doctor-week, on every other slot, weeks ending next week.
     let grid = Grid::new();
@@ -555,17 +543,18 @@ fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
                 });
                 made += 1;
                 if batch.len() == batch.capacity() {
-                    st.store.bulk_put_appointments(&batch).map_err(|e| anyhow::anyhow!("bulk load: {e}"))?;
+                    st.store.bulk_put_appointments(&batch).await.map_err(|e| anyhow::anyhow!("bulk load: {e}"))?;
                     batch.clear();
                 }
             }
         }
     }
-    st.store.bulk_put_appointments(&batch).map_err(|e| anyhow::anyhow!("bulk load: {e}"))?;
+    st.store.bulk_put_appointments(&batch).await.map_err(|e| anyhow::anyhow!("bulk load: {e}"))?;
     st.store
         .append_audit([Draft::new(&actor, "bench.bulk_load", "appointment", None)])
+        .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    st.store.flush_blocking().map_err(|e| anyhow::anyhow!("{e}"))?;
+    st.store.flush().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(st);
     eprintln!(
         "seeded {made} appointments ({weeks} weeks × {DOCTORS} doctors, {PATIENTS} patients) in {:.1} s",
@@ -909,7 +898,7 @@ async fn run(args: Args) -> Result<()> {
     // ---- phase 1: 10 000 appointments
     let small = args.appointments.min(SMALL_STORE);
     let dir1 = tmp.path().join("small");
-    let clinic = seed(&dir1, &secrets, small)?;
+    let clinic = seed(&dir1, &secrets, small).await?;
     let server = Server::start(&bin, &dir1, &secrets, args.cache_mb).await?;
     let token = login(server.addr, &clinic.desk_email).await?;
     let shared = Arc::new(Shared { addr: server.addr, token, booked: Mutex::new(Vec::new()) });
@@ -1031,8 +1020,15 @@ async fn run(args: Args) -> Result<()> {
     let server_pid = server.child.id();
     server.kill();
     let st = reopen(&dir1, &secrets).await?;
-    let missing = booked.iter().filter(|id| !matches!(st.store.appointment(**id), Ok(Some(_)))).count();
-    let chain = st.store.verify_audit();
+    let mut missing = 0;
+    let mut read = st.store.read().await?;
+    for id in &booked {
+        if !matches!(read.appointment(*id).await, Ok(Some(_))) {
+            missing += 1;
+        }
+    }
+    drop(read);
+    let chain = st.store.verify_audit().await?;
     drop(st);
     eprintln!(
         "durability: server {server_pid} killed with SIGKILL; {} of {} answered bookings in the store; audit chain {} ({} entries)",
@@ -1048,7 +1044,7 @@ async fn run(args: Args) -> Result<()> {
     // ---- phase 2: the large store
     if wants("calendar-week") && args.appointments > small {
         let dir2 = tmp.path().join("large");
-        let big = seed(&dir2, &secrets, args.appointments)?;
+        let big = seed(&dir2, &secrets, args.appointments).await?;
         let server = Server::start(&bin, &dir2, &secrets, args.cache_mb).await?;
         let token = login(server.addr, &big.desk_email).await?;
         let shared = Arc::new(Shared { addr: server.addr, token, booked: Mutex::new(Vec::new()) });

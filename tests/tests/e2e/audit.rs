@@ -104,7 +104,7 @@ async fn flipping_one_byte_of_an_entry_makes_verify_name_it() {
     assert!(report.ok);
     let n = report.entries.unwrap();
     assert!(n > 10);
-    let tree = app.state().store.raw_tree("audit").unwrap();
+    let tree = app.state().store.sled().unwrap().raw_tree("audit").unwrap();
     let key = 5u64.to_be_bytes();
     let mut bytes = tree.get(key).unwrap().unwrap().to_vec();
     // One bit of the first letter of the action: still valid JSON, no longer the signed entry.

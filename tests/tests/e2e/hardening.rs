@@ -6,7 +6,7 @@ use healthsynx_server::audit::{Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::crypto::seal::Sealer;
 use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
-use healthsynx_server::store::backup;
+use healthsynx_server::store::sled::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
 use healthsynx_tests::shared::PatientType;
@@ -175,7 +175,7 @@ async fn rekey_leaves_every_sealed_value_readable_under_the_new_key_alone() {
         .await;
     let actor = Actor { id: None, role: None, addr: Some("test".into()) };
     let changed =
-        app.state().store.rekey(&app.state().sealer, Draft::new(&actor, "store.rekey", "store", None)).unwrap();
+        app.state().store.rekey(&app.state().sealer, Draft::new(&actor, "store.rekey", "store", None)).await.unwrap();
     assert_eq!(changed, 5, "two insurance ids, a reason, a record and its first version");
     let app = app.restart(|c| c.secrets.data_key_previous = None).await;
     assert_eq!(app.dir.path(), dir);
@@ -264,15 +264,15 @@ async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
     let first = desk.book(&req, Some("key-1")).await.unwrap();
 
     let store = &app.state().store;
-    let rows = |tree: &str| store.raw_tree(tree).unwrap().len();
+    let rows = |tree: &str| store.sled().unwrap().raw_tree(tree).unwrap().len();
     let held = rows("refresh_families") + rows("reset_tokens") + rows("idempotency");
     assert!(rows("refresh_families") >= 7 && rows("reset_tokens") == 1 && rows("idempotency") == 1);
 
-    assert_eq!(store.sweep_expired(Timestamp::now(), IDEMPOTENCY_TTL).unwrap(), 0, "nothing has expired yet");
+    assert_eq!(store.sweep_expired(Timestamp::now(), IDEMPOTENCY_TTL).await.unwrap(), 0, "nothing has expired yet");
     assert_eq!(desk.book(&req, Some("key-1")).await.unwrap().id, first.id, "the answer still replays");
 
     let later = Timestamp::now() + SignedDuration::from_hours(25);
-    assert_eq!(store.sweep_expired(later, IDEMPOTENCY_TTL).unwrap() as usize, held);
+    assert_eq!(store.sweep_expired(later, IDEMPOTENCY_TTL).await.unwrap() as usize, held);
     assert_eq!(rows("refresh_families") + rows("reset_tokens") + rows("idempotency"), 0);
-    assert!(app.state().store.verify_audit().ok);
+    assert!(app.state().store.verify_audit().await.unwrap().ok);
 }

@@ -87,12 +87,9 @@ async fn care_scope_follows_the_index_alone() {
     assert_eq!(code(clinic.doctor2.client.patient(p).await), 404);
     assert_eq!(code(clinic.nurse2.client.patient(p).await), 404);
     let st = app.state();
-    st.store
-        .write(|c| {
-            st.store.link_care(c, clinic.doctor2.user_id, "neurology", p, Uuid::now_v7());
-            Ok(())
-        })
-        .unwrap();
+    let mut tx = st.store.begin().await.unwrap();
+    tx.link_care(clinic.doctor2.user_id, "neurology", p, Uuid::now_v7()).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(code(clinic.doctor2.client.patient(p).await), 200);
     assert_eq!(code(clinic.nurse2.client.patient(p).await), 200);
     assert_eq!(code(clinic.nurse.client.patient(p).await), 404, "cardiology still has no link");
@@ -173,7 +170,7 @@ async fn insurance_ids_never_reach_the_disk_in_clear_and_keys_rotate() {
     let clinic = app.clinic().await;
     let first =
         clinic.reception.client.create_patient(&new_patient("rot1@test.dev", Some("INS-TEST-7781"))).await.unwrap();
-    app.state().store.flush_blocking().unwrap();
+    app.state().store.flush().await.unwrap();
     assert!(!data_dir_contains(app.dir.path(), b"INS-TEST-7781"));
     assert!(data_dir_contains(app.dir.path(), b"rot1@test.dev"), "the search itself works");
     let key_a = app.state().config.secrets.data_key;

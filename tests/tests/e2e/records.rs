@@ -140,7 +140,7 @@ async fn clinical_text_never_reaches_the_disk_in_clear() {
     new.notes = "Quokka allergy noted 9921".into();
     new.prescriptions[0].drug = "Xylophonamide".into();
     clinic.doctor.client.create_record(&new).await.unwrap();
-    app.state().store.flush_blocking().unwrap();
+    app.state().store.flush().await.unwrap();
     for secret in ["Zebra-striped pneumonitis 4471", "Quokka allergy noted 9921", "Xylophonamide"] {
         assert!(!data_dir_contains(app.dir.path(), secret.as_bytes()), "{secret} in the data directory");
     }

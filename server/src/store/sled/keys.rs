@@ -11,6 +11,7 @@ pub fn time(t: Timestamp) -> [u8; 8] {
 }
 
 /// The inverse of [`time`].
+#[cfg(test)]
 pub fn time_from(bytes: &[u8]) -> Option<Timestamp> {
     let raw: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
     Timestamp::from_second((u64::from_be_bytes(raw) ^ (1 << 63)) as i64).ok()
@@ -63,18 +64,6 @@ pub fn seq(n: u64) -> [u8; 8] {
 /// The inverse of [`seq`].
 pub fn seq_from(bytes: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?))
-}
-
-/// An opaque list cursor: the last key a page returned, base64url.
-pub fn cursor(key: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
-}
-
-/// Decodes a cursor; `None` when it is not one of ours.
-pub fn cursor_key(cursor: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@ use uuid::Uuid;
 
 use healthsynx_shared::AppointmentStatus;
 
-use super::AppointmentRow;
-use crate::error::{Error, Result};
+use crate::store::{AppointmentRow, Result, StoreError};
 
 const V1: u8 = 1;
 
@@ -70,8 +69,8 @@ pub fn decode_appointment(bytes: &[u8]) -> Result<AppointmentRow> {
     }
 }
 
-fn unreadable(why: &str) -> Error {
-    Error::Internal(anyhow::anyhow!("stored row unreadable: {why}"))
+fn unreadable(why: &str) -> StoreError {
+    StoreError::Corrupt(why.to_owned())
 }
 
 struct Reader<'a>(&'a [u8]);

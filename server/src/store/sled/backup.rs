@@ -13,9 +13,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
-use super::Store;
+use super::{DEFAULT_CACHE_MB, Sled};
 use crate::crypto::seal::Sealer;
-use crate::error::Result;
+use crate::store::Result;
 
 const MAGIC: &[u8; 8] = b"HSXBAK01";
 const HEADER: usize = 8 + 8 + 32;
@@ -27,50 +27,48 @@ pub struct Summary {
     pub entries: u64,
 }
 
-impl Store {
-    /// Every tree's entries, consistent: taken under the write lock.
-    fn dump(&self) -> Result<(Vec<u8>, u64)> {
-        self.drain_audit()?;
-        let _writes_wait = self.head.lock().map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-        let mut out = Vec::new();
-        let mut entries = 0u64;
-        for name in self.db.tree_names() {
-            let tree = self.db.open_tree(&name)?;
-            out.extend_from_slice(&(name.len() as u32).to_be_bytes());
-            out.extend_from_slice(&name);
-            out.extend_from_slice(&(tree.len() as u64).to_be_bytes());
-            for kv in tree.iter() {
-                let (k, v) = kv?;
-                for part in [&k, &v] {
-                    out.extend_from_slice(&(part.len() as u32).to_be_bytes());
-                    out.extend_from_slice(part);
-                }
-                entries += 1;
+/// Every tree's entries; the caller holds the write lock, so they are consistent.
+fn dump(s: &Sled) -> Result<(Vec<u8>, u64)> {
+    let mut out = Vec::new();
+    let mut entries = 0u64;
+    for name in s.db.tree_names() {
+        let tree = s.db.open_tree(&name)?;
+        out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+        out.extend_from_slice(&name);
+        out.extend_from_slice(&(tree.len() as u64).to_be_bytes());
+        for kv in tree.iter() {
+            let (k, v) = kv?;
+            for part in [&k, &v] {
+                out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                out.extend_from_slice(part);
             }
+            entries += 1;
         }
-        Ok((out, entries))
     }
+    Ok((out, entries))
+}
 
-    /// Writes a sealed backup of the whole store to `path`.
-    pub fn backup_to(&self, sealer: &Sealer, path: &Path) -> Result<Summary> {
-        let (plain, entries) = self.dump()?;
-        let key_id = sealer.current_key_id().as_bytes().to_vec();
-        let sealed = sealer.seal_bytes(&plain, &[MAGIC.as_slice(), &key_id].concat())?;
-        let mut file = Vec::with_capacity(HEADER + sealed.len());
-        file.extend_from_slice(MAGIC);
-        file.extend_from_slice(&key_id);
-        file.extend_from_slice(&Sha256::digest(&sealed));
-        file.extend_from_slice(&sealed);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-        }
-        // Write beside, then rename: a crash never leaves half a backup under the name.
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, &file).with_context(|| format!("write {}", tmp.display()))?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).context("sync backup")?;
-        std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
-        Ok(Summary { bytes: file.len() as u64, entries })
+/// Writes a sealed backup of the whole store to `path` (under the write lock).
+pub(super) fn write(s: &Sled, sealer: &Sealer, path: &Path) -> Result<Summary> {
+    let (plain, entries) = dump(s)?;
+    let key_id = sealer.current_key_id().as_bytes().to_vec();
+    let sealed = sealer
+        .seal_bytes(&plain, &[MAGIC.as_slice(), &key_id].concat())
+        .map_err(|e| anyhow::anyhow!("seal the backup: {e}"))?;
+    let mut file = Vec::with_capacity(HEADER + sealed.len());
+    file.extend_from_slice(MAGIC);
+    file.extend_from_slice(&key_id);
+    file.extend_from_slice(&Sha256::digest(&sealed));
+    file.extend_from_slice(&sealed);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     }
+    // Write beside, then rename: a crash never leaves half a backup under the name.
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, &file).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).context("sync backup")?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    Ok(Summary { bytes: file.len() as u64, entries })
 }
 
 /// Checks a backup file and returns its plain contents, with a clear error
@@ -102,7 +100,7 @@ pub fn restore(sealer: &Sealer, file: &Path, dir: &Path) -> anyhow::Result<Summa
     }
     let bytes = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
     let plain = unseal(sealer, &bytes)?;
-    let store = Store::open(dir).map_err(|e| anyhow::anyhow!("open {}: {e}", dir.display()))?;
+    let store = Sled::open(dir, DEFAULT_CACHE_MB).map_err(|e| anyhow::anyhow!("open {}: {e}", dir.display()))?;
     let mut r = Reader { buf: &plain, at: 0 };
     let mut entries = 0u64;
     let mut trees = 0;

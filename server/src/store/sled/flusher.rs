@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use tokio::sync::watch;
 
-use crate::error::{Error, Result};
+use crate::store::{Result, StoreError};
 
 /// How long a flush waits for company once someone asks for it (like
 /// PostgreSQL's `commit_delay`): 2 ms took 64 booking clients from ~1 800
@@ -61,7 +61,7 @@ impl Flusher {
             .await
             .map_err(|_| anyhow::anyhow!("the flush thread stopped"))?;
         match &state.1 {
-            Some(e) => Err(Error::Internal(anyhow::anyhow!("flush failed: {e}"))),
+            Some(e) => Err(StoreError::Other(anyhow::anyhow!("flush failed: {e}"))),
             None => Ok(()),
         }
     }

@@ -1,0 +1,204 @@
+//! The storage contract: domain operations grouped per entity, reached
+//! through a transaction handle that both reads and writes, so "check, then
+//! write" is one transaction on every backend. Backends live in
+//! `store/<backend>/`; nothing of theirs (keys, rows of a driver) crosses here.
+//!
+//! A handle from [`Backend::begin`] is a write transaction: it serializes with
+//! every other write transaction that could conflict, sees committed data,
+//! and makes its writes and audit entries durable together on
+//! [`Tx::commit`]; dropped without commit, nothing happens. A handle from
+//! [`Backend::read`] only reads.
+
+use std::any::Any;
+use std::path::Path;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use healthsynx_shared::api::ChainReport;
+use healthsynx_shared::{AuditEntry, Availability, Department};
+
+use super::rows::*;
+use super::{Cursor, Result};
+use crate::audit::Draft;
+use crate::crypto::seal::Sealer;
+use crate::scope::{ApptScope, CareScope};
+
+/// A page of rows, each with the cursor that continues after it.
+pub type Rows<T> = Vec<(Cursor, T)>;
+
+/// What a commit changed that caches above the backend hold.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// A user or patient row changed: cached accounts and names are stale.
+    pub accounts: bool,
+    /// Appointments written.
+    pub appointments: Vec<Uuid>,
+}
+
+/// Accounts, departments and the secrets of logging in.
+#[async_trait]
+pub trait Accounts {
+    async fn user(&mut self, id: Uuid) -> Result<Option<UserRow>>;
+    /// Case-insensitive.
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<UserRow>>;
+    async fn username_taken(&mut self, username: &str) -> Result<bool>;
+    /// Users in id order after `after`.
+    async fn users(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<UserRow>>;
+    /// Writes a user and its email and username indexes, replacing `old`'s.
+    async fn put_user(&mut self, row: &UserRow, old: Option<&UserRow>) -> Result<()>;
+
+    /// All departments in code order.
+    async fn departments(&mut self) -> Result<Vec<Department>>;
+    async fn department(&mut self, code: &str) -> Result<Option<Department>>;
+    async fn put_department(&mut self, d: &Department) -> Result<()>;
+
+    async fn refresh_family(&mut self, id: Uuid) -> Result<Option<RefreshFamily>>;
+    async fn put_refresh_family(&mut self, f: &RefreshFamily) -> Result<()>;
+    /// A password reset token by the hash of its text.
+    async fn reset_token(&mut self, hash: &str) -> Result<Option<ResetTokenRow>>;
+    async fn put_reset_token(&mut self, hash: &str, row: &ResetTokenRow) -> Result<()>;
+    async fn remove_reset_token(&mut self, hash: &str) -> Result<()>;
+
+    /// The first answer to an idempotent request by `actor` with `key`.
+    async fn idempotency(&mut self, actor: Uuid, key: &str) -> Result<Option<IdempotencyRow>>;
+    async fn put_idempotency(&mut self, actor: Uuid, key: &str, row: &IdempotencyRow) -> Result<()>;
+}
+
+/// Patient profiles and who may see them.
+#[async_trait]
+pub trait Patients {
+    async fn patient(&mut self, id: Uuid) -> Result<Option<PatientRow>>;
+    /// The patient id of a patient's user account.
+    async fn patient_id_of_user(&mut self, user_id: Uuid) -> Result<Option<Uuid>>;
+    /// Patients in id order after `after`.
+    async fn patients(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<PatientRow>>;
+    async fn put_patient(&mut self, row: &PatientRow) -> Result<()>;
+    /// Whether the scope has a non-cancelled appointment with `patient`.
+    async fn cares_for(&mut self, scope: &CareScope, patient: Uuid) -> Result<bool>;
+    /// The patients in a scope's care, each once, in id order, after `after`.
+    async fn patients_in_care(&mut self, scope: &CareScope, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>>;
+    /// Puts a patient into a doctor's and department's care as an
+    /// appointment `link` would (tests and bulk loads).
+    async fn link_care(&mut self, doctor: Uuid, dept: &str, patient: Uuid, link: Uuid) -> Result<()>;
+}
+
+/// Appointments and the hours they may take.
+#[async_trait]
+pub trait Schedule {
+    async fn appointment(&mut self, id: Uuid) -> Result<Option<AppointmentRow>>;
+    /// Writes an appointment and its indexes, replacing `old`'s entries.
+    async fn put_appointment(&mut self, row: &AppointmentRow, old: Option<&AppointmentRow>) -> Result<()>;
+    /// Appointments of a scope starting in `[from, to)`, in start order,
+    /// after `after`.
+    async fn appointments_in(
+        &mut self,
+        scope: &ApptScope,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<AppointmentRow>>;
+    /// Appointments of a doctor or patient that hold time overlapping
+    /// `[start, end)`, other than `except`.
+    async fn overlapping(
+        &mut self,
+        scope: &ApptScope,
+        start: Timestamp,
+        end: Timestamp,
+        except: Option<Uuid>,
+    ) -> Result<Vec<AppointmentRow>>;
+    /// A doctor's rules and time off (empty when never set).
+    async fn availability(&mut self, doctor: Uuid) -> Result<Availability>;
+    async fn put_availability(&mut self, doctor: Uuid, a: &Availability) -> Result<()>;
+}
+
+/// Medical records and every version of them.
+#[async_trait]
+pub trait Records {
+    async fn record(&mut self, id: Uuid) -> Result<Option<RecordRow>>;
+    /// Every stored version of a record, oldest first.
+    async fn record_versions(&mut self, id: Uuid) -> Result<Vec<RecordRow>>;
+    /// Writes a record as its newest version, keeping the old ones.
+    async fn put_record(&mut self, row: &RecordRow, is_new: bool) -> Result<()>;
+    /// Overwrites stored versions in place (key rotation only).
+    async fn rewrite_record_versions(&mut self, current: &RecordRow, versions: &[RecordRow]) -> Result<()>;
+    /// Records in id order after `after` (key rotation).
+    async fn records(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<RecordRow>>;
+    /// Records of a patient in creation order.
+    async fn records_of_patient(
+        &mut self,
+        patient: Uuid,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<RecordRow>>;
+    async fn records_of_appointment(
+        &mut self,
+        appt: Uuid,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<RecordRow>>;
+}
+
+/// The audit log as it is read.
+#[async_trait]
+pub trait AuditLog {
+    /// Entries from newest to oldest, before `before`.
+    async fn audit_newest_first(&mut self, before: Option<&Cursor>, limit: usize) -> Result<Rows<AuditEntry>>;
+    /// Entries about one patient, newest first.
+    async fn audit_of_patient(
+        &mut self,
+        patient: Uuid,
+        before: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<AuditEntry>>;
+}
+
+/// One transaction handle: every entity's operations, the audit entries its
+/// writes carry, and commit.
+#[async_trait]
+pub trait Tx: Accounts + Patients + Schedule + Records + AuditLog + Send {
+    /// Appends an audit entry, linked into the chain and written with this
+    /// transaction's changes.
+    fn audit(&mut self, draft: Draft);
+    /// Makes every write and audit entry durable, all or nothing.
+    async fn commit(self: Box<Self>) -> Result<Committed>;
+}
+
+/// Totals a backup or a copy reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BackupSummary {
+    pub bytes: u64,
+    pub entries: u64,
+}
+
+/// A storage backend.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// A write transaction (see the module comment).
+    async fn begin(&self) -> Result<Box<dyn Tx + '_>>;
+    /// A handle that reads committed data; its commit writes only audit entries.
+    async fn read(&self) -> Result<Box<dyn Tx + '_>>;
+    /// Queues audit entries with no data change (reads, refused attempts);
+    /// they are linked into the chain within a bounded delay.
+    async fn append_audit(&self, drafts: Vec<Draft>) -> Result<()>;
+    /// Links queued audit entries now.
+    async fn drain_audit(&self) -> Result<()>;
+    /// Walks the whole chain.
+    async fn verify_audit(&self) -> Result<ChainReport>;
+    /// Makes everything acknowledged so far durable (shutdown).
+    async fn flush(&self) -> Result<()>;
+    /// Deletes expired refresh families, reset tokens and idempotency answers.
+    async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64>;
+    /// Writes rows without checks or audit entries (bulk loads into an empty store).
+    async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()>;
+    /// A consistent snapshot into `path`, or why this backend has none.
+    async fn backup_to(&self, sealer: &Sealer, path: &Path) -> Result<BackupSummary>;
+    /// Whether the backend answers.
+    async fn ping(&self) -> bool;
+    /// Bytes the store takes on disk.
+    fn size_on_disk(&self) -> u64;
+    /// For backend-specific tools and tests.
+    fn as_any(&self) -> &dyn Any;
+}
