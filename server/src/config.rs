@@ -31,6 +31,43 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Re-seal every stored value under the current data key (stopped server).
     Rekey(RekeyArgs),
+    /// Apply the PostgreSQL schema (needed before the first `serve`).
+    Migrate(MigrateArgs),
+    /// Move a stopped embedded clinic into an empty PostgreSQL database.
+    Copy(CopyArgs),
+}
+
+/// Where the PostgreSQL store is, when that is the store used.
+#[derive(Clone, Default, Args)]
+pub struct DatabaseArgs {
+    /// `postgres://USER@HOST/DB`: run on PostgreSQL instead of the embedded store.
+    #[arg(long, env = "HEALTHSYNX_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    // The URL may carry a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseArgs { .. }")
+    }
+}
+
+/// `migrate` flags.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "HEALTHSYNX_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// `copy` flags.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The stopped embedded clinic.
+    #[arg(long, env = "HEALTHSYNX_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// An empty PostgreSQL database (the schema is applied if missing).
+    #[arg(long, env = "HEALTHSYNX_DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
 }
 
 /// The data keys, for commands that seal or open.
@@ -73,6 +110,8 @@ pub struct BackupArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `restore` flags.
@@ -86,6 +125,8 @@ pub struct RestoreArgs {
     pub from: PathBuf,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// `rekey` flags: the new key as the data key, the old one as previous.
@@ -93,6 +134,8 @@ pub struct RestoreArgs {
 pub struct RekeyArgs {
     #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(flatten)]
     pub keys: DataKeyArgs,
 }
@@ -112,6 +155,8 @@ pub struct ServeArgs {
     /// `--dev` plus a seeded demo clinic in a fresh temporary data directory.
     #[arg(long, env = "HEALTHSYNX_DEMO")]
     pub demo: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(flatten)]
     pub secrets: SecretArgs,
     #[command(flatten)]
@@ -185,6 +230,9 @@ pub struct SettingArgs {
     /// (0: render every appointment on every read).
     #[arg(long, env = "HEALTHSYNX_VIEW_CACHE_MB", default_value_t = crate::store::DEFAULT_VIEW_CACHE_MB)]
     pub view_cache_mb: u64,
+    /// Connections each server process keeps to PostgreSQL.
+    #[arg(long, env = "HEALTHSYNX_DB_POOL", default_value_t = 16)]
+    pub db_pool: usize,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -206,6 +254,8 @@ pub struct CreateAdminArgs {
     pub full_name: String,
     #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 /// Secret material, redacted in `Debug`.
@@ -295,6 +345,10 @@ pub struct Config {
     pub cache_mb: u64,
     /// The store's cache of encoded appointments, MiB.
     pub view_cache_mb: u64,
+    /// PostgreSQL instead of the embedded store in `data_dir`.
+    pub database_url: Option<String>,
+    /// Connections to PostgreSQL.
+    pub pool_size: usize,
 }
 
 impl Config {
@@ -303,6 +357,7 @@ impl Config {
         let secrets = if args.dev || args.demo { Secrets::generate() } else { Secrets::from_args(&args.secrets)? };
         let mut config = Config::new(args.data_dir.clone(), secrets);
         config.addr = args.addr;
+        config.database_url = args.database.database_url.clone();
         config.apply(&args.settings)?;
         Ok(config)
     }
@@ -323,6 +378,8 @@ impl Config {
             backup_dir: PathBuf::from("./backups"),
             cache_mb: crate::store::DEFAULT_CACHE_MB,
             view_cache_mb: crate::store::DEFAULT_VIEW_CACHE_MB,
+            database_url: None,
+            pool_size: 16,
         }
     }
 
@@ -344,6 +401,7 @@ impl Config {
         self.backup_dir = s.backup_dir.clone();
         self.cache_mb = s.cache_mb.max(1);
         self.view_cache_mb = s.view_cache_mb;
+        self.pool_size = s.db_pool.max(1);
         Ok(())
     }
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// A sealed value did not open: wrong or missing data key, or damage.
     #[error("stored data could not be decrypted with the configured data key")]
     Unsealable,
+    /// Not on this deployment (e.g. file backups on PostgreSQL).
+    #[error("{0}")]
+    Unsupported(String),
     /// The database did not answer: the request may be retried.
     #[error("the database is unavailable")]
     Unavailable(String),
@@ -62,6 +65,7 @@ impl Error {
             Error::TooManyRequests { .. } => 429,
             Error::Unsealable | Error::Internal(_) => 500,
             Error::Unavailable(_) => 503,
+            Error::Unsupported(_) => 501,
         }
     }
 
@@ -93,8 +97,12 @@ impl Error {
 
 impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
         match e {
-            crate::store::StoreError::Unavailable(why) => Error::Unavailable(why),
+            StoreError::Unavailable(why) => Error::Unavailable(why),
+            StoreError::Conflict(why) => Error::Conflict(why),
+            StoreError::BadCursor => Error::invalid("cursor", "is not a cursor this server gave out"),
+            StoreError::Unsupported(why) => Error::Unsupported(why),
             other => Error::Internal(anyhow::Error::new(other).context("store")),
         }
     }

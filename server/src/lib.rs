@@ -65,7 +65,7 @@ impl Drop for Running {
 
 /// Opens the store and serves on `config.addr` (port 0 picks a free port).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let state = Arc::new(State::open(config).context("open state")?);
+    let state = Arc::new(State::open(config).await.context("open state")?);
     start_with(state).await
 }
 

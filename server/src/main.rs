@@ -8,7 +8,8 @@ use clap::Parser;
 
 use healthsynx_server::audit::{Actor, Draft};
 use healthsynx_server::config::{
-    BackupArgs, Cli, Command, Config, CreateAdminArgs, LogFormat, RekeyArgs, RestoreArgs, Secrets, ServeArgs,
+    BackupArgs, Cli, Command, Config, CopyArgs, CreateAdminArgs, LogFormat, MigrateArgs, RekeyArgs, RestoreArgs,
+    Secrets, ServeArgs,
 };
 use healthsynx_server::store::Store;
 use healthsynx_server::{State, demo};
@@ -37,6 +38,8 @@ fn main() -> anyhow::Result<()> {
         Command::Backup(args) => rt.block_on(backup(args)),
         Command::Restore(args) => restore(args),
         Command::Rekey(args) => rt.block_on(rekey(args)),
+        Command::Migrate(args) => rt.block_on(migrate(args)),
+        Command::Copy(args) => rt.block_on(copy(args)),
     }
 }
 
@@ -44,7 +47,13 @@ fn open_stopped(dir: &std::path::Path) -> anyhow::Result<Store> {
     Store::open(dir).map_err(|e| anyhow::anyhow!("open {}: {e} (is the server still running?)", dir.display()))
 }
 
+/// The answer of `backup` and `restore` on PostgreSQL, which has its own.
+const PG_BACKUPS: &str = "this clinic runs on PostgreSQL: back it up with pg_dump or point-in-time recovery, and restore with pg_restore (docs/operations.md, \"Running on PostgreSQL\")";
+
 async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    if args.database.database_url.is_some() {
+        bail!(PG_BACKUPS);
+    }
     let sealer = args.keys.sealer()?;
     if !args.data_dir.join("store").exists() {
         bail!("{} holds no Health Synx store", args.data_dir.display());
@@ -59,6 +68,9 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
 }
 
 fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    if args.database.database_url.is_some() {
+        bail!(PG_BACKUPS);
+    }
     let sealer = args.keys.sealer()?;
     let s = healthsynx_server::store::sled::backup::restore(&sealer, &args.from, &args.data_dir)?;
     println!("restored {} entries into {}", s.entries, args.data_dir.display());
@@ -67,7 +79,11 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
 
 async fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
-    let store = open_stopped(&args.data_dir)?;
+    let store = match &args.database.database_url {
+        // Safe while servers run: each chunk is a transaction that locks its rows.
+        Some(url) => Store::new(Box::new(healthsynx_server::store::pg::Pg::open(url, 2).await?), 0),
+        None => open_stopped(&args.data_dir)?,
+    };
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let n = store
         .rekey(&sealer, Draft::new(&actor, "store.rekey", "store", None))
@@ -97,7 +113,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if !config.addr.ip().is_loopback() && config.tls.is_none() {
         tracing::warn!(addr = %config.addr, "serving plain HTTP on a non-loopback address: traffic is in clear; put TLS in front");
     }
-    let state = Arc::new(State::open(config).context("open the data directory")?);
+    let state = Arc::new(State::open(config).await.context("open the store")?);
     if args.demo {
         demo::seed(&state).await.map_err(|e| anyhow::anyhow!("seed demo clinic: {e}"))?;
     }
@@ -152,12 +168,32 @@ async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
         Err(_) => bail!("set HEALTHSYNX_ADMIN_PASSWORD or run in a terminal to be prompted"),
     };
     // No sealed field is written for an admin, so throw-away keys suffice here.
-    let state = State::open(Config::new(args.data_dir.clone(), Secrets::generate()))
+    let mut config = Config::new(args.data_dir.clone(), Secrets::generate());
+    config.database_url = args.database.database_url.clone();
+    config.pool_size = 2;
+    let state = State::open(config)
+        .await
         .map_err(|e| anyhow::anyhow!("open {}: {e} (is the server still running?)", args.data_dir.display()))?;
     let user = healthsynx_server::domain::accounts::create_admin(&state, &args.email, &args.full_name, &password)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.to_problem()))?;
     state.store.flush().await?;
     println!("created admin {} ({})", user.email, user.username);
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let applied = healthsynx_server::store::pg::migrate(&args.database_url).await?;
+    match applied.as_slice() {
+        [] => println!("the schema is up to date (version {})", healthsynx_server::store::pg::SCHEMA_VERSION),
+        v => println!("applied schema versions {v:?}"),
+    }
+    Ok(())
+}
+
+async fn copy(args: CopyArgs) -> anyhow::Result<()> {
+    let from = open_stopped(&args.data_dir)?;
+    let report = healthsynx_server::store::copy::to_postgres(&from, &args.database_url).await?;
+    println!("{report}");
     Ok(())
 }

@@ -70,8 +70,8 @@ fn create_admin_makes_the_first_user_and_applies_the_password_policy() {
         .unwrap();
     assert!(!again.status.success(), "a second admin with the same email is refused");
 
-    let st = State::open(Config::new(dir.path().to_path_buf(), Secrets::generate())).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let st = rt.block_on(State::open(Config::new(dir.path().to_path_buf(), Secrets::generate()))).unwrap();
     let admin =
         rt.block_on(async { st.store.read().await?.user_by_email("root@clinic.example").await }).unwrap().unwrap();
     assert_eq!(admin.role, Role::Admin);
@@ -122,8 +122,8 @@ fn backup_restore_and_rekey_work_on_a_stopped_data_directory() {
     let out = run(&["rekey", "--data-dir", restored.to_str().unwrap()], &key_b, Some(&key_a));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("re-sealed"));
-    let st = State::open(Config::new(restored, Secrets::generate())).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let st = rt.block_on(State::open(Config::new(restored, Secrets::generate()))).unwrap();
     let admin =
         rt.block_on(async { st.store.read().await?.user_by_email("root@clinic.example").await }).unwrap().unwrap();
     assert_eq!(admin.role, Role::Admin);

@@ -23,10 +23,79 @@ pub use healthsynx_shared as shared;
 /// The password of every clinic user.
 pub const PASSWORD: &str = "correct-horse-battery-staple-9";
 
-/// A running server and its data directory.
+/// A running server and its data directory (and, on PostgreSQL, its database).
 pub struct TestApp {
     pub server: Running,
     pub dir: tempfile::TempDir,
+    pub db: Option<Arc<TestDb>>,
+}
+
+/// The switch: with `HEALTHSYNX_TEST_DATABASE_URL` (a database to connect
+/// to for `CREATE DATABASE`, e.g. `postgres://root@127.0.0.1/postgres`)
+/// every test server runs on a PostgreSQL database of its own.
+pub fn test_database_url() -> Option<String> {
+    std::env::var("HEALTHSYNX_TEST_DATABASE_URL").ok().filter(|u| !u.trim().is_empty())
+}
+
+/// A database made for one test (`hs_test_<random>`), dropped with it.
+pub struct TestDb {
+    pub name: String,
+    /// The URL servers use.
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDb {
+    /// Creates a fresh database and applies the schema.
+    pub async fn create(admin_url: &str) -> Self {
+        use rand::Rng;
+        let name = format!("hs_test_{:016x}", rand::thread_rng().r#gen::<u64>());
+        let admin = admin_client(admin_url).await;
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        let url = database_url_for(admin_url, &name);
+        healthsynx_server::store::pg::migrate(&url).await.expect("migrate test database");
+        TestDb { name, url, admin_url: admin_url.to_owned() }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside a test's runtime: do the async work on a thread of its own.
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let admin = admin_client(&admin_url).await;
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+            });
+        });
+        let _ = done.join();
+    }
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// `url` with its database name replaced by `name`.
+pub fn database_url_for(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{root}/{name}?{q}"),
+        None => format!("{root}/{name}"),
+    }
 }
 
 impl TestApp {
@@ -43,21 +112,32 @@ impl TestApp {
         // Tests drive one user far past a person's pace; the budget has its own test.
         config.limits.per_second = 1_000_000;
         config.limits.burst = 1_000_000;
+        let db = match test_database_url() {
+            Some(admin) => Some(Arc::new(TestDb::create(&admin).await)),
+            None => None,
+        };
+        config.database_url = db.as_ref().map(|d| d.url.clone());
+        config.pool_size = 8;
         tune(&mut config);
         let server = healthsynx_server::start(config).await.expect("server starts");
-        TestApp { server, dir }
+        TestApp { server, dir, db }
+    }
+
+    /// Whether this server runs on PostgreSQL.
+    pub fn on_postgres(&self) -> bool {
+        self.db.is_some()
     }
 
     /// Starts a server on an existing state (restarts, key rotation).
     pub async fn spawn_on(state: Arc<State>, dir: tempfile::TempDir) -> Self {
         let server = healthsynx_server::start_with(state).await.expect("server starts");
-        TestApp { server, dir }
+        TestApp { server, dir, db: None }
     }
 
     /// Stops the server and opens the same data directory again with a
     /// config changed by `tune` (same secrets unless changed there).
     pub async fn restart(self, tune: impl FnOnce(&mut Config)) -> Self {
-        let TestApp { server, dir } = self;
+        let TestApp { server, dir, db } = self;
         let mut config = server.state.config.clone();
         server.stop().await.expect("stop");
         tune(&mut config);
@@ -65,7 +145,7 @@ impl TestApp {
         // flusher thread may hold one for a moment.
         let mut tries = 0;
         let state = loop {
-            match State::open(config.clone()) {
+            match State::open(config.clone()).await {
                 Ok(s) => break s,
                 Err(e) if tries < 100 => {
                     tries += 1;
@@ -75,7 +155,9 @@ impl TestApp {
                 Err(e) => panic!("reopen: {e}"),
             }
         };
-        Self::spawn_on(Arc::new(state), dir).await
+        let mut app = Self::spawn_on(Arc::new(state), dir).await;
+        app.db = db;
+        app
     }
 
     /// The base URL.

@@ -21,7 +21,7 @@ pub async fn start() -> anyhow::Result<Demo> {
     let dir =
         tempfile::Builder::new().prefix("healthsynx-demo-").tempdir().context("create a temporary data directory")?;
     let config = Config::new(dir.path().join("data"), Secrets::generate());
-    let state = State::open(config).map_err(|e| anyhow::anyhow!("open the demo store: {e}"))?;
+    let state = State::open(config).await.map_err(|e| anyhow::anyhow!("open the demo store: {e}"))?;
     demo::seed(&state).await.map_err(|e| anyhow::anyhow!("seed the demo clinic: {e}"))?;
     let server = start_with(Arc::new(state)).await.context("start the demo server")?;
     let accounts = demo::LOGINS

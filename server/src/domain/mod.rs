@@ -32,9 +32,10 @@ pub struct State {
 }
 
 impl State {
-    /// Opens the store and builds the keys from `config`.
-    pub fn open(config: Config) -> Result<Self> {
-        let store = Store::open_sled(&config.data_dir, config.cache_mb, config.view_cache_mb)?;
+    /// Opens the store (embedded, or PostgreSQL with a database URL) and
+    /// builds the keys from `config`.
+    pub async fn open(config: Config) -> Result<Self> {
+        let store = Store::open_configured(&config).await?;
         let s = &config.secrets;
         Ok(State {
             store,
@@ -73,6 +74,13 @@ impl Caller<'_> {
     pub fn actor(&self) -> Actor {
         actor_of(self.who, self.addr)
     }
+}
+
+/// The current time to the microsecond, the finest any backend keeps, so
+/// a row read back equals the row written.
+pub fn now() -> jiff::Timestamp {
+    let t = jiff::Timestamp::now();
+    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
 }
 
 /// A page size from `?limit=`.

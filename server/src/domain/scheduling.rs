@@ -247,7 +247,7 @@ pub async fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp
 pub async fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
     doctor_row(st, doctor).await?;
     check_range(q.from, q.to)?;
-    free_slots(st, doctor, q.from, q.to, Timestamp::now()).await
+    free_slots(st, doctor, q.from, q.to, super::now()).await
 }
 
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
@@ -357,7 +357,7 @@ pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency
     let care = st.care_facts(who.who, req.patient_id).await?;
     policy::book(who.who, req.patient_id, req.doctor_id, care)?;
     let request_hash = sha256_hex(&serde_json::to_vec(&req).map_err(anyhow::Error::from)?);
-    let now = Timestamp::now();
+    let now = super::now();
     let mut tx = st.store.begin().await?;
     if let Some(key) = idempotency_key
         && let Some(prev) = tx.idempotency(who.who.user_id, key).await?
@@ -428,7 +428,7 @@ pub async fn reschedule(
     if let Some(r) = &req.reason {
         validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
     }
-    let now = Timestamp::now();
+    let now = super::now();
     let mut tx = st.store.begin().await?;
     let old = tx.appointment(id).await?.ok_or(Error::NotFound)?;
     policy::act_on_appointment(who.who, facts(&old), ApptAction::Reschedule)?;
@@ -473,7 +473,7 @@ pub async fn transition(
     if let Some(r) = &cancel_reason {
         validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
     }
-    let now = Timestamp::now();
+    let now = super::now();
     let cancel_hours = st.config.cancel_hours;
     let mut tx = st.store.begin().await?;
     let row = {

@@ -23,7 +23,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             if !req.addr.is_some_and(|a| a.ip().is_loopback()) {
                 return Err(Error::NotFound);
             }
-            let mut r = Response::new(metrics::render(st.store.size_on_disk()).into());
+            let mut r = Response::new(metrics::render(st.store.size_on_disk().await).into());
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
             Ok(r)
         }

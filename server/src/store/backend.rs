@@ -28,13 +28,39 @@ use crate::scope::{ApptScope, CareScope};
 /// A page of rows, each with the cursor that continues after it.
 pub type Rows<T> = Vec<(Cursor, T)>;
 
-/// What a commit changed that caches above the backend hold.
-#[derive(Debug, Default)]
+/// What a commit changed that caches above the backend hold (and what the
+/// PostgreSQL backend announces to the other processes).
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Committed {
     /// A user or patient row changed: cached accounts and names are stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accounts: bool,
     /// Appointments written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appointments: Vec<Uuid>,
+    /// Refresh families (logins) written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<Uuid>,
+    /// Too much to name: drop every cache.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everything: bool,
+}
+
+impl Committed {
+    /// Whether any cache holds what this changed.
+    pub fn touches_caches(&self) -> bool {
+        self.accounts || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
+    }
+
+    /// The announcement of this commit: small enough for a notification
+    /// (8 000 bytes), saying "everything" when the ids would not fit.
+    pub fn for_notify(&self) -> Committed {
+        if self.appointments.len() + self.families.len() > 150 {
+            Committed { everything: true, ..Committed::default() }
+        } else {
+            self.clone()
+        }
+    }
 }
 
 /// Accounts, departments and the secrets of logging in.
@@ -198,7 +224,11 @@ pub trait Backend: Send + Sync + 'static {
     /// Whether the backend answers.
     async fn ping(&self) -> bool;
     /// Bytes the store takes on disk.
-    fn size_on_disk(&self) -> u64;
+    async fn size_on_disk(&self) -> u64;
+    /// Where other processes' writes arrive, for a backend shared by several.
+    fn remote(&self) -> Option<&super::Remote> {
+        None
+    }
     /// For backend-specific tools and tests.
     fn as_any(&self) -> &dyn Any;
 }

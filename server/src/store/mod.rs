@@ -4,6 +4,8 @@
 //! error type.
 
 pub mod backend;
+pub mod copy;
+pub mod pg;
 mod rows;
 pub mod sled;
 mod views;
@@ -12,6 +14,7 @@ use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -36,6 +39,15 @@ pub enum StoreError {
     /// Stored data could not be read back.
     #[error("stored data unreadable: {0}")]
     Corrupt(String),
+    /// The database refused the write (an overlap, a duplicate): `409`.
+    #[error("{0}")]
+    Conflict(String),
+    /// A `?cursor=` this backend did not give out.
+    #[error("is not a cursor this server gave out")]
+    BadCursor,
+    /// This backend does not do that (e.g. file backups on PostgreSQL).
+    #[error("{0}")]
+    Unsupported(String),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -81,6 +93,34 @@ pub const MAX_APPOINTMENT_HOURS: i64 = 8;
 /// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a
 /// doctor's week is ~16 KB, so this holds ~2 000 doctor-weeks.
 pub const DEFAULT_VIEW_CACHE_MB: u64 = 32;
+
+/// Writes other server processes committed, as the database announced
+/// them (`LISTEN/NOTIFY`): the caches drop what they name before they answer.
+/// While the announcements are not coming (the listening connection is
+/// down), the caches are bypassed, so nothing stale is ever served.
+#[derive(Debug, Default)]
+pub struct Remote {
+    pending: Mutex<Vec<Committed>>,
+    dirty: AtomicBool,
+    live: AtomicBool,
+}
+
+impl Remote {
+    /// Another process committed `c`.
+    pub fn push(&self, c: Committed) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.push(c);
+        }
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Whether announcements arrive; a change either way empties the caches.
+    pub fn set_live(&self, live: bool) {
+        if self.live.swap(live, Ordering::AcqRel) != live {
+            self.push(Committed { everything: true, ..Committed::default() });
+        }
+    }
+}
 
 /// The store: a backend and the caches above it.
 pub struct Store {
@@ -177,15 +217,29 @@ impl Store {
         self.backend.read().await
     }
 
+    /// Applies other processes' writes to the caches; whether the caches
+    /// may be used at all.
+    fn sync_remote(&self) -> Result<bool> {
+        let Some(remote) = self.backend.remote() else { return Ok(true) };
+        if remote.dirty.swap(false, Ordering::AcqRel) {
+            let pending = std::mem::take(&mut *remote.pending.lock().map_err(|_| poisoned("remote changes"))?);
+            for c in &pending {
+                self.forget(c)?;
+            }
+        }
+        Ok(remote.live.load(Ordering::Acquire))
+    }
+
     fn forget(&self, done: &Committed) -> Result<()> {
-        if done.accounts {
+        let all = done.accounts || done.everything;
+        if all {
             let mut cache = self.accounts.lock().map_err(|_| poisoned("account cache"))?;
             cache.generation += 1;
             cache.users.clear();
             cache.names.clear();
         }
         let mut views = self.views.lock().map_err(|_| poisoned("view cache"))?;
-        if done.accounts {
+        if all {
             let dropped = views.forget_all();
             drop(views);
             drop(dropped);
@@ -201,6 +255,9 @@ impl Store {
 
     /// A user row by id, cached.
     pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
+        if !self.sync_remote()? {
+            return self.read().await?.user(id).await;
+        }
         let generation = match self.cached(id, |c| &mut c.users)? {
             (Some(hit), _) => return Ok(Some(hit)),
             (None, generation) => generation,
@@ -214,6 +271,9 @@ impl Store {
 
     /// A user's full name (empty when there is no such user), cached.
     pub async fn user_name(&self, id: Uuid) -> Result<String> {
+        if !self.sync_remote()? {
+            return Ok(self.user(id).await?.map(|u| u.full_name).unwrap_or_default());
+        }
         let generation = match self.cached(id, |c| &mut c.names)? {
             (Some(hit), _) => return Ok(hit),
             (None, generation) => generation,
@@ -225,13 +285,16 @@ impl Store {
 
     /// A patient's full name from their account (empty when unknown), cached.
     pub async fn patient_name(&self, id: Uuid) -> Result<String> {
+        let cached = self.sync_remote()?;
         let generation = match self.cached(id, |c| &mut c.names)? {
             (Some(hit), _) => return Ok(hit),
             (None, generation) => generation,
         };
         let Some(p) = self.read().await?.patient(id).await? else { return Ok(String::new()) };
         let Some(name) = self.user(p.user_id).await?.map(|u| u.full_name) else { return Ok(String::new()) };
-        self.keep(generation, id, name.clone(), |c| &mut c.names)?;
+        if cached {
+            self.keep(generation, id, name.clone(), |c| &mut c.names)?;
+        }
         Ok(name)
     }
 
@@ -269,8 +332,12 @@ impl Store {
     /// The cached views of `ids` (`None` for a miss) and the cache
     /// generation to hand back to [`Store::keep_views`].
     pub fn views_of(&self, ids: impl Iterator<Item = Uuid>) -> Result<(Vec<Option<Bytes>>, u64)> {
+        let live = self.sync_remote()?;
         let cache = self.views.lock().map_err(|_| poisoned("view cache"))?;
-        Ok((ids.map(|id| cache.get(&id)).collect(), cache.generation()))
+        let views = ids.map(|id| if live { cache.get(&id) } else { None }).collect();
+        // A generation that never matches: nothing rendered now is kept.
+        let generation = if live { cache.generation() } else { u64::MAX };
+        Ok((views, generation))
     }
 
     /// Keeps views rendered since `generation` was read, unless a write came between.
@@ -334,8 +401,24 @@ impl Store {
     }
 
     /// Bytes the store takes on disk (for `/metrics`).
-    pub fn size_on_disk(&self) -> u64 {
-        self.backend.size_on_disk()
+    pub async fn size_on_disk(&self) -> u64 {
+        self.backend.size_on_disk().await
+    }
+
+    /// The PostgreSQL backend, when that is what runs.
+    pub fn pg(&self) -> Option<&self::pg::Pg> {
+        self.backend.as_any().downcast_ref()
+    }
+
+    /// The embedded store in `dir` or, with `database_url`, PostgreSQL.
+    pub async fn open_configured(config: &crate::config::Config) -> Result<Self> {
+        match &config.database_url {
+            Some(url) => {
+                let pg = self::pg::Pg::open(url, config.pool_size).await?;
+                Ok(Self::new(Box::new(pg), config.view_cache_mb))
+            }
+            None => Self::open_sled(&config.data_dir, config.cache_mb, config.view_cache_mb),
+        }
     }
 
     // ---- key rotation ----

@@ -418,7 +418,7 @@ async fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     // writes to do not fit (the server itself runs with its own setting).
     let mut config = Config::new(dir.to_path_buf(), secrets.server_secrets());
     config.cache_mb = 4096;
-    let st = State::open(config).context("open the store")?;
+    let st = State::open(config).await.context("open the store")?;
     let hash = healthsynx_server::crypto::password::hash_blocking(PASSWORD).context("hash")?;
     let actor = Actor { id: None, role: None, addr: Some("bench-seed".into()) };
     let depts = ["cardiology", "general", "neurology"];
@@ -1090,7 +1090,7 @@ fn report(r: &Row) {
 async fn reopen(dir: &Path, secrets: &BenchSecrets) -> Result<State> {
     let mut tries = 0;
     loop {
-        match State::open(Config::new(dir.to_path_buf(), secrets.server_secrets())) {
+        match State::open(Config::new(dir.to_path_buf(), secrets.server_secrets())).await {
             Ok(s) => return Ok(s),
             Err(e) if tries > 100 => bail!("reopen the store: {e}"),
             Err(_) => {

@@ -197,6 +197,19 @@ impl Sled {
         TREES.iter().find(|(_, n)| *n == name).map(|(t, _)| self.tree(*t))
     }
 
+    /// Up to `limit` audit entries after `after_seq`, as stored (copy).
+    pub fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let start = keys::seq(after_seq.saturating_add(1));
+        self.tree(T::Audit)
+            .range(start..)
+            .take(limit)
+            .map(|r| {
+                let (k, v) = r?;
+                Ok((keys::seq_from(&k).ok_or_else(|| corrupt("bad audit key"))?, v.to_vec()))
+            })
+            .collect()
+    }
+
     fn get_json<V: DeserializeOwned>(&self, t: T, key: impl AsRef<[u8]>) -> Result<Option<V>> {
         match self.tree(t).get(key)? {
             Some(bytes) => Ok(Some(decode(&bytes)?)),
@@ -233,6 +246,7 @@ impl Sled {
             match t {
                 T::Users | T::Patients => done.accounts = true,
                 T::Appointments => done.appointments.push(uuid_of(k)?),
+                T::RefreshFamilies => done.families.push(uuid_of(k)?),
                 _ => {}
             }
         }
@@ -396,7 +410,7 @@ impl Backend for Sled {
         self.tree(T::Meta).get(b"ping").is_ok()
     }
 
-    fn size_on_disk(&self) -> u64 {
+    async fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
 

@@ -1,0 +1,215 @@
+//! `healthsynx-server copy`: a stopped embedded clinic into an empty
+//! PostgreSQL database, through the storage trait on both sides, so every
+//! row is written exactly as the server writes it (sealed fields stay
+//! sealed: they are copied, never opened). The audit chain is copied entry
+//! by entry, byte for byte, and verified on the far side before `copy`
+//! says done. Logins (refresh tokens), reset tokens and idempotency answers
+//! are not copied: users log in again after the move.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use healthsynx_shared::{AuditEntry, Role};
+
+use super::pg::{self, Pg};
+use super::{Result, Store, StoreError};
+use crate::scope::ApptScope;
+
+const CHUNK: usize = 1000;
+
+/// What was copied, and that both sides agree.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub departments: usize,
+    pub users: usize,
+    pub patients: usize,
+    pub availability: usize,
+    pub appointments: usize,
+    pub records: usize,
+    pub record_versions: usize,
+    pub audit_entries: u64,
+}
+
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "copied and verified: {} departments, {} users, {} patients, {} availability sets, {} appointments, \
+             {} records ({} versions), an audit chain of {} entries",
+            self.departments,
+            self.users,
+            self.patients,
+            self.availability,
+            self.appointments,
+            self.records,
+            self.record_versions,
+            self.audit_entries
+        )
+    }
+}
+
+fn other(msg: String) -> StoreError {
+    StoreError::Other(anyhow::anyhow!(msg))
+}
+
+/// Copies `from` (an embedded store) into the database at `url`.
+pub async fn to_postgres(from: &Store, url: &str) -> Result<Counts> {
+    let sled = from.sled().ok_or_else(|| other("copy reads an embedded store".into()))?;
+    pg::migrate(url).await?;
+    let to = Store::new(Box::new(Pg::open(url, 4).await?), 0);
+    let target = to.pg().ok_or_else(|| other("copy writes to PostgreSQL".into()))?;
+    if !target.is_empty().await? {
+        return Err(other("the database is not empty: copy moves a clinic into a new, empty database".into()));
+    }
+    from.flush().await?;
+    let copied = copy_rows(from, &to).await?;
+    let mut after = 0u64;
+    let mut audit_entries = 0u64;
+    loop {
+        let batch = sled.audit_entries(after, CHUNK)?;
+        let Some((last, _)) = batch.last() else { break };
+        after = *last;
+        let rows = batch
+            .iter()
+            .map(|(seq, bytes)| {
+                let e: AuditEntry = serde_json::from_slice(bytes)?;
+                let text = String::from_utf8(bytes.clone()).map_err(|_| StoreError::Corrupt("audit entry".into()))?;
+                Ok((*seq, e.patient_id, text))
+            })
+            .collect::<Result<Vec<(u64, Option<Uuid>, String)>>>()?;
+        audit_entries += rows.len() as u64;
+        target.import_audit(&rows).await?;
+    }
+    let source_chain = from.verify_audit().await?;
+    let chain = to.verify_audit().await?;
+    if !chain.ok || chain.entries != source_chain.entries || chain.entries != Some(audit_entries) {
+        return Err(other(format!(
+            "the copied audit chain does not verify ({chain:?}; the source has {:?})",
+            source_chain.entries
+        )));
+    }
+    let counted = count(&to).await?;
+    let wanted = Counts { audit_entries, ..copied };
+    if counted != wanted {
+        return Err(other(format!("counts differ after the copy: source {wanted:?}, database {counted:?}")));
+    }
+    Ok(wanted)
+}
+
+/// Every row but the audit chain, a transaction per chunk.
+async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
+    let mut n = Counts::default();
+    let mut src = from.read().await?;
+    let mut tx = to.begin().await?;
+    for d in src.departments().await? {
+        tx.put_department(&d).await?;
+        n.departments += 1;
+    }
+    tx.commit().await?;
+    let mut after = None;
+    loop {
+        let rows = src.users(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        let mut tx = to.begin().await?;
+        for (_, u) in &rows {
+            tx.put_user(u, None).await?;
+            if u.role == Role::Doctor {
+                let a = src.availability(u.id).await?;
+                if !a.rules.is_empty() || !a.time_off.is_empty() {
+                    tx.put_availability(u.id, &a).await?;
+                    n.availability += 1;
+                }
+            }
+            n.users += 1;
+        }
+        tx.commit().await?;
+    }
+    let mut after = None;
+    loop {
+        let rows = src.patients(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        let mut tx = to.begin().await?;
+        for (_, p) in &rows {
+            tx.put_patient(p).await?;
+            n.patients += 1;
+        }
+        tx.commit().await?;
+    }
+    let mut after = None;
+    loop {
+        let rows = src.appointments_in(&ApptScope::All, None, None, after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        let mut tx = to.begin().await?;
+        for (_, a) in &rows {
+            tx.put_appointment(a, None).await?;
+            n.appointments += 1;
+        }
+        tx.commit().await?;
+    }
+    let mut after = None;
+    loop {
+        let rows = src.records(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        let mut tx = to.begin().await?;
+        for (_, r) in &rows {
+            let versions = src.record_versions(r.id).await?;
+            n.record_versions += versions.len();
+            tx.rewrite_record_versions(r, &versions).await?;
+            n.records += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(n)
+}
+
+/// The same counts, read back from `store`.
+pub async fn count(store: &Store) -> Result<Counts> {
+    let mut n = Counts::default();
+    let mut r = store.read().await?;
+    n.departments = r.departments().await?.len();
+    let mut after = None;
+    loop {
+        let rows = r.users(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (_, u) in &rows {
+            n.users += 1;
+            if u.role == Role::Doctor {
+                let a = r.availability(u.id).await?;
+                n.availability += usize::from(!a.rules.is_empty() || !a.time_off.is_empty());
+            }
+        }
+    }
+    let mut after = None;
+    loop {
+        let rows = r.patients(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        n.patients += rows.len();
+    }
+    let mut after = None;
+    loop {
+        let rows = r.appointments_in(&ApptScope::All, None, None, after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        n.appointments += rows.len();
+    }
+    let mut after = None;
+    loop {
+        let rows = r.records(after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (_, rec) in &rows {
+            n.record_versions += r.record_versions(rec.id).await?.len();
+        }
+        n.records += rows.len();
+    }
+    drop(r);
+    n.audit_entries = store.verify_audit().await?.entries.unwrap_or(0);
+    Ok(n)
+}

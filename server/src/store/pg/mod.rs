@@ -1,0 +1,392 @@
+//! The PostgreSQL backend, for clinics that run several stateless server
+//! processes on one database. Every guarantee holds across processes
+//! because the database decides: exclusion constraints refuse overlapping
+//! live appointments, rows read for a change are locked (`FOR UPDATE`),
+//! unique keys refuse duplicates, and one linker at a time (an advisory
+//! lock) chains the audit entries every process writes. Caches above the
+//! backend learn of other processes' writes through `LISTEN/NOTIFY`.
+//!
+//! A lost database gives [`StoreError::Unavailable`] (`503`) within bounded
+//! timeouts, never a hang; the pool reconnects by itself.
+
+mod accounts;
+mod audit_log;
+mod listen;
+mod migrate;
+mod patients;
+mod records;
+mod schedule;
+
+use std::any::Any;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use jiff::Timestamp;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{Json, ToSql};
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use healthsynx_shared::api::ChainReport;
+
+pub use migrate::{SCHEMA_VERSION, migrate, schema_version};
+
+use super::backend::{Backend, BackupSummary, Committed, Tx};
+use super::{AppointmentRow, Cursor, Remote, Result, StoreError};
+use crate::audit::Draft;
+use crate::crypto::seal::Sealer;
+
+/// How long a request waits for a pooled connection, a new connection, or
+/// one statement, before it answers `503`.
+const WAIT: Duration = Duration::from_secs(3);
+/// Server-side limits on one statement and on waiting for a row lock.
+const SESSION_OPTIONS: &str = "-c statement_timeout=10000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000";
+/// The channel other processes' writes are announced on.
+pub const CHANNEL: &str = "hs_changes";
+
+/// The PostgreSQL store.
+pub struct Pg {
+    pool: Pool,
+    /// Audit entries of reads and refused attempts, not yet written.
+    queued: Mutex<Vec<Draft>>,
+    remote: std::sync::Arc<Remote>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl std::fmt::Debug for Pg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pg")
+    }
+}
+
+/// The driver's config for `url` with our timeouts.
+pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
+    let mut cfg: tokio_postgres::Config =
+        url.parse().map_err(|e| StoreError::Other(anyhow::anyhow!("HEALTHSYNX_DATABASE_URL is not a PostgreSQL URL: {e}")))?;
+    let options = match cfg.get_options() {
+        Some(o) if !o.is_empty() => format!("{o} {SESSION_OPTIONS}"),
+        _ => SESSION_OPTIONS.to_owned(),
+    };
+    cfg.options(&options);
+    cfg.connect_timeout(WAIT);
+    cfg.keepalives(true);
+    cfg.keepalives_idle(Duration::from_secs(10));
+    cfg.tcp_user_timeout(Duration::from_secs(10));
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("healthsynx-server");
+    }
+    Ok(cfg)
+}
+
+/// A pool of `size` connections to `url`.
+pub fn pool(url: &str, size: usize) -> Result<Pool> {
+    let manager = Manager::from_config(
+        pg_config(url)?,
+        NoTls,
+        // A connection handed back mid-transaction (a dropped request) is rolled back.
+        ManagerConfig { recycling_method: RecyclingMethod::Custom("ROLLBACK".into()) },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(WAIT))
+        .create_timeout(Some(WAIT))
+        .recycle_timeout(Some(WAIT))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("connection pool: {e}")))
+}
+
+impl Pg {
+    /// Connects to `url`; refuses a database whose schema is older than this server's.
+    pub async fn open(url: &str, pool_size: usize) -> Result<Self> {
+        let pool = pool(url, pool_size)?;
+        let client = pool.get().await.map_err(pool_error)?;
+        let version = schema_version(&client).await?;
+        if version < SCHEMA_VERSION {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "the database schema is at version {version}, this server needs {SCHEMA_VERSION}: run `healthsynx-server migrate --database-url URL` first"
+            )));
+        }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "the database schema is at version {version}, newer than this server ({SCHEMA_VERSION}): upgrade the server"
+            )));
+        }
+        drop(client);
+        let remote = std::sync::Arc::new(Remote::default());
+        let listener = listen::start(pg_config(url)?, remote.clone());
+        Ok(Pg { pool, queued: Mutex::new(Vec::new()), remote, listener })
+    }
+
+    /// Whether the database holds no clinic yet (copy's precondition).
+    pub async fn is_empty(&self) -> Result<bool> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT NOT EXISTS (SELECT 1 FROM users) AND NOT EXISTS (SELECT 1 FROM audit)
+                 AND NOT EXISTS (SELECT 1 FROM audit_pending) AND NOT EXISTS (SELECT 1 FROM appointments)",
+                &[],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(row.get(0))
+    }
+
+    /// Appends already linked entries, as they are (copy from the embedded store).
+    pub async fn import_audit(&self, entries: &[(u64, Option<Uuid>, String)]) -> Result<()> {
+        let client = self.client().await?;
+        let seqs: Vec<i64> = entries.iter().map(|e| e.0 as i64).collect();
+        let patients: Vec<Option<Uuid>> = entries.iter().map(|e| e.1).collect();
+        let texts: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+        client
+            .execute(
+                "INSERT INTO audit (seq, patient_id, entry) SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::text[])",
+                &[&seqs, &patients, &texts],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn client(&self) -> Result<Object> {
+        self.pool.get().await.map_err(pool_error)
+    }
+
+    /// Writes queued read entries and links every pending entry.
+    pub(super) async fn drain_audit_now(&self) -> Result<()> {
+        let mut client = self.client().await?;
+        let queued = self.take_queued()?;
+        if let Err(e) = audit_log::link(&mut client, &queued).await {
+            // Put them back: the next tick tries again.
+            if let Ok(mut q) = self.queued.lock() {
+                let later = std::mem::take(&mut *q);
+                *q = queued;
+                q.extend(later);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn take_queued(&self) -> Result<Vec<Draft>> {
+        Ok(std::mem::take(&mut *self.queued.lock().map_err(|_| anyhow::anyhow!("audit queue poisoned"))?))
+    }
+}
+
+/// A failed statement as the store names it: the database gone or too slow
+/// is `Unavailable`, a refused overlap or duplicate is a `Conflict`.
+pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    let Some(code) = e.code() else {
+        return StoreError::Unavailable(format!("database connection: {e}"));
+    };
+    let constraint = e.as_db_error().and_then(|d| d.constraint()).unwrap_or_default().to_owned();
+    match code {
+        c if *c == SqlState::EXCLUSION_VIOLATION => StoreError::Conflict(match constraint.as_str() {
+            "appointments_patient_no_overlap" => "the patient already has an appointment at that time".into(),
+            _ => "the doctor already has an appointment at that time".into(),
+        }),
+        c if *c == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(match constraint.as_str() {
+            "users_email_lower_key" => "an account with that email exists".into(),
+            "users_username_key" => "that username is taken".into(),
+            "departments_pkey" => "that department exists".into(),
+            other => format!("a conflicting write came first ({other})"),
+        }),
+        c if *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::LOCK_NOT_AVAILABLE
+            || *c == SqlState::QUERY_CANCELED
+            || *c == SqlState::ADMIN_SHUTDOWN
+            || *c == SqlState::CANNOT_CONNECT_NOW
+            || *c == SqlState::TOO_MANY_CONNECTIONS =>
+        {
+            StoreError::Unavailable(format!("{e}"))
+        }
+        _ => StoreError::Other(anyhow::Error::new(e).context("database")),
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => db_error(e),
+        other => StoreError::Unavailable(format!("no database connection: {other}")),
+    }
+}
+
+/// A UUID cursor (lists in id order).
+fn id_cursor(id: Uuid) -> Cursor {
+    Cursor::from_bytes(id.as_bytes())
+}
+
+fn id_after(c: Option<&Cursor>) -> Result<Option<Uuid>> {
+    c.map(|c| Uuid::from_slice(c.bytes()).map_err(|_| StoreError::BadCursor)).transpose()
+}
+
+/// A `(time, id)` cursor (lists in time order).
+fn time_cursor(t: Timestamp, id: Uuid) -> Cursor {
+    Cursor::from_bytes(&[t.as_microsecond().to_be_bytes().as_slice(), id.as_bytes()].concat())
+}
+
+fn time_after(c: Option<&Cursor>) -> Result<Option<(Timestamp, Uuid)>> {
+    let Some(c) = c else { return Ok(None) };
+    let b = c.bytes();
+    if b.len() != 24 {
+        return Err(StoreError::BadCursor);
+    }
+    let micros = i64::from_be_bytes(b[..8].try_into().map_err(|_| StoreError::BadCursor)?);
+    let t = Timestamp::from_microsecond(micros).map_err(|_| StoreError::BadCursor)?;
+    Ok(Some((t, Uuid::from_slice(&b[8..]).map_err(|_| StoreError::BadCursor)?)))
+}
+
+fn limit_of(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn doc<T: serde::de::DeserializeOwned>(row: &Row, col: &str) -> Result<T> {
+    row.try_get::<_, Json<T>>(col).map(|j| j.0).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+/// One transaction (write) or a plain connection (read).
+pub struct PgTx<'a> {
+    pg: &'a Pg,
+    client: Object,
+    write: bool,
+    drafts: Vec<Draft>,
+    done: Committed,
+}
+
+impl PgTx<'_> {
+    async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
+        self.client.query(&stmt, params).await.map_err(db_error)
+    }
+
+    async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
+        self.client.query_opt(&stmt, params).await.map_err(db_error)
+    }
+
+    async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        if !self.write {
+            return Err(StoreError::Other(anyhow::anyhow!("a read handle cannot write")));
+        }
+        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
+        self.client.execute(&stmt, params).await.map_err(db_error)
+    }
+
+    /// ` FOR UPDATE` in a write transaction: a row read to be changed is
+    /// locked until commit, so concurrent changes of it serialize.
+    fn lock(&self) -> &'static str {
+        if self.write { " FOR UPDATE" } else { "" }
+    }
+}
+
+#[async_trait]
+impl Tx for PgTx<'_> {
+    fn audit(&mut self, draft: Draft) {
+        self.drafts.push(draft);
+    }
+
+    async fn commit(self: Box<Self>) -> Result<Committed> {
+        let PgTx { pg, client, write, drafts, done } = *self;
+        if !write {
+            pg.append_audit(drafts).await?;
+            return Ok(Committed::default());
+        }
+        audit_log::insert_pending(&client, &drafts, Timestamp::now()).await?;
+        if done.touches_caches() {
+            let payload = serde_json::to_string(&done.for_notify())?;
+            let stmt = client.prepare_cached("SELECT pg_notify($1, $2)").await.map_err(db_error)?;
+            client.execute(&stmt, &[&CHANNEL, &payload]).await.map_err(db_error)?;
+        }
+        client.batch_execute("COMMIT").await.map_err(db_error)?;
+        Ok(done)
+    }
+}
+
+#[async_trait]
+impl Backend for Pg {
+    async fn begin(&self) -> Result<Box<dyn Tx + '_>> {
+        let client = self.client().await?;
+        client.batch_execute("BEGIN").await.map_err(db_error)?;
+        Ok(Box::new(PgTx { pg: self, client, write: true, drafts: Vec::new(), done: Committed::default() }))
+    }
+
+    async fn read(&self) -> Result<Box<dyn Tx + '_>> {
+        let client = self.client().await?;
+        Ok(Box::new(PgTx { pg: self, client, write: false, drafts: Vec::new(), done: Committed::default() }))
+    }
+
+    async fn append_audit(&self, drafts: Vec<Draft>) -> Result<()> {
+        self.queued.lock().map_err(|_| anyhow::anyhow!("audit queue poisoned"))?.extend(drafts);
+        Ok(())
+    }
+
+    async fn drain_audit(&self) -> Result<()> {
+        self.drain_audit_now().await
+    }
+
+    async fn verify_audit(&self) -> Result<ChainReport> {
+        self.drain_audit_now().await?;
+        audit_log::verify(&self.client().await?).await
+    }
+
+    async fn flush(&self) -> Result<()> {
+        // Every commit is durable already; only queued read entries wait.
+        self.drain_audit_now().await
+    }
+
+
+
+    async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
+        let client = self.client().await?;
+        let mut n = 0;
+        for sql in ["DELETE FROM refresh_families WHERE expires_at <= $1", "DELETE FROM reset_tokens WHERE expires_at <= $1"]
+        {
+            n += client.execute(sql, &[&now]).await.map_err(db_error)?;
+        }
+        let oldest = now - idempotency_ttl;
+        n += client.execute("DELETE FROM idempotency WHERE created_at <= $1", &[&oldest]).await.map_err(db_error)?;
+        Ok(n)
+    }
+
+    async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()> {
+        let mut client = self.client().await?;
+        schedule::bulk_insert(&mut client, rows).await
+    }
+
+    async fn backup_to(&self, _sealer: &Sealer, _path: &Path) -> Result<BackupSummary> {
+        Err(StoreError::Unsupported(
+            "this server runs on PostgreSQL: back up with pg_dump or point-in-time recovery (docs/operations.md)".into(),
+        ))
+    }
+
+    async fn ping(&self) -> bool {
+        let Ok(client) = self.client().await else { return false };
+        matches!(tokio::time::timeout(WAIT, client.simple_query("SELECT 1")).await, Ok(Ok(_)))
+    }
+
+    async fn size_on_disk(&self) -> u64 {
+        let Ok(client) = self.client().await else { return 0 };
+        match client.query_one("SELECT pg_database_size(current_database())", &[]).await {
+            Ok(row) => row.try_get::<_, i64>(0).map(|n| n.max(0) as u64).unwrap_or(0),
+            Err(_) => 0,
+        }
+    }
+
+    fn remote(&self) -> Option<&Remote> {
+        Some(&self.remote)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,215 @@
+//! Appointments as typed columns (the exclusion constraints need them) with
+//! one index per scope, and availability as a document per doctor.
+
+use async_trait::async_trait;
+use deadpool_postgres::Object;
+use jiff::Timestamp;
+use tokio_postgres::Row;
+use tokio_postgres::types::{Json, ToSql};
+use uuid::Uuid;
+
+use healthsynx_shared::{AppointmentStatus, Availability};
+
+use super::{PgTx, db_error, doc, limit_of, time_after, time_cursor};
+use crate::scope::ApptScope;
+use crate::store::backend::{Rows, Schedule};
+use crate::store::{AppointmentRow, Cursor, MAX_APPOINTMENT_HOURS, Result, StoreError};
+
+const COLUMNS: &str = "id, patient_id, doctor_id, department, start_at, end_at, status, reason_sealed, \
+                       cancel_reason_sealed, version, created_at, updated_at, created_by";
+
+fn appointment_of(r: &Row) -> Result<AppointmentRow> {
+    let status: &str = r.get(6);
+    Ok(AppointmentRow {
+        id: r.get(0),
+        patient_id: r.get(1),
+        doctor_id: r.get(2),
+        department: r.get(3),
+        start: r.get(4),
+        end: r.get(5),
+        status: status.parse::<AppointmentStatus>().map_err(StoreError::Corrupt)?,
+        reason_sealed: r.get(7),
+        cancel_reason_sealed: r.get(8),
+        version: r.get::<_, i64>(9) as u64,
+        created_at: r.get(10),
+        updated_at: r.get(11),
+        created_by: r.get(12),
+    })
+}
+
+fn scope_column(scope: &ApptScope) -> Option<(&'static str, &(dyn ToSql + Sync))> {
+    match scope {
+        ApptScope::Doctor(d) => Some(("doctor_id", d)),
+        ApptScope::Patient(p) => Some(("patient_id", p)),
+        ApptScope::Department(code) => Some(("department", code)),
+        ApptScope::All => None,
+    }
+}
+
+impl PgTx<'_> {
+    async fn scan(
+        &self,
+        scope: &ApptScope,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Vec<AppointmentRow>> {
+        let after = time_after(after)?;
+        let limit = limit_of(limit);
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::new();
+        let mut filters: Vec<String> = Vec::new();
+        if let Some((column, owner)) = scope_column(scope) {
+            params.push(owner);
+            filters.push(format!("{column} = ${}", params.len()));
+        }
+        if let Some(f) = from.as_ref() {
+            params.push(f);
+            filters.push(format!("start_at >= ${}", params.len()));
+        }
+        if let Some(t) = to.as_ref() {
+            params.push(t);
+            filters.push(format!("start_at < ${}", params.len()));
+        }
+        if let Some((t, id)) = after.as_ref() {
+            params.push(t);
+            params.push(id);
+            filters.push(format!("(start_at, id) > (${}, ${})", params.len() - 1, params.len()));
+        }
+        params.push(&limit);
+        let filter = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
+        let sql = format!("SELECT {COLUMNS} FROM appointments {filter} ORDER BY start_at, id LIMIT ${}", params.len());
+        self.query(&sql, &params).await?.iter().map(appointment_of).collect()
+    }
+}
+
+#[async_trait]
+impl Schedule for PgTx<'_> {
+    async fn appointment(&mut self, id: Uuid) -> Result<Option<AppointmentRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM appointments WHERE id = $1{}", self.lock());
+        self.query_opt(&sql, &[&id]).await?.map(|r| appointment_of(&r)).transpose()
+    }
+
+    async fn put_appointment(&mut self, a: &AppointmentRow, _old: Option<&AppointmentRow>) -> Result<()> {
+        let version = a.version as i64;
+        self.execute(
+            &format!(
+                "INSERT INTO appointments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                 ON CONFLICT (id) DO UPDATE SET patient_id = $2, doctor_id = $3, department = $4, start_at = $5,
+                 end_at = $6, status = $7, reason_sealed = $8, cancel_reason_sealed = $9, version = $10,
+                 created_at = $11, updated_at = $12, created_by = $13"
+            ),
+            &[
+                &a.id,
+                &a.patient_id,
+                &a.doctor_id,
+                &a.department,
+                &a.start,
+                &a.end,
+                &a.status.as_str(),
+                &a.reason_sealed,
+                &a.cancel_reason_sealed,
+                &version,
+                &a.created_at,
+                &a.updated_at,
+                &a.created_by,
+            ],
+        )
+        .await?;
+        self.done.appointments.push(a.id);
+        Ok(())
+    }
+
+    async fn appointments_in(
+        &mut self,
+        scope: &ApptScope,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<AppointmentRow>> {
+        let rows = self.scan(scope, from, to, after, limit).await?;
+        Ok(rows.into_iter().map(|a| (time_cursor(a.start, a.id), a)).collect())
+    }
+
+    async fn overlapping(
+        &mut self,
+        scope: &ApptScope,
+        start: Timestamp,
+        end: Timestamp,
+        except: Option<Uuid>,
+    ) -> Result<Vec<AppointmentRow>> {
+        let from = start - jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
+        let rows = self.scan(scope, Some(from), Some(end), None, usize::MAX).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
+            .collect())
+    }
+
+    async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
+        if self.write {
+            // A row to lock even before the first rules: concurrent edits serialize.
+            self.execute(
+                "INSERT INTO availability (doctor_id, doc) VALUES ($1, $2) ON CONFLICT (doctor_id) DO NOTHING",
+                &[&doctor, &Json(Availability::default())],
+            )
+            .await?;
+        }
+        let sql = format!("SELECT doc FROM availability WHERE doctor_id = $1{}", self.lock());
+        Ok(self.query_opt(&sql, &[&doctor]).await?.map(|r| doc(&r, "doc")).transpose()?.unwrap_or_default())
+    }
+
+    async fn put_availability(&mut self, doctor: Uuid, a: &Availability) -> Result<()> {
+        self.execute(
+            "INSERT INTO availability (doctor_id, doc) VALUES ($1, $2) ON CONFLICT (doctor_id) DO UPDATE SET doc = $2",
+            &[&doctor, &Json(a)],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Inserts rows without checks, a few thousand per statement (bulk loads).
+pub(super) async fn bulk_insert(client: &mut Object, rows: &[AppointmentRow]) -> Result<()> {
+    for chunk in rows.chunks(5000) {
+        let col = |f: fn(&AppointmentRow) -> Uuid| chunk.iter().map(f).collect::<Vec<_>>();
+        let (ids, patients, doctors, created_by) =
+            (col(|a| a.id), col(|a| a.patient_id), col(|a| a.doctor_id), col(|a| a.created_by));
+        let departments: Vec<&str> = chunk.iter().map(|a| a.department.as_str()).collect();
+        let starts: Vec<Timestamp> = chunk.iter().map(|a| a.start).collect();
+        let ends: Vec<Timestamp> = chunk.iter().map(|a| a.end).collect();
+        let statuses: Vec<&str> = chunk.iter().map(|a| a.status.as_str()).collect();
+        let reasons: Vec<&str> = chunk.iter().map(|a| a.reason_sealed.as_str()).collect();
+        let cancels: Vec<Option<&str>> = chunk.iter().map(|a| a.cancel_reason_sealed.as_deref()).collect();
+        let versions: Vec<i64> = chunk.iter().map(|a| a.version as i64).collect();
+        let created: Vec<Timestamp> = chunk.iter().map(|a| a.created_at).collect();
+        let updated: Vec<Timestamp> = chunk.iter().map(|a| a.updated_at).collect();
+        client
+            .execute(
+                &format!(
+                    "INSERT INTO appointments ({COLUMNS}) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[],
+                     $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
+                     $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::uuid[])"
+                ),
+                &[
+                    &ids,
+                    &patients,
+                    &doctors,
+                    &departments,
+                    &starts,
+                    &ends,
+                    &statuses,
+                    &reasons,
+                    &cancels,
+                    &versions,
+                    &created,
+                    &updated,
+                    &created_by,
+                ],
+            )
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
