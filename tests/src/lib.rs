@@ -128,6 +128,23 @@ impl TestApp {
         self.db.is_some()
     }
 
+    /// A connection to this test's database (PostgreSQL only), for
+    /// white-box checks and tampering on purpose.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let db = self.db.as_ref().expect("a test on PostgreSQL");
+        admin_client(&db.url).await
+    }
+
+    /// Whether `needle` is anywhere in what the store keeps at rest: the
+    /// data directory's files, or a `pg_dump` of the database.
+    pub async fn at_rest_contains(&self, needle: &[u8]) -> bool {
+        self.state().store.flush().await.expect("flush");
+        match &self.db {
+            None => data_dir_contains(self.dir.path(), needle),
+            Some(db) => pg_dump_contains(&db.url, needle),
+        }
+    }
+
     /// Starts a server on an existing state (restarts, key rotation).
     pub async fn spawn_on(state: Arc<State>, dir: tempfile::TempDir) -> Self {
         let server = healthsynx_server::start_with(state).await.expect("server starts");
@@ -384,7 +401,15 @@ pub fn utc(days: i64, hh: i8, mm: i8) -> Timestamp {
 /// Half an hour.
 pub const SLOT: SignedDuration = SignedDuration::from_mins(30);
 
-/// Every file under `dir`, read as bytes and searched for `needle`.
+/// Whether a `pg_dump` of the database at `url` holds `needle`.
+pub fn pg_dump_contains(url: &str, needle: &[u8]) -> bool {
+    let out = std::process::Command::new("pg_dump").arg("--dbname").arg(url).output().expect("run pg_dump");
+    assert!(out.status.success(), "pg_dump: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.len() > 1000, "pg_dump wrote a database");
+    out.stdout.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Whether any file under `dir` holds `needle`.
 pub fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -104,13 +104,23 @@ async fn flipping_one_byte_of_an_entry_makes_verify_name_it() {
     assert!(report.ok);
     let n = report.entries.unwrap();
     assert!(n > 10);
-    let tree = app.state().store.sled().unwrap().raw_tree("audit").unwrap();
-    let key = 5u64.to_be_bytes();
-    let mut bytes = tree.get(key).unwrap().unwrap().to_vec();
     // One bit of the first letter of the action: still valid JSON, no longer the signed entry.
-    let at = bytes.windows(10).position(|w| w == b"\"action\":\"").unwrap() + 10;
-    bytes[at] ^= 0x01;
-    tree.insert(key, bytes).unwrap();
+    let flip = |mut bytes: Vec<u8>| {
+        let at = bytes.windows(10).position(|w| w == b"\"action\":\"").unwrap() + 10;
+        bytes[at] ^= 0x01;
+        bytes
+    };
+    if app.on_postgres() {
+        let db = app.sql().await;
+        let entry: String = db.query_one("SELECT entry FROM audit WHERE seq = 5", &[]).await.unwrap().get(0);
+        let tampered = String::from_utf8(flip(entry.into_bytes())).unwrap();
+        db.execute("UPDATE audit SET entry = $1 WHERE seq = 5", &[&tampered]).await.unwrap();
+    } else {
+        let tree = app.state().store.sled().unwrap().raw_tree("audit").unwrap();
+        let key = 5u64.to_be_bytes();
+        let bytes = tree.get(key).unwrap().unwrap().to_vec();
+        tree.insert(key, flip(bytes)).unwrap();
+    }
     let report = clinic.admin.client.verify_audit().await.unwrap();
     assert!(!report.ok);
     assert_eq!(report.first_bad, Some(5));

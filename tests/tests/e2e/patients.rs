@@ -3,7 +3,7 @@
 use healthsynx_server::config::Secrets;
 use healthsynx_tests::shared::api::{NewPatient, PatientPatch, PatientQuery};
 use healthsynx_tests::shared::{PatientType, Role};
-use healthsynx_tests::{Clinic, TestApp, data_dir_contains, insurance_of, utc};
+use healthsynx_tests::{Clinic, TestApp, insurance_of, utc};
 use uuid::Uuid;
 
 use crate::support::{book, code, status};
@@ -170,9 +170,8 @@ async fn insurance_ids_never_reach_the_disk_in_clear_and_keys_rotate() {
     let clinic = app.clinic().await;
     let first =
         clinic.reception.client.create_patient(&new_patient("rot1@test.dev", Some("INS-TEST-7781"))).await.unwrap();
-    app.state().store.flush().await.unwrap();
-    assert!(!data_dir_contains(app.dir.path(), b"INS-TEST-7781"));
-    assert!(data_dir_contains(app.dir.path(), b"rot1@test.dev"), "the search itself works");
+    assert!(!app.at_rest_contains(b"INS-TEST-7781").await);
+    assert!(app.at_rest_contains(b"rot1@test.dev").await, "the search itself works");
     let key_a = app.state().config.secrets.data_key;
     let key_b = Secrets::generate().data_key;
 
