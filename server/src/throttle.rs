@@ -1,7 +1,9 @@
 //! Slowing down guessing and floods: failed logins lock an account (and,
 //! more generously, a client address) for a growing time, and every user has
-//! a request budget (a token bucket from `governor`). All in memory: a
-//! restart forgets, which errs towards letting people in.
+//! a request budget (a token bucket from `governor`). On the embedded store
+//! the failures are counted in memory (a restart forgets, which errs towards
+//! letting people in); on PostgreSQL in the database, so that failures
+//! spread over several server processes lock an account all the same.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
@@ -12,7 +14,11 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::store::{Result, Store};
 
 /// Failures counted within this window.
 const WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -94,6 +100,46 @@ impl<K: Eq + Hash + Clone> FailureBook<K> {
     }
 }
 
+/// Failed logins of one account or address as every process sees them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SharedFailures {
+    pub recent: Vec<Timestamp>,
+    pub locked_until: Option<Timestamp>,
+    pub lockouts: u32,
+}
+
+impl SharedFailures {
+    fn locked_for(&self, now: Timestamp) -> Option<Duration> {
+        self.locked_until.filter(|t| *t > now).and_then(|t| t.duration_since(now).try_into().ok())
+    }
+
+    /// Records a failure at `now`; the lockout it starts, if any (as [`FailureBook`]).
+    pub fn fail(&mut self, now: Timestamp, limit: usize, base: Duration) -> Option<Duration> {
+        let window = jiff::SignedDuration::try_from(WINDOW).unwrap_or(jiff::SignedDuration::MAX);
+        self.recent.retain(|t| now.duration_since(*t) <= window);
+        self.recent.push(now);
+        if self.recent.len() < limit {
+            return None;
+        }
+        let lock = base.saturating_mul(1 << self.lockouts.min(10)).min(MAX_LOCK);
+        self.lockouts += 1;
+        self.recent.clear();
+        self.locked_until = Some(now + jiff::SignedDuration::try_from(lock).unwrap_or(jiff::SignedDuration::ZERO));
+        Some(lock)
+    }
+}
+
+/// Counts one failure into a record; the lockout it starts.
+pub type CountFailure = dyn Fn(&mut SharedFailures) -> Option<Duration> + Sync;
+
+fn account_key(email: &str) -> String {
+    format!("account:{}", email.to_lowercase())
+}
+
+fn address_key(ip: IpAddr) -> String {
+    format!("address:{ip}")
+}
+
 /// The server's throttles.
 pub struct Throttle {
     limits: Limits,
@@ -116,15 +162,53 @@ impl Throttle {
     }
 
     /// How long a login for `email` from `addr` must wait, if it must.
-    pub fn login_wait(&self, email: &str, addr: Option<IpAddr>) -> Option<Duration> {
+    pub async fn login_wait(&self, store: &Store, email: &str, addr: Option<IpAddr>) -> Result<Option<Duration>> {
+        if !store.shares_login_failures() {
+            return Ok(self.local_login_wait(email, addr));
+        }
+        let now = Timestamp::now();
+        let account = store.login_failures(&account_key(email)).await?.and_then(|f| f.locked_for(now));
+        let address = match addr {
+            Some(ip) => store.login_failures(&address_key(ip)).await?.and_then(|f| f.locked_for(now)),
+            None => None,
+        };
+        Ok(account.max(address))
+    }
+
+    /// Counts a failed login; returns the lockout it starts, if any.
+    pub async fn login_failed(&self, store: &Store, email: &str, addr: Option<IpAddr>) -> Result<Option<Duration>> {
+        if !store.shares_login_failures() {
+            return Ok(self.local_login_failed(email, addr));
+        }
+        let (now, base) = (Timestamp::now(), self.limits.lockout_base);
+        let account =
+            store.count_login_failure(&account_key(email), &move |f| f.fail(now, ACCOUNT_FAILURES, base)).await?;
+        let address = match addr {
+            Some(ip) => {
+                store.count_login_failure(&address_key(ip), &move |f| f.fail(now, ADDRESS_FAILURES, base)).await?
+            }
+            None => None,
+        };
+        Ok(account.max(address))
+    }
+
+    /// A successful login forgives the account's failures.
+    pub async fn login_succeeded(&self, store: &Store, email: &str) -> Result<()> {
+        if !store.shares_login_failures() {
+            self.local_login_succeeded(email);
+            return Ok(());
+        }
+        store.forgive_login_failures(&account_key(email)).await
+    }
+
+    fn local_login_wait(&self, email: &str, addr: Option<IpAddr>) -> Option<Duration> {
         let now = Instant::now();
         let account = self.accounts.locked_for(&email.to_lowercase(), now);
         let address = addr.and_then(|a| self.addresses.locked_for(&a, now));
         account.max(address)
     }
 
-    /// Counts a failed login; returns the lockout it starts, if any.
-    pub fn login_failed(&self, email: &str, addr: Option<IpAddr>) -> Option<Duration> {
+    fn local_login_failed(&self, email: &str, addr: Option<IpAddr>) -> Option<Duration> {
         let now = Instant::now();
         let base = self.limits.lockout_base;
         let account = self.accounts.fail(email.to_lowercase(), now, base);
@@ -132,8 +216,7 @@ impl Throttle {
         account.max(address)
     }
 
-    /// A successful login forgives the account's failures.
-    pub fn login_succeeded(&self, email: &str) {
+    fn local_login_succeeded(&self, email: &str) {
         self.accounts.clear(&email.to_lowercase());
     }
 
@@ -156,17 +239,29 @@ mod tests {
     fn five_failures_lock_an_account_and_lockouts_grow() {
         let t = Throttle::new(Limits { lockout_base: Duration::from_secs(30), ..Limits::default() });
         for _ in 0..4 {
-            assert_eq!(t.login_failed("a@x.org", None), None);
+            assert_eq!(t.local_login_failed("a@x.org", None), None);
         }
-        assert_eq!(t.login_failed("A@x.org", None), Some(Duration::from_secs(30)));
-        assert!(t.login_wait("a@x.org", None).is_some());
-        assert!(t.login_wait("b@x.org", None).is_none());
+        assert_eq!(t.local_login_failed("A@x.org", None), Some(Duration::from_secs(30)));
+        assert!(t.local_login_wait("a@x.org", None).is_some());
+        assert!(t.local_login_wait("b@x.org", None).is_none());
         for _ in 0..4 {
-            t.login_failed("a@x.org", None);
+            t.local_login_failed("a@x.org", None);
         }
-        assert_eq!(t.login_failed("a@x.org", None), Some(Duration::from_secs(60)));
-        t.login_succeeded("a@x.org");
-        assert!(t.login_wait("a@x.org", None).is_none());
+        assert_eq!(t.local_login_failed("a@x.org", None), Some(Duration::from_secs(60)));
+        t.local_login_succeeded("a@x.org");
+        assert!(t.local_login_wait("a@x.org", None).is_none());
+    }
+
+    #[test]
+    fn shared_failures_lock_like_local_ones() {
+        let mut f = SharedFailures::default();
+        let now = Timestamp::now();
+        for _ in 0..4 {
+            assert_eq!(f.fail(now, ACCOUNT_FAILURES, Duration::from_secs(30)), None);
+        }
+        assert_eq!(f.fail(now, ACCOUNT_FAILURES, Duration::from_secs(30)), Some(Duration::from_secs(30)));
+        assert!(f.locked_for(now).is_some());
+        assert!(f.locked_for(now + jiff::SignedDuration::from_secs(31)).is_none());
     }
 
     #[test]

@@ -20,6 +20,8 @@ use healthsynx_shared::{AvailabilityRule, Department, PatientType, Role};
 
 pub use healthsynx_shared as shared;
 
+pub mod process;
+
 /// The password of every clinic user.
 pub const PASSWORD: &str = "correct-horse-battery-staple-9";
 

@@ -2,148 +2,16 @@
 //! loses no acknowledged write; stopped with SIGTERM it finishes what it started.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use healthsynx_tests::shared::api::{AppointmentQuery, NewAppointment, NewPatient, NewUser};
+use healthsynx_tests::process::{ADMIN_PASSWORD, ClinicStore, ProcessSecrets, ServerProcess, create_admin, seed};
+use healthsynx_tests::shared::AppointmentStatus;
+use healthsynx_tests::shared::api::{AppointmentQuery, NewAppointment};
 use healthsynx_tests::shared::client::Client;
-use healthsynx_tests::shared::{AppointmentStatus, PatientType, Role};
-use healthsynx_tests::{SLOT, all_week_rules, utc};
+use healthsynx_tests::{SLOT, utc};
 use uuid::Uuid;
-
-const ADMIN_PASSWORD: &str = "umbrella-falcon-ginger-93";
-const DOCTOR_PASSWORD: &str = "pebble-mosaic-harvest-27";
-
-/// The release server binary, built once per run.
-fn server_bin() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(build_server).clone()
-}
-
-fn build_server() -> PathBuf {
-    if let Ok(p) = std::env::var("HEALTHSYNX_SERVER_BIN") {
-        return p.into();
-    }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    let bin = target.join("release").join("healthsynx-server");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "-p", "healthsynx-server"])
-        .current_dir(&root)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "release build failed");
-    bin
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Secrets {
-    jwt: String,
-    data_key: String,
-}
-
-fn secrets() -> Secrets {
-    use base64::Engine;
-    let key: Vec<u8> = (0..32).map(|i| (i * 7 + 3) as u8).collect();
-    Secrets {
-        jwt: format!("process-test-secret-{}", Uuid::now_v7()),
-        data_key: base64::engine::general_purpose::STANDARD.encode(key),
-    }
-}
-
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    async fn start(bin: &Path, dir: &Path, s: &Secrets) -> Server {
-        let port = free_port();
-        let child = Command::new(bin)
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data-dir"])
-            .arg(dir)
-            .env("HEALTHSYNX_JWT_SECRET", &s.jwt)
-            .env("HEALTHSYNX_DATA_KEY", &s.data_key)
-            .env("HEALTHSYNX_LOG", "warn")
-            .env("HEALTHSYNX_RATE_PER_SEC", "100000")
-            .env("HEALTHSYNX_RATE_BURST", "100000")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start server");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{url}/readyz")).await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, url }
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("reap");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn create_admin(bin: &Path, dir: &Path) {
-    let out = Command::new(bin)
-        .args(["create-admin", "--email", "admin@process.test", "--full-name", "Process Admin", "--data-dir"])
-        .arg(dir)
-        .env("HEALTHSYNX_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// A doctor with all-week hours and `n` patients, through the API.
-async fn seed(url: &str, n: usize) -> (Uuid, Vec<Uuid>) {
-    let admin = Client::new(url).unwrap();
-    admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
-    admin.create_department("cardiology", "Cardiology").await.unwrap();
-    let doctor = admin
-        .create_user(&NewUser {
-            email: "doc@process.test".into(),
-            full_name: "Dora Doc".into(),
-            role: Role::Doctor,
-            department: Some("cardiology".into()),
-            password: Some(DOCTOR_PASSWORD.into()),
-            username: None,
-        })
-        .await
-        .unwrap();
-    admin.set_availability(doctor.id, all_week_rules()).await.unwrap();
-    let mut patients = Vec::new();
-    for i in 0..n {
-        let p = NewPatient {
-            email: format!("p{i}@process.test"),
-            full_name: format!("Patient Number{i}"),
-            date_of_birth: "1970-01-01".into(),
-            phone: "+49 30 1234567".into(),
-            insurance_id: Some(format!("INS-{i:05}")),
-            patient_type: PatientType::Outpatient,
-            password: None,
-        };
-        patients.push(admin.create_patient(&p).await.unwrap().patient.id);
-    }
-    (doctor.id, patients)
-}
 
 fn pseudo_random(n: u64) -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64;
@@ -152,11 +20,10 @@ fn pseudo_random(n: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
-    let bin = server_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let s = secrets();
-    create_admin(&bin, dir.path());
-    let server = Server::start(&bin, dir.path(), &s).await;
+    let store = ClinicStore::for_test().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    let server = ServerProcess::start(&store, &s, &[]).await;
     let (doctor, patients) = seed(&server.url, 16).await;
     let acknowledged: Arc<Mutex<Vec<Uuid>>> = Arc::default();
     let mut server = Some(server);
@@ -197,7 +64,7 @@ async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
             t.await.unwrap();
         }
 
-        let restarted = Server::start(&bin, dir.path(), &s).await;
+        let restarted = ServerProcess::start(&store, &s, &[]).await;
         let admin = Client::new(&restarted.url).unwrap();
         admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
         let acked = acknowledged.lock().unwrap().clone();
@@ -234,11 +101,10 @@ async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_cleanly() {
-    let bin = server_bin();
-    let dir = tempfile::tempdir().unwrap();
-    let s = secrets();
-    create_admin(&bin, dir.path());
-    let mut server = Server::start(&bin, dir.path(), &s).await;
+    let store = ClinicStore::for_test().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    let mut server = ServerProcess::start(&store, &s, &[]).await;
     // Logins are the slowest requests (argon2): start a batch, then ask the server to stop.
     let mut tasks = Vec::new();
     for _ in 0..12 {

@@ -81,7 +81,7 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
     let actor =
         Actor { id: row.as_ref().map(|r| r.id), role: row.as_ref().map(|r| r.role), addr: addr.map(str::to_owned) };
     // Checked before the hash: a locked account costs the server nothing to refuse.
-    if let Some(wait) = st.throttle.login_wait(email, ip) {
+    if let Some(wait) = st.throttle.login_wait(&st.store, email, ip).await? {
         tracing::warn!(user = ?actor.id, "login refused: locked out after repeated failures");
         st.store
             .append_audit([Draft::new(&actor, "auth.login_throttled", "user", actor.id).outcome(Outcome::Denied)])
@@ -92,7 +92,7 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
     let user = match row {
         Some(u) if ok && u.active => u,
         _ => {
-            let lockout = st.throttle.login_failed(email, ip);
+            let lockout = st.throttle.login_failed(&st.store, email, ip).await?;
             tracing::info!(user = ?actor.id, "login failed");
             let mut drafts = vec![Draft::new(&actor, "auth.login", "user", actor.id).outcome(Outcome::Failure)];
             if let Some(lock) = lockout {
@@ -103,7 +103,7 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
             return Err(bad_credentials());
         }
     };
-    st.throttle.login_succeeded(email);
+    st.throttle.login_succeeded(&st.store, email).await?;
     tracing::info!(user = %user.id, "login");
     let family = RefreshFamily {
         id: Uuid::now_v7(),

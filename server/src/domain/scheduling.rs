@@ -102,7 +102,7 @@ pub async fn set_rules(
     policy::write_availability(who.who, doctor)?;
     check_rules(&rules)?;
     let mut tx = st.store.begin().await?;
-    let mut a = tx.availability(doctor).await?;
+    let mut a = tx.availability_to_change(doctor).await?;
     a.rules = rules;
     a.rules.sort_by(|x, y| (x.weekday, &x.start).cmp(&(y.weekday, &y.start)));
     tx.put_availability(doctor, &a).await?;
@@ -126,7 +126,7 @@ pub async fn add_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, req: NewTi
     errors.finish()?;
     let t = TimeOff { id: Uuid::now_v7(), start: req.start, end: req.end, reason: req.reason.trim().to_owned() };
     let mut tx = st.store.begin().await?;
-    let mut a = tx.availability(doctor).await?;
+    let mut a = tx.availability_to_change(doctor).await?;
     a.time_off.push(t.clone());
     a.time_off.sort_by_key(|t| t.start);
     tx.put_availability(doctor, &a).await?;
@@ -140,7 +140,7 @@ pub async fn delete_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, id: Uui
     doctor_row(st, doctor).await?;
     policy::write_availability(who.who, doctor)?;
     let mut tx = st.store.begin().await?;
-    let mut a = tx.availability(doctor).await?;
+    let mut a = tx.availability_to_change(doctor).await?;
     let before = a.time_off.len();
     a.time_off.retain(|t| t.id != id);
     if a.time_off.len() == before {

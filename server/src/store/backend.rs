@@ -24,6 +24,7 @@ use super::{Cursor, Result};
 use crate::audit::Draft;
 use crate::crypto::seal::Sealer;
 use crate::scope::{ApptScope, CareScope};
+use crate::throttle::{CountFailure, SharedFailures};
 
 /// A page of rows, each with the cursor that continues after it.
 pub type Rows<T> = Vec<(Cursor, T)>;
@@ -137,6 +138,8 @@ pub trait Schedule {
     ) -> Result<Vec<AppointmentRow>>;
     /// A doctor's rules and time off (empty when never set).
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability>;
+    /// The same, to be changed: concurrent changes of it wait for this one.
+    async fn availability_to_change(&mut self, doctor: Uuid) -> Result<Availability>;
     async fn put_availability(&mut self, doctor: Uuid, a: &Availability) -> Result<()>;
 }
 
@@ -225,6 +228,20 @@ pub trait Backend: Send + Sync + 'static {
     async fn ping(&self) -> bool;
     /// Bytes the store takes on disk.
     async fn size_on_disk(&self) -> u64;
+    /// Whether failed logins are counted here, for every process (else in memory).
+    fn shares_login_failures(&self) -> bool {
+        false
+    }
+    async fn login_failures(&self, _key: &str) -> Result<Option<SharedFailures>> {
+        Ok(None)
+    }
+    /// Applies `fail` to the record under `key` atomically; what it returned.
+    async fn count_login_failure(&self, _key: &str, _fail: &CountFailure) -> Result<Option<std::time::Duration>> {
+        Ok(None)
+    }
+    async fn forgive_login_failures(&self, _key: &str) -> Result<()> {
+        Ok(())
+    }
     /// Where other processes' writes arrive, for a backend shared by several.
     fn remote(&self) -> Option<&super::Remote> {
         None

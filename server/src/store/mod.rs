@@ -27,6 +27,7 @@ pub use rows::*;
 
 use crate::audit::Draft;
 use crate::crypto::seal::Sealer;
+use crate::throttle::{CountFailure, SharedFailures};
 
 pub use self::sled::DEFAULT_CACHE_MB;
 
@@ -356,6 +357,26 @@ impl Store {
     }
 
     // ---- the backend's own ----
+
+    /// Whether failed logins are counted in the store (for every process).
+    pub fn shares_login_failures(&self) -> bool {
+        self.backend.shares_login_failures()
+    }
+
+    /// The failed logins counted under `key`.
+    pub async fn login_failures(&self, key: &str) -> Result<Option<SharedFailures>> {
+        self.backend.login_failures(key).await
+    }
+
+    /// Counts a failed login under `key` with `fail`, atomically across processes.
+    pub async fn count_login_failure(&self, key: &str, fail: &CountFailure) -> Result<Option<std::time::Duration>> {
+        self.backend.count_login_failure(key, fail).await
+    }
+
+    /// Forgets the failed logins under `key`.
+    pub async fn forgive_login_failures(&self, key: &str) -> Result<()> {
+        self.backend.forgive_login_failures(key).await
+    }
 
     /// Queues audit entries with no data change (reads, refused attempts).
     pub async fn append_audit(&self, drafts: impl IntoIterator<Item = Draft>) -> Result<()> {

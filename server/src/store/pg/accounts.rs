@@ -29,10 +29,10 @@ impl Accounts for PgTx<'_> {
 
     async fn users(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<UserRow>> {
         let rows = self
-            .query("SELECT id, doc FROM users WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2", &[
-                &id_after(after)?,
-                &limit_of(limit),
-            ])
+            .query(
+                "SELECT id, doc FROM users WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                &[&id_after(after)?, &limit_of(limit)],
+            )
             .await?;
         rows.iter().map(|r| Ok((id_cursor(r.get(0)), doc(r, "doc")?))).collect()
     }
@@ -54,7 +54,10 @@ impl Accounts for PgTx<'_> {
     }
 
     async fn department(&mut self, code: &str) -> Result<Option<Department>> {
-        self.query_opt("SELECT doc FROM departments WHERE code = $1", &[&code]).await?.map(|r| doc(&r, "doc")).transpose()
+        self.query_opt("SELECT doc FROM departments WHERE code = $1", &[&code])
+            .await?
+            .map(|r| doc(&r, "doc"))
+            .transpose()
     }
 
     async fn put_department(&mut self, d: &Department) -> Result<()> {
@@ -105,8 +108,11 @@ impl Accounts for PgTx<'_> {
     async fn idempotency(&mut self, actor: Uuid, key: &str) -> Result<Option<IdempotencyRow>> {
         if self.write {
             // Two requests with one key wait for each other, so the second replays the first.
-            self.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2, 0))", &[&actor.to_string(), &key])
-                .await?;
+            self.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2, 0))",
+                &[&actor.to_string(), &key],
+            )
+            .await?;
         }
         self.query_opt("SELECT doc FROM idempotency WHERE actor = $1 AND key = $2", &[&actor, &key])
             .await?

@@ -6,10 +6,10 @@
 //! linked by the same pass (within ~50 ms, like the embedded store).
 
 use async_trait::async_trait;
-use jiff::Timestamp;
-use tokio_postgres::types::Json;
 use deadpool_postgres::{GenericClient, Object};
+use jiff::Timestamp;
 use tokio_postgres::Row;
+use tokio_postgres::types::Json;
 use uuid::Uuid;
 
 use healthsynx_shared::AuditEntry;
@@ -128,7 +128,8 @@ pub(super) async fn verify(client: &Object) -> Result<ChainReport> {
 
 fn entry_of(row: &Row) -> Result<(Cursor, AuditEntry)> {
     let seq: i64 = row.get(0);
-    let e = serde_json::from_str(row.get::<_, &str>(1)).map_err(|e| StoreError::Corrupt(format!("audit entry: {e}")))?;
+    let e =
+        serde_json::from_str(row.get::<_, &str>(1)).map_err(|e| StoreError::Corrupt(format!("audit entry: {e}")))?;
     Ok((Cursor::from_bytes(&seq.to_be_bytes()), e))
 }
 
@@ -144,10 +145,10 @@ impl AuditLog for PgTx<'_> {
     async fn audit_newest_first(&mut self, before: Option<&Cursor>, limit: usize) -> Result<Rows<AuditEntry>> {
         self.pg.drain_audit_now().await?;
         let rows = self
-            .query("SELECT seq, entry FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2", &[
-                &seq_before(before)?,
-                &limit_of(limit),
-            ])
+            .query(
+                "SELECT seq, entry FROM audit WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+                &[&seq_before(before)?, &limit_of(limit)],
+            )
             .await?;
         rows.iter().map(entry_of).collect()
     }

@@ -17,11 +17,8 @@ const MIGRATION_LOCK: i64 = 0x4853_4d49_4752; // "HSMIGR"
 
 /// The schema version of the database (0 when it has none).
 pub async fn schema_version(client: &Client) -> Result<i32> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('hs_schema') IS NOT NULL", &[])
-        .await
-        .map_err(db_error)?
-        .get(0);
+    let exists: bool =
+        client.query_one("SELECT to_regclass('hs_schema') IS NOT NULL", &[]).await.map_err(db_error)?.get(0);
     if !exists {
         return Ok(0);
     }

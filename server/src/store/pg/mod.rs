@@ -38,12 +38,14 @@ use super::backend::{Backend, BackupSummary, Committed, Tx};
 use super::{AppointmentRow, Cursor, Remote, Result, StoreError};
 use crate::audit::Draft;
 use crate::crypto::seal::Sealer;
+use crate::throttle::{CountFailure, SharedFailures};
 
 /// How long a request waits for a pooled connection, a new connection, or
 /// one statement, before it answers `503`.
 const WAIT: Duration = Duration::from_secs(3);
 /// Server-side limits on one statement and on waiting for a row lock.
-const SESSION_OPTIONS: &str = "-c statement_timeout=10000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000";
+const SESSION_OPTIONS: &str =
+    "-c statement_timeout=10000 -c lock_timeout=5000 -c idle_in_transaction_session_timeout=30000";
 /// The channel other processes' writes are announced on.
 pub const CHANNEL: &str = "hs_changes";
 
@@ -70,8 +72,9 @@ impl std::fmt::Debug for Pg {
 
 /// The driver's config for `url` with our timeouts.
 pub fn pg_config(url: &str) -> Result<tokio_postgres::Config> {
-    let mut cfg: tokio_postgres::Config =
-        url.parse().map_err(|e| StoreError::Other(anyhow::anyhow!("HEALTHSYNX_DATABASE_URL is not a PostgreSQL URL: {e}")))?;
+    let mut cfg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("HEALTHSYNX_DATABASE_URL is not a PostgreSQL URL: {e}")))?;
     let options = match cfg.get_options() {
         Some(o) if !o.is_empty() => format!("{o} {SESSION_OPTIONS}"),
         _ => SESSION_OPTIONS.to_owned(),
@@ -208,7 +211,10 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
             || *c == SqlState::CANNOT_CONNECT_NOW
             || *c == SqlState::TOO_MANY_CONNECTIONS =>
         {
-            StoreError::Unavailable(format!("{e}"))
+            StoreError::Unavailable(match e.as_db_error() {
+                Some(d) => format!("{} ({})", d.message(), d.code().code()),
+                None => e.to_string(),
+            })
         }
         _ => StoreError::Other(anyhow::Error::new(e).context("database")),
     }
@@ -344,12 +350,11 @@ impl Backend for Pg {
         self.drain_audit_now().await
     }
 
-
-
     async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
         let client = self.client().await?;
         let mut n = 0;
-        for sql in ["DELETE FROM refresh_families WHERE expires_at <= $1", "DELETE FROM reset_tokens WHERE expires_at <= $1"]
+        for sql in
+            ["DELETE FROM refresh_families WHERE expires_at <= $1", "DELETE FROM reset_tokens WHERE expires_at <= $1"]
         {
             n += client.execute(sql, &[&now]).await.map_err(db_error)?;
         }
@@ -365,7 +370,8 @@ impl Backend for Pg {
 
     async fn backup_to(&self, _sealer: &Sealer, _path: &Path) -> Result<BackupSummary> {
         Err(StoreError::Unsupported(
-            "this server runs on PostgreSQL: back up with pg_dump or point-in-time recovery (docs/operations.md)".into(),
+            "this server runs on PostgreSQL: back up with pg_dump or point-in-time recovery (docs/operations.md)"
+                .into(),
         ))
     }
 
@@ -380,6 +386,45 @@ impl Backend for Pg {
             Ok(row) => row.try_get::<_, i64>(0).map(|n| n.max(0) as u64).unwrap_or(0),
             Err(_) => 0,
         }
+    }
+
+    fn shares_login_failures(&self) -> bool {
+        true
+    }
+
+    async fn login_failures(&self, key: &str) -> Result<Option<SharedFailures>> {
+        let client = self.client().await?;
+        let row = client.query_opt("SELECT doc FROM login_failures WHERE key = $1", &[&key]).await.map_err(db_error)?;
+        row.map(|r| doc(&r, "doc")).transpose()
+    }
+
+    async fn count_login_failure(&self, key: &str, fail: &CountFailure) -> Result<Option<Duration>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_error)?;
+        // The row is locked while it is counted: failures from every process add up.
+        tx.execute(
+            "INSERT INTO login_failures (key, doc) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &Json(SharedFailures::default())],
+        )
+        .await
+        .map_err(db_error)?;
+        let row = tx
+            .query_one("SELECT doc FROM login_failures WHERE key = $1 FOR UPDATE", &[&key])
+            .await
+            .map_err(db_error)?;
+        let mut record: SharedFailures = doc(&row, "doc")?;
+        let lockout = fail(&mut record);
+        tx.execute("UPDATE login_failures SET doc = $2 WHERE key = $1", &[&key, &Json(&record)])
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(lockout)
+    }
+
+    async fn forgive_login_failures(&self, key: &str) -> Result<()> {
+        let client = self.client().await?;
+        client.execute("DELETE FROM login_failures WHERE key = $1", &[&key]).await.map_err(db_error)?;
+        Ok(())
     }
 
     fn remote(&self) -> Option<&Remote> {

@@ -23,10 +23,10 @@ impl Patients for PgTx<'_> {
 
     async fn patients(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<PatientRow>> {
         let rows = self
-            .query("SELECT id, doc FROM patients WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2", &[
-                &id_after(after)?,
-                &limit_of(limit),
-            ])
+            .query(
+                "SELECT id, doc FROM patients WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                &[&id_after(after)?, &limit_of(limit)],
+            )
             .await?;
         rows.iter().map(|r| Ok((id_cursor(r.get(0)), doc(r, "doc")?))).collect()
     }

@@ -58,10 +58,10 @@ impl Records for PgTx<'_> {
 
     async fn records(&mut self, after: Option<&Cursor>, limit: usize) -> Result<Rows<RecordRow>> {
         let rows = self
-            .query("SELECT id, doc FROM records WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2", &[
-                &id_after(after)?,
-                &limit_of(limit),
-            ])
+            .query(
+                "SELECT id, doc FROM records WHERE ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                &[&id_after(after)?, &limit_of(limit)],
+            )
             .await?;
         rows.iter().map(|r| Ok((id_cursor(r.get(0)), doc(r, "doc")?))).collect()
     }

@@ -148,7 +148,12 @@ impl Schedule for PgTx<'_> {
     }
 
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
-        if self.write {
+        let row = self.query_opt("SELECT doc FROM availability WHERE doctor_id = $1", &[&doctor]).await?;
+        Ok(row.map(|r| doc(&r, "doc")).transpose()?.unwrap_or_default())
+    }
+
+    async fn availability_to_change(&mut self, doctor: Uuid) -> Result<Availability> {
+        {
             // A row to lock even before the first rules: concurrent edits serialize.
             self.execute(
                 "INSERT INTO availability (doctor_id, doc) VALUES ($1, $2) ON CONFLICT (doctor_id) DO NOTHING",

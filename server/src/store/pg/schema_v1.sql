@@ -103,9 +103,7 @@ CREATE TABLE idempotency (
 -- Failed logins by account or client address, shared by every process.
 CREATE TABLE login_failures (
     key text PRIMARY KEY,
-    failures timestamptz[] NOT NULL,
-    locked_until timestamptz,
-    lockouts integer NOT NULL DEFAULT 0
+    doc jsonb NOT NULL
 );
 
 -- The audit chain: entries are written with the change they describe into

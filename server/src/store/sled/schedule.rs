@@ -140,6 +140,11 @@ impl Schedule for SledTx<'_> {
         Ok(self.s.get_json(T::Availability, doctor.as_bytes())?.unwrap_or_default())
     }
 
+    async fn availability_to_change(&mut self, doctor: Uuid) -> Result<Availability> {
+        // The write lock already serializes every change.
+        self.availability(doctor).await
+    }
+
     async fn put_availability(&mut self, doctor: Uuid, a: &Availability) -> Result<()> {
         self.changes.put_json(T::Availability, doctor.as_bytes(), a)
     }

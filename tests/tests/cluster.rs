@@ -1,0 +1,179 @@
+//! Several release server processes on one PostgreSQL database: every
+//! guarantee holds across them at once (always on PostgreSQL, whatever
+//! `HEALTHSYNX_TEST_DATABASE_URL` says: the local server by default).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use healthsynx_tests::process::{
+    ADMIN_PASSWORD, ClinicStore, DOCTOR_PASSWORD, ProcessSecrets, ServerProcess, create_admin, seed,
+};
+use healthsynx_tests::shared::api::{AppointmentQuery, NewAppointment};
+use healthsynx_tests::shared::client::Client;
+use healthsynx_tests::{SLOT, utc};
+use uuid::Uuid;
+
+/// A clinic served by `n` processes on one new database.
+async fn cluster(n: usize, env: &[(&str, &str)]) -> (ClinicStore, Vec<ServerProcess>, ProcessSecrets) {
+    let store = ClinicStore::database().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        servers.push(ServerProcess::start(&store, &s, env).await);
+    }
+    (store, servers, s)
+}
+
+async fn admin_on(url: &str) -> Client {
+    let c = Client::new(url).unwrap();
+    c.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+    c
+}
+
+/// Polls `check` until it holds or `within` passes; how long it took.
+async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_bookings_over_three_processes_on_five_slots_have_one_winner_each() {
+    let (_store, servers, _) = cluster(3, &[]).await;
+    let (doctor, patients) = seed(&servers[0].url, 40).await;
+    let mut clients = Vec::new();
+    for s in &servers {
+        clients.push(admin_on(&s.url).await);
+    }
+    let slots: Vec<_> = (0..5).map(|i| utc(3, 9, 0) + SLOT * i).collect();
+    let wins: Arc<Mutex<HashMap<usize, Vec<Uuid>>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for k in 0..200usize {
+        let (client, wins) = (clients[k % 3].clone(), wins.clone());
+        let req = NewAppointment {
+            patient_id: patients[k % patients.len()],
+            doctor_id: doctor,
+            start: slots[k % 5],
+            end: None,
+            reason: format!("attempt {k}"),
+        };
+        tasks.push(tokio::spawn(async move {
+            match client.book(&req, None).await {
+                Ok(a) => wins.lock().unwrap().entry(k % 5).or_default().push(a.id),
+                Err(p) => assert_eq!(p.status, 409, "a losing booking is a conflict, not {p}"),
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let wins = wins.lock().unwrap().clone();
+    assert_eq!(wins.len(), 5, "every slot was won: {wins:?}");
+    assert!(wins.values().all(|w| w.len() == 1), "exactly one winner per slot: {wins:?}");
+    let q = AppointmentQuery { doctor_id: Some(doctor), limit: Some(500), ..Default::default() };
+    for c in &clients {
+        assert_eq!(c.appointments(&q).await.unwrap().items.len(), 5, "every process sees the same five");
+    }
+    for c in &clients {
+        let report = c.verify_audit().await.unwrap();
+        assert!(report.ok, "one chain, whichever process wrote: {report:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_on_one_process_ends_the_token_on_the_other_within_a_second() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    seed(&servers[0].url, 1).await;
+    let on_b = Client::new(&servers[1].url).unwrap();
+    on_b.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    assert!(on_b.me().await.is_ok(), "the token works (and process B has cached the account)");
+    let on_a = Client::new(&servers[0].url).unwrap();
+    on_a.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    on_a.change_password(DOCTOR_PASSWORD, "lantern-quarry-velvet-58").await.unwrap();
+    let took = within(Duration::from_secs(1), async || on_b.me().await.is_err_and(|p| p.status == 401)).await;
+    assert!(took.is_some(), "process B still honours the old token a second after the change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivation_on_one_process_ends_logins_on_the_other_within_a_second() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    let (doctor, _) = seed(&servers[0].url, 1).await;
+    let on_b = Client::new(&servers[1].url).unwrap();
+    on_b.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    assert!(on_b.me().await.is_ok());
+    admin_on(&servers[0].url).await.deactivate_user(doctor).await.unwrap();
+    let took = within(Duration::from_secs(1), async || on_b.me().await.is_err_and(|p| p.status == 401)).await;
+    assert!(took.is_some(), "process B still serves a deactivated account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_spread_over_two_processes_lock_the_account_on_both() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    seed(&servers[0].url, 1).await;
+    // Five failures lock an account: three on one process and two on the
+    // other would lock neither if each counted alone.
+    for k in 0..5 {
+        let c = Client::new(&servers[k % 2].url).unwrap();
+        let p = c.login("doc@process.test", "not-the-password-at-all").await.unwrap_err();
+        assert_eq!(p.status, 401, "failure {k}");
+    }
+    for s in &servers {
+        let p = Client::new(&s.url).unwrap().login("doc@process.test", DOCTOR_PASSWORD).await.unwrap_err();
+        assert_eq!(p.status, 429, "locked on every process, even with the right password");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_one_process_under_booking_load_loses_no_acknowledged_booking() {
+    let (_store, mut servers, _) = cluster(2, &[]).await;
+    let (doctor, patients) = seed(&servers[0].url, 16).await;
+    let survivor = admin_on(&servers[1].url).await;
+    let doomed = admin_on(&servers[0].url).await;
+    let acknowledged: Arc<Mutex<Vec<Uuid>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (i, patient) in patients.iter().copied().enumerate() {
+        let client = if i % 2 == 0 { doomed.clone() } else { survivor.clone() };
+        let (acked, stop) = (acknowledged.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            for day in 2..60 {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                let req = NewAppointment {
+                    patient_id: patient,
+                    doctor_id: doctor,
+                    start: utc(day, 8, 0) + SLOT * i as i32,
+                    end: None,
+                    reason: "load".into(),
+                };
+                match client.book(&req, None).await {
+                    Ok(a) => acked.lock().unwrap().push(a.id),
+                    Err(p) if p.status == 0 => break, // its process died mid-request
+                    Err(p) => panic!("unexpected answer {p}"),
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    servers.remove(0).kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let acked = acknowledged.lock().unwrap().clone();
+    assert!(acked.len() > 20, "bookings were acknowledged by both processes: {}", acked.len());
+    for id in &acked {
+        survivor.appointment(*id).await.unwrap_or_else(|p| panic!("acknowledged {id} lost: {p}"));
+    }
+    let report = survivor.verify_audit().await.unwrap();
+    assert!(report.ok, "the chain verifies after the kill: {report:?}");
+}
