@@ -81,8 +81,11 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
     };
     // Links queued read audit entries into the chain.
     every(&state, Duration::from_millis(50), |st| async move {
-        if let Err(e) = st.store.drain_audit().await {
-            tracing::error!(error = %e, "linking queued audit entries failed");
+        match st.store.drain_audit().await {
+            Ok(()) => {}
+            // Said by every request meanwhile; the entries wait in memory.
+            Err(crate::store::StoreError::Unavailable(_)) => {}
+            Err(e) => tracing::error!(error = %e, "linking queued audit entries failed"),
         }
     });
     // Expired refresh families, reset tokens and idempotency answers.
