@@ -453,7 +453,9 @@ impl Store {
         loop {
             let mut tx = self.begin().await?;
             let rows = tx.patients(after.as_ref(), CHUNK).await?;
-            for (_, row) in &rows {
+            for (_, listed) in &rows {
+                // Read again to change it: locked until commit, so no concurrent edit is lost.
+                let Some(row) = tx.patient(listed.id).await? else { continue };
                 let mut new = row.clone();
                 if let Some(s) = &row.insurance_id_sealed
                     && let Some(resealed) = sealer.reseal(s, row.id.as_bytes())?
@@ -473,7 +475,8 @@ impl Store {
         loop {
             let mut tx = self.begin().await?;
             let rows = tx.appointments_in(&crate::scope::ApptScope::All, None, None, after.as_ref(), CHUNK).await?;
-            for (_, old) in &rows {
+            for (_, listed) in &rows {
+                let Some(old) = tx.appointment(listed.id).await? else { continue };
                 let mut row = old.clone();
                 let mut n = 0;
                 if let Some(new) = sealer.reseal(&row.reason_sealed, row.id.as_bytes())? {
@@ -487,7 +490,7 @@ impl Store {
                     n += 1;
                 }
                 if n > 0 {
-                    tx.put_appointment(&row, Some(old)).await?;
+                    tx.put_appointment(&row, Some(&old)).await?;
                     changed += n;
                 }
             }
@@ -501,7 +504,8 @@ impl Store {
         loop {
             let mut tx = self.begin().await?;
             let rows = tx.records(after.as_ref(), CHUNK).await?;
-            for (_, current) in &rows {
+            for (_, listed) in &rows {
+                let Some(current) = tx.record(listed.id).await? else { continue };
                 let mut versions = tx.record_versions(current.id).await?;
                 let mut n = 0;
                 for v in versions.iter_mut() {

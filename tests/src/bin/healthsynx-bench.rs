@@ -94,6 +94,92 @@ struct Args {
     /// Where the data directories go (default: a temporary directory).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Also run every scenario on PostgreSQL: a database to connect to for
+    /// `CREATE DATABASE` (each phase gets a new `hs_bench_<random>`, dropped after).
+    #[arg(long, env = "HEALTHSYNX_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+/// Where one phase's server keeps its data.
+struct BenchStore {
+    dir: PathBuf,
+    /// PostgreSQL: the database's URL, and the admin URL to drop it with.
+    db: Option<(String, String, String)>,
+}
+
+impl BenchStore {
+    async fn new(dir: PathBuf, admin_url: Option<&str>) -> Result<Self> {
+        std::fs::create_dir_all(&dir).context("work dir")?;
+        let Some(admin) = admin_url else { return Ok(BenchStore { dir, db: None }) };
+        let name = format!("hs_bench_{}", Uuid::now_v7().simple());
+        pg_admin(admin, &format!("CREATE DATABASE {name}")).await?;
+        let url = healthsynx_tests::database_url_for(admin, &name);
+        healthsynx_server::store::pg::migrate(&url).await.map_err(|e| anyhow::anyhow!("migrate: {e}"))?;
+        Ok(BenchStore { dir, db: Some((url, admin.to_owned(), name)) })
+    }
+
+    fn url(&self) -> Option<&str> {
+        self.db.as_ref().map(|d| d.0.as_str())
+    }
+
+    fn config(&self, secrets: &BenchSecrets) -> Config {
+        let mut config = Config::new(self.dir.clone(), secrets.server_secrets());
+        config.database_url = self.url().map(str::to_owned);
+        config
+    }
+
+    fn args(&self) -> Vec<String> {
+        match self.url() {
+            Some(url) => vec!["--database-url".into(), url.into()],
+            None => vec!["--data-dir".into(), self.dir.display().to_string()],
+        }
+    }
+
+    /// Bytes at rest: the data directory, or the database.
+    async fn bytes(&self) -> u64 {
+        match &self.db {
+            None => dir_bytes(&self.dir),
+            Some((url, _, _)) => match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+                Ok((client, conn)) => {
+                    tokio::spawn(conn);
+                    match client.query_one("SELECT pg_database_size(current_database())", &[]).await {
+                        Ok(r) => r.get::<_, i64>(0).max(0) as u64,
+                        Err(_) => 0,
+                    }
+                }
+                Err(_) => 0,
+            },
+        }
+    }
+
+    async fn drop_db(&self) {
+        if let Some((_, admin, name)) = &self.db {
+            let _ = pg_admin(admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
+async fn pg_admin(url: &str, sql: &str) -> Result<()> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.context("connect to PostgreSQL")?;
+    tokio::spawn(conn);
+    client.batch_execute(sql).await.with_context(|| format!("`{sql}`"))?;
+    Ok(())
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }
 
 fn main() {
@@ -179,15 +265,16 @@ struct Server {
 }
 
 impl Server {
-    async fn start(bin: &Path, dir: &Path, env: &BenchSecrets, cache_mb: Option<u64>) -> Result<Server> {
+    async fn start(bin: &Path, store: &BenchStore, env: &BenchSecrets, cache_mb: Option<u64>) -> Result<Server> {
+        let dir = store.dir.as_path();
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").context("free port")?.local_addr().context("port")?.port();
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let log = dir.join("server.log");
         let log_file = std::fs::File::create(&log).context("server log file")?;
         let mut cmd = Command::new(bin);
-        cmd.args(["serve", "--addr", &addr.to_string(), "--data-dir"])
-            .arg(dir)
+        cmd.args(["serve", "--addr", &addr.to_string()])
+            .args(store.args())
             .env("HEALTHSYNX_JWT_SECRET", &env.jwt)
             .env("HEALTHSYNX_DATA_KEY", &env.data_key_b64)
             .env("HEALTHSYNX_LOG", "warn")
@@ -412,11 +499,11 @@ fn email_desk(i: usize) -> String {
 }
 
 /// Seeds accounts, availability and `n` appointments into a new store in `dir`.
-async fn seed(dir: &Path, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
+async fn seed(store: &BenchStore, secrets: &BenchSecrets, n: u64) -> Result<Clinic> {
     let started = Instant::now();
     // A big page cache while loading: sled slows to a crawl when the pages it
     // writes to do not fit (the server itself runs with its own setting).
-    let mut config = Config::new(dir.to_path_buf(), secrets.server_secrets());
+    let mut config = store.config(secrets);
     config.cache_mb = 4096;
     let st = State::open(config).await.context("open the store")?;
     let hash = healthsynx_server::crypto::password::hash_blocking(PASSWORD).context("hash")?;
@@ -885,21 +972,74 @@ async fn run(args: Args) -> Result<()> {
         None => tempfile::Builder::new().prefix("healthsynx-bench-").tempdir(),
     }
     .context("work dir")?;
+    let total = Instant::now();
+    let mut backends: Vec<(&str, Option<&str>)> = vec![("sled", None)];
+    if let Some(url) = args.database_url.as_deref() {
+        backends.push(("postgres", Some(url)));
+    }
+    let mut all: Vec<(String, Vec<Row>)> = Vec::new();
+    for (backend, admin_url) in backends {
+        eprintln!("== {backend}");
+        let (rows, floor_rps) = run_on(&args, &bin, tmp.path(), backend, admin_url).await?;
+        println!("\n{backend}:");
+        print_table(&rows, floor_rps);
+        all.push((backend.to_owned(), rows));
+    }
+    if let [(_, sled), (_, pg)] = all.as_slice() {
+        print_side_by_side(sled, pg);
+    }
+    println!(
+        "\n{} connections, {} s measured after {} s warm-up per scenario, {} load-generator thread(s); whole run {:.0} s",
+        args.connections.max(1),
+        args.duration,
+        args.warmup,
+        args.client_threads,
+        total.elapsed().as_secs_f64()
+    );
+    if let Some(file) = &args.json {
+        let rows: Vec<Row> = all
+            .into_iter()
+            .flat_map(|(b, rows)| {
+                rows.into_iter().map(move |mut r| {
+                    r.scenario = format!("{b}: {}", r.scenario);
+                    r
+                })
+            })
+            .collect();
+        write_json(file, &rows)?;
+    }
+    Ok(())
+}
+
+/// One backend's run of every wanted scenario; its rows and the floor's requests/s.
+async fn run_on(
+    args: &Args,
+    bin: &Path,
+    tmp: &Path,
+    backend: &str,
+    admin_url: Option<&str>,
+) -> Result<(Vec<Row>, Option<f64>)> {
+    let bin = bin.to_path_buf();
     let wants = |s: &str| args.scenarios.iter().any(|x| x == s);
     let warmup = Duration::from_secs(args.warmup);
     let measure = Duration::from_secs(args.duration.max(1));
     let secs = measure.as_secs_f64();
     let conns = args.connections.max(1);
     let secrets = BenchSecrets::new();
-    let total = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
     let mut floor_rps = None;
 
     // ---- phase 1: 10 000 appointments
     let small = args.appointments.min(SMALL_STORE);
-    let dir1 = tmp.path().join("small");
-    let clinic = seed(&dir1, &secrets, small).await?;
-    let server = Server::start(&bin, &dir1, &secrets, args.cache_mb).await?;
+    let store1 = BenchStore::new(tmp.join(format!("small-{backend}")), admin_url).await?;
+    let clinic = seed(&store1, &secrets, small).await?;
+    let at_rest = store1.bytes().await;
+    eprintln!(
+        "{backend} at rest with {small} appointments: {:.1} MB, {:.0} bytes per appointment",
+        at_rest as f64 / 1e6,
+        at_rest as f64 / small as f64
+    );
+    let server = Server::start(&bin, &store1, &secrets, args.cache_mb).await?;
     let token = login(server.addr, &clinic.desk_email).await?;
     let shared = Arc::new(Shared { addr: server.addr, token, booked: Mutex::new(Vec::new()) });
     let size = |n: u64| {
@@ -1019,7 +1159,7 @@ async fn run(args: Args) -> Result<()> {
     let booked = std::mem::take(&mut *shared.booked.lock().expect("booked"));
     let server_pid = server.child.id();
     server.kill();
-    let st = reopen(&dir1, &secrets).await?;
+    let st = reopen(&store1, &secrets).await?;
     let mut missing = 0;
     let mut read = st.store.read().await?;
     for id in &booked {
@@ -1043,9 +1183,16 @@ async fn run(args: Args) -> Result<()> {
 
     // ---- phase 2: the large store
     if wants("calendar-week") && args.appointments > small {
-        let dir2 = tmp.path().join("large");
-        let big = seed(&dir2, &secrets, args.appointments).await?;
-        let server = Server::start(&bin, &dir2, &secrets, args.cache_mb).await?;
+        let store2 = BenchStore::new(tmp.join(format!("large-{backend}")), admin_url).await?;
+        let big = seed(&store2, &secrets, args.appointments).await?;
+        let at_rest = store2.bytes().await;
+        eprintln!(
+            "{backend} at rest with {} appointments: {:.1} MB, {:.0} bytes per appointment",
+            args.appointments,
+            at_rest as f64 / 1e6,
+            at_rest as f64 / args.appointments as f64
+        );
+        let server = Server::start(&bin, &store2, &secrets, args.cache_mb).await?;
         let token = login(server.addr, &big.desk_email).await?;
         let shared = Arc::new(Shared { addr: server.addr, token, booked: Mutex::new(Vec::new()) });
         let s = run_load(&shared, vec![(conns, calendar_plan(&big))], warmup, measure).await;
@@ -1062,21 +1209,31 @@ async fn run(args: Args) -> Result<()> {
         report(&r);
         rows.push(r);
         server.kill();
+        store2.drop_db().await;
     }
 
-    print_table(&rows, floor_rps);
-    println!(
-        "\n{} connections, {} s measured after {} s warm-up per scenario, {} load-generator thread(s); whole run {:.0} s",
-        conns,
-        args.duration,
-        args.warmup,
-        args.client_threads,
-        total.elapsed().as_secs_f64()
-    );
-    if let Some(file) = &args.json {
-        write_json(file, &rows)?;
+    store1.drop_db().await;
+    Ok((rows, floor_rps))
+}
+
+/// The two backends' rows beside each other.
+fn print_side_by_side(sled: &[Row], pg: &[Row]) {
+    println!("\nside by side (requests/s, p50 ms, RSS MB):");
+    println!("{:<34} {:>22} {:>22} {:>8}", "scenario", "sled", "postgres", "pg÷sled");
+    for r in sled {
+        let Some(p) = pg.iter().find(|p| p.scenario == r.scenario) else { continue };
+        println!(
+            "{:<34} {:>9.0} {:>6.2} {:>5.0} {:>9.0} {:>6.2} {:>5.0} {:>7.0} %",
+            r.scenario,
+            r.requests_per_s,
+            r.p50_ms,
+            r.server_rss_mb,
+            p.requests_per_s,
+            p.p50_ms,
+            p.server_rss_mb,
+            100.0 * p.requests_per_s / r.requests_per_s.max(1e-9)
+        );
     }
-    Ok(())
 }
 
 fn report(r: &Row) {
@@ -1087,10 +1244,10 @@ fn report(r: &Row) {
 }
 
 /// Opens a data directory the killed server held (its lock goes with the process).
-async fn reopen(dir: &Path, secrets: &BenchSecrets) -> Result<State> {
+async fn reopen(store: &BenchStore, secrets: &BenchSecrets) -> Result<State> {
     let mut tries = 0;
     loop {
-        match State::open(Config::new(dir.to_path_buf(), secrets.server_secrets())).await {
+        match State::open(store.config(secrets)).await {
             Ok(s) => return Ok(s),
             Err(e) if tries > 100 => bail!("reopen the store: {e}"),
             Err(_) => {
