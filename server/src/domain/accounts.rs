@@ -50,6 +50,7 @@ fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid
         role: user.role,
         dept: user.department.clone(),
         iat: now,
+        nbf: None,
         exp: now + ttl as i64,
         jti,
         iss: ISSUER.into(),

@@ -276,3 +276,43 @@ async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
     assert_eq!(rows("refresh_families") + rows("reset_tokens") + rows("idempotency"), 0);
     assert!(app.state().store.verify_audit().ok);
 }
+
+/// Re-signs a copy of `token`'s claims, changed by `edit`, with the server's secret.
+fn resign(app: &TestApp, token: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    edit(&mut claims);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = jsonwebtoken::decode_header(token).unwrap().kid;
+    let key = jsonwebtoken::EncodingKey::from_secret(&app.state().config.secrets.jwt);
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn signed_tokens_dated_in_the_future_or_living_too_long_are_refused() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let token = clinic.nurse.client.access_token().await.unwrap();
+    let now = Timestamp::now().as_second();
+    let hour = 3600;
+    assert_eq!(me_status(&app, &resign(&app, &token, |_| {})).await, 200, "re-signed unchanged, it works");
+    let not_yet = resign(&app, &token, |c| c["nbf"] = (now + hour).into());
+    assert_eq!(me_status(&app, &not_yet).await, 401, "nbf an hour ahead");
+    let issued_later = resign(&app, &token, |c| {
+        c["iat"] = (now + hour).into();
+        c["exp"] = (now + hour + 300).into();
+    });
+    assert_eq!(me_status(&app, &issued_later).await, 401, "iat an hour ahead");
+    let ten_years = resign(&app, &token, |c| c["exp"] = (now + 10 * 365 * 24 * hour).into());
+    assert_eq!(me_status(&app, &ten_years).await, 401, "exp ten years away");
+    let no_iat = resign(&app, &token, |c| {
+        c.as_object_mut().unwrap().remove("iat");
+    });
+    assert_eq!(me_status(&app, &no_iat).await, 401, "no iat");
+}
