@@ -182,21 +182,21 @@ pub async fn logout(st: &State, who: &Caller<'_>, req: RefreshRequest) -> Result
 }
 
 /// The strength rules: basics, then zxcvbn score ≥ 3 with the user's own
-/// email, name and username as things a password must not be close to.
+/// email, name and username as things a password must not be close to; and
+/// with the user's own words taken out, what is left must pass on its own.
 pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Result<()> {
     validate::password_basics(pw).map_err(|m| Error::invalid("new_password", m))?;
-    // zxcvbn matches the user's own words; give it each part, lowercased.
-    let lower = [email, name, username].map(str::to_lowercase);
-    let mut inputs: Vec<&str> = lower.iter().map(String::as_str).collect();
-    for s in &lower {
-        inputs.extend(s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3));
-    }
-    // zxcvbn scores reordered own words ("hamilton.margaret") as strong; they are not.
-    let mut rest = pw.to_lowercase();
-    for w in inputs.iter().filter(|w| w.len() >= 3) {
-        rest = rest.replace(w, "");
-    }
-    if rest.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
+    let words = own_words(email, name, username);
+    let mut inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let whole = [email, name, username].map(str::to_lowercase);
+    inputs.extend(whole.iter().map(String::as_str));
+    // zxcvbn scores reordered or decorated own words ("JohnSmith!2024",
+    // "smithjohn5678") as strong: digits and symbols around a name look
+    // random to it. Judge the letters and digits left without them alone
+    // (separators and symbols between the words earn nothing).
+    let lower = pw.to_lowercase();
+    let rest = without_words(&lower, &words);
+    if rest != lower && !strong(&rest.chars().filter(|c| c.is_alphanumeric()).collect::<String>(), &inputs) {
         return Err(Error::invalid("new_password", "is too close to your name, email or username"));
     }
     let estimate = zxcvbn::zxcvbn(pw, &inputs);
@@ -208,6 +208,30 @@ pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Resu
         return Err(Error::invalid("new_password", format!("is too weak or too close to your name or email: {hint}")));
     }
     Ok(())
+}
+
+/// The words (three characters or more) of the user's name, email and
+/// username, lowercased, longest first so that "johnson" goes before "john".
+fn own_words(email: &str, name: &str, username: &str) -> Vec<String> {
+    let mut words: Vec<String> = [email, name, username]
+        .iter()
+        .flat_map(|s| s.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    words.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    words.dedup();
+    words
+}
+
+/// `lower` with every occurrence of `words` replaced by a space (so the
+/// pieces around a word do not join into a new one).
+fn without_words(lower: &str, words: &[String]) -> String {
+    words.iter().fold(lower.to_owned(), |rest, w| rest.replace(w.as_str(), " "))
+}
+
+fn strong(s: &str, inputs: &[&str]) -> bool {
+    !s.is_empty() && u8::from(zxcvbn::zxcvbn(s, inputs).score()) >= 3
 }
 
 fn rename_field(e: Error, field: &str) -> Error {
@@ -379,8 +403,9 @@ pub async fn create_user(st: &State, who: &Caller<'_>, req: NewUser) -> Result<U
     check_account_fields(st, &req.email, &req.full_name, req.role, req.department.as_deref())?;
     let hash = match &req.password {
         Some(pw) => {
-            let name = req.username.as_deref().unwrap_or("");
-            check_password(pw, &req.email, &req.full_name, name).map_err(|e| rename_field(e, "password"))?;
+            // Without a wanted username, the one it will most likely get.
+            let name = req.username.clone().unwrap_or_else(|| username_base(&req.full_name, &req.email));
+            check_password(pw, &req.email, &req.full_name, &name).map_err(|e| rename_field(e, "password"))?;
             Some(password::hash(pw.clone()).await?)
         }
         None => None,
@@ -537,7 +562,7 @@ pub async fn create_department(st: &State, who: &Caller<'_>, req: NewDepartment)
 /// `healthsynx-server create-admin`: the first account of a fresh install.
 pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) -> Result<User> {
     check_account_fields(st, email, full_name, Role::Admin, None)?;
-    check_password(pw, email, full_name, "").map_err(|e| rename_field(e, "password"))?;
+    check_password(pw, email, full_name, &username_base(full_name, email)).map_err(|e| rename_field(e, "password"))?;
     let hash = password::hash(pw.to_owned()).await?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let row = st.store.write(|c| {
@@ -569,4 +594,28 @@ pub async fn backup(st: &State, who: &Caller<'_>) -> Result<BackupDone> {
     let summary = st.store.backup_to(&st.sealer, &path)?;
     tracing::info!(file = %path.display(), bytes = summary.bytes, "backup written");
     Ok(BackupDone { file: path.display().to_string(), bytes: summary.bytes, entries: summary.entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_made_of_the_users_own_words_is_refused_in_any_order_case_or_decoration() {
+        let (email, name, username) = ("john.smith@clinic.example", "John Smith", "jsmith");
+        for pw in [
+            "johnsmith1234",
+            "JohnSmith!2024",
+            "smithjohn5678",
+            "Smith.John#7788",
+            "SMITH_john_2024!!",
+            "jsmith-jsmith-2024",
+            "john.smith@clinic.example",
+        ] {
+            assert!(check_password(pw, email, name, username).is_err(), "{pw} was accepted");
+        }
+        for pw in ["umbrella-falcon-ginger-93", "John loves quiet purple kites", "Smith-tundra-velvet-ochre"] {
+            assert!(check_password(pw, email, name, username).is_ok(), "{pw} was refused");
+        }
+    }
 }

@@ -9,8 +9,8 @@ use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
 use healthsynx_server::store::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
-use healthsynx_tests::shared::PatientType;
-use healthsynx_tests::shared::api::{NewPatient, NewRecord, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::api::{NewPatient, NewRecord, NewUser, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::{PatientType, Role};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 use jiff::{SignedDuration, Timestamp};
 
@@ -315,4 +315,35 @@ async fn signed_tokens_dated_in_the_future_or_living_too_long_are_refused() {
         c.as_object_mut().unwrap().remove("iat");
     });
     assert_eq!(me_status(&app, &no_iat).await, 401, "no iat");
+}
+
+/// Passwords made of John Smith's own words, however arranged and decorated.
+const JOHN_SMITHS_OWN_WORDS: [&str; 4] = ["JohnSmith!2024", "smithjohn5678", "johnsmith1234", "Smith.John#7788"];
+
+#[tokio::test]
+async fn passwords_made_of_the_users_own_names_are_refused_at_creation_and_change() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let new_user = |password: &str| NewUser {
+        email: "john.smith@test.dev".into(),
+        full_name: "John Smith".into(),
+        role: Role::Receptionist,
+        department: None,
+        password: Some(password.into()),
+        username: None,
+    };
+    for pw in JOHN_SMITHS_OWN_WORDS {
+        let refused = clinic.admin.client.create_user(&new_user(pw)).await.unwrap_err();
+        assert_eq!(refused.status, 422, "{pw} at creation: {refused:?}");
+        assert_eq!(refused.errors[0].field, "password", "{pw}");
+    }
+    let strong = "umbrella-falcon-ginger-93";
+    clinic.admin.client.create_user(&new_user(strong)).await.unwrap();
+    let john = app.client();
+    john.login("john.smith@test.dev", strong).await.unwrap();
+    for pw in JOHN_SMITHS_OWN_WORDS {
+        let refused = john.change_password(strong, pw).await.unwrap_err();
+        assert_eq!(refused.status, 422, "{pw} as a new password: {refused:?}");
+    }
+    john.change_password(strong, "lantern-quarry-nimbus-58").await.unwrap();
 }
