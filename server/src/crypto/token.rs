@@ -54,6 +54,10 @@ pub struct Claims {
     /// Refresh tokens: the login (token family) they belong to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<Uuid>,
+    /// Access tokens: the login (the refresh family's id) they were issued
+    /// to; once that login is revoked (logout, reuse) the token ends too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 struct SigningKey {
@@ -174,6 +178,7 @@ mod tests {
             typ: TokenType::Access,
             ver: 0,
             fam: None,
+            sid: None,
         }
     }
 

@@ -32,18 +32,37 @@ fn token_ended() -> Error {
 }
 
 /// Turns a bearer token into the caller, checking the account is still
-/// active and the token not ended by a password change.
+/// active, the token not ended by a password change, and its login not
+/// ended by a logout (every request: both reads are cached by the store and
+/// the caches are emptied by the writes that end them).
 pub fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
     let claims = st.tokens.verify(bearer, TokenType::Access)?;
     let user = st.store.user(claims.sub)?.ok_or_else(token_ended)?;
     if !user.active || user.token_version != claims.ver {
         return Err(token_ended());
     }
+    // A token without a login (issued before logins were named in access
+    // tokens) lives at most one access lifetime; it is refused all the same.
+    let sid = claims.sid.ok_or_else(token_ended)?;
+    if !st.store.login_live(sid, user.id, Timestamp::now())? {
+        return Err(token_ended());
+    }
     let patient_id = if user.role == Role::Patient { st.store.patient_id_of_user(user.id)? } else { None };
     Ok(Principal { user_id: user.id, role: user.role, department: user.department, patient_id })
 }
 
-fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid) -> Claims {
+/// Which login a token belongs to: a refresh token names its family, an
+/// access token its session (the same id).
+enum Login {
+    Family(Uuid),
+    Session(Uuid),
+}
+
+fn claims(user: &UserRow, typ: TokenType, ttl: u64, login: Login, jti: Uuid) -> Claims {
+    let (fam, sid) = match login {
+        Login::Family(id) => (Some(id), None),
+        Login::Session(id) => (None, Some(id)),
+    };
     let now = Timestamp::now().as_second();
     Claims {
         sub: user.id,
@@ -58,12 +77,13 @@ fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid
         typ,
         ver: user.token_version,
         fam,
+        sid,
     }
 }
 
 fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<TokenPair> {
-    let access = claims(user, TokenType::Access, st.config.access_ttl, None, Uuid::now_v7());
-    let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Some(family.id), family.current_jti);
+    let access = claims(user, TokenType::Access, st.config.access_ttl, Login::Session(family.id), Uuid::now_v7());
+    let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Login::Family(family.id), family.current_jti);
     Ok(TokenPair {
         access: st.tokens.sign(&access)?,
         refresh: st.tokens.sign(&refresh)?,

@@ -153,8 +153,20 @@ pub struct Store {
     /// them all in one transaction, so a read never waits for the write lock.
     queued: Mutex<Vec<Draft>>,
     accounts: Mutex<AccountCache>,
+    logins: Mutex<LoginCache>,
     views: Mutex<views::ViewCache>,
     flusher: flusher::Flusher,
+}
+
+/// Refresh families by id, read by every authenticated request (an access
+/// token names its login). A write to a family removes it here and bumps
+/// `generation` before the write returns, and a reader keeps what it read
+/// only if no family was written meanwhile: a logout ends the login's
+/// access tokens on the very next request.
+#[derive(Default)]
+struct LoginCache {
+    generation: u64,
+    families: HashMap<Uuid, RefreshFamily>,
 }
 
 /// User rows by id (every authenticated request reads its caller's) and
@@ -216,6 +228,7 @@ impl Store {
             head: Mutex::new(head),
             queued: Mutex::new(Vec::new()),
             accounts: Mutex::new(AccountCache::default()),
+            logins: Mutex::new(LoginCache::default()),
             views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
             flusher,
         })
@@ -264,8 +277,16 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops cached names and views that `ops` made stale.
+    /// Drops cached names, logins and views that `ops` made stale.
     fn forget_derived(&self, ops: &[Op]) -> Result<()> {
+        let mut families = ops.iter().filter(|(t, _, _)| *t == T::RefreshFamilies).peekable();
+        if families.peek().is_some() {
+            let mut logins = self.logins.lock().map_err(|_| anyhow::anyhow!("login cache poisoned"))?;
+            logins.generation += 1;
+            for (_, k, _) in families {
+                logins.families.remove(&uuid_of(k)?);
+            }
+        }
         let accounts = ops.iter().any(|(t, _, _)| matches!(t, T::Users | T::Patients));
         if accounts {
             let mut cache = self.accounts.lock().map_err(|_| anyhow::anyhow!("account cache poisoned"))?;
@@ -905,6 +926,30 @@ impl Store {
     /// A refresh token family.
     pub fn refresh_family(&self, id: Uuid) -> Result<Option<RefreshFamily>> {
         self.get_json(T::RefreshFamilies, id.as_bytes())
+    }
+
+    /// Whether login `id` (a refresh family) of `user` is neither revoked
+    /// nor expired at `now`; cached (see [`LoginCache`]).
+    pub fn login_live(&self, id: Uuid, user: Uuid, now: Timestamp) -> Result<bool> {
+        let lock = || self.logins.lock().map_err(|_| anyhow::anyhow!("login cache poisoned"));
+        let live = |f: &RefreshFamily| !f.revoked && f.user_id == user && f.expires_at > now;
+        let generation = {
+            let cache = lock()?;
+            if let Some(f) = cache.families.get(&id) {
+                return Ok(live(f));
+            }
+            cache.generation
+        };
+        let Some(family) = self.refresh_family(id)? else { return Ok(false) };
+        let answer = live(&family);
+        let mut cache = lock()?;
+        if cache.generation == generation {
+            if cache.families.len() >= ACCOUNT_CACHE_MAX {
+                cache.families.clear();
+            }
+            cache.families.insert(id, family);
+        }
+        Ok(answer)
     }
 
     /// Stages a refresh token family.

@@ -347,3 +347,24 @@ async fn passwords_made_of_the_users_own_names_are_refused_at_creation_and_chang
     }
     john.change_password(strong, "lantern-quarry-nimbus-58").await.unwrap();
 }
+
+#[tokio::test]
+async fn an_access_token_ends_with_its_login_at_logout_and_at_a_password_change() {
+    // In-process: one server, one store. (Several processes sharing a store
+    // need the PostgreSQL backend, which does not exist yet.)
+    let app = TestApp::spawn().await;
+    app.clinic().await;
+    let first = app.login("doc@test.dev").await;
+    let second = app.login("doc@test.dev").await;
+    let (first_token, second_token) = (first.access_token().await.unwrap(), second.access_token().await.unwrap());
+    assert_eq!(me_status(&app, &first_token).await, 200);
+    first.logout().await.unwrap();
+    assert_eq!(me_status(&app, &first_token).await, 401, "the logged-out login's access token");
+    assert_eq!(code(first.verify_token(&first_token).await), 401, "jwt/verify agrees");
+    assert_eq!(me_status(&app, &second_token).await, 200, "another login of the same user goes on");
+
+    second.change_password(PASSWORD, "lantern-quarry-nimbus-58").await.unwrap();
+    assert_eq!(me_status(&app, &second_token).await, 401, "an access token from before the change");
+    let fresh = second.access_token().await.unwrap();
+    assert_eq!(me_status(&app, &fresh).await, 200, "the login after the change");
+}
