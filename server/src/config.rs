@@ -63,6 +63,16 @@ impl DataKeyArgs {
     }
 }
 
+/// Whether a data or backup directory that group or others can get into is
+/// accepted (by default it is refused at start: the store holds names,
+/// emails and password hashes).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SharedDirArgs {
+    /// Accept a data or backup directory that group or others can read.
+    #[arg(long, env = "HEALTHSYNX_ALLOW_SHARED_DATA_DIR")]
+    pub allow_shared_data_dir: bool,
+}
+
 /// `backup` flags.
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -73,6 +83,8 @@ pub struct BackupArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `restore` flags.
@@ -86,6 +98,8 @@ pub struct RestoreArgs {
     pub from: PathBuf,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `rekey` flags: the new key as the data key, the old one as previous.
@@ -95,6 +109,8 @@ pub struct RekeyArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `serve` flags.
@@ -116,6 +132,8 @@ pub struct ServeArgs {
     pub secrets: SecretArgs,
     #[command(flatten)]
     pub settings: SettingArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// Secrets: from the environment (flags work too, but show up in `ps`).
@@ -206,6 +224,8 @@ pub struct CreateAdminArgs {
     pub full_name: String,
     #[arg(long, env = "HEALTHSYNX_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// Secret material, redacted in `Debug`.

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod listen;
+pub mod permissions;
 pub mod policy;
 pub mod store;
 pub mod throttle;

@@ -10,6 +10,7 @@ use healthsynx_server::audit::{Actor, Draft};
 use healthsynx_server::config::{
     BackupArgs, Cli, Command, Config, CreateAdminArgs, LogFormat, RekeyArgs, RestoreArgs, Secrets, ServeArgs,
 };
+use healthsynx_server::permissions::{self, check_private_dir};
 use healthsynx_server::store::Store;
 use healthsynx_server::{State, demo};
 
@@ -20,6 +21,8 @@ use healthsynx_server::{State, demo};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // Before anything is created: sled makes files of its own, now and later.
+    permissions::private_umask();
     let cli = Cli::parse();
     let json = matches!(&cli.command, Command::Serve(a) if a.settings.log_format == LogFormat::Json);
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEALTHSYNX_LOG")
@@ -46,6 +49,10 @@ fn open_stopped(dir: &std::path::Path) -> anyhow::Result<Store> {
 
 fn backup(args: BackupArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
+    let allow = args.shared.allow_shared_data_dir;
+    check_private_dir(&args.data_dir, "data directory", allow)?;
+    let out_dir = args.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    check_private_dir(out_dir, "backup directory", allow)?;
     if !args.data_dir.join("store").exists() {
         bail!("{} holds no Health Synx store", args.data_dir.display());
     }
@@ -60,6 +67,7 @@ fn backup(args: BackupArgs) -> anyhow::Result<()> {
 
 fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
+    check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
     let s = healthsynx_server::store::backup::restore(&sealer, &args.from, &args.data_dir)?;
     println!("restored {} entries into {}", s.entries, args.data_dir.display());
     Ok(())
@@ -67,6 +75,7 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
 
 fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     let sealer = args.keys.sealer()?;
+    check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
     let store = open_stopped(&args.data_dir)?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let n =
@@ -86,6 +95,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    check_private_dir(&config.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
+    check_private_dir(&config.backup_dir, "backup directory", args.shared.allow_shared_data_dir)?;
     if args.dev || args.demo {
         tracing::warn!(
             "DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients."
@@ -136,6 +147,7 @@ async fn shutdown_signal() {
 }
 
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
     let password = match std::env::var("HEALTHSYNX_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) if std::io::stdin().is_terminal() => {
