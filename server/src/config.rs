@@ -203,6 +203,19 @@ pub struct SettingArgs {
     /// (0: render every appointment on every read).
     #[arg(long, env = "HEALTHSYNX_VIEW_CACHE_MB", default_value_t = crate::store::DEFAULT_VIEW_CACHE_MB)]
     pub view_cache_mb: u64,
+    /// Seconds a client may take to send a request head (from connecting,
+    /// for its first request); then `408` and the connection closes.
+    #[arg(long, env = "HEALTHSYNX_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client may take to send a request body after its head.
+    #[arg(long, env = "HEALTHSYNX_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "HEALTHSYNX_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more are answered `503` and closed.
+    #[arg(long, env = "HEALTHSYNX_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -315,6 +328,8 @@ pub struct Config {
     pub cache_mb: u64,
     /// The store's cache of encoded appointments, MiB.
     pub view_cache_mb: u64,
+    /// Connection timeouts and cap.
+    pub connections: crate::wire::Limits,
 }
 
 impl Config {
@@ -343,6 +358,7 @@ impl Config {
             backup_dir: PathBuf::from("./backups"),
             cache_mb: crate::store::DEFAULT_CACHE_MB,
             view_cache_mb: crate::store::DEFAULT_VIEW_CACHE_MB,
+            connections: crate::wire::Limits::default(),
         }
     }
 
@@ -364,6 +380,13 @@ impl Config {
         self.backup_dir = s.backup_dir.clone();
         self.cache_mb = s.cache_mb.max(1);
         self.view_cache_mb = s.view_cache_mb;
+        let secs = |n: u64| std::time::Duration::from_secs(n.max(1));
+        self.connections = crate::wire::Limits {
+            header_timeout: secs(s.header_timeout_secs),
+            body_timeout: secs(s.body_timeout_secs),
+            idle_timeout: secs(s.idle_timeout_secs),
+            max_connections: s.max_connections.max(1),
+        };
         Ok(())
     }
 }

@@ -153,7 +153,7 @@ fn pseudo_random(n: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
     let bin = server_bin();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = healthsynx_tests::private_tempdir();
     let s = secrets();
     create_admin(&bin, dir.path());
     let server = Server::start(&bin, dir.path(), &s).await;
@@ -235,7 +235,7 @@ async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_in_flight_requests_finish_and_exits_cleanly() {
     let bin = server_bin();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = healthsynx_tests::private_tempdir();
     let s = secrets();
     create_admin(&bin, dir.path());
     let mut server = Server::start(&bin, dir.path(), &s).await;
