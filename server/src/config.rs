@@ -100,6 +100,16 @@ impl DataKeyArgs {
     }
 }
 
+/// Whether a data or backup directory that group or others can get into is
+/// accepted (by default it is refused at start: the store holds names,
+/// emails and password hashes).
+#[derive(Debug, Clone, Copy, Args)]
+pub struct SharedDirArgs {
+    /// Accept a data or backup directory that group or others can read.
+    #[arg(long, env = "HEALTHSYNX_ALLOW_SHARED_DATA_DIR")]
+    pub allow_shared_data_dir: bool,
+}
+
 /// `backup` flags.
 #[derive(Debug, Args)]
 pub struct BackupArgs {
@@ -112,6 +122,8 @@ pub struct BackupArgs {
     pub keys: DataKeyArgs,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `restore` flags.
@@ -127,6 +139,8 @@ pub struct RestoreArgs {
     pub keys: DataKeyArgs,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `rekey` flags: the new key as the data key, the old one as previous.
@@ -138,6 +152,8 @@ pub struct RekeyArgs {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub keys: DataKeyArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// `serve` flags.
@@ -161,6 +177,8 @@ pub struct ServeArgs {
     pub secrets: SecretArgs,
     #[command(flatten)]
     pub settings: SettingArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// Secrets: from the environment (flags work too, but show up in `ps`).
@@ -233,6 +251,19 @@ pub struct SettingArgs {
     /// Connections each server process keeps to PostgreSQL.
     #[arg(long, env = "HEALTHSYNX_DB_POOL", default_value_t = 16)]
     pub db_pool: usize,
+    /// Seconds a client may take to send a request head (from connecting,
+    /// for its first request); then `408` and the connection closes.
+    #[arg(long, env = "HEALTHSYNX_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// Seconds a client may take to send a request body after its head.
+    #[arg(long, env = "HEALTHSYNX_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "HEALTHSYNX_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more are answered `503` and closed.
+    #[arg(long, env = "HEALTHSYNX_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -256,6 +287,8 @@ pub struct CreateAdminArgs {
     pub data_dir: PathBuf,
     #[command(flatten)]
     pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub shared: SharedDirArgs,
 }
 
 /// Secret material, redacted in `Debug`.
@@ -349,6 +382,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Connections to PostgreSQL.
     pub pool_size: usize,
+    /// Connection timeouts and cap.
+    pub connections: crate::wire::Limits,
 }
 
 impl Config {
@@ -380,6 +415,7 @@ impl Config {
             view_cache_mb: crate::store::DEFAULT_VIEW_CACHE_MB,
             database_url: None,
             pool_size: 16,
+            connections: crate::wire::Limits::default(),
         }
     }
 
@@ -402,6 +438,13 @@ impl Config {
         self.cache_mb = s.cache_mb.max(1);
         self.view_cache_mb = s.view_cache_mb;
         self.pool_size = s.db_pool.max(1);
+        let secs = |n: u64| std::time::Duration::from_secs(n.max(1));
+        self.connections = crate::wire::Limits {
+            header_timeout: secs(s.header_timeout_secs),
+            body_timeout: secs(s.body_timeout_secs),
+            idle_timeout: secs(s.idle_timeout_secs),
+            max_connections: s.max_connections.max(1),
+        };
         Ok(())
     }
 }

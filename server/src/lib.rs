@@ -11,10 +11,12 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod listen;
+pub mod permissions;
 pub mod policy;
 pub mod scope;
 pub mod store;
 pub mod throttle;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -97,7 +99,8 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         }
     });
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(listen::serve(listener, tls, http::filter(state.clone()), async {
+    let limits = state.config.connections;
+    let task = tokio::spawn(listen::serve(listener, tls, limits, http::filter(state.clone()), async {
         let _ = rx.await;
     }));
     Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })

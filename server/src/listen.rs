@@ -4,6 +4,11 @@
 //! paths go through this loop: hyper-util serves each connection with warp's
 //! filter as the service, and the peer address travels as a request
 //! extension ([`ClientAddr`]) for the audit log and the loopback check.
+//!
+//! Every connection's bytes pass through [`Wire`] (request heads judged,
+//! timeouts kept; see `wire`), and at most `max_connections` are served at
+//! once: a semaphore permit is taken at accept, and a connection that finds
+//! none is answered `503` and closed (counted in `/metrics`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,11 +24,15 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 use warp::Filter;
 use warp::reply::Response;
+
+use crate::http::metrics;
+use crate::wire::{Activity, Limits, Wire};
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -53,13 +62,19 @@ pub fn tls_acceptor(cert: &Path, key: &Path) -> anyhow::Result<TlsAcceptor> {
 
 /// Serves `filter` on `listener` until `shutdown` resolves, then stops
 /// accepting and gives open requests [`DRAIN`] to finish.
-pub async fn serve<F>(listener: TcpListener, tls: Option<TlsAcceptor>, filter: F, shutdown: impl Future<Output = ()>)
-where
+pub async fn serve<F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    limits: Limits,
+    filter: F,
+    shutdown: impl Future<Output = ()>,
+) where
     F: Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
     F::Future: Send,
 {
     let service = warp::service(filter);
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, addr) = tokio::select! {
@@ -74,22 +89,43 @@ where
             },
             _ = &mut shutdown => break,
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            metrics::connection_refused();
+            tracing::warn!(peer = %addr, max = limits.max_connections, "connection refused: too many open");
+            tokio::spawn(turn_away(stream, tls.is_none()));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        let activity = Activity::new();
         let service = service.clone();
+        let answering = activity.clone();
         let handler = service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ClientAddr(addr));
-            let mut service = service.clone();
-            service.call(req)
+            let answering = answering.begin();
+            let reply = service.clone().call(req);
+            async move {
+                let reply = reply.await;
+                drop(answering);
+                reply
+            }
         });
         let watcher = graceful.watcher();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
+            let _slot = slot;
+            let _open = metrics::connection_opened();
+            // HTTP/1 only: TLS offers only http/1.1 (ALPN), and `Wire`
+            // judges HTTP/1 request heads.
+            let builder = Builder::new(TokioExecutor::new()).http1_only();
             let result = match tls {
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), handler).into_owned()).await,
+                None => {
+                    let io = TokioIo::new(Wire::new(stream, limits, false, activity));
+                    watcher.watch(builder.serve_connection(io, handler).into_owned()).await
+                }
                 Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(stream)).await {
                     Ok(Ok(tls_stream)) => {
-                        watcher.watch(builder.serve_connection(TokioIo::new(tls_stream), handler).into_owned()).await
+                        let io = TokioIo::new(Wire::new(tls_stream, limits, true, activity));
+                        watcher.watch(builder.serve_connection(io, handler).into_owned()).await
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(peer = %addr, error = %e, "TLS handshake failed");
@@ -110,4 +146,24 @@ where
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("some requests did not finish within {} s of shutdown", DRAIN.as_secs());
     }
+}
+
+/// Answers a connection over the cap `503` (plain HTTP; a TLS client would
+/// need a handshake first, so it is just closed) and closes it, within a
+/// second whatever the client does.
+async fn turn_away(mut stream: TcpStream, plain: bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let answer = crate::wire::answer(503, "the server has as many connections as it takes; try again shortly", false);
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        if plain {
+            stream.write_all(&answer).await?;
+        }
+        stream.shutdown().await?;
+        // Read what the client sent, so closing does not reset the connection
+        // before it has read the answer.
+        let mut sink = [0u8; 4096];
+        while stream.read(&mut sink).await? > 0 {}
+        Ok::<_, std::io::Error>(())
+    })
+    .await;
 }

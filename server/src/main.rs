@@ -11,6 +11,7 @@ use healthsynx_server::config::{
     BackupArgs, Cli, Command, Config, CopyArgs, CreateAdminArgs, LogFormat, MigrateArgs, RekeyArgs, RestoreArgs,
     Secrets, ServeArgs,
 };
+use healthsynx_server::permissions::{self, check_private_dir};
 use healthsynx_server::store::Store;
 use healthsynx_server::{State, demo};
 
@@ -21,6 +22,8 @@ use healthsynx_server::{State, demo};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
+    // Before anything is created: sled makes files of its own, now and later.
+    permissions::private_umask();
     let cli = Cli::parse();
     let json = matches!(&cli.command, Command::Serve(a) if a.settings.log_format == LogFormat::Json);
     let filter = tracing_subscriber::EnvFilter::try_from_env("HEALTHSYNX_LOG")
@@ -55,6 +58,10 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         bail!(PG_BACKUPS);
     }
     let sealer = args.keys.sealer()?;
+    let allow = args.shared.allow_shared_data_dir;
+    check_private_dir(&args.data_dir, "data directory", allow)?;
+    let out_dir = args.out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    check_private_dir(out_dir, "backup directory", allow)?;
     if !args.data_dir.join("store").exists() {
         bail!("{} holds no Health Synx store", args.data_dir.display());
     }
@@ -72,6 +79,7 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         bail!(PG_BACKUPS);
     }
     let sealer = args.keys.sealer()?;
+    check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
     let s = healthsynx_server::store::sled::backup::restore(&sealer, &args.from, &args.data_dir)?;
     println!("restored {} entries into {}", s.entries, args.data_dir.display());
     Ok(())
@@ -82,7 +90,10 @@ async fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     let store = match &args.database.database_url {
         // Safe while servers run: each chunk is a transaction that locks its rows.
         Some(url) => Store::new(Box::new(healthsynx_server::store::pg::Pg::open(url, 2).await?), 0),
-        None => open_stopped(&args.data_dir)?,
+        None => {
+            check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
+            open_stopped(&args.data_dir)?
+        }
     };
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let n = store
@@ -105,6 +116,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    check_private_dir(&config.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
+    check_private_dir(&config.backup_dir, "backup directory", args.shared.allow_shared_data_dir)?;
     if args.dev || args.demo {
         tracing::warn!(
             "DEVELOPMENT MODE: throw-away secrets were generated; tokens and sealed data will not survive a restart with other secrets. Never use --dev or --demo for real patients."
@@ -155,6 +168,7 @@ async fn shutdown_signal() {
 }
 
 async fn create_admin(args: CreateAdminArgs) -> anyhow::Result<()> {
+    check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
     let password = match std::env::var("HEALTHSYNX_ADMIN_PASSWORD") {
         Ok(p) => p,
         Err(_) if std::io::stdin().is_terminal() => {

@@ -49,6 +49,15 @@ impl Client {
         Ok(Client { base: base.trim_end_matches('/').to_owned(), http, session: Arc::new(Mutex::new(None)) })
     }
 
+    /// A client for another server holding a copy of this login's tokens
+    /// (the same login through another process behind a load balancer);
+    /// from here on each refreshes and logs out on its own.
+    pub async fn with_base(&self, base: &str) -> Result<Self> {
+        let other = Client::new(base)?;
+        *other.session.lock().await = self.session.lock().await.clone();
+        Ok(other)
+    }
+
     /// The server's base URL.
     pub fn base(&self) -> &str {
         &self.base

@@ -207,6 +207,18 @@ impl TestApp {
     }
 }
 
+/// A temporary directory only its owner can enter: the server binary refuses
+/// a data directory open to others, and tempfile leaves the mode to the umask.
+pub fn private_tempdir() -> tempfile::TempDir {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
+    builder.tempdir().expect("temp dir")
+}
+
 /// Server logs go nowhere unless `TEST_LOG` is set.
 fn init_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();

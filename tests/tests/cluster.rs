@@ -102,6 +102,20 @@ async fn a_password_change_on_one_process_ends_the_token_on_the_other_within_a_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_process_ends_the_access_token_on_the_other_within_a_second() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    seed(&servers[0].url, 1).await;
+    let on_a = Client::new(&servers[0].url).unwrap();
+    on_a.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    // The same login's tokens, used on process B.
+    let on_b = on_a.with_base(&servers[1].url).await.unwrap();
+    assert!(on_b.me().await.is_ok(), "the token works on B (and B has cached the login)");
+    on_a.logout().await.unwrap();
+    let took = within(Duration::from_secs(1), async || on_b.me().await.is_err_and(|p| p.status == 401)).await;
+    assert!(took.is_some(), "process B still honours the access token of a login ended on A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_on_one_process_ends_logins_on_the_other_within_a_second() {
     let (_store, servers, _) = cluster(2, &[]).await;
     let (doctor, _) = seed(&servers[0].url, 1).await;

@@ -18,6 +18,8 @@ pub struct Demo {
 
 /// Starts the demo clinic.
 pub async fn start() -> anyhow::Result<Demo> {
+    // The demo's store is as private as a real one (sled's files follow the umask).
+    healthsynx_server::permissions::private_umask();
     let dir =
         tempfile::Builder::new().prefix("healthsynx-demo-").tempdir().context("create a temporary data directory")?;
     let config = Config::new(dir.path().join("data"), Secrets::generate());

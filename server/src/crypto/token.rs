@@ -2,6 +2,12 @@
 //! refused), `iss`/`aud`/`typ`/`exp` checked, a `jti` on every token and a
 //! `kid` naming the signing key, so a previous secret can still verify
 //! tokens issued before a rotation while never signing new ones.
+//!
+//! The time claims are checked against what this server issues: no token
+//! is good before its `nbf` or `iat` (beyond [`CLOCK_LEEWAY_SECS`]), and
+//! none lives longer (`exp - iat`) than its kind's configured lifetime, so
+//! a leaked secret cannot mint a ten-year token that outlives a rotation
+//! unnoticed, and a token dated in the future cannot be pre-made.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
@@ -13,6 +19,9 @@ use crate::error::{Error, Result};
 
 pub const ISSUER: &str = "healthsynx";
 pub const AUDIENCE: &str = "healthsynx-api";
+/// How far a token's `iat` and `nbf` may lie ahead of this server's clock:
+/// servers sharing a secret may disagree on the time by this much.
+pub const CLOCK_LEEWAY_SECS: i64 = 30;
 
 /// Which kind of token a JWT is; an access token is never accepted as a
 /// refresh token nor the other way round.
@@ -31,6 +40,9 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dept: Option<String>,
     pub iat: i64,
+    /// Not before; this server never sets it, but honours it when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub exp: i64,
     pub jti: Uuid,
     pub iss: String,
@@ -42,6 +54,10 @@ pub struct Claims {
     /// Refresh tokens: the login (token family) they belong to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<Uuid>,
+    /// Access tokens: the login (the refresh family's id) they were issued
+    /// to; once that login is revoked (logout, reuse) the token ends too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 struct SigningKey {
@@ -60,11 +76,29 @@ impl SigningKey {
     }
 }
 
+/// The longest lifetime (`exp - iat`, seconds) each kind of token may have.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    pub access: u64,
+    pub refresh: u64,
+}
+
+impl Lifetimes {
+    fn of(&self, typ: TokenType) -> i64 {
+        let secs = match typ {
+            TokenType::Access => self.access,
+            TokenType::Refresh => self.refresh,
+        };
+        i64::try_from(secs).unwrap_or(i64::MAX)
+    }
+}
+
 /// Signs with the current secret; verifies with it or the previous one.
 pub struct TokenKeys {
     current: SigningKey,
     previous: Option<SigningKey>,
     validation: Validation,
+    lifetimes: Lifetimes,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -74,14 +108,18 @@ impl std::fmt::Debug for TokenKeys {
 }
 
 impl TokenKeys {
-    /// Keys from the current secret and, during a rotation, the previous one.
-    pub fn new(current: &[u8], previous: Option<&[u8]>) -> Self {
+    /// Keys from the current secret and, during a rotation, the previous one;
+    /// tokens living longer than `lifetimes` are refused.
+    pub fn new(current: &[u8], previous: Option<&[u8]>, lifetimes: Lifetimes) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = 0;
-        TokenKeys { current: SigningKey::new(current), previous: previous.map(SigningKey::new), validation }
+        // `nbf` is checked in `verify` with the clock leeway (the library's
+        // leeway would apply to `exp` too, which gets none).
+        validation.validate_nbf = false;
+        TokenKeys { current: SigningKey::new(current), previous: previous.map(SigningKey::new), validation, lifetimes }
     }
 
     /// Signs `claims` with the current secret.
@@ -104,9 +142,59 @@ impl TokenKeys {
             None => return Err(invalid()),
         };
         let data = decode::<Claims>(token, &key.decoding, &self.validation).map_err(|_| invalid())?;
-        if data.claims.typ != typ {
+        if data.claims.typ != typ || !self.times_are_plausible(&data.claims, jiff::Timestamp::now().as_second()) {
             return Err(invalid());
         }
         Ok(data.claims)
+    }
+
+    /// Issued no later than now, valid from no later than now (both within
+    /// the leeway), and living no longer than this kind of token may.
+    fn times_are_plausible(&self, c: &Claims, now: i64) -> bool {
+        let soon = now.saturating_add(CLOCK_LEEWAY_SECS);
+        c.iat <= soon && c.nbf.is_none_or(|nbf| nbf <= soon) && c.exp.saturating_sub(c.iat) <= self.lifetimes.of(c.typ)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&[7u8; 32], None, Lifetimes { access: 300, refresh: 86_400 })
+    }
+
+    fn access(iat: i64, exp: i64) -> Claims {
+        Claims {
+            sub: Uuid::now_v7(),
+            role: Role::Nurse,
+            dept: Some("cardiology".into()),
+            iat,
+            nbf: None,
+            exp,
+            jti: Uuid::now_v7(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            typ: TokenType::Access,
+            ver: 0,
+            fam: None,
+            sid: None,
+        }
+    }
+
+    #[test]
+    fn tokens_from_the_future_or_living_too_long_are_refused() {
+        let k = keys();
+        let now = jiff::Timestamp::now().as_second();
+        let verify = |c: &Claims| k.verify(&k.sign(c).unwrap(), TokenType::Access).is_ok();
+        assert!(verify(&access(now, now + 300)), "an ordinary token");
+        assert!(verify(&access(now + 10, now + 310)), "a clock a little ahead is tolerated");
+        assert!(!verify(&access(now + 3600, now + 3900)), "iat an hour ahead");
+        assert!(!verify(&Claims { nbf: Some(now + 3600), ..access(now, now + 300) }), "nbf an hour ahead");
+        assert!(verify(&Claims { nbf: Some(now - 5), ..access(now, now + 300) }), "nbf passed");
+        assert!(!verify(&access(now, now + 10 * 365 * 86_400)), "ten years");
+        assert!(!verify(&access(now, now + 301)), "one second over the access lifetime");
+        let refresh = Claims { typ: TokenType::Refresh, ..access(now, now + 86_400) };
+        assert!(k.verify(&k.sign(&refresh).unwrap(), TokenType::Refresh).is_ok(), "refreshes live longer");
     }
 }

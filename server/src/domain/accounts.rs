@@ -32,11 +32,19 @@ fn token_ended() -> Error {
 }
 
 /// Turns a bearer token into the caller, checking the account is still
-/// active and the token not ended by a password change.
+/// active, the token not ended by a password change, and its login not
+/// ended by a logout (every request: both reads are cached by the store and
+/// the caches are emptied by the writes that end them).
 pub async fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
     let claims = st.tokens.verify(bearer, TokenType::Access)?;
     let user = st.store.user(claims.sub).await?.ok_or_else(token_ended)?;
     if !user.active || user.token_version != claims.ver {
+        return Err(token_ended());
+    }
+    // A token without a login (issued before logins were named in access
+    // tokens) lives at most one access lifetime; it is refused all the same.
+    let sid = claims.sid.ok_or_else(token_ended)?;
+    if !st.store.login_live(sid, user.id, Timestamp::now()).await? {
         return Err(token_ended());
     }
     let patient_id =
@@ -44,13 +52,25 @@ pub async fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
     Ok(Principal { user_id: user.id, role: user.role, department: user.department, patient_id })
 }
 
-fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid) -> Claims {
+/// Which login a token belongs to: a refresh token names its family, an
+/// access token its session (the same id).
+enum Login {
+    Family(Uuid),
+    Session(Uuid),
+}
+
+fn claims(user: &UserRow, typ: TokenType, ttl: u64, login: Login, jti: Uuid) -> Claims {
+    let (fam, sid) = match login {
+        Login::Family(id) => (Some(id), None),
+        Login::Session(id) => (None, Some(id)),
+    };
     let now = Timestamp::now().as_second();
     Claims {
         sub: user.id,
         role: user.role,
         dept: user.department.clone(),
         iat: now,
+        nbf: None,
         exp: now + ttl as i64,
         jti,
         iss: ISSUER.into(),
@@ -58,12 +78,13 @@ fn claims(user: &UserRow, typ: TokenType, ttl: u64, fam: Option<Uuid>, jti: Uuid
         typ,
         ver: user.token_version,
         fam,
+        sid,
     }
 }
 
 fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<TokenPair> {
-    let access = claims(user, TokenType::Access, st.config.access_ttl, None, Uuid::now_v7());
-    let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Some(family.id), family.current_jti);
+    let access = claims(user, TokenType::Access, st.config.access_ttl, Login::Session(family.id), Uuid::now_v7());
+    let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Login::Family(family.id), family.current_jti);
     Ok(TokenPair {
         access: st.tokens.sign(&access)?,
         refresh: st.tokens.sign(&refresh)?,
@@ -182,21 +203,21 @@ pub async fn logout(st: &State, who: &Caller<'_>, req: RefreshRequest) -> Result
 }
 
 /// The strength rules: basics, then zxcvbn score ≥ 3 with the user's own
-/// email, name and username as things a password must not be close to.
+/// email, name and username as things a password must not be close to; and
+/// with the user's own words taken out, what is left must pass on its own.
 pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Result<()> {
     validate::password_basics(pw).map_err(|m| Error::invalid("new_password", m))?;
-    // zxcvbn matches the user's own words; give it each part, lowercased.
-    let lower = [email, name, username].map(str::to_lowercase);
-    let mut inputs: Vec<&str> = lower.iter().map(String::as_str).collect();
-    for s in &lower {
-        inputs.extend(s.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3));
-    }
-    // zxcvbn scores reordered own words ("hamilton.margaret") as strong; they are not.
-    let mut rest = pw.to_lowercase();
-    for w in inputs.iter().filter(|w| w.len() >= 3) {
-        rest = rest.replace(w, "");
-    }
-    if rest.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
+    let words = own_words(email, name, username);
+    let mut inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let whole = [email, name, username].map(str::to_lowercase);
+    inputs.extend(whole.iter().map(String::as_str));
+    // zxcvbn scores reordered or decorated own words ("JohnSmith!2024",
+    // "smithjohn5678") as strong: digits and symbols around a name look
+    // random to it. Judge the letters and digits left without them alone
+    // (separators and symbols between the words earn nothing).
+    let lower = pw.to_lowercase();
+    let rest = without_words(&lower, &words);
+    if rest != lower && !strong(&rest.chars().filter(|c| c.is_alphanumeric()).collect::<String>(), &inputs) {
         return Err(Error::invalid("new_password", "is too close to your name, email or username"));
     }
     let estimate = zxcvbn::zxcvbn(pw, &inputs);
@@ -208,6 +229,30 @@ pub fn check_password(pw: &str, email: &str, name: &str, username: &str) -> Resu
         return Err(Error::invalid("new_password", format!("is too weak or too close to your name or email: {hint}")));
     }
     Ok(())
+}
+
+/// The words (three characters or more) of the user's name, email and
+/// username, lowercased, longest first so that "johnson" goes before "john".
+fn own_words(email: &str, name: &str, username: &str) -> Vec<String> {
+    let mut words: Vec<String> = [email, name, username]
+        .iter()
+        .flat_map(|s| s.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect();
+    words.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    words.dedup();
+    words
+}
+
+/// `lower` with every occurrence of `words` replaced by a space (so the
+/// pieces around a word do not join into a new one).
+fn without_words(lower: &str, words: &[String]) -> String {
+    words.iter().fold(lower.to_owned(), |rest, w| rest.replace(w.as_str(), " "))
+}
+
+fn strong(s: &str, inputs: &[&str]) -> bool {
+    !s.is_empty() && u8::from(zxcvbn::zxcvbn(s, inputs).score()) >= 3
 }
 
 fn rename_field(e: Error, field: &str) -> Error {
@@ -378,8 +423,9 @@ pub async fn create_user(st: &State, who: &Caller<'_>, req: NewUser) -> Result<U
     check_account_fields(st, &req.email, &req.full_name, req.role, req.department.as_deref()).await?;
     let hash = match &req.password {
         Some(pw) => {
-            let name = req.username.as_deref().unwrap_or("");
-            check_password(pw, &req.email, &req.full_name, name).map_err(|e| rename_field(e, "password"))?;
+            // Without a wanted username, the one it will most likely get.
+            let name = req.username.clone().unwrap_or_else(|| username_base(&req.full_name, &req.email));
+            check_password(pw, &req.email, &req.full_name, &name).map_err(|e| rename_field(e, "password"))?;
             Some(password::hash(pw.clone()).await?)
         }
         None => None,
@@ -529,7 +575,7 @@ pub async fn create_department(st: &State, who: &Caller<'_>, req: NewDepartment)
 /// `healthsynx-server create-admin`: the first account of a fresh install.
 pub async fn create_admin(st: &State, email: &str, full_name: &str, pw: &str) -> Result<User> {
     check_account_fields(st, email, full_name, Role::Admin, None).await?;
-    check_password(pw, email, full_name, "").map_err(|e| rename_field(e, "password"))?;
+    check_password(pw, email, full_name, &username_base(full_name, email)).map_err(|e| rename_field(e, "password"))?;
     let hash = password::hash(pw.to_owned()).await?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let mut tx = st.store.begin().await?;
@@ -553,4 +599,28 @@ pub async fn backup(st: &State, who: &Caller<'_>) -> Result<BackupDone> {
     let summary = st.store.backup_to(&st.sealer, &path).await?;
     tracing::info!(file = %path.display(), bytes = summary.bytes, "backup written");
     Ok(BackupDone { file: path.display().to_string(), bytes: summary.bytes, entries: summary.entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_made_of_the_users_own_words_is_refused_in_any_order_case_or_decoration() {
+        let (email, name, username) = ("john.smith@clinic.example", "John Smith", "jsmith");
+        for pw in [
+            "johnsmith1234",
+            "JohnSmith!2024",
+            "smithjohn5678",
+            "Smith.John#7788",
+            "SMITH_john_2024!!",
+            "jsmith-jsmith-2024",
+            "john.smith@clinic.example",
+        ] {
+            assert!(check_password(pw, email, name, username).is_err(), "{pw} was accepted");
+        }
+        for pw in ["umbrella-falcon-ginger-93", "John loves quiet purple kites", "Smith-tundra-velvet-ochre"] {
+            assert!(check_password(pw, email, name, username).is_ok(), "{pw} was refused");
+        }
+    }
 }

@@ -15,7 +15,7 @@ use healthsynx_shared::api::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::crypto::seal::Sealer;
-use crate::crypto::token::TokenKeys;
+use crate::crypto::token::{Lifetimes, TokenKeys};
 use crate::error::{Error, Result};
 use crate::policy::{CareFacts, Principal, care_question};
 use crate::scope::CareScope;
@@ -40,7 +40,11 @@ impl State {
         Ok(State {
             store,
             sealer: Sealer::new(&s.data_key, s.data_key_previous.as_ref()),
-            tokens: TokenKeys::new(&s.jwt, s.jwt_previous.as_deref()),
+            tokens: TokenKeys::new(
+                &s.jwt,
+                s.jwt_previous.as_deref(),
+                Lifetimes { access: config.access_ttl, refresh: config.refresh_ttl },
+            ),
             throttle: Throttle::new(config.limits),
             config,
         })

@@ -47,7 +47,8 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<Pat
     let dob = dob.map_err(|m| Error::invalid("date_of_birth", m))?;
     let hash = match &req.password {
         Some(pw) => {
-            check_password(pw, &req.email, &req.full_name, "").map_err(|_| {
+            let username = super::accounts::username_base(&req.full_name, &req.email);
+            check_password(pw, &req.email, &req.full_name, &username).map_err(|_| {
                 Error::invalid("password", "is too short, too common, or too close to the patient's name or email")
             })?;
             Some(password::hash(pw.clone()).await?)

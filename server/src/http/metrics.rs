@@ -28,6 +28,48 @@ fn requests() -> &'static Mutex<BTreeMap<(String, u16), Series>> {
 static LOGIN_FAILURES: AtomicU64 = AtomicU64::new(0);
 static BOOKINGS: AtomicU64 = AtomicU64::new(0);
 static THROTTLED: AtomicU64 = AtomicU64::new(0);
+static CONNECTIONS_REFUSED: AtomicU64 = AtomicU64::new(0);
+static CONNECTIONS_OPEN: AtomicU64 = AtomicU64::new(0);
+/// Connections ended by a timeout: header, body, idle.
+static TIMED_OUT: [AtomicU64; 3] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+const TIMEOUT_PHASES: [&str; 3] = ["header", "body", "idle"];
+/// Requests refused before hyper parsed them, by status.
+static PROTOCOL_ERRORS: [AtomicU64; 4] = [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)];
+const PROTOCOL_STATUSES: [u16; 4] = [400, 408, 414, 431];
+
+/// Counts a connection turned away at the connection cap.
+pub fn connection_refused() {
+    CONNECTIONS_REFUSED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts a connection as open until the guard drops.
+pub fn connection_opened() -> OpenConnection {
+    CONNECTIONS_OPEN.fetch_add(1, Ordering::Relaxed);
+    OpenConnection(())
+}
+
+/// An open connection (see [`connection_opened`]).
+pub struct OpenConnection(());
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        CONNECTIONS_OPEN.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a connection ended by the `phase` timeout.
+pub fn timed_out(phase: &str) {
+    if let Some(i) = TIMEOUT_PHASES.iter().position(|p| *p == phase) {
+        TIMED_OUT[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a request refused below hyper with `status`.
+pub fn protocol_error(status: u16) {
+    if let Some(i) = PROTOCOL_STATUSES.iter().position(|s| *s == status) {
+        PROTOCOL_ERRORS[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
 
 fn route_label(route: Option<RouteId>) -> String {
     route
@@ -87,6 +129,25 @@ pub fn render(store_bytes: u64) -> String {
     let _ = writeln!(out, "healthsynx_bookings_total {}", BOOKINGS.load(Ordering::Relaxed));
     let _ = writeln!(out, "# TYPE healthsynx_throttled_total counter");
     let _ = writeln!(out, "healthsynx_throttled_total {}", THROTTLED.load(Ordering::Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP healthsynx_connections_refused_total Connections turned away at HEALTHSYNX_MAX_CONNECTIONS."
+    );
+    let _ = writeln!(out, "# TYPE healthsynx_connections_refused_total counter");
+    let _ = writeln!(out, "healthsynx_connections_refused_total {}", CONNECTIONS_REFUSED.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# TYPE healthsynx_connections_open gauge");
+    let _ = writeln!(out, "healthsynx_connections_open {}", CONNECTIONS_OPEN.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# HELP healthsynx_connections_timed_out_total Connections closed by a timeout, by phase.");
+    let _ = writeln!(out, "# TYPE healthsynx_connections_timed_out_total counter");
+    for (phase, n) in TIMEOUT_PHASES.iter().zip(&TIMED_OUT) {
+        let _ =
+            writeln!(out, "healthsynx_connections_timed_out_total{{phase=\"{phase}\"}} {}", n.load(Ordering::Relaxed));
+    }
+    let _ = writeln!(out, "# HELP healthsynx_protocol_errors_total Requests refused before parsing, by status.");
+    let _ = writeln!(out, "# TYPE healthsynx_protocol_errors_total counter");
+    for (status, n) in PROTOCOL_STATUSES.iter().zip(&PROTOCOL_ERRORS) {
+        let _ = writeln!(out, "healthsynx_protocol_errors_total{{status=\"{status}\"}} {}", n.load(Ordering::Relaxed));
+    }
     let _ = writeln!(out, "# TYPE healthsynx_store_bytes gauge");
     let _ = writeln!(out, "healthsynx_store_bytes {store_bytes}");
     out

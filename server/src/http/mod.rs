@@ -365,16 +365,26 @@ fn preflight(allowed: &[&str]) -> Response {
     r
 }
 
+/// The headers every answer carries, Strict-Transport-Security with TLS.
+/// One list for the answers of the filter and for those `wire` writes
+/// below hyper, so they cannot drift apart.
+pub fn security_headers(tls: bool) -> impl Iterator<Item = (&'static str, &'static str)> {
+    const ALWAYS: [(&str, &str); 5] = [
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'none'"),
+        ("referrer-policy", "no-referrer"),
+    ];
+    const HSTS: (&str, &str) = ("strict-transport-security", "max-age=31536000; includeSubDomains");
+    ALWAYS.into_iter().chain(tls.then_some(HSTS))
+}
+
 /// Security headers on every answer; CORS headers only for listed origins.
 fn finish(st: &State, mut r: Response, origin: Option<&HeaderValue>) -> Response {
     let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if st.config.tls.is_some() {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
+    for (name, value) in security_headers(st.config.tls.is_some()) {
+        h.insert(header::HeaderName::from_static(name), HeaderValue::from_static(value));
     }
     let allowed = origin.filter(|o| o.to_str().is_ok_and(|o| st.config.cors_origins.iter().any(|a| a == o)));
     if let Some(o) = allowed {

@@ -127,7 +127,19 @@ impl Remote {
 pub struct Store {
     backend: Box<dyn Backend>,
     accounts: Mutex<AccountCache>,
+    logins: Mutex<LoginCache>,
     views: Mutex<views::ViewCache>,
+}
+
+/// Refresh families by id, read by every authenticated request (an access
+/// token names its login). A committed write to a family removes it here
+/// and bumps `generation` before the write returns, and a reader keeps what
+/// it read only if no family was written meanwhile: a logout ends the
+/// login's access tokens on the very next request.
+#[derive(Default)]
+struct LoginCache {
+    generation: u64,
+    families: HashMap<Uuid, RefreshFamily>,
 }
 
 /// User rows by id (every authenticated request reads its caller's) and
@@ -189,6 +201,7 @@ impl Store {
         Store {
             backend,
             accounts: Mutex::new(AccountCache::default()),
+            logins: Mutex::new(LoginCache::default()),
             views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
         }
     }
@@ -232,6 +245,16 @@ impl Store {
     }
 
     fn forget(&self, done: &Committed) -> Result<()> {
+        if !done.families.is_empty() || done.everything {
+            let mut logins = self.logins.lock().map_err(|_| poisoned("login cache"))?;
+            logins.generation += 1;
+            if done.everything {
+                logins.families.clear();
+            }
+            for id in &done.families {
+                logins.families.remove(id);
+            }
+        }
         let all = done.accounts || done.everything;
         if all {
             let mut cache = self.accounts.lock().map_err(|_| poisoned("account cache"))?;
@@ -326,6 +349,30 @@ impl Store {
             map.insert(id, v);
         }
         Ok(())
+    }
+
+    /// Whether login `id` (a refresh family) of `user` is neither revoked
+    /// nor expired at `now`; cached (see [`LoginCache`]).
+    pub async fn login_live(&self, id: Uuid, user: Uuid, now: Timestamp) -> Result<bool> {
+        let live = |f: &RefreshFamily| !f.revoked && f.user_id == user && f.expires_at > now;
+        let cached = self.sync_remote()?;
+        let generation = {
+            let cache = self.logins.lock().map_err(|_| poisoned("login cache"))?;
+            if cached && let Some(f) = cache.families.get(&id) {
+                return Ok(live(f));
+            }
+            cache.generation
+        };
+        let Some(family) = self.read().await?.refresh_family(id).await? else { return Ok(false) };
+        let answer = live(&family);
+        let mut cache = self.logins.lock().map_err(|_| poisoned("login cache"))?;
+        if cached && cache.generation == generation {
+            if cache.families.len() >= ACCOUNT_CACHE_MAX {
+                cache.families.clear();
+            }
+            cache.families.insert(id, family);
+        }
+        Ok(answer)
     }
 
     // ---- rendered appointments ----

@@ -967,9 +967,17 @@ fn front_desk_plan(c: &Clinic, q: &Arc<SlotQueue>, to_check_in: Arc<Mutex<Vec<Uu
 
 async fn run(args: Args) -> Result<()> {
     let bin = server_bin(&args)?;
+    // Private, as the server wants its data directory (tempfile leaves the mode to the umask).
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("healthsynx-bench-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o700));
+    }
     let tmp = match &args.work_dir {
-        Some(d) => tempfile::Builder::new().prefix("healthsynx-bench-").tempdir_in(d),
-        None => tempfile::Builder::new().prefix("healthsynx-bench-").tempdir(),
+        Some(d) => builder.tempdir_in(d),
+        None => builder.tempdir(),
     }
     .context("work dir")?;
     let total = Instant::now();

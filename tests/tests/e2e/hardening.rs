@@ -9,8 +9,8 @@ use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
 use healthsynx_server::store::sled::backup;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
-use healthsynx_tests::shared::PatientType;
-use healthsynx_tests::shared::api::{NewPatient, NewRecord, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::api::{NewPatient, NewRecord, NewUser, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::{PatientType, Role};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 use jiff::{SignedDuration, Timestamp};
 
@@ -297,4 +297,333 @@ async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
     assert_eq!(store.sweep_expired(later, IDEMPOTENCY_TTL).await.unwrap() as usize, held);
     assert_eq!(swept_rows(&app).await, (0, 0, 0));
     assert!(app.state().store.verify_audit().await.unwrap().ok);
+}
+
+/// Re-signs a copy of `token`'s claims, changed by `edit`, with the server's secret.
+fn resign(app: &TestApp, token: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    edit(&mut claims);
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = jsonwebtoken::decode_header(token).unwrap().kid;
+    let key = jsonwebtoken::EncodingKey::from_secret(&app.state().config.secrets.jwt);
+    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn signed_tokens_dated_in_the_future_or_living_too_long_are_refused() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let token = clinic.nurse.client.access_token().await.unwrap();
+    let now = Timestamp::now().as_second();
+    let hour = 3600;
+    assert_eq!(me_status(&app, &resign(&app, &token, |_| {})).await, 200, "re-signed unchanged, it works");
+    let not_yet = resign(&app, &token, |c| c["nbf"] = (now + hour).into());
+    assert_eq!(me_status(&app, &not_yet).await, 401, "nbf an hour ahead");
+    let issued_later = resign(&app, &token, |c| {
+        c["iat"] = (now + hour).into();
+        c["exp"] = (now + hour + 300).into();
+    });
+    assert_eq!(me_status(&app, &issued_later).await, 401, "iat an hour ahead");
+    let ten_years = resign(&app, &token, |c| c["exp"] = (now + 10 * 365 * 24 * hour).into());
+    assert_eq!(me_status(&app, &ten_years).await, 401, "exp ten years away");
+    let no_iat = resign(&app, &token, |c| {
+        c.as_object_mut().unwrap().remove("iat");
+    });
+    assert_eq!(me_status(&app, &no_iat).await, 401, "no iat");
+}
+
+/// Passwords made of John Smith's own words, however arranged and decorated.
+const JOHN_SMITHS_OWN_WORDS: [&str; 4] = ["JohnSmith!2024", "smithjohn5678", "johnsmith1234", "Smith.John#7788"];
+
+#[tokio::test]
+async fn passwords_made_of_the_users_own_names_are_refused_at_creation_and_change() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let new_user = |password: &str| NewUser {
+        email: "john.smith@test.dev".into(),
+        full_name: "John Smith".into(),
+        role: Role::Receptionist,
+        department: None,
+        password: Some(password.into()),
+        username: None,
+    };
+    for pw in JOHN_SMITHS_OWN_WORDS {
+        let refused = clinic.admin.client.create_user(&new_user(pw)).await.unwrap_err();
+        assert_eq!(refused.status, 422, "{pw} at creation: {refused:?}");
+        assert_eq!(refused.errors[0].field, "password", "{pw}");
+    }
+    let strong = "umbrella-falcon-ginger-93";
+    clinic.admin.client.create_user(&new_user(strong)).await.unwrap();
+    let john = app.client();
+    john.login("john.smith@test.dev", strong).await.unwrap();
+    for pw in JOHN_SMITHS_OWN_WORDS {
+        let refused = john.change_password(strong, pw).await.unwrap_err();
+        assert_eq!(refused.status, 422, "{pw} as a new password: {refused:?}");
+    }
+    john.change_password(strong, "lantern-quarry-nimbus-58").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_access_token_ends_with_its_login_at_logout_and_at_a_password_change() {
+    // In-process: one server, one store. (Several processes sharing a store
+    // need the PostgreSQL backend, which does not exist yet.)
+    let app = TestApp::spawn().await;
+    app.clinic().await;
+    let first = app.login("doc@test.dev").await;
+    let second = app.login("doc@test.dev").await;
+    let (first_token, second_token) = (first.access_token().await.unwrap(), second.access_token().await.unwrap());
+    assert_eq!(me_status(&app, &first_token).await, 200);
+    first.logout().await.unwrap();
+    assert_eq!(me_status(&app, &first_token).await, 401, "the logged-out login's access token");
+    assert_eq!(code(first.verify_token(&first_token).await), 401, "jwt/verify agrees");
+    assert_eq!(me_status(&app, &second_token).await, 200, "another login of the same user goes on");
+
+    second.change_password(PASSWORD, "lantern-quarry-nimbus-58").await.unwrap();
+    assert_eq!(me_status(&app, &second_token).await, 401, "an access token from before the change");
+    let fresh = second.access_token().await.unwrap();
+    assert_eq!(me_status(&app, &fresh).await, 200, "the login after the change");
+}
+
+// ---- the wire: answers below hyper, slow clients, the connection cap ----
+
+/// An answer read off a raw connection.
+#[derive(Debug)]
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The status, the contract's headers and a problem+json body agreeing with it.
+    fn assert_problem(&self, status: u16, what: &str) {
+        assert_eq!(self.status, status, "{what}: {self:?}");
+        for (name, value) in [
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("x-frame-options", "DENY"),
+            ("content-security-policy", "default-src 'none'"),
+            ("referrer-policy", "no-referrer"),
+            ("content-type", "application/problem+json"),
+        ] {
+            assert_eq!(self.header(name), Some(value), "{what}: {name}");
+        }
+        let p: healthsynx_tests::shared::Problem = serde_json::from_slice(&self.body).unwrap();
+        assert_eq!(p.status, status, "{what}");
+    }
+}
+
+fn parse_raw(bytes: &[u8]) -> Raw {
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
+        panic!("no complete answer: {:?}", String::from_utf8_lossy(bytes));
+    });
+    let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Raw { status, headers, body: bytes[end + 4..].to_vec() }
+}
+
+/// Sends `request` on a new connection (while reading, so a refusal that
+/// comes before the request is all sent is still read) and reads until the
+/// server closes.
+async fn raw(app: &TestApp, request: Vec<u8>) -> Raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    let (mut rx, mut tx) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        let _ = tx.write_all(&request).await;
+        tx
+    });
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), rx.read_to_end(&mut answer)).await.unwrap().unwrap();
+    drop(writer.await);
+    parse_raw(&answer)
+}
+
+#[tokio::test]
+async fn requests_hyper_would_refuse_bare_get_problem_answers_with_the_contracts_headers() {
+    let app = TestApp::spawn().await;
+    let get = |target: &str, fields: &str| format!("GET {target} HTTP/1.1\r\nHost: x\r\n{fields}\r\n").into_bytes();
+    raw(&app, b"HELLO THERE\r\n\r\n".to_vec()).await.assert_problem(400, "bad request line");
+    raw(&app, [b"GET /api/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n".as_slice()].concat())
+        .await
+        .assert_problem(400, "invalid UTF-8 in the target");
+    let conflicting =
+        "POST /api/auth/jwt/create/ HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}";
+    raw(&app, conflicting.into()).await.assert_problem(400, "conflicting Content-Length");
+    let many: String = (0..2000).map(|i| format!("x-field-{i}: {i}\r\n")).collect();
+    raw(&app, get("/healthz", &many)).await.assert_problem(431, "2 000 header fields");
+    let params: Vec<String> = (0..10_000).map(|i| format!("p{i}={i}")).collect();
+    raw(&app, get(&format!("/api/users?{}", params.join("&")), "")).await.assert_problem(414, "10 000 parameters");
+
+    raw(&app, b"GET /healthz HTTP/1.1\r\n\r\n".to_vec()).await.assert_problem(400, "HTTP/1.1 without Host");
+    let two = b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec();
+    raw(&app, two).await.assert_problem(400, "two Hosts");
+    let old = raw(&app, b"GET /healthz HTTP/1.0\r\n\r\n".to_vec()).await;
+    assert_eq!(old.status, 200, "HTTP/1.0 needs no Host: {old:?}");
+    assert_eq!(old.header("x-frame-options"), Some("DENY"));
+
+    // A good request first on the same connection: the refusal comes after its answer.
+    let two_requests = [get("/healthz", ""), b"BAD\r\n\r\n".to_vec()].concat();
+    let mut answers = raw_all(&app, two_requests).await;
+    let second = answers.split_off(answers.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4);
+    assert!(answers.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answers));
+    let second = String::from_utf8_lossy(&second);
+    assert!(second.contains("HTTP/1.1 400") && second.contains("problem+json"), "{second}");
+
+    let metrics = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"healthsynx_protocol_errors_total{status="431"}"#), "{metrics}");
+}
+
+/// Every byte the server sends on one connection for `request`.
+async fn raw_all(app: &TestApp, request: Vec<u8>) -> Vec<u8> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await.unwrap().unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn answers_refused_below_hyper_carry_hsts_under_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = tls_files(certs.path());
+    let app = TestApp::spawn_with(|c| c.tls = Some((cert, key))).await;
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let mut req = client.get(format!("{}/healthz", app.url()));
+    for i in 0..150 {
+        req = req.header(format!("x-field-{i}"), "1");
+    }
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 431);
+    assert!(r.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+}
+
+/// Ten slow or silent connections; each must be closed within `within`.
+#[tokio::test]
+async fn slow_and_silent_clients_are_timed_out_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| {
+        c.connections.header_timeout = Duration::from_secs(1);
+        c.connections.body_timeout = Duration::from_secs(2);
+        c.connections.idle_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let body = "POST /api/auth/jwt/create/ HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n";
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        let stream = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+        let (mut rx, mut tx) = stream.into_split();
+        // 0–3 trickle header lines, 4–6 trickle a body byte, 7–9 send nothing.
+        let (first, then): (String, &'static [u8]) = match i {
+            0..=3 => ("GET /healthz HTTP/1.1\r\nHost: x\r\n".into(), b"x-slow: 1\r\n"),
+            4..=6 => (body.into(), b"a"),
+            _ => (String::new(), b""),
+        };
+        let writer = tokio::spawn(async move {
+            let _ = tx.write_all(first.as_bytes()).await;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if !then.is_empty() && tx.write_all(then).await.is_err() {
+                    break;
+                }
+            }
+            tx
+        });
+        let reader = tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let mut got = Vec::new();
+            let ended = tokio::time::timeout(Duration::from_secs(6), rx.read_to_end(&mut got)).await.is_ok();
+            (ended, started.elapsed(), got)
+        });
+        clients.push((i, writer, reader));
+    }
+    // Meanwhile the server answers others.
+    for _ in 0..5 {
+        let r = app.http().get(format!("{}/healthz", app.url())).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (i, writer, reader) in clients {
+        let (ended, took, got) = reader.await.unwrap();
+        writer.abort();
+        assert!(ended, "connection {i} still open after 6 s");
+        assert!(took < Duration::from_secs(5), "connection {i} took {took:?}");
+        if i <= 3 {
+            parse_raw(&got).assert_problem(408, "a head that trickles");
+        }
+        if i >= 7 {
+            assert!(got.is_empty(), "a silent connection is closed without an answer");
+        }
+    }
+
+    // A kept-alive connection is closed once it has been idle long enough.
+    let mut stream = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let answered = std::time::Instant::now();
+    let rest = tokio::time::timeout(Duration::from_secs(4), stream.read(&mut buf)).await.unwrap().unwrap();
+    assert_eq!(rest, 0, "closed");
+    assert!(answered.elapsed() >= Duration::from_millis(900), "not before the idle timeout");
+
+    let metrics = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap();
+    for phase in ["header", "body", "idle"] {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("healthsynx_connections_timed_out_total{{phase=\"{phase}\"}}")))
+            .unwrap();
+        assert_ne!(line.rsplit(' ').next(), Some("0"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_answered_503_and_counted() {
+    use tokio::io::AsyncReadExt;
+    let app = TestApp::spawn_with(|c| c.connections.max_connections = 2).await;
+    let held = [
+        tokio::net::TcpStream::connect(app.server.addr).await.unwrap(),
+        tokio::net::TcpStream::connect(app.server.addr).await.unwrap(),
+    ];
+    // Both are accepted before the third arrives.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = tokio::net::TcpStream::connect(app.server.addr).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer)).await.unwrap().unwrap();
+    parse_raw(&answer).assert_problem(503, "over the cap");
+    drop(held);
+    let metrics = async {
+        loop {
+            if let Ok(r) = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await {
+                return r.text().await.unwrap();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let metrics = tokio::time::timeout(Duration::from_secs(5), metrics).await.unwrap();
+    let refused = metrics.lines().find(|l| l.starts_with("healthsynx_connections_refused_total ")).unwrap();
+    assert_ne!(refused, "healthsynx_connections_refused_total 0");
 }

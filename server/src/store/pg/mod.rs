@@ -54,6 +54,9 @@ pub struct Pg {
     pool: Pool,
     /// Audit entries of reads and refused attempts, not yet written.
     queued: Mutex<Vec<Draft>>,
+    /// One drain at a time in this process: a reader that drains before it
+    /// reads the log waits for a drain already under way, so it sees its entries.
+    draining: tokio::sync::Mutex<()>,
     remote: std::sync::Arc<Remote>,
     listener: tokio::task::JoinHandle<()>,
 }
@@ -127,7 +130,7 @@ impl Pg {
         drop(client);
         let remote = std::sync::Arc::new(Remote::default());
         let listener = listen::start(pg_config(url)?, remote.clone());
-        Ok(Pg { pool, queued: Mutex::new(Vec::new()), remote, listener })
+        Ok(Pg { pool, queued: Mutex::new(Vec::new()), draining: tokio::sync::Mutex::new(()), remote, listener })
     }
 
     /// Whether the database holds no clinic yet (copy's precondition).
@@ -166,6 +169,7 @@ impl Pg {
 
     /// Writes queued read entries and links every pending entry.
     pub(super) async fn drain_audit_now(&self) -> Result<()> {
+        let _one_at_a_time = self.draining.lock().await;
         let mut client = self.client().await?;
         let queued = self.take_queued()?;
         if let Err(e) = audit_log::link(&mut client, &queued).await {

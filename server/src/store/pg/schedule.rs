@@ -91,6 +91,18 @@ impl Schedule for PgTx<'_> {
     }
 
     async fn put_appointment(&mut self, a: &AppointmentRow, _old: Option<&AppointmentRow>) -> Result<()> {
+        if a.status.holds_time() {
+            // The doctor's and the patient's exclusion checks would otherwise
+            // wait on each other across two bookings (a deadlock); taken in
+            // one order, the second booking waits, then sees the overlap.
+            let (first, second) =
+                if a.doctor_id < a.patient_id { (a.doctor_id, a.patient_id) } else { (a.patient_id, a.doctor_id) };
+            self.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1)), pg_advisory_xact_lock(hashtextextended($2::text, 1))",
+                &[&first.to_string(), &second.to_string()],
+            )
+            .await?;
+        }
         let version = a.version as i64;
         self.execute(
             &format!(

@@ -61,12 +61,11 @@ pub(super) fn write(s: &Sled, sealer: &Sealer, path: &Path) -> Result<Summary> {
     file.extend_from_slice(&Sha256::digest(&sealed));
     file.extend_from_slice(&sealed);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        crate::permissions::create_private_dir(dir)?;
     }
     // Write beside, then rename: a crash never leaves half a backup under the name.
     let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, &file).with_context(|| format!("write {}", tmp.display()))?;
-    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).context("sync backup")?;
+    crate::permissions::write_private_file(&tmp, &file)?;
     std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
     Ok(Summary { bytes: file.len() as u64, entries })
 }

@@ -163,7 +163,7 @@ impl std::fmt::Debug for Sled {
 impl Sled {
     /// Opens (or creates) the store in `dir` with a page cache of `cache_mb` MiB.
     pub fn open(dir: &Path, cache_mb: u64) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("create data directory {}", dir.display()))?;
+        crate::permissions::create_private_dir(dir).context("create the data directory")?;
         let db = sled::Config::new()
             .path(dir.join("store"))
             .cache_capacity(cache_mb.max(1) * 1024 * 1024)
