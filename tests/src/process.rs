@@ -81,7 +81,7 @@ impl ClinicStore {
     pub async fn for_test() -> Self {
         match test_database_url() {
             Some(admin) => ClinicStore::Database(Arc::new(TestDb::create(&admin).await)),
-            None => ClinicStore::Dir(tempfile::tempdir().expect("temp dir")),
+            None => ClinicStore::Dir(crate::private_tempdir()),
         }
     }
 

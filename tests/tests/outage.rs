@@ -210,7 +210,8 @@ async fn stopping_postgres_under_load_gives_503_never_a_hang_and_the_server_reco
     assert!(during.contains(&503), "the outage was answered with 503");
     let slowest = *slowest.lock().unwrap();
     assert!(slowest < BOUND, "an answer took {slowest:?}");
-    for id in acked.lock().unwrap().iter() {
+    let acked = acked.lock().unwrap().clone();
+    for id in &acked {
         admin.appointment(*id).await.unwrap_or_else(|p| panic!("acknowledged {id} lost: {p}"));
     }
     assert!(admin.verify_audit().await.unwrap().ok);

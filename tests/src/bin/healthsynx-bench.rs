@@ -110,6 +110,8 @@ struct BenchStore {
 impl BenchStore {
     async fn new(dir: PathBuf, admin_url: Option<&str>) -> Result<Self> {
         std::fs::create_dir_all(&dir).context("work dir")?;
+        // The server refuses a data directory others can read.
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).context("work dir mode")?;
         let Some(admin) = admin_url else { return Ok(BenchStore { dir, db: None }) };
         let name = format!("hs_bench_{}", Uuid::now_v7().simple());
         pg_admin(admin, &format!("CREATE DATABASE {name}")).await?;

@@ -20,7 +20,7 @@ use crate::audit::{self, Draft};
 use crate::store::backend::{AuditLog, Rows};
 use crate::store::{Cursor, Result, StoreError};
 
-const CHAIN_LOCK: i64 = 0x4853_4155_4449_54; // "HSAUDIT"
+const CHAIN_LOCK: i64 = 0x0048_5341_5544_4954; // "HSAUDIT"
 const BATCH: i64 = 2000;
 
 /// An entry as it waits to be linked: everything but its place in the chain.
