@@ -80,7 +80,7 @@ fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     }
     let sealer = args.keys.sealer()?;
     check_private_dir(&args.data_dir, "data directory", args.shared.allow_shared_data_dir)?;
-    let s = healthsynx_server::store::sled::backup::restore(&sealer, &args.from, &args.data_dir)?;
+    let s = Store::restore_backup(&sealer, &args.from, &args.data_dir)?;
     println!("restored {} entries into {}", s.entries, args.data_dir.display());
     Ok(())
 }

@@ -128,14 +128,23 @@ pub trait Schedule {
         limit: usize,
     ) -> Result<Rows<AppointmentRow>>;
     /// Appointments of a doctor or patient that hold time overlapping
-    /// `[start, end)`, other than `except`.
+    /// `[start, end)`, other than `except`: those starting up to the longest
+    /// appointment before `start`, read through the scope's time index.
     async fn overlapping(
         &mut self,
         scope: &ApptScope,
         start: Timestamp,
         end: Timestamp,
         except: Option<Uuid>,
-    ) -> Result<Vec<AppointmentRow>>;
+    ) -> Result<Vec<AppointmentRow>> {
+        let from = start - jiff::SignedDuration::from_hours(super::MAX_APPOINTMENT_HOURS);
+        let rows = self.appointments_in(scope, Some(from), Some(end), None, usize::MAX).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(_, a)| a)
+            .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
+            .collect())
+    }
     /// A doctor's rules and time off (empty when never set).
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability>;
     /// The same, to be changed: concurrent changes of it wait for this one.

@@ -473,6 +473,13 @@ impl Store {
         self.backend.size_on_disk().await
     }
 
+    /// Restores a backup file of the embedded store into `dir`, which must
+    /// not hold a store yet (`healthsynx-server restore`).
+    pub fn restore_backup(sealer: &Sealer, file: &Path, dir: &Path) -> anyhow::Result<BackupSummary> {
+        let s = self::sled::backup::restore(sealer, file, dir)?;
+        Ok(BackupSummary { bytes: s.bytes, entries: s.entries })
+    }
+
     /// The PostgreSQL backend, when that is what runs.
     pub fn pg(&self) -> Option<&self::pg::Pg> {
         self.backend.as_any().downcast_ref()

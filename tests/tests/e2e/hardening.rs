@@ -6,7 +6,7 @@ use healthsynx_server::audit::{Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::crypto::seal::Sealer;
 use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
-use healthsynx_server::store::sled::backup;
+use healthsynx_server::store::Store;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
 use healthsynx_tests::shared::api::{NewPatient, NewRecord, NewUser, PatientQuery, RangeQuery, UserQuery, path};
@@ -206,20 +206,20 @@ async fn a_backup_restores_to_the_same_clinic_and_refuses_bad_files() {
     let sealer = Sealer::new(&secrets.data_key, None);
 
     // Refusals: a non-empty directory, a truncated file, another key.
-    assert!(backup::restore(&sealer, &file, app.dir.path()).unwrap_err().to_string().contains("not empty"));
+    assert!(Store::restore_backup(&sealer, &file, app.dir.path()).unwrap_err().to_string().contains("not empty"));
     let bytes = std::fs::read(&file).unwrap();
     let truncated = backups.path().join("truncated.hsbak");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
     let fresh = tempfile::tempdir().unwrap();
-    let err = backup::restore(&sealer, &truncated, fresh.path()).unwrap_err().to_string();
+    let err = Store::restore_backup(&sealer, &truncated, fresh.path()).unwrap_err().to_string();
     assert!(err.contains("damaged or truncated"), "{err}");
     let other = Sealer::new(&Secrets::generate().data_key, None);
-    let err = backup::restore(&other, &file, fresh.path()).unwrap_err().to_string();
+    let err = Store::restore_backup(&other, &file, fresh.path()).unwrap_err().to_string();
     assert!(err.contains("another data key"), "{err}");
     assert!(std::fs::read_dir(fresh.path()).unwrap().next().is_none(), "refusals write nothing");
 
     // The round trip serves the same clinic.
-    backup::restore(&sealer, &file, fresh.path()).unwrap();
+    Store::restore_backup(&sealer, &file, fresh.path()).unwrap();
     let mut config = Config::new(fresh.path().to_path_buf(), secrets);
     config.addr = "127.0.0.1:0".parse().unwrap();
     let restored = TestApp::spawn_on(std::sync::Arc::new(State::open(config).await.unwrap()), fresh).await;

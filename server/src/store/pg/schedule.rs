@@ -13,7 +13,7 @@ use healthsynx_shared::{AppointmentStatus, Availability};
 use super::{PgTx, db_error, doc, limit_of, time_after, time_cursor};
 use crate::scope::ApptScope;
 use crate::store::backend::{Rows, Schedule};
-use crate::store::{AppointmentRow, Cursor, MAX_APPOINTMENT_HOURS, Result, StoreError};
+use crate::store::{AppointmentRow, Cursor, Result, StoreError};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, department, start_at, end_at, status, reason_sealed, \
                        cancel_reason_sealed, version, created_at, updated_at, created_by";
@@ -142,21 +142,6 @@ impl Schedule for PgTx<'_> {
     ) -> Result<Rows<AppointmentRow>> {
         let rows = self.scan(scope, from, to, after, limit).await?;
         Ok(rows.into_iter().map(|a| (time_cursor(a.start, a.id), a)).collect())
-    }
-
-    async fn overlapping(
-        &mut self,
-        scope: &ApptScope,
-        start: Timestamp,
-        end: Timestamp,
-        except: Option<Uuid>,
-    ) -> Result<Vec<AppointmentRow>> {
-        let from = start - jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
-        let rows = self.scan(scope, Some(from), Some(end), None, usize::MAX).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
-            .collect())
     }
 
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {

@@ -13,7 +13,7 @@ use super::patients::stage_care;
 use super::{Changes, Sled, SledTx, T, codec, corrupt, keys};
 use crate::scope::ApptScope;
 use crate::store::backend::{Rows, Schedule};
-use crate::store::{AppointmentRow, Cursor, MAX_APPOINTMENT_HOURS, Result};
+use crate::store::{AppointmentRow, Cursor, Result};
 
 fn index_keys(a: &AppointmentRow) -> [(T, Vec<u8>); 4] {
     [
@@ -118,22 +118,6 @@ impl Schedule for SledTx<'_> {
         limit: usize,
     ) -> Result<Rows<AppointmentRow>> {
         self.s.scan_appointments(scope, from, to, after, limit)
-    }
-
-    async fn overlapping(
-        &mut self,
-        scope: &ApptScope,
-        start: Timestamp,
-        end: Timestamp,
-        except: Option<Uuid>,
-    ) -> Result<Vec<AppointmentRow>> {
-        let from = start - jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
-        let rows = self.s.scan_appointments(scope, Some(from), Some(end), None, usize::MAX)?;
-        Ok(rows
-            .into_iter()
-            .map(|(_, a)| a)
-            .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
-            .collect())
     }
 
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
