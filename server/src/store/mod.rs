@@ -92,8 +92,8 @@ impl Cursor {
 pub const MAX_APPOINTMENT_HOURS: i64 = 8;
 
 /// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a
-/// doctor's week is ~16 KB, so this holds ~2 000 doctor-weeks.
-pub const DEFAULT_VIEW_CACHE_MB: u64 = 32;
+/// doctor's week is ~16 KB, so this holds ~1 000 doctor-weeks.
+pub const DEFAULT_VIEW_CACHE_MB: u64 = 16;
 
 /// Writes other server processes committed, as the database announced
 /// them (`LISTEN/NOTIFY`): the caches drop what they name before they answer.

@@ -6,7 +6,7 @@
 //! linked by the same pass (within ~50 ms, like the embedded store).
 
 use async_trait::async_trait;
-use deadpool_postgres::{GenericClient, Object};
+use deadpool_postgres::Object;
 use jiff::Timestamp;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -28,18 +28,12 @@ fn unlinked(draft: &Draft, at: Timestamp) -> AuditEntry {
     audit::link(draft.clone(), 0, "", at)
 }
 
-/// Inserts entries into `audit_pending` on `client` (in its transaction).
-pub(super) async fn insert_pending<C: GenericClient + Sync>(client: &C, drafts: &[Draft], at: Timestamp) -> Result<()> {
-    if drafts.is_empty() {
-        return Ok(());
-    }
-    let entries: Vec<Json<AuditEntry>> = drafts.iter().map(|d| Json(unlinked(d, at))).collect();
-    let stmt = client
-        .prepare_cached("INSERT INTO audit_pending (entry) SELECT * FROM unnest($1::jsonb[])")
-        .await
-        .map_err(db_error)?;
-    client.execute(&stmt, &[&entries]).await.map_err(db_error)?;
-    Ok(())
+/// Writes entries waiting to be linked; its one parameter is [`pending_entries`].
+pub(super) const INSERT_PENDING: &str = "INSERT INTO audit_pending (entry) SELECT * FROM unnest($1::jsonb[])";
+
+/// `drafts` as [`INSERT_PENDING`] takes them.
+pub(super) fn pending_entries(drafts: &[Draft], at: Timestamp) -> Vec<Json<AuditEntry>> {
+    drafts.iter().map(|d| Json(unlinked(d, at))).collect()
 }
 
 /// Writes `queued` read entries and links everything pending into the chain.
@@ -51,18 +45,22 @@ pub(super) async fn link(client: &mut Object, queued: &[Draft]) -> Result<()> {
     Ok(())
 }
 
-/// One linking transaction; whether more entries wait.
+/// One linking transaction; whether more entries wait. Pending rows (the
+/// entries of committed writes, from any process) link first, then this
+/// process's queued read entries, which go straight into the chain.
 async fn link_batch(client: &mut Object, queued: &[Draft]) -> Result<bool> {
     let tx = client.transaction().await.map_err(db_error)?;
     // A lost link is redone from the pending rows, which go in the same
-    // transaction: no need to wait for the disk here.
+    // transaction: no need to wait for the disk here. Read entries are as
+    // durable as on the embedded store: within a drain tick.
     tx.batch_execute("SET LOCAL synchronous_commit = off").await.map_err(db_error)?;
-    insert_pending(&tx, queued, Timestamp::now()).await?;
-    let waiting: bool =
-        tx.query_one("SELECT EXISTS (SELECT 1 FROM audit_pending)", &[]).await.map_err(db_error)?.get(0);
-    if !waiting {
-        tx.commit().await.map_err(db_error)?;
-        return Ok(false);
+    if queued.is_empty() {
+        let waiting: bool =
+            tx.query_one("SELECT EXISTS (SELECT 1 FROM audit_pending)", &[]).await.map_err(db_error)?.get(0);
+        if !waiting {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(false);
+        }
     }
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHAIN_LOCK]).await.map_err(db_error)?;
     let head = tx.query_opt("SELECT seq, entry FROM audit ORDER BY seq DESC LIMIT 1", &[]).await.map_err(db_error)?;
@@ -77,13 +75,19 @@ async fn link_batch(client: &mut Object, queued: &[Draft]) -> Result<bool> {
     let pending =
         tx.query("SELECT id, entry FROM audit_pending ORDER BY id LIMIT $1", &[&BATCH]).await.map_err(db_error)?;
     let mut ids = Vec::with_capacity(pending.len());
-    let (mut seqs, mut patients, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut unlinked_entries = Vec::with_capacity(pending.len() + queued.len());
     for row in &pending {
         ids.push(row.get::<_, i64>(0));
         let e = row
             .try_get::<_, Json<AuditEntry>>(1)
             .map_err(|e| StoreError::Corrupt(format!("pending audit entry: {e}")))?
             .0;
+        unlinked_entries.push(e);
+    }
+    let now = Timestamp::now();
+    unlinked_entries.extend(queued.iter().map(|d| unlinked(d, now)));
+    let (mut seqs, mut patients, mut texts) = (Vec::new(), Vec::new(), Vec::new());
+    for e in unlinked_entries {
         seq += 1;
         let linked = relink(e, seq, &prev);
         prev = linked.hash.clone();
@@ -97,7 +101,9 @@ async fn link_batch(client: &mut Object, queued: &[Draft]) -> Result<bool> {
     )
     .await
     .map_err(db_error)?;
-    tx.execute("DELETE FROM audit_pending WHERE id = ANY($1)", &[&ids]).await.map_err(db_error)?;
+    if !ids.is_empty() {
+        tx.execute("DELETE FROM audit_pending WHERE id = ANY($1)", &[&ids]).await.map_err(db_error)?;
+    }
     tx.commit().await.map_err(db_error)?;
     Ok(pending.len() as i64 == BATCH)
 }

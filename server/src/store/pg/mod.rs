@@ -20,6 +20,7 @@ mod schedule;
 use std::any::Any;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -98,8 +99,9 @@ pub fn pool(url: &str, size: usize) -> Result<Pool> {
     let manager = Manager::from_config(
         pg_config(url)?,
         NoTls,
-        // A connection handed back mid-transaction (a dropped request) is rolled back.
-        ManagerConfig { recycling_method: RecyclingMethod::Custom("ROLLBACK".into()) },
+        // No statement on the way out of the pool: a transaction left open
+        // (a dropped request) is rolled back by `PgTx`'s drop instead.
+        ManagerConfig { recycling_method: RecyclingMethod::Fast },
     );
     Pool::builder(manager)
         .max_size(size)
@@ -265,31 +267,91 @@ fn doc<T: serde::de::DeserializeOwned>(row: &Row, col: &str) -> Result<T> {
 }
 
 /// One transaction (write) or a plain connection (read).
+///
+/// Round trips are what a request waits for, so a write transaction sends
+/// `BEGIN` with its first statement, and its audit entries, notification
+/// and `COMMIT` in one flight: the connection runs a pipeline in order, and
+/// a failed statement turns the `COMMIT` behind it into a rollback.
 pub struct PgTx<'a> {
     pg: &'a Pg,
-    client: Object,
+    /// Present until the transaction ends (its drop may need to roll back).
+    client: Option<Object>,
     write: bool,
+    /// `BEGIN` not sent yet: it goes with the first statement.
+    begin_pending: AtomicBool,
+    /// `COMMIT` sent: nothing left to roll back.
+    ended: bool,
     drafts: Vec<Draft>,
     done: Committed,
 }
 
 impl PgTx<'_> {
+    fn new(pg: &Pg, client: Object, write: bool) -> PgTx<'_> {
+        PgTx {
+            pg,
+            client: Some(client),
+            write,
+            begin_pending: AtomicBool::new(write),
+            ended: false,
+            drafts: Vec::new(),
+            done: Committed::default(),
+        }
+    }
+
+    fn conn(&self) -> Result<&Object> {
+        self.client.as_ref().ok_or_else(|| StoreError::Other(anyhow::anyhow!("the transaction has ended")))
+    }
+
+    /// `BEGIN`, when this is the transaction's first statement: sent ahead
+    /// of the statement polled after it, in the same flight.
+    async fn begin_if_pending(&self, c: &Object) -> std::result::Result<(), tokio_postgres::Error> {
+        if self.begin_pending.swap(false, Ordering::Relaxed) { c.batch_execute("BEGIN").await } else { Ok(()) }
+    }
+
     async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
-        self.client.query(&stmt, params).await.map_err(db_error)
+        let c = self.conn()?;
+        let stmt = c.prepare_cached(sql).await.map_err(db_error)?;
+        let ((), rows) = tokio::try_join!(self.begin_if_pending(c), c.query(&stmt, params)).map_err(db_error)?;
+        Ok(rows)
     }
 
     async fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
-        self.client.query_opt(&stmt, params).await.map_err(db_error)
+        let c = self.conn()?;
+        let stmt = c.prepare_cached(sql).await.map_err(db_error)?;
+        let ((), row) = tokio::try_join!(self.begin_if_pending(c), c.query_opt(&stmt, params)).map_err(db_error)?;
+        Ok(row)
     }
 
     async fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.execute_after(None, sql, params).await
+    }
+
+    /// `sql`, preceded in the same flight by `first` (a query whose rows
+    /// are not needed, such as taking locks).
+    async fn execute_after(
+        &mut self,
+        first: Option<(&str, &[&(dyn ToSql + Sync)])>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
         if !self.write {
             return Err(StoreError::Other(anyhow::anyhow!("a read handle cannot write")));
         }
-        let stmt = self.client.prepare_cached(sql).await.map_err(db_error)?;
-        self.client.execute(&stmt, params).await.map_err(db_error)
+        let c = self.conn()?;
+        let first = match first {
+            Some((sql, params)) => Some((c.prepare_cached(sql).await.map_err(db_error)?, params)),
+            None => None,
+        };
+        let stmt = c.prepare_cached(sql).await.map_err(db_error)?;
+        let run_first = async {
+            match &first {
+                Some((stmt, params)) => c.query(stmt, params).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let ((), (), n) =
+            tokio::try_join!(self.begin_if_pending(c), run_first, c.execute(&stmt, params)).map_err(db_error)?;
+        Ok(n)
     }
 
     /// ` FOR UPDATE` in a write transaction: a row read to be changed is
@@ -299,25 +361,65 @@ impl PgTx<'_> {
     }
 }
 
+impl Drop for PgTx<'_> {
+    fn drop(&mut self) {
+        let begun = !self.begin_pending.load(Ordering::Relaxed);
+        let Some(client) = self.client.take() else { return };
+        if !self.write || self.ended || !begun {
+            return;
+        }
+        // Handed back mid-transaction (an early return, a dropped request):
+        // roll back before the connection serves anyone else.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = client.batch_execute("ROLLBACK").await {
+                        tracing::debug!(error = %e, "rollback of an abandoned transaction failed");
+                        // A connection in an unknown state never goes back to the pool.
+                        drop(Object::take(client));
+                    }
+                });
+            }
+            // No runtime to roll back on: closing the connection aborts it.
+            Err(_) => drop(Object::take(client)),
+        }
+    }
+}
+
 #[async_trait]
 impl Tx for PgTx<'_> {
     fn audit(&mut self, draft: Draft) {
         self.drafts.push(draft);
     }
 
-    async fn commit(self: Box<Self>) -> Result<Committed> {
-        let PgTx { pg, client, write, drafts, done } = *self;
-        if !write {
-            pg.append_audit(drafts).await?;
+    async fn commit(mut self: Box<Self>) -> Result<Committed> {
+        let drafts = std::mem::take(&mut self.drafts);
+        let done = std::mem::take(&mut self.done);
+        if !self.write {
+            self.pg.append_audit(drafts).await?;
             return Ok(Committed::default());
         }
-        audit_log::insert_pending(&client, &drafts, Timestamp::now()).await?;
-        if done.touches_caches() {
-            let payload = serde_json::to_string(&done.for_notify())?;
-            let stmt = client.prepare_cached("SELECT pg_notify($1, $2)").await.map_err(db_error)?;
-            client.execute(&stmt, &[&CHANNEL, &payload]).await.map_err(db_error)?;
-        }
-        client.batch_execute("COMMIT").await.map_err(db_error)?;
+        let c = self.conn()?;
+        let entries = audit_log::pending_entries(&drafts, Timestamp::now());
+        let insert = c.prepare_cached(audit_log::INSERT_PENDING).await.map_err(db_error)?;
+        let notify = match done.touches_caches() {
+            true => Some((
+                c.prepare_cached("SELECT pg_notify($1, $2)").await.map_err(db_error)?,
+                serde_json::to_string(&done.for_notify())?,
+            )),
+            false => None,
+        };
+        let audit = async { if entries.is_empty() { Ok(()) } else { c.execute(&insert, &[&entries]).await.map(drop) } };
+        let announce = async {
+            match &notify {
+                Some((stmt, payload)) => c.execute(stmt, &[&CHANNEL, payload]).await.map(drop),
+                None => Ok(()),
+            }
+        };
+        let flight = tokio::try_join!(self.begin_if_pending(c), audit, announce, c.batch_execute("COMMIT"));
+        // Sent either way: the transaction is over, committed or rolled back.
+        self.ended = true;
+        flight.map_err(db_error)?;
         Ok(done)
     }
 }
@@ -325,14 +427,11 @@ impl Tx for PgTx<'_> {
 #[async_trait]
 impl Backend for Pg {
     async fn begin(&self) -> Result<Box<dyn Tx + '_>> {
-        let client = self.client().await?;
-        client.batch_execute("BEGIN").await.map_err(db_error)?;
-        Ok(Box::new(PgTx { pg: self, client, write: true, drafts: Vec::new(), done: Committed::default() }))
+        Ok(Box::new(PgTx::new(self, self.client().await?, true)))
     }
 
     async fn read(&self) -> Result<Box<dyn Tx + '_>> {
-        let client = self.client().await?;
-        Ok(Box::new(PgTx { pg: self, client, write: false, drafts: Vec::new(), done: Committed::default() }))
+        Ok(Box::new(PgTx::new(self, self.client().await?, false)))
     }
 
     async fn append_audit(&self, drafts: Vec<Draft>) -> Result<()> {

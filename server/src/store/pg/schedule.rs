@@ -90,45 +90,52 @@ impl Schedule for PgTx<'_> {
         self.query_opt(&sql, &[&id]).await?.map(|r| appointment_of(&r)).transpose()
     }
 
-    async fn put_appointment(&mut self, a: &AppointmentRow, _old: Option<&AppointmentRow>) -> Result<()> {
-        if a.status.holds_time() {
-            // The doctor's and the patient's exclusion checks would otherwise
-            // wait on each other across two bookings (a deadlock); taken in
-            // one order, the second booking waits, then sees the overlap.
-            let (first, second) =
-                if a.doctor_id < a.patient_id { (a.doctor_id, a.patient_id) } else { (a.patient_id, a.doctor_id) };
-            self.query(
-                "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1)), pg_advisory_xact_lock(hashtextextended($2::text, 1))",
-                &[&first.to_string(), &second.to_string()],
-            )
-            .await?;
-        }
+    async fn put_appointment(&mut self, a: &AppointmentRow, old: Option<&AppointmentRow>) -> Result<()> {
         let version = a.version as i64;
-        self.execute(
+        let status = a.status.as_str();
+        let row: [&(dyn ToSql + Sync); 13] = [
+            &a.id,
+            &a.patient_id,
+            &a.doctor_id,
+            &a.department,
+            &a.start,
+            &a.end,
+            &status,
+            &a.reason_sealed,
+            &a.cancel_reason_sealed,
+            &version,
+            &a.created_at,
+            &a.updated_at,
+            &a.created_by,
+        ];
+        // The doctor's and the patient's exclusion checks would otherwise
+        // wait on each other across two bookings (a deadlock); taken in one
+        // order, the second booking waits, then sees the overlap.
+        let (first, second) =
+            if a.doctor_id < a.patient_id { (a.doctor_id, a.patient_id) } else { (a.patient_id, a.doctor_id) };
+        let (first, second) = (first.to_string(), second.to_string());
+        let locks: [&(dyn ToSql + Sync); 2] = [&first, &second];
+        let take_locks = a.status.holds_time().then_some((
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1)), pg_advisory_xact_lock(hashtextextended($2::text, 1))",
+            locks.as_slice(),
+        ));
+        self.execute_after(
+            take_locks,
             &format!(
                 "INSERT INTO appointments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                  ON CONFLICT (id) DO UPDATE SET patient_id = $2, doctor_id = $3, department = $4, start_at = $5,
                  end_at = $6, status = $7, reason_sealed = $8, cancel_reason_sealed = $9, version = $10,
                  created_at = $11, updated_at = $12, created_by = $13"
             ),
-            &[
-                &a.id,
-                &a.patient_id,
-                &a.doctor_id,
-                &a.department,
-                &a.start,
-                &a.end,
-                &a.status.as_str(),
-                &a.reason_sealed,
-                &a.cancel_reason_sealed,
-                &version,
-                &a.created_at,
-                &a.updated_at,
-                &a.created_by,
-            ],
+            &row,
         )
         .await?;
-        self.done.appointments.push(a.id);
+        // Only a changed appointment can be in another process's view cache;
+        // announcing every new booking would also serialize their commits
+        // (PostgreSQL queues notifications under one lock).
+        if old.is_some() {
+            self.done.appointments.push(a.id);
+        }
         Ok(())
     }
 

@@ -117,6 +117,8 @@ pub fn restore(sealer: &Sealer, file: &Path, dir: &Path) -> anyhow::Result<Summa
         tree.apply_batch(batch)?;
         trees += 1;
     }
+    // A backup taken before the current layout comes back in this one.
+    store.upgrade_layout().map_err(|e| anyhow::anyhow!("upgrade the restored store: {e}"))?;
     store.db.flush()?;
     tracing::info!(trees, entries, "restored");
     Ok(Summary { bytes: bytes.len() as u64, entries })

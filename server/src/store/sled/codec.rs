@@ -1,5 +1,5 @@
 //! The byte layout of appointment rows. Appointments are the store's bulk
-//! (a million in a large clinic, each kept twice: by id and in the doctor
+//! (a million in a large clinic, each kept in full once, in the doctor
 //! index), and every calendar miss decodes ~40 of them, so they get a fixed
 //! binary layout instead of JSON: less than half the bytes, so more of the
 //! store fits in sled's cache, and no text parsing on the way out.

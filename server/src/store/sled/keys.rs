@@ -48,6 +48,16 @@ pub fn pair(a: Uuid, b: Uuid) -> [u8; 32] {
     k
 }
 
+/// `doctor ‖ patient`: a care-by-doctor entry.
+pub fn care_by_doctor(doctor: Uuid, patient: Uuid) -> Vec<u8> {
+    pair(doctor, patient).to_vec()
+}
+
+/// `dept\0 ‖ patient`: a care-by-department entry.
+pub fn care_by_dept(code: &str, patient: Uuid) -> Vec<u8> {
+    [dept(code).as_slice(), patient.as_bytes()].concat()
+}
+
 /// A department code as a key prefix: its bytes and a 0 terminator, so
 /// `card` never matches `cardiology`.
 pub fn dept(code: &str) -> Vec<u8> {

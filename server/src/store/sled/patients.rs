@@ -1,4 +1,9 @@
 //! Patient rows and the care indexes that decide who may see a patient.
+//!
+//! A care index holds one entry per (doctor, patient) and per (department,
+//! patient) pair, valued with how many live appointments and care links
+//! make it: a million appointments among a few thousand pairs are a few
+//! thousand entries, not two million.
 
 use std::ops::Bound;
 
@@ -10,17 +15,11 @@ use crate::scope::CareScope;
 use crate::store::backend::{Patients, Rows};
 use crate::store::{AppointmentRow, Cursor, PatientRow, Result};
 
-/// Stages the care-scope entries of one appointment (present while it holds time).
-pub(super) fn stage_care(c: &mut Changes, a: &AppointmentRow, present: bool) {
-    let by_doctor = [keys::pair(a.doctor_id, a.patient_id).as_slice(), a.id.as_bytes()].concat();
-    let by_dept = [keys::dept(&a.department).as_slice(), a.patient_id.as_bytes(), a.id.as_bytes()].concat();
-    if present {
-        c.put(T::CareByDoctor, by_doctor, vec![]);
-        c.put(T::CareByDept, by_dept, vec![]);
-    } else {
-        c.remove(T::CareByDoctor, by_doctor);
-        c.remove(T::CareByDept, by_dept);
-    }
+/// Counts one appointment (or care link) in or out of the care indexes:
+/// `delta` is +1 when it starts holding time, -1 when it stops.
+pub(super) fn count_care(c: &mut Changes, a: &AppointmentRow, delta: i64) {
+    c.count(T::CareByDoctor, keys::care_by_doctor(a.doctor_id, a.patient_id), delta);
+    c.count(T::CareByDept, keys::care_by_dept(&a.department, a.patient_id), delta);
 }
 
 #[async_trait]
@@ -43,11 +42,11 @@ impl Patients for SledTx<'_> {
     }
 
     async fn cares_for(&mut self, scope: &CareScope, patient: Uuid) -> Result<bool> {
-        let (tree, prefix) = match scope {
-            CareScope::Doctor(d) => (T::CareByDoctor, keys::pair(*d, patient).to_vec()),
-            CareScope::Department(code) => (T::CareByDept, [keys::dept(code).as_slice(), patient.as_bytes()].concat()),
+        let (tree, key) = match scope {
+            CareScope::Doctor(d) => (T::CareByDoctor, keys::care_by_doctor(*d, patient)),
+            CareScope::Department(code) => (T::CareByDept, keys::care_by_dept(code, patient)),
         };
-        Ok(self.s.tree(tree).scan_prefix(prefix).next().transpose()?.is_some())
+        Ok(self.s.tree(tree).contains_key(key)?)
     }
 
     async fn patients_in_care(&mut self, scope: &CareScope, after: Option<Uuid>, limit: usize) -> Result<Vec<Uuid>> {
@@ -56,8 +55,7 @@ impl Patients for SledTx<'_> {
             CareScope::Department(code) => (self.s.tree(T::CareByDept), keys::dept(code)),
         };
         let start = match after {
-            // Skip every key of `after`: the next possible patient id.
-            Some(p) => Bound::Excluded([prefix.as_slice(), p.as_bytes(), &[0xff; 16]].concat()),
+            Some(p) => Bound::Excluded([prefix.as_slice(), p.as_bytes()].concat()),
             None => Bound::Included(prefix.clone()),
         };
         let plen = prefix.len();
@@ -67,16 +65,13 @@ impl Patients for SledTx<'_> {
             if !k.starts_with(&prefix) || out.len() >= limit {
                 break;
             }
-            let id = uuid_of(k.get(plen..plen + 16).unwrap_or_default())?;
-            if out.last() != Some(&id) {
-                out.push(id);
-            }
+            out.push(uuid_of(&k[plen..])?);
         }
         Ok(out)
     }
 
     async fn link_care(&mut self, doctor: Uuid, dept: &str, patient: Uuid, link: Uuid) -> Result<()> {
-        stage_care(&mut self.changes, &AppointmentRow::care_link(doctor, dept, patient, link), true);
+        count_care(&mut self.changes, &AppointmentRow::care_link(doctor, dept, patient, link), 1);
         Ok(())
     }
 }
