@@ -15,6 +15,7 @@ pub mod metrics;
 mod ops;
 mod patients;
 mod records;
+mod representation;
 mod scheduling;
 
 use std::net::SocketAddr;
@@ -304,7 +305,7 @@ async fn serve(
     };
     let req = Req { method, query, headers, addr, body, params };
     let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| problem(&e));
-    (Some(route), resp)
+    (Some(route), representation::finish_get(&req.method, &req.headers, resp).await)
 }
 
 async fn read_body(
@@ -389,10 +390,10 @@ fn finish(st: &State, mut r: Response, origin: Option<&HeaderValue>) -> Response
     let allowed = origin.filter(|o| o.to_str().is_ok_and(|o| st.config.cors_origins.iter().any(|a| a == o)));
     if let Some(o) = allowed {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o.clone());
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, if-match, idempotency-key"),
+            HeaderValue::from_static("authorization, content-type, if-match, if-none-match, idempotency-key"),
         );
         h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("etag, location, retry-after"));
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));

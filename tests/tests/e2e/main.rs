@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod conditional;
 mod hardening;
 mod http;
 mod openapi;
