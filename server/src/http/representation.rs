@@ -23,7 +23,7 @@ const COMPRESS_OVER: usize = 1024;
 
 /// A content coding we produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Coding {
+enum Coding {
     Brotli,
     Gzip,
 }
@@ -102,7 +102,7 @@ fn opaque(tag: &str) -> &str {
 }
 
 /// The coding to answer in: `br` if the caller takes it, else `gzip`, else none.
-pub fn accepted(request: &HeaderMap) -> Option<Coding> {
+fn accepted(request: &HeaderMap) -> Option<Coding> {
     let mut brotli = None;
     let mut gzip = None;
     let mut any = None;

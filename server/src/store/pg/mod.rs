@@ -399,6 +399,11 @@ impl Tx for PgTx<'_> {
             self.pg.append_audit(drafts).await?;
             return Ok(Committed::default());
         }
+        if self.begin_pending.load(Ordering::Relaxed) && drafts.is_empty() && !done.touches_caches() {
+            // Nothing was sent and nothing is to write: no round trip at all.
+            self.ended = true;
+            return Ok(done);
+        }
         let c = self.conn()?;
         let entries = audit_log::pending_entries(&drafts, Timestamp::now());
         let insert = c.prepare_cached(audit_log::INSERT_PENDING).await.map_err(db_error)?;
