@@ -18,6 +18,15 @@ use crate::model::*;
 /// What every client call returns.
 pub type Result<T> = std::result::Result<T, Problem>;
 
+/// The answer to a conditional `GET` (`If-None-Match`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fresh<T> {
+    /// The server's copy differs from the one named: here it is, with its new `ETag`.
+    Changed { value: T, etag: Option<String> },
+    /// `304`: what the caller holds is still current.
+    Unchanged,
+}
+
 /// Refresh this long before the access token would expire.
 const REFRESH_MARGIN: Duration = Duration::from_secs(20);
 
@@ -167,6 +176,30 @@ impl Client {
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> Result<T> {
         let url = self.url(path);
         decode(self.authed(|h| h.get(&url).query(query)).await?).await
+    }
+
+    /// A `GET` with `If-None-Match: etag` when one is given.
+    async fn get_if_changed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+        etag: Option<&str>,
+    ) -> Result<Fresh<T>> {
+        let url = self.url(path);
+        let resp = self
+            .authed(|h| {
+                let rb = h.get(&url).query(query);
+                match etag {
+                    Some(e) => rb.header("if-none-match", e),
+                    None => rb,
+                }
+            })
+            .await?;
+        if resp.status() == StatusCode::NOT_MODIFIED {
+            return Ok(Fresh::Unchanged);
+        }
+        let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(Fresh::Changed { value: decode(resp).await?, etag })
     }
 
     async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<T> {
@@ -347,6 +380,35 @@ impl Client {
     /// `GET /api/appointments`
     pub async fn appointments(&self, query: &AppointmentQuery) -> Result<Page<Appointment>> {
         self.get(path::APPOINTMENTS, query).await
+    }
+
+    /// [`Client::calendar`], answered `Unchanged` while `etag` is current.
+    pub async fn calendar_if_changed(
+        &self,
+        doctor: Uuid,
+        range: &RangeQuery,
+        etag: Option<&str>,
+    ) -> Result<Fresh<Vec<Appointment>>> {
+        self.get_if_changed(&path::calendar(doctor), range, etag).await
+    }
+
+    /// [`Client::slots`], answered `Unchanged` while `etag` is current.
+    pub async fn slots_if_changed(
+        &self,
+        doctor: Uuid,
+        range: &RangeQuery,
+        etag: Option<&str>,
+    ) -> Result<Fresh<Vec<Slot>>> {
+        self.get_if_changed(&path::slots(doctor), range, etag).await
+    }
+
+    /// [`Client::appointments`], answered `Unchanged` while `etag` is current.
+    pub async fn appointments_if_changed(
+        &self,
+        query: &AppointmentQuery,
+        etag: Option<&str>,
+    ) -> Result<Fresh<Page<Appointment>>> {
+        self.get_if_changed(path::APPOINTMENTS, query, etag).await
     }
 
     /// `POST /api/appointments`, with an `Idempotency-Key` when given.
