@@ -25,11 +25,148 @@ pub struct Actor {
     pub addr: Option<String>,
 }
 
+/// What an audit entry records. The wire name (`appointment.check_in`) is
+/// what the log stores and `GET /api/audit?action=` filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    AppointmentCreate,
+    AppointmentList,
+    AppointmentRead,
+    AppointmentUpdate,
+    AppointmentCancel,
+    AppointmentCheckIn,
+    AppointmentComplete,
+    AppointmentNoShow,
+    AuthLockout,
+    AuthLogin,
+    AuthLoginThrottled,
+    AuthLogout,
+    AuthPasswordChange,
+    AuthPasswordReset,
+    AuthRefresh,
+    AuthRefreshReuse,
+    AvailabilityUpdate,
+    CalendarRead,
+    DepartmentCreate,
+    PatientCreate,
+    PatientRead,
+    PatientUpdate,
+    RecordCreate,
+    RecordHistory,
+    RecordList,
+    RecordRead,
+    RecordRetract,
+    RecordUpdate,
+    RequestThrottled,
+    StoreBackup,
+    StoreRekey,
+    StoreBulkLoad,
+    TimeOffCreate,
+    TimeOffDelete,
+    UserCreate,
+    UserActivate,
+    UserDeactivate,
+    UserPasswordResetIssue,
+    UserRead,
+    UserUpdate,
+}
+
+impl Action {
+    pub const ALL: [Action; 40] = [
+        Action::AppointmentCreate,
+        Action::AppointmentList,
+        Action::AppointmentRead,
+        Action::AppointmentUpdate,
+        Action::AppointmentCancel,
+        Action::AppointmentCheckIn,
+        Action::AppointmentComplete,
+        Action::AppointmentNoShow,
+        Action::AuthLockout,
+        Action::AuthLogin,
+        Action::AuthLoginThrottled,
+        Action::AuthLogout,
+        Action::AuthPasswordChange,
+        Action::AuthPasswordReset,
+        Action::AuthRefresh,
+        Action::AuthRefreshReuse,
+        Action::AvailabilityUpdate,
+        Action::CalendarRead,
+        Action::DepartmentCreate,
+        Action::PatientCreate,
+        Action::PatientRead,
+        Action::PatientUpdate,
+        Action::RecordCreate,
+        Action::RecordHistory,
+        Action::RecordList,
+        Action::RecordRead,
+        Action::RecordRetract,
+        Action::RecordUpdate,
+        Action::RequestThrottled,
+        Action::StoreBackup,
+        Action::StoreRekey,
+        Action::StoreBulkLoad,
+        Action::TimeOffCreate,
+        Action::TimeOffDelete,
+        Action::UserCreate,
+        Action::UserActivate,
+        Action::UserDeactivate,
+        Action::UserPasswordResetIssue,
+        Action::UserRead,
+        Action::UserUpdate,
+    ];
+
+    /// The name the log keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AppointmentCreate => "appointment.create",
+            Action::AppointmentList => "appointment.list",
+            Action::AppointmentRead => "appointment.read",
+            Action::AppointmentUpdate => "appointment.update",
+            Action::AppointmentCancel => "appointment.cancel",
+            Action::AppointmentCheckIn => "appointment.check_in",
+            Action::AppointmentComplete => "appointment.complete",
+            Action::AppointmentNoShow => "appointment.no_show",
+            Action::AuthLockout => "auth.lockout",
+            Action::AuthLogin => "auth.login",
+            Action::AuthLoginThrottled => "auth.login_throttled",
+            Action::AuthLogout => "auth.logout",
+            Action::AuthPasswordChange => "auth.password_change",
+            Action::AuthPasswordReset => "auth.password_reset",
+            Action::AuthRefresh => "auth.refresh",
+            Action::AuthRefreshReuse => "auth.refresh_reuse",
+            Action::AvailabilityUpdate => "availability.update",
+            Action::CalendarRead => "calendar.read",
+            Action::DepartmentCreate => "department.create",
+            Action::PatientCreate => "patient.create",
+            Action::PatientRead => "patient.read",
+            Action::PatientUpdate => "patient.update",
+            Action::RecordCreate => "record.create",
+            Action::RecordHistory => "record.history",
+            Action::RecordList => "record.list",
+            Action::RecordRead => "record.read",
+            Action::RecordRetract => "record.retract",
+            Action::RecordUpdate => "record.update",
+            Action::RequestThrottled => "request.throttled",
+            Action::StoreBackup => "store.backup",
+            Action::StoreRekey => "store.rekey",
+            Action::StoreBulkLoad => "store.bulk_load",
+            Action::TimeOffCreate => "time_off.create",
+            Action::TimeOffDelete => "time_off.delete",
+            Action::UserCreate => "user.create",
+            Action::UserActivate => "user.activate",
+            Action::UserDeactivate => "user.deactivate",
+            Action::UserPasswordResetIssue => "user.password_reset_issue",
+            Action::UserRead => "user.read",
+            Action::UserUpdate => "user.update",
+        }
+    }
+}
+
 /// An entry before it is linked into the chain.
 #[derive(Debug, Clone)]
 pub struct Draft {
     pub actor: Actor,
-    pub action: &'static str,
+    pub action: Action,
     pub target_type: &'static str,
     pub target_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,
@@ -38,7 +175,7 @@ pub struct Draft {
 
 impl Draft {
     /// A successful `action` by `actor` on `target_type` `target_id`.
-    pub fn new(actor: &Actor, action: &'static str, target_type: &'static str, target_id: Option<Uuid>) -> Self {
+    pub fn new(actor: &Actor, action: Action, target_type: &'static str, target_id: Option<Uuid>) -> Self {
         Draft { actor: actor.clone(), action, target_type, target_id, patient_id: None, outcome: Outcome::Success }
     }
 
@@ -99,7 +236,7 @@ pub fn link(draft: Draft, seq: u64, prev_hash: &str, at: Timestamp) -> AuditEntr
         at,
         actor_id: draft.actor.id,
         actor_role: draft.actor.role,
-        action: draft.action.to_owned(),
+        action: draft.action.as_str().to_owned(),
         target_type: draft.target_type.to_owned(),
         target_id: draft.target_id,
         patient_id: draft.patient_id,
@@ -138,7 +275,7 @@ mod tests {
         let mut prev = GENESIS.to_owned();
         (1..=n)
             .map(|seq| {
-                let d = Draft::new(&Actor::default(), "user.read", "user", None);
+                let d = Draft::new(&Actor::default(), Action::UserRead, "user", None);
                 let e = link(d, seq, &prev, Timestamp::UNIX_EPOCH);
                 prev = e.hash.clone();
                 (seq, serde_json::to_vec(&e).unwrap())

@@ -7,13 +7,14 @@ use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_shared::api::{NewDepartment, NewPatient, NewRecord, NewUser};
+use healthsynx_shared::api::{AppointmentAction, NewDepartment, NewPatient, NewRecord, NewUser};
+use healthsynx_shared::value::ClockTime;
 use healthsynx_shared::{AppointmentStatus, AvailabilityRule, PatientType, Prescription, Role};
 
-use crate::audit::Draft;
+use crate::audit::{Action, Draft};
 use crate::domain::scheduling::{self, Booked};
 use crate::domain::{Caller, State, accounts, patients, records};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::policy::Principal;
 use crate::store::AppointmentRow;
 
@@ -101,29 +102,34 @@ impl Dice {
     }
 }
 
+/// A value of the seed data, checked like any other.
+fn valid<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T> {
+    s.parse().map_err(|m| Error::Internal(anyhow::anyhow!("demo value `{s}`: {m}")))
+}
+
 /// Seeds the clinic into an empty store; does nothing if users exist.
 pub async fn seed(st: &State) -> Result<()> {
     if !st.store.read().await?.users(None, 1).await?.is_empty() {
         return Ok(());
     }
-    let root = Principal { user_id: Uuid::nil(), role: Role::Admin, department: None, patient_id: None };
+    let root = Principal::Admin { user_id: Uuid::nil() };
     let sys = Caller { who: &root, addr: Some("demo-seed") };
     for (code, name) in DEPARTMENTS {
-        accounts::create_department(st, &sys, NewDepartment { code: code.into(), name: name.into() }).await?;
+        accounts::create_department(st, &sys, NewDepartment { code: valid(code)?, name: name.into() }).await?;
     }
     let mut doctors = Vec::new();
     let mut patient_ids = Vec::new();
     for login in LOGINS {
         if login.role == Role::Patient {
-            let p = patients::create(st, &sys, patient(login.email, login.full_name, 0, Some(login.password))).await?;
+            let p = patients::create(st, &sys, patient(login.email, login.full_name, 0, Some(login.password))?).await?;
             patient_ids.push(p.patient.id);
             continue;
         }
         let new = NewUser {
-            email: login.email.into(),
+            email: valid(login.email)?,
             full_name: login.full_name.into(),
             role: login.role,
-            department: login.department.map(str::to_owned),
+            department: login.department.map(valid).transpose()?,
             password: Some(login.password.into()),
             username: None,
         };
@@ -132,13 +138,10 @@ pub async fn seed(st: &State) -> Result<()> {
             doctors.push((u.id, login.department.unwrap_or_default()));
         }
     }
+    // Weekdays 08:00–12:00 and 13:00–17:00.
+    let hours: [(ClockTime, ClockTime); 2] = [(valid("08:00")?, valid("12:00")?), (valid("13:00")?, valid("17:00")?)];
     let rules: Vec<AvailabilityRule> = (1..=5)
-        .flat_map(|d| {
-            [
-                AvailabilityRule { weekday: d, start: "08:00".into(), end: "12:00".into(), slot_minutes: 30 },
-                AvailabilityRule { weekday: d, start: "13:00".into(), end: "17:00".into(), slot_minutes: 30 },
-            ]
-        })
+        .flat_map(|weekday| hours.map(|(start, end)| AvailabilityRule { weekday, start, end, slot_minutes: 30 }))
         .collect();
     for (d, _) in &doctors {
         scheduling::set_rules(st, &sys, *d, rules.clone()).await?;
@@ -146,7 +149,7 @@ pub async fn seed(st: &State) -> Result<()> {
     for i in 1..40 {
         let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[i % LAST.len()]);
         let email = format!("{}.{}{i}@example.org", FIRST[i % FIRST.len()], LAST[i % LAST.len()]).to_lowercase();
-        let p = patients::create(st, &sys, patient(&email, &name, i, None)).await?;
+        let p = patients::create(st, &sys, patient(&email, &name, i, None)?).await?;
         patient_ids.push(p.patient.id);
     }
     let mut dice = Dice(20_261_127);
@@ -154,16 +157,16 @@ pub async fn seed(st: &State) -> Result<()> {
     seed_coming_week(st, &sys, &doctors, &patient_ids, &mut dice).await
 }
 
-fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> NewPatient {
-    NewPatient {
-        email: email.into(),
+fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> Result<NewPatient> {
+    Ok(NewPatient {
+        email: valid(email)?,
         full_name: name.into(),
         date_of_birth: format!("{}-{:02}-{:02}", 1950 + (i * 7) % 60, 1 + i % 12, 1 + (i * 3) % 28),
         phone: format!("+49 30 5550{i:03}"),
         insurance_id: Some(format!("INS-{}", &crate::crypto::sha256_hex(email.as_bytes())[..8]).to_uppercase()),
         patient_type: if i % 9 == 4 { PatientType::Inpatient } else { PatientType::Outpatient },
         password: password.map(str::to_owned),
-    }
+    })
 }
 
 /// Free slots of `doctor` from now on for `days`, one of every `step`.
@@ -191,22 +194,15 @@ async fn seed_coming_week(
                 doctor_id: *doctor,
                 start: *start,
                 end: None,
-                reason: REASONS[dice.roll(REASONS.len() as u64) as usize].into(),
+                reason: valid(REASONS[dice.roll(REASONS.len() as u64) as usize])?,
             };
             let Ok(Booked::New(a)) = scheduling::book(st, sys, req, None).await else { continue };
             if i < 2 {
                 // The first patients of the day are already in the waiting room.
-                scheduling::transition(st, sys, a.id, crate::policy::ApptAction::CheckIn, None, None).await?;
+                scheduling::transition(st, sys, a.id, AppointmentAction::CheckIn, None, None).await?;
             } else if dice.roll(12) == 0 {
-                scheduling::transition(
-                    st,
-                    sys,
-                    a.id,
-                    crate::policy::ApptAction::Cancel,
-                    None,
-                    Some("Patient called".into()),
-                )
-                .await?;
+                scheduling::transition(st, sys, a.id, AppointmentAction::Cancel, None, Some(valid("Patient called")?))
+                    .await?;
             }
         }
     }
@@ -238,7 +234,7 @@ async fn seed_past_week(
             let weekday = day.weekday().to_monday_one_offset() as u8;
             for (n, (doctor, dept)) in doctors.iter().enumerate() {
                 for (r, rule) in rules.iter().filter(|r| r.weekday == weekday).enumerate() {
-                    let hour: i8 = rule.start[..2].parse().unwrap_or(8);
+                    let hour = (rule.start.minutes() / 60) as i8;
                     for k in 0..3i64 {
                         let Ok(local) = day.at(hour, 0, 0, 0).to_zoned(tz.clone()) else { continue };
                         let start = local.timestamp() + SignedDuration::from_mins(60 * k + 30 * (n as i64 % 2));
@@ -267,7 +263,7 @@ async fn seed_past_week(
                             version: 1,
                             created_at: start - SignedDuration::from_hours(72),
                             updated_at: start,
-                            created_by: sys.who.user_id,
+                            created_by: sys.who.user_id(),
                         };
                         // A patient is never in two places: skip clashes.
                         let clash = written.iter().any(|(p, s, e)| *p == patient && *s < row.end && row.start < *e);
@@ -278,7 +274,8 @@ async fn seed_past_week(
                         tx.put_appointment(&row, None).await?;
                         written.push((patient, row.start, row.end));
                         tx.audit(
-                            Draft::new(&sys.actor(), "appointment.create", "appointment", Some(id)).patient(patient),
+                            Draft::new(&sys.actor(), Action::AppointmentCreate, "appointment", Some(id))
+                                .patient(patient),
                         );
                         if status == AppointmentStatus::Completed && dice.roll(2) == 0 {
                             visits.push(id);

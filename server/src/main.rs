@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Parser;
 
-use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::config::{
     BackupArgs, Cli, Command, Config, CopyArgs, CreateAdminArgs, LogFormat, MigrateArgs, RekeyArgs, RestoreArgs,
     Secrets, ServeArgs,
@@ -67,7 +67,7 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     }
     let store = open_stopped(&args.data_dir)?;
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
-    store.append_audit([Draft::new(&actor, "store.backup", "store", None)]).await?;
+    store.append_audit([Draft::new(&actor, Action::StoreBackup, "store", None)]).await?;
     let s = store.backup_to(&sealer, &args.out).await?;
     store.flush().await?;
     println!("wrote {} ({} bytes, {} entries)", args.out.display(), s.bytes, s.entries);
@@ -97,7 +97,7 @@ async fn rekey(args: RekeyArgs) -> anyhow::Result<()> {
     };
     let actor = Actor { id: None, role: None, addr: Some("cli".into()) };
     let n = store
-        .rekey(&sealer, Draft::new(&actor, "store.rekey", "store", None))
+        .rekey(&sealer, Draft::new(&actor, Action::StoreRekey, "store", None))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store.flush().await?;

@@ -9,18 +9,73 @@
 use uuid::Uuid;
 
 use healthsynx_shared::Role;
+use healthsynx_shared::api::AppointmentAction;
 
 use crate::error::{Error, Result};
 use crate::scope::{ApptScope, CareScope};
 
-/// The authenticated caller, decided on the server from the token.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub user_id: Uuid,
-    pub role: Role,
-    pub department: Option<String>,
-    /// The caller's own patient profile, for patients.
-    pub patient_id: Option<Uuid>,
+/// The authenticated caller, decided on the server from the token. Shaped by
+/// role, so a patient always has a profile and a nurse a department, and no
+/// rule has to ask what to do when they are missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Patient { user_id: Uuid, patient_id: Uuid },
+    Doctor { user_id: Uuid, department: String },
+    Nurse { user_id: Uuid, department: String },
+    Receptionist { user_id: Uuid },
+    Admin { user_id: Uuid },
+}
+
+impl Principal {
+    /// The principal of an account, or `None` when the account lacks what
+    /// its role needs (a patient without a profile, a nurse without a department).
+    pub fn of(user_id: Uuid, role: Role, department: Option<String>, patient_id: Option<Uuid>) -> Option<Self> {
+        Some(match role {
+            Role::Patient => Principal::Patient { user_id, patient_id: patient_id? },
+            Role::Doctor => Principal::Doctor { user_id, department: department? },
+            Role::Nurse => Principal::Nurse { user_id, department: department? },
+            Role::Receptionist => Principal::Receptionist { user_id },
+            Role::Admin => Principal::Admin { user_id },
+        })
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        match self {
+            Principal::Patient { user_id, .. }
+            | Principal::Doctor { user_id, .. }
+            | Principal::Nurse { user_id, .. }
+            | Principal::Receptionist { user_id }
+            | Principal::Admin { user_id } => *user_id,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        match self {
+            Principal::Patient { .. } => Role::Patient,
+            Principal::Doctor { .. } => Role::Doctor,
+            Principal::Nurse { .. } => Role::Nurse,
+            Principal::Receptionist { .. } => Role::Receptionist,
+            Principal::Admin { .. } => Role::Admin,
+        }
+    }
+
+    /// A patient's own profile.
+    pub fn patient_id(&self) -> Option<Uuid> {
+        match self {
+            Principal::Patient { patient_id, .. } => Some(*patient_id),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the doctor `doctor`.
+    fn is_doctor(&self, doctor: Uuid) -> bool {
+        matches!(self, Principal::Doctor { user_id, .. } if *user_id == doctor)
+    }
+
+    /// Whether this is a nurse of `department`.
+    fn is_nurse_of(&self, dept: &str) -> bool {
+        matches!(self, Principal::Nurse { department, .. } if department == dept)
+    }
 }
 
 fn forbidden(what: &str) -> Error {
@@ -38,19 +93,19 @@ pub struct CareFacts {
 
 /// Which care fact a role's scope rests on, so the domain looks up only that.
 pub fn care_question(p: &Principal) -> Option<CareScope> {
-    match (p.role, &p.department) {
-        (Role::Doctor, _) => Some(CareScope::Doctor(p.user_id)),
-        (Role::Nurse, Some(d)) => Some(CareScope::Department(d.clone())),
+    match p {
+        Principal::Doctor { user_id, .. } => Some(CareScope::Doctor(*user_id)),
+        Principal::Nurse { department, .. } => Some(CareScope::Department(department.clone())),
         _ => None,
     }
 }
 
 fn in_care(p: &Principal, patient: Uuid, care: CareFacts) -> bool {
-    match p.role {
-        Role::Patient => p.patient_id == Some(patient),
-        Role::Doctor => care.doctor_cares,
-        Role::Nurse => care.department_cares,
-        Role::Receptionist | Role::Admin => true,
+    match p {
+        Principal::Patient { patient_id, .. } => *patient_id == patient,
+        Principal::Doctor { .. } => care.doctor_cares,
+        Principal::Nurse { .. } => care.department_cares,
+        Principal::Receptionist { .. } | Principal::Admin { .. } => true,
     }
 }
 
@@ -58,27 +113,24 @@ fn in_care(p: &Principal, patient: Uuid, care: CareFacts) -> bool {
 
 /// User administration, departments writes, backups: admins only.
 pub fn administer(p: &Principal) -> Result<()> {
-    if p.role == Role::Admin { Ok(()) } else { Err(forbidden("administer accounts")) }
+    if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("administer accounts")) }
 }
 
 /// The audit log and its verification: admins only.
 pub fn read_audit(p: &Principal) -> Result<()> {
-    if p.role == Role::Admin { Ok(()) } else { Err(forbidden("read the audit log")) }
+    if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("read the audit log")) }
 }
 
 /// "Who looked at my data": patients only.
 pub fn read_own_access_log(p: &Principal) -> Result<Uuid> {
-    match (p.role, p.patient_id) {
-        (Role::Patient, Some(id)) => Ok(id),
-        _ => Err(forbidden("read a patient access log")),
-    }
+    p.patient_id().ok_or_else(|| forbidden("read a patient access log"))
 }
 
 // ---- patients ----
 
 /// Who may register patients.
 pub fn create_patient(p: &Principal) -> Result<()> {
-    match p.role {
+    match p.role() {
         Role::Receptionist | Role::Admin => Ok(()),
         _ => Err(forbidden("register patients")),
     }
@@ -94,11 +146,12 @@ pub enum PatientList {
 
 /// The patient list a caller sees.
 pub fn list_patients(p: &Principal) -> Result<PatientList> {
-    match p.role {
-        Role::Patient => p.patient_id.map(PatientList::Own).ok_or_else(|| forbidden("list patients")),
-        Role::Doctor | Role::Nurse => care_question(p).map(PatientList::Care).ok_or_else(|| forbidden("list patients")),
-        Role::Receptionist | Role::Admin => Ok(PatientList::All),
-    }
+    Ok(match p {
+        Principal::Patient { patient_id, .. } => PatientList::Own(*patient_id),
+        Principal::Doctor { user_id, .. } => PatientList::Care(CareScope::Doctor(*user_id)),
+        Principal::Nurse { department, .. } => PatientList::Care(CareScope::Department(department.clone())),
+        Principal::Receptionist { .. } | Principal::Admin { .. } => PatientList::All,
+    })
 }
 
 /// Reading one patient profile.
@@ -116,7 +169,7 @@ pub enum PatientEdit {
 /// Changing one patient profile.
 pub fn patch_patient(p: &Principal, patient: Uuid, care: CareFacts) -> Result<PatientEdit> {
     read_patient(p, patient, care)?;
-    match p.role {
+    match p.role() {
         Role::Receptionist | Role::Admin => Ok(PatientEdit::Any),
         Role::Patient => Ok(PatientEdit::PhoneOnly),
         Role::Doctor | Role::Nurse => Err(forbidden("change patient profiles")),
@@ -125,36 +178,36 @@ pub fn patch_patient(p: &Principal, patient: Uuid, care: CareFacts) -> Result<Pa
 
 /// Whether `insurance_id` is shown in clear (else `****` + last 4).
 pub fn sees_clear_insurance(p: &Principal) -> bool {
-    matches!(p.role, Role::Patient | Role::Receptionist | Role::Admin)
+    matches!(p.role(), Role::Patient | Role::Receptionist | Role::Admin)
 }
 
 // ---- availability and calendars ----
 
 /// Reading a doctor's availability rules and time off.
 pub fn read_availability(p: &Principal, doctor: Uuid, doctor_dept: &str) -> Result<()> {
-    match p.role {
-        Role::Patient => Err(forbidden("read availability rules")),
-        Role::Doctor if p.user_id != doctor => Err(Error::NotFound),
-        Role::Nurse if p.department.as_deref() != Some(doctor_dept) => Err(Error::NotFound),
+    match p {
+        Principal::Patient { .. } => Err(forbidden("read availability rules")),
+        Principal::Doctor { .. } if !p.is_doctor(doctor) => Err(Error::NotFound),
+        Principal::Nurse { .. } if !p.is_nurse_of(doctor_dept) => Err(Error::NotFound),
         _ => Ok(()),
     }
 }
 
 /// Changing a doctor's rules or time off.
 pub fn write_availability(p: &Principal, doctor: Uuid) -> Result<()> {
-    match p.role {
-        Role::Patient | Role::Nurse => Err(forbidden("change availability")),
-        Role::Doctor if p.user_id != doctor => Err(Error::NotFound),
+    match p {
+        Principal::Patient { .. } | Principal::Nurse { .. } => Err(forbidden("change availability")),
+        Principal::Doctor { .. } if !p.is_doctor(doctor) => Err(Error::NotFound),
         _ => Ok(()),
     }
 }
 
 /// Reading a doctor's calendar (who comes when).
 pub fn read_calendar(p: &Principal, doctor: Uuid, doctor_dept: &str) -> Result<()> {
-    match p.role {
-        Role::Patient => Err(forbidden("read a doctor's calendar")),
-        Role::Doctor if p.user_id != doctor => Err(Error::NotFound),
-        Role::Nurse if p.department.as_deref() != Some(doctor_dept) => Err(Error::NotFound),
+    match p {
+        Principal::Patient { .. } => Err(forbidden("read a doctor's calendar")),
+        Principal::Doctor { .. } if !p.is_doctor(doctor) => Err(Error::NotFound),
+        Principal::Nurse { .. } if !p.is_nurse_of(doctor_dept) => Err(Error::NotFound),
         _ => Ok(()),
     }
 }
@@ -170,11 +223,11 @@ pub struct ApptFacts<'a> {
 }
 
 fn sees_appointment(p: &Principal, a: ApptFacts) -> bool {
-    match p.role {
-        Role::Patient => p.patient_id == Some(a.patient_id),
-        Role::Doctor => p.user_id == a.doctor_id,
-        Role::Nurse => p.department.as_deref() == Some(a.department),
-        Role::Receptionist | Role::Admin => true,
+    match p {
+        Principal::Patient { patient_id, .. } => *patient_id == a.patient_id,
+        Principal::Doctor { .. } => p.is_doctor(a.doctor_id),
+        Principal::Nurse { .. } => p.is_nurse_of(a.department),
+        Principal::Receptionist { .. } | Principal::Admin { .. } => true,
     }
 }
 
@@ -186,50 +239,45 @@ pub fn read_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
 /// The index a caller's appointment list must be read from, or `None` when
 /// the caller sees everything and may choose.
 pub fn appointment_list_scope(p: &Principal) -> Result<Option<ApptScope>> {
-    match p.role {
-        Role::Patient => {
-            p.patient_id.map(|id| Some(ApptScope::Patient(id))).ok_or_else(|| forbidden("list appointments"))
-        }
-        Role::Doctor => Ok(Some(ApptScope::Doctor(p.user_id))),
-        Role::Nurse => {
-            p.department.clone().map(|d| Some(ApptScope::Department(d))).ok_or_else(|| forbidden("list appointments"))
-        }
-        Role::Receptionist | Role::Admin => Ok(None),
-    }
+    Ok(match p {
+        Principal::Patient { patient_id, .. } => Some(ApptScope::Patient(*patient_id)),
+        Principal::Doctor { user_id, .. } => Some(ApptScope::Doctor(*user_id)),
+        Principal::Nurse { department, .. } => Some(ApptScope::Department(department.clone())),
+        Principal::Receptionist { .. } | Principal::Admin { .. } => None,
+    })
 }
 
 /// Booking an appointment for `patient` with `doctor`. Doctors book
 /// follow-ups on their own calendar for patients already in their care.
 pub fn book(p: &Principal, patient: Uuid, doctor: Uuid, care: CareFacts) -> Result<()> {
-    match p.role {
-        Role::Patient if p.patient_id != Some(patient) => Err(forbidden("book for another patient")),
-        Role::Doctor if p.user_id != doctor => Err(forbidden("book on another doctor's calendar")),
-        Role::Doctor if !care.doctor_cares => Err(Error::NotFound),
-        Role::Nurse => Err(forbidden("book appointments")),
+    match p {
+        Principal::Patient { patient_id, .. } if *patient_id != patient => Err(forbidden("book for another patient")),
+        Principal::Doctor { .. } if !p.is_doctor(doctor) => Err(forbidden("book on another doctor's calendar")),
+        Principal::Doctor { .. } if !care.doctor_cares => Err(Error::NotFound),
+        Principal::Nurse { .. } => Err(forbidden("book appointments")),
         _ => Ok(()),
     }
 }
 
-/// The status changes and edits of an appointment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApptAction {
-    Reschedule,
-    Cancel,
-    CheckIn,
-    Complete,
-    NoShow,
+/// Moving an appointment or changing its reason: the front desk.
+pub fn reschedule_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
+    read_appointment(p, a)?;
+    match p {
+        Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(()),
+        _ => Err(forbidden("do this to an appointment")),
+    }
 }
 
 /// Whether a caller may take `action` on an appointment they can see.
 /// A patient's cancel is further bound by the cancel window (domain rule).
-pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: ApptAction) -> Result<()> {
+pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: AppointmentAction) -> Result<()> {
     read_appointment(p, a)?;
-    use ApptAction::*;
-    let allowed = match p.role {
-        Role::Receptionist | Role::Admin => true,
-        Role::Patient => action == Cancel,
-        Role::Doctor => matches!(action, Complete | NoShow),
-        Role::Nurse => action == CheckIn,
+    use AppointmentAction::*;
+    let allowed = match p {
+        Principal::Receptionist { .. } | Principal::Admin { .. } => true,
+        Principal::Patient { .. } => action == Cancel,
+        Principal::Doctor { .. } => matches!(action, Complete | NoShow),
+        Principal::Nurse { .. } => action == CheckIn,
     };
     if allowed { Ok(()) } else { Err(forbidden("do this to an appointment")) }
 }
@@ -237,29 +285,29 @@ pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: ApptAction) -> Re
 /// Whether the caller's cancels must respect `HEALTHSYNX_CANCEL_HOURS`
 /// (patients online; the front desk may cancel any time).
 pub fn bound_by_cancel_window(p: &Principal) -> bool {
-    p.role == Role::Patient
+    matches!(p, Principal::Patient { .. })
 }
 
 // ---- medical records ----
 
 /// Who may list records at all (receptionists never see clinical content).
 pub fn list_records(p: &Principal) -> Result<()> {
-    if p.role == Role::Receptionist { Err(forbidden("read medical records")) } else { Ok(()) }
+    if p.role() == Role::Receptionist { Err(forbidden("read medical records")) } else { Ok(()) }
 }
 
 /// Reading the records of `patient`.
 pub fn read_records_of(p: &Principal, patient: Uuid, care: CareFacts) -> Result<()> {
-    if p.role == Role::Receptionist || !in_care(p, patient, care) { Err(Error::NotFound) } else { Ok(()) }
+    if p.role() == Role::Receptionist || !in_care(p, patient, care) { Err(Error::NotFound) } else { Ok(()) }
 }
 
 /// Whether retracted records may be listed.
 pub fn sees_retracted(p: &Principal) -> bool {
-    matches!(p.role, Role::Doctor | Role::Admin)
+    matches!(p.role(), Role::Doctor | Role::Admin)
 }
 
 /// Whether the role writes records at all (doctors and admins).
 pub fn write_records(p: &Principal) -> Result<()> {
-    match p.role {
+    match p.role() {
         Role::Doctor | Role::Admin => Ok(()),
         _ => Err(forbidden("write medical records")),
     }
@@ -267,9 +315,9 @@ pub fn write_records(p: &Principal) -> Result<()> {
 
 /// Writing a record for an appointment the caller can see: only its doctor or an admin.
 pub fn create_record(p: &Principal, appointment_doctor: Uuid) -> Result<()> {
-    match p.role {
+    match p.role() {
         Role::Admin => Ok(()),
-        Role::Doctor if p.user_id == appointment_doctor => Ok(()),
+        Role::Doctor if p.is_doctor(appointment_doctor) => Ok(()),
         Role::Doctor => Err(forbidden("write records for another doctor's appointment")),
         _ => Err(forbidden("write medical records")),
     }
@@ -277,9 +325,9 @@ pub fn create_record(p: &Principal, appointment_doctor: Uuid) -> Result<()> {
 
 /// Editing or retracting a record the caller can read: its author or an admin.
 pub fn change_record(p: &Principal, author: Uuid) -> Result<()> {
-    match p.role {
+    match p.role() {
         Role::Admin => Ok(()),
-        Role::Doctor if p.user_id == author => Ok(()),
+        Role::Doctor if p.is_doctor(author) => Ok(()),
         Role::Doctor => Err(forbidden("change another doctor's record")),
         _ => Err(forbidden("change medical records")),
     }
@@ -292,12 +340,9 @@ mod tests {
     const DEPT: &str = "cardiology";
 
     fn who(role: Role) -> Principal {
-        Principal {
-            user_id: Uuid::from_u128(role as u128 + 1),
-            role,
-            department: role.needs_department().then(|| DEPT.to_owned()),
-            patient_id: (role == Role::Patient).then(|| Uuid::from_u128(100)),
-        }
+        let department = role.needs_department().then(|| DEPT.to_owned());
+        let patient = (role == Role::Patient).then(|| Uuid::from_u128(100));
+        Principal::of(Uuid::from_u128(role as u128 + 1), role, department, patient).unwrap()
     }
 
     fn code<T>(r: Result<T>) -> u16 {
@@ -358,8 +403,8 @@ mod tests {
         let theirs = ApptFacts { patient_id: OTHER_PATIENT, doctor_id: Uuid::from_u128(999), department: "neurology" };
         table([200, 200, 200, 200, 200], |p| code(read_appointment(p, mine)));
         table([404, 404, 404, 200, 200], |p| code(read_appointment(p, theirs)));
-        use ApptAction::*;
-        table([403, 403, 403, 200, 200], |p| code(act_on_appointment(p, mine, Reschedule)));
+        use AppointmentAction::*;
+        table([403, 403, 403, 200, 200], |p| code(reschedule_appointment(p, mine)));
         table([200, 403, 403, 200, 200], |p| code(act_on_appointment(p, mine, Cancel)));
         table([403, 403, 200, 200, 200], |p| code(act_on_appointment(p, mine, CheckIn)));
         table([403, 200, 403, 200, 200], |p| code(act_on_appointment(p, mine, Complete)));

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::*;
+use crate::value::{DepartmentCode, Email, Reason};
 
 /// Largest accepted request body; larger ones get `413`.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
@@ -67,57 +68,119 @@ pub enum RouteId {
     AdminBackup,
 }
 
-/// `(route, method, path pattern)`; `{…}` segments are ids.
-pub const ROUTES: &[(RouteId, &str, &str)] = &[
-    (RouteId::Healthz, "GET", "/healthz"),
-    (RouteId::Readyz, "GET", "/readyz"),
-    (RouteId::Metrics, "GET", "/metrics"),
-    (RouteId::JwtCreate, "POST", "/api/auth/jwt/create"),
-    (RouteId::JwtRefresh, "POST", "/api/auth/jwt/refresh"),
-    (RouteId::JwtVerify, "POST", "/api/auth/jwt/verify"),
-    (RouteId::Logout, "POST", "/api/auth/logout"),
-    (RouteId::PasswordChange, "POST", "/api/auth/password/change"),
-    (RouteId::PasswordResetConfirm, "POST", "/api/auth/password/reset/confirm"),
-    (RouteId::Me, "GET", "/api/me"),
-    (RouteId::MyAccessLog, "GET", "/api/me/access-log"),
-    (RouteId::ListUsers, "GET", "/api/users"),
-    (RouteId::CreateUser, "POST", "/api/users"),
-    (RouteId::GetUser, "GET", "/api/users/{id}"),
-    (RouteId::PatchUser, "PATCH", "/api/users/{id}"),
-    (RouteId::DeactivateUser, "POST", "/api/users/{id}/deactivate"),
-    (RouteId::ActivateUser, "POST", "/api/users/{id}/activate"),
-    (RouteId::UserPasswordReset, "POST", "/api/users/{id}/password-reset"),
-    (RouteId::ListDepartments, "GET", "/api/departments"),
-    (RouteId::CreateDepartment, "POST", "/api/departments"),
-    (RouteId::ListPatients, "GET", "/api/patients"),
-    (RouteId::CreatePatient, "POST", "/api/patients"),
-    (RouteId::GetPatient, "GET", "/api/patients/{id}"),
-    (RouteId::PatchPatient, "PATCH", "/api/patients/{id}"),
-    (RouteId::ListDoctors, "GET", "/api/doctors"),
-    (RouteId::GetAvailability, "GET", "/api/doctors/{id}/availability"),
-    (RouteId::PutAvailability, "PUT", "/api/doctors/{id}/availability"),
-    (RouteId::CreateTimeOff, "POST", "/api/doctors/{id}/time-off"),
-    (RouteId::DeleteTimeOff, "DELETE", "/api/doctors/{id}/time-off/{tid}"),
-    (RouteId::Slots, "GET", "/api/doctors/{id}/slots"),
-    (RouteId::Calendar, "GET", "/api/doctors/{id}/calendar"),
-    (RouteId::ListAppointments, "GET", "/api/appointments"),
-    (RouteId::CreateAppointment, "POST", "/api/appointments"),
-    (RouteId::GetAppointment, "GET", "/api/appointments/{id}"),
-    (RouteId::PatchAppointment, "PATCH", "/api/appointments/{id}"),
-    (RouteId::CancelAppointment, "POST", "/api/appointments/{id}/cancel"),
-    (RouteId::CheckInAppointment, "POST", "/api/appointments/{id}/check-in"),
-    (RouteId::CompleteAppointment, "POST", "/api/appointments/{id}/complete"),
-    (RouteId::NoShowAppointment, "POST", "/api/appointments/{id}/no-show"),
-    (RouteId::ListRecords, "GET", "/api/records"),
-    (RouteId::CreateRecord, "POST", "/api/records"),
-    (RouteId::GetRecord, "GET", "/api/records/{id}"),
-    (RouteId::PatchRecord, "PATCH", "/api/records/{id}"),
-    (RouteId::RetractRecord, "DELETE", "/api/records/{id}"),
-    (RouteId::RecordHistory, "GET", "/api/records/{id}/history"),
-    (RouteId::ListAudit, "GET", "/api/audit"),
-    (RouteId::VerifyAudit, "GET", "/api/audit/verify"),
-    (RouteId::AdminBackup, "POST", "/api/admin/backup"),
+/// Whether a route wants `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// No token: health checks, metrics (loopback only), login and the token
+    /// exchanges that stand in for one.
+    Public,
+    Bearer,
+}
+
+/// One route: what it is called, how it is reached, and whether it wants a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub id: RouteId,
+    pub method: &'static str,
+    /// `{…}` segments are UUIDs, filled in order by [`RouteId::path`].
+    pub pattern: &'static str,
+    pub auth: Auth,
+}
+
+const fn route(id: RouteId, method: &'static str, pattern: &'static str, auth: Auth) -> Route {
+    Route { id, method, pattern, auth }
+}
+
+use Auth::{Bearer, Public};
+
+/// Every route, in the order of [`RouteId`] (a test keeps it so).
+pub const ROUTES: &[Route] = &[
+    route(RouteId::Healthz, "GET", "/healthz", Public),
+    route(RouteId::Readyz, "GET", "/readyz", Public),
+    route(RouteId::Metrics, "GET", "/metrics", Public),
+    route(RouteId::JwtCreate, "POST", "/api/auth/jwt/create", Public),
+    route(RouteId::JwtRefresh, "POST", "/api/auth/jwt/refresh", Public),
+    route(RouteId::JwtVerify, "POST", "/api/auth/jwt/verify", Public),
+    route(RouteId::Logout, "POST", "/api/auth/logout", Bearer),
+    route(RouteId::PasswordChange, "POST", "/api/auth/password/change", Bearer),
+    route(RouteId::PasswordResetConfirm, "POST", "/api/auth/password/reset/confirm", Public),
+    route(RouteId::Me, "GET", "/api/me", Bearer),
+    route(RouteId::MyAccessLog, "GET", "/api/me/access-log", Bearer),
+    route(RouteId::ListUsers, "GET", "/api/users", Bearer),
+    route(RouteId::CreateUser, "POST", "/api/users", Bearer),
+    route(RouteId::GetUser, "GET", "/api/users/{id}", Bearer),
+    route(RouteId::PatchUser, "PATCH", "/api/users/{id}", Bearer),
+    route(RouteId::DeactivateUser, "POST", "/api/users/{id}/deactivate", Bearer),
+    route(RouteId::ActivateUser, "POST", "/api/users/{id}/activate", Bearer),
+    route(RouteId::UserPasswordReset, "POST", "/api/users/{id}/password-reset", Bearer),
+    route(RouteId::ListDepartments, "GET", "/api/departments", Bearer),
+    route(RouteId::CreateDepartment, "POST", "/api/departments", Bearer),
+    route(RouteId::ListPatients, "GET", "/api/patients", Bearer),
+    route(RouteId::CreatePatient, "POST", "/api/patients", Bearer),
+    route(RouteId::GetPatient, "GET", "/api/patients/{id}", Bearer),
+    route(RouteId::PatchPatient, "PATCH", "/api/patients/{id}", Bearer),
+    route(RouteId::ListDoctors, "GET", "/api/doctors", Bearer),
+    route(RouteId::GetAvailability, "GET", "/api/doctors/{id}/availability", Bearer),
+    route(RouteId::PutAvailability, "PUT", "/api/doctors/{id}/availability", Bearer),
+    route(RouteId::CreateTimeOff, "POST", "/api/doctors/{id}/time-off", Bearer),
+    route(RouteId::DeleteTimeOff, "DELETE", "/api/doctors/{id}/time-off/{tid}", Bearer),
+    route(RouteId::Slots, "GET", "/api/doctors/{id}/slots", Bearer),
+    route(RouteId::Calendar, "GET", "/api/doctors/{id}/calendar", Bearer),
+    route(RouteId::ListAppointments, "GET", "/api/appointments", Bearer),
+    route(RouteId::CreateAppointment, "POST", "/api/appointments", Bearer),
+    route(RouteId::GetAppointment, "GET", "/api/appointments/{id}", Bearer),
+    route(RouteId::PatchAppointment, "PATCH", "/api/appointments/{id}", Bearer),
+    route(RouteId::CancelAppointment, "POST", "/api/appointments/{id}/cancel", Bearer),
+    route(RouteId::CheckInAppointment, "POST", "/api/appointments/{id}/check-in", Bearer),
+    route(RouteId::CompleteAppointment, "POST", "/api/appointments/{id}/complete", Bearer),
+    route(RouteId::NoShowAppointment, "POST", "/api/appointments/{id}/no-show", Bearer),
+    route(RouteId::ListRecords, "GET", "/api/records", Bearer),
+    route(RouteId::CreateRecord, "POST", "/api/records", Bearer),
+    route(RouteId::GetRecord, "GET", "/api/records/{id}", Bearer),
+    route(RouteId::PatchRecord, "PATCH", "/api/records/{id}", Bearer),
+    route(RouteId::RetractRecord, "DELETE", "/api/records/{id}", Bearer),
+    route(RouteId::RecordHistory, "GET", "/api/records/{id}/history", Bearer),
+    route(RouteId::ListAudit, "GET", "/api/audit", Bearer),
+    route(RouteId::VerifyAudit, "GET", "/api/audit/verify", Bearer),
+    route(RouteId::AdminBackup, "POST", "/api/admin/backup", Bearer),
 ];
+
+impl RouteId {
+    /// This route's row of [`ROUTES`].
+    pub fn route(self) -> &'static Route {
+        &ROUTES[self as usize]
+    }
+
+    pub fn method(self) -> &'static str {
+        self.route().method
+    }
+
+    pub fn auth(self) -> Auth {
+        self.route().auth
+    }
+
+    /// The concrete path, with `ids` in the `{…}` segments in order. A
+    /// missing id leaves its segment as it is (the server answers `404`);
+    /// debug builds, which the tests are, assert the count.
+    pub fn path(self, ids: &[Uuid]) -> String {
+        let pattern = self.route().pattern;
+        let mut ids = ids.iter();
+        let mut out = String::with_capacity(pattern.len() + 36 * ids.len());
+        for segment in pattern.split('/').skip(1) {
+            out.push('/');
+            let id = if segment.starts_with('{') { ids.next() } else { None };
+            match id {
+                Some(id) => out.push_str(&id.to_string()),
+                None => {
+                    debug_assert!(!segment.starts_with('{'), "{pattern} needs more ids");
+                    out.push_str(segment);
+                }
+            }
+        }
+        debug_assert!(ids.next().is_none(), "{pattern} takes fewer ids");
+        out
+    }
+}
 
 /// Why a path did not resolve to a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,19 +190,21 @@ pub enum RouteMiss {
     MethodNotAllowed(Vec<&'static str>),
 }
 
-/// Resolves a method and path (with or without a trailing slash) to a route and
-/// its `{…}` segments in order.
-pub fn match_route<'p>(method: &str, path: &'p str) -> Result<(RouteId, Vec<&'p str>), RouteMiss> {
+/// Resolves a method and path (with or without a trailing slash) to a route
+/// and the ids of its `{…}` segments in order. A segment that is not a UUID
+/// names nothing, so it is `NotFound`.
+pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), RouteMiss> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
     // Split once: every request is tried against every pattern.
     let have: Vec<&str> = path.split('/').collect();
     let mut allowed = Vec::new();
-    for &(id, m, pattern) in ROUTES {
-        if let Some(params) = match_pattern(pattern, &have) {
-            if m == method {
-                return Ok((id, params));
+    for r in ROUTES {
+        if let Some(params) = match_pattern(r.pattern, &have) {
+            if r.method == method {
+                let ids = params.iter().map(|p| p.parse()).collect::<Result<_, _>>();
+                return ids.map(|ids| (r.id, ids)).map_err(|_| RouteMiss::NotFound);
             }
-            allowed.push(m);
+            allowed.push(r.method);
         }
     }
     if allowed.is_empty() { Err(RouteMiss::NotFound) } else { Err(RouteMiss::MethodNotAllowed(allowed)) }
@@ -156,71 +221,6 @@ fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {
         }
     }
     want.next().is_none().then_some(params)
-}
-
-/// Concrete paths for the client: one function per parameterised pattern.
-pub mod path {
-    use uuid::Uuid;
-
-    pub const JWT_CREATE: &str = "/api/auth/jwt/create/";
-    pub const JWT_REFRESH: &str = "/api/auth/jwt/refresh/";
-    pub const JWT_VERIFY: &str = "/api/auth/jwt/verify/";
-    pub const LOGOUT: &str = "/api/auth/logout/";
-    pub const PASSWORD_CHANGE: &str = "/api/auth/password/change/";
-    pub const PASSWORD_RESET_CONFIRM: &str = "/api/auth/password/reset/confirm/";
-    pub const ME: &str = "/api/me";
-    pub const MY_ACCESS_LOG: &str = "/api/me/access-log";
-    pub const USERS: &str = "/api/users";
-    pub const DEPARTMENTS: &str = "/api/departments";
-    pub const PATIENTS: &str = "/api/patients";
-    pub const DOCTORS: &str = "/api/doctors";
-    pub const APPOINTMENTS: &str = "/api/appointments";
-    pub const RECORDS: &str = "/api/records";
-    pub const AUDIT: &str = "/api/audit";
-    pub const AUDIT_VERIFY: &str = "/api/audit/verify";
-    pub const ADMIN_BACKUP: &str = "/api/admin/backup";
-    pub const HEALTHZ: &str = "/healthz";
-    pub const READYZ: &str = "/readyz";
-    pub const METRICS: &str = "/metrics";
-
-    pub fn user(id: Uuid) -> String {
-        format!("{USERS}/{id}")
-    }
-    /// `action` is `deactivate`, `activate` or `password-reset`.
-    pub fn user_action(id: Uuid, action: &str) -> String {
-        format!("{USERS}/{id}/{action}")
-    }
-    pub fn patient(id: Uuid) -> String {
-        format!("{PATIENTS}/{id}")
-    }
-    pub fn availability(doctor: Uuid) -> String {
-        format!("{DOCTORS}/{doctor}/availability")
-    }
-    pub fn time_off(doctor: Uuid) -> String {
-        format!("{DOCTORS}/{doctor}/time-off")
-    }
-    pub fn time_off_item(doctor: Uuid, id: Uuid) -> String {
-        format!("{DOCTORS}/{doctor}/time-off/{id}")
-    }
-    pub fn slots(doctor: Uuid) -> String {
-        format!("{DOCTORS}/{doctor}/slots")
-    }
-    pub fn calendar(doctor: Uuid) -> String {
-        format!("{DOCTORS}/{doctor}/calendar")
-    }
-    pub fn appointment(id: Uuid) -> String {
-        format!("{APPOINTMENTS}/{id}")
-    }
-    /// `action` is `cancel`, `check-in`, `complete` or `no-show`.
-    pub fn appointment_action(id: Uuid, action: &str) -> String {
-        format!("{APPOINTMENTS}/{id}/{action}")
-    }
-    pub fn record(id: Uuid) -> String {
-        format!("{RECORDS}/{id}")
-    }
-    pub fn record_history(id: Uuid) -> String {
-        format!("{RECORDS}/{id}/history")
-    }
 }
 
 /// An RFC 7807 problem: every error the API gives.
@@ -377,11 +377,11 @@ pub struct Empty {}
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
-    pub email: String,
+    pub email: Email,
     pub full_name: String,
     pub role: Role,
     #[serde(default)]
-    pub department: Option<String>,
+    pub department: Option<DepartmentCode>,
     #[serde(default)]
     pub password: Option<String>,
     #[serde(default)]
@@ -393,11 +393,11 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
+    pub department: Option<DepartmentCode>,
 }
 
 /// `GET /api/users` filters.
@@ -424,7 +424,7 @@ pub struct Me {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewDepartment {
-    pub code: String,
+    pub code: DepartmentCode,
     pub name: String,
 }
 
@@ -434,7 +434,7 @@ pub struct NewDepartment {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
-    pub email: String,
+    pub email: Email,
     pub full_name: String,
     pub date_of_birth: String,
     pub phone: String,
@@ -462,7 +462,7 @@ pub struct PatientPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
+    pub email: Option<Email>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_of_birth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -527,7 +527,7 @@ pub struct NewAppointment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<Timestamp>,
     #[serde(default)]
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// `PATCH /api/appointments/{id}`
@@ -539,7 +539,7 @@ pub struct AppointmentPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Reason>,
 }
 
 /// `POST /api/appointments/{id}/cancel`
@@ -547,7 +547,46 @@ pub struct AppointmentPatch {
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {
     #[serde(default)]
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// What can happen to a booked appointment, each through its own route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppointmentAction {
+    Cancel,
+    CheckIn,
+    Complete,
+    NoShow,
+}
+
+impl AppointmentAction {
+    pub const ALL: [AppointmentAction; 4] = [Self::Cancel, Self::CheckIn, Self::Complete, Self::NoShow];
+
+    /// The route that does it.
+    pub fn route(self) -> RouteId {
+        match self {
+            Self::Cancel => RouteId::CancelAppointment,
+            Self::CheckIn => RouteId::CheckInAppointment,
+            Self::Complete => RouteId::CompleteAppointment,
+            Self::NoShow => RouteId::NoShowAppointment,
+        }
+    }
+
+    /// The action a route does, if it is one of these.
+    pub fn of_route(route: RouteId) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.route() == route)
+    }
+
+    /// The status it leaves the appointment in.
+    pub fn status(self) -> AppointmentStatus {
+        match self {
+            Self::Cancel => AppointmentStatus::Cancelled,
+            Self::CheckIn => AppointmentStatus::CheckedIn,
+            Self::Complete => AppointmentStatus::Completed,
+            Self::NoShow => AppointmentStatus::NoShow,
+        }
+    }
 }
 
 /// `GET /api/appointments` filters.
@@ -646,26 +685,44 @@ pub struct PageQuery {
 mod tests {
     use super::*;
 
+    const A: &str = "0190a0a0-0000-7000-8000-000000000001";
+    const B: &str = "0190a0a0-0000-7000-8000-000000000002";
+
+    fn id(s: &str) -> Uuid {
+        s.parse().unwrap()
+    }
+
     #[test]
     fn routes_match_with_and_without_trailing_slash() {
         assert_eq!(match_route("GET", "/api/me"), Ok((RouteId::Me, vec![])));
         assert_eq!(match_route("GET", "/api/me/"), Ok((RouteId::Me, vec![])));
-        assert_eq!(match_route("DELETE", "/api/doctors/a/time-off/b/"), Ok((RouteId::DeleteTimeOff, vec!["a", "b"])));
+        let path = format!("/api/doctors/{A}/time-off/{B}/");
+        assert_eq!(match_route("DELETE", &path), Ok((RouteId::DeleteTimeOff, vec![id(A), id(B)])));
     }
 
     #[test]
-    fn unknown_paths_and_methods_are_told_apart() {
+    fn unknown_paths_methods_and_ids_are_told_apart() {
         assert_eq!(match_route("GET", "/api/nope"), Err(RouteMiss::NotFound));
         assert_eq!(match_route("GET", "/api/users//"), Err(RouteMiss::NotFound));
+        assert_eq!(match_route("GET", "/api/users/not-an-id"), Err(RouteMiss::NotFound));
         assert_eq!(match_route("DELETE", "/api/me"), Err(RouteMiss::MethodNotAllowed(vec!["GET"])));
     }
 
     #[test]
-    fn every_route_is_listed_once() {
+    fn the_table_is_in_route_order_and_every_path_resolves_to_its_route() {
         let mut seen = std::collections::HashSet::new();
-        for (id, m, p) in ROUTES {
-            assert!(seen.insert((m, p)), "{m} {p} twice");
-            assert_eq!(match_route(m, p).map(|r| r.0), Ok(*id));
+        for (i, r) in ROUTES.iter().enumerate() {
+            assert_eq!(r.id as usize, i, "{:?} is out of place in ROUTES", r.id);
+            assert!(seen.insert((r.method, r.pattern)), "{} {} twice", r.method, r.pattern);
+            let ids: Vec<Uuid> = r.pattern.matches('{').map(|_| Uuid::now_v7()).collect();
+            let path = r.id.path(&ids);
+            assert_eq!(match_route(r.method, &path), Ok((r.id, ids)), "{} {path}", r.method);
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "needs more ids")]
+    fn a_path_without_its_ids_is_a_bug() {
+        RouteId::GetUser.path(&[]);
     }
 }

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use crate::api::{self, path, *};
+use crate::api::{self, *};
 use crate::model::*;
+use crate::value::{DepartmentCode, Reason};
 
 /// What every client call returns.
 pub type Result<T> = std::result::Result<T, Problem>;
@@ -75,7 +76,7 @@ impl Client {
     /// Logs in and keeps the tokens for later calls.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
         let body = LoginRequest { email: email.to_owned(), password: password.to_owned() };
-        let pair: TokenPair = self.public(Method::POST, path::JWT_CREATE, &body).await?;
+        let pair: TokenPair = self.public(RouteId::JwtCreate, &body).await?;
         self.keep(&pair).await;
         Ok(pair)
     }
@@ -110,7 +111,7 @@ impl Client {
 
     async fn refresh_locked(&self, guard: &mut Option<Session>, refresh: String) -> Result<String> {
         let body = RefreshRequest { refresh };
-        match self.public::<TokenPair>(Method::POST, path::JWT_REFRESH, &body).await {
+        match self.public::<TokenPair>(RouteId::JwtRefresh, &body).await {
             Ok(pair) => {
                 let access = pair.access.clone();
                 *guard = Some(session_of(pair));
@@ -132,21 +133,52 @@ impl Client {
     /// Logs out: the server revokes this login's refresh family.
     pub async fn logout(&self) -> Result<()> {
         let refresh = self.refresh_token().await.ok_or_else(not_logged_in)?;
-        let out = self.send_empty(Method::POST, path::LOGOUT, Some(&RefreshRequest { refresh })).await;
+        let out = self.send_empty(RouteId::Logout, &[], Some(&RefreshRequest { refresh })).await;
         *self.session.lock().await = None;
         out
     }
 
     // ---- plumbing ----
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+    /// A request to `route`: its method comes from the route table, and a
+    /// bearer token (refreshed as needed) goes only to routes that want one.
+    async fn request(
+        &self,
+        route: RouteId,
+        ids: &[Uuid],
+        query: &impl Serialize,
+        body: Option<&impl Serialize>,
+        headers: &[(&str, String)],
+    ) -> Result<reqwest::Response> {
+        let url = format!("{}{}", self.base, route.path(ids));
+        let method = Method::from_bytes(route.method().as_bytes()).expect("route methods are valid");
+        let body = match body {
+            Some(b) => Some(serde_json::to_vec(b).map_err(|e| Problem::new(0, e.to_string()))?),
+            None => None,
+        };
+        let build = |h: &reqwest::Client| {
+            let mut rb = h.request(method.clone(), &url).query(query);
+            for (k, v) in headers {
+                rb = rb.header(*k, v);
+            }
+            match &body {
+                Some(b) => rb.header("content-type", "application/json").body(b.clone()),
+                None => rb,
+            }
+        };
+        match route.auth() {
+            Auth::Public => build(&self.http).send().await.map_err(transport),
+            Auth::Bearer => self.authed(build).await,
+        }
     }
 
-    /// A request without a token (login, refresh, verify, reset).
-    async fn public<T: DeserializeOwned>(&self, method: Method, path: &str, body: &impl Serialize) -> Result<T> {
-        let rb = self.http.request(method, self.url(path)).json(body);
-        decode(rb.send().await.map_err(transport)?).await
+    /// A public route's request with a JSON body, kept apart from
+    /// [`Client::request`] because refreshing a token must not need one.
+    async fn public<T: DeserializeOwned>(&self, route: RouteId, body: &impl Serialize) -> Result<T> {
+        debug_assert_eq!(route.auth(), Auth::Public, "{route:?}");
+        let method = Method::from_bytes(route.method().as_bytes()).expect("route methods are valid");
+        let url = format!("{}{}", self.base, route.path(&[]));
+        decode(self.http.request(method, url).json(body).send().await.map_err(transport)?).await
     }
 
     /// Sends an authenticated request built by `build`; on a `401` it refreshes
@@ -173,28 +205,21 @@ impl Client {
         build(&self.http).bearer_auth(&token).send().await.map_err(transport)
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> Result<T> {
-        let url = self.url(path);
-        decode(self.authed(|h| h.get(&url).query(query)).await?).await
+    /// A `GET` with a query, decoded.
+    async fn get<T: DeserializeOwned>(&self, route: RouteId, ids: &[Uuid], query: &impl Serialize) -> Result<T> {
+        decode(self.request(route, ids, query, None::<&()>, &[]).await?).await
     }
 
     /// A `GET` with `If-None-Match: etag` when one is given.
     async fn get_if_changed<T: DeserializeOwned>(
         &self,
-        path: &str,
+        route: RouteId,
+        ids: &[Uuid],
         query: &impl Serialize,
         etag: Option<&str>,
     ) -> Result<Fresh<T>> {
-        let url = self.url(path);
-        let resp = self
-            .authed(|h| {
-                let rb = h.get(&url).query(query);
-                match etag {
-                    Some(e) => rb.header("if-none-match", e),
-                    None => rb,
-                }
-            })
-            .await?;
+        let headers: Vec<(&str, String)> = etag.map(|e| ("if-none-match", e.to_owned())).into_iter().collect();
+        let resp = self.request(route, ids, query, None::<&()>, &headers).await?;
         if resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(Fresh::Unchanged);
         }
@@ -202,54 +227,68 @@ impl Client {
         Ok(Fresh::Changed { value: decode(resp).await?, etag })
     }
 
-    async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<T> {
-        decode(self.send_raw(method, path, body, &[]).await?).await
+    /// A request with a body (or none), decoded.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        route: RouteId,
+        ids: &[Uuid],
+        body: Option<&impl Serialize>,
+    ) -> Result<T> {
+        decode(self.request(route, ids, &(), body, &[]).await?).await
     }
 
-    async fn send_empty(&self, method: Method, path: &str, body: Option<&impl Serialize>) -> Result<()> {
-        let resp = self.send_raw(method, path, body, &[]).await?;
+    /// A request whose answer has no body worth reading.
+    async fn send_empty(&self, route: RouteId, ids: &[Uuid], body: Option<&impl Serialize>) -> Result<()> {
+        let resp = self.request(route, ids, &(), body, &[]).await?;
         if resp.status().is_success() { Ok(()) } else { Err(problem_of(resp).await) }
     }
 
-    async fn send_raw(
+    /// A versioned write: `If-Match` on the version read.
+    async fn send_if_match<T: DeserializeOwned>(
         &self,
-        method: Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-        headers: &[(&str, String)],
-    ) -> Result<reqwest::Response> {
-        let url = self.url(path);
-        let body = match body {
-            Some(b) => Some(serde_json::to_vec(b).map_err(|e| Problem::new(0, e.to_string()))?),
-            None => None,
-        };
-        self.authed(|h| {
-            let mut rb = h.request(method.clone(), &url);
-            for (k, v) in headers {
-                rb = rb.header(*k, v);
-            }
-            match &body {
-                Some(b) => rb.header("content-type", "application/json").body(b.clone()),
-                None => rb,
-            }
-        })
-        .await
+        route: RouteId,
+        id: Uuid,
+        version: u64,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        let headers = [("if-match", format!("\"{version}\""))];
+        decode(self.request(route, &[id], &(), Some(body), &headers).await?).await
+    }
+
+    // ---- health ----
+
+    /// `GET /healthz`: whether the process answers.
+    pub async fn healthz(&self) -> Result<()> {
+        self.send_empty(RouteId::Healthz, &[], None::<&()>).await
+    }
+
+    /// `GET /readyz`: whether the process and its store answer.
+    pub async fn readyz(&self) -> Result<()> {
+        self.send_empty(RouteId::Readyz, &[], None::<&()>).await
+    }
+
+    /// `GET /metrics` (loopback clients only): the Prometheus text.
+    pub async fn metrics(&self) -> Result<String> {
+        let resp = self.request(RouteId::Metrics, &[], &(), None::<&()>, &[]).await?;
+        if !resp.status().is_success() {
+            return Err(problem_of(resp).await);
+        }
+        resp.text().await.map_err(transport)
     }
 
     // ---- auth and accounts ----
 
     /// `POST /api/auth/jwt/verify/`
     pub async fn verify_token(&self, token: &str) -> Result<()> {
-        self.public::<Empty>(Method::POST, path::JWT_VERIFY, &VerifyRequest { token: token.to_owned() })
-            .await
-            .map(|_| ())
+        let body = VerifyRequest { token: token.to_owned() };
+        self.public::<Empty>(RouteId::JwtVerify, &body).await.map(|_| ())
     }
 
     /// Changes the password; the server then ends every older login, so this
     /// client logs in again with the new password.
     pub async fn change_password(&self, current: &str, new: &str) -> Result<()> {
         let body = PasswordChange { current_password: current.to_owned(), new_password: new.to_owned() };
-        self.send_empty(Method::POST, path::PASSWORD_CHANGE, Some(&body)).await?;
+        self.send_empty(RouteId::PasswordChange, &[], Some(&body)).await?;
         let email = self.user().await.ok_or_else(not_logged_in)?.email;
         self.login(&email, new).await.map(|_| ())
     }
@@ -257,139 +296,118 @@ impl Client {
     /// `POST /api/auth/password/reset/confirm/`
     pub async fn confirm_password_reset(&self, token: &str, new_password: &str) -> Result<()> {
         let body = PasswordResetConfirm { token: token.to_owned(), new_password: new_password.to_owned() };
-        let resp =
-            self.http.post(self.url(path::PASSWORD_RESET_CONFIRM)).json(&body).send().await.map_err(transport)?;
-        if resp.status().is_success() { Ok(()) } else { Err(problem_of(resp).await) }
+        self.send_empty(RouteId::PasswordResetConfirm, &[], Some(&body)).await
     }
 
     /// `GET /api/me`
     pub async fn me(&self) -> Result<Me> {
-        self.get(path::ME, &()).await
+        self.get(RouteId::Me, &[], &()).await
     }
 
     /// `GET /api/me/access-log`
     pub async fn my_access_log(&self, page: &PageQuery) -> Result<Page<AccessLogEntry>> {
-        self.get(path::MY_ACCESS_LOG, page).await
+        self.get(RouteId::MyAccessLog, &[], page).await
     }
 
     /// `GET /api/users`
     pub async fn users(&self, query: &UserQuery) -> Result<Page<User>> {
-        self.get(path::USERS, query).await
+        self.get(RouteId::ListUsers, &[], query).await
     }
 
     /// `POST /api/users`
     pub async fn create_user(&self, new: &NewUser) -> Result<User> {
-        self.send(Method::POST, path::USERS, Some(new)).await
+        self.send(RouteId::CreateUser, &[], Some(new)).await
     }
 
     /// `GET /api/users/{id}`
     pub async fn user_by_id(&self, id: Uuid) -> Result<User> {
-        self.get(&path::user(id), &()).await
+        self.get(RouteId::GetUser, &[id], &()).await
     }
 
     /// `PATCH /api/users/{id}`
     pub async fn patch_user(&self, id: Uuid, patch: &UserPatch) -> Result<User> {
-        self.send(Method::PATCH, &path::user(id), Some(patch)).await
+        self.send(RouteId::PatchUser, &[id], Some(patch)).await
     }
 
     /// `POST /api/users/{id}/deactivate`
     pub async fn deactivate_user(&self, id: Uuid) -> Result<User> {
-        self.send(Method::POST, &path::user_action(id, "deactivate"), None::<&()>).await
+        self.send(RouteId::DeactivateUser, &[id], None::<&()>).await
     }
 
     /// `POST /api/users/{id}/activate`
     pub async fn activate_user(&self, id: Uuid) -> Result<User> {
-        self.send(Method::POST, &path::user_action(id, "activate"), None::<&()>).await
+        self.send(RouteId::ActivateUser, &[id], None::<&()>).await
     }
 
     /// `POST /api/users/{id}/password-reset`
     pub async fn issue_password_reset(&self, id: Uuid) -> Result<ResetToken> {
-        self.send(Method::POST, &path::user_action(id, "password-reset"), None::<&()>).await
+        self.send(RouteId::UserPasswordReset, &[id], None::<&()>).await
     }
 
     /// `GET /api/departments`
     pub async fn departments(&self) -> Result<Vec<Department>> {
-        self.get(path::DEPARTMENTS, &()).await
+        self.get(RouteId::ListDepartments, &[], &()).await
     }
 
     /// `POST /api/departments`
     pub async fn create_department(&self, code: &str, name: &str) -> Result<Department> {
-        let body = NewDepartment { code: code.to_owned(), name: name.to_owned() };
-        self.send(Method::POST, path::DEPARTMENTS, Some(&body)).await
+        let code = DepartmentCode::parse(code).map_err(|e| invalid("code", e))?;
+        let body = NewDepartment { code, name: name.to_owned() };
+        self.send(RouteId::CreateDepartment, &[], Some(&body)).await
     }
 
     // ---- patients ----
 
     /// `GET /api/patients?q=`
     pub async fn patients(&self, query: &PatientQuery) -> Result<Page<Patient>> {
-        self.get(path::PATIENTS, query).await
+        self.get(RouteId::ListPatients, &[], query).await
     }
 
     /// `POST /api/patients`
     pub async fn create_patient(&self, new: &NewPatient) -> Result<PatientCreated> {
-        self.send(Method::POST, path::PATIENTS, Some(new)).await
+        self.send(RouteId::CreatePatient, &[], Some(new)).await
     }
 
     /// `GET /api/patients/{id}`
     pub async fn patient(&self, id: Uuid) -> Result<Patient> {
-        self.get(&path::patient(id), &()).await
+        self.get(RouteId::GetPatient, &[id], &()).await
     }
 
     /// `PATCH /api/patients/{id}`
     pub async fn patch_patient(&self, id: Uuid, patch: &PatientPatch) -> Result<Patient> {
-        self.send(Method::PATCH, &path::patient(id), Some(patch)).await
+        self.send(RouteId::PatchPatient, &[id], Some(patch)).await
     }
 
     // ---- doctors and scheduling ----
 
     /// `GET /api/doctors?department=`
     pub async fn doctors(&self, department: Option<&str>) -> Result<Vec<Doctor>> {
-        self.get(path::DOCTORS, &DoctorQuery { department: department.map(str::to_owned) }).await
+        self.get(RouteId::ListDoctors, &[], &DoctorQuery { department: department.map(str::to_owned) }).await
     }
 
     /// `GET /api/doctors/{id}/availability`
     pub async fn availability(&self, doctor: Uuid) -> Result<Availability> {
-        self.get(&path::availability(doctor), &()).await
+        self.get(RouteId::GetAvailability, &[doctor], &()).await
     }
 
     /// `PUT /api/doctors/{id}/availability`
     pub async fn set_availability(&self, doctor: Uuid, rules: Vec<AvailabilityRule>) -> Result<Availability> {
-        self.send(Method::PUT, &path::availability(doctor), Some(&AvailabilityUpdate { rules })).await
+        self.send(RouteId::PutAvailability, &[doctor], Some(&AvailabilityUpdate { rules })).await
     }
 
     /// `POST /api/doctors/{id}/time-off`
     pub async fn add_time_off(&self, doctor: Uuid, new: &NewTimeOff) -> Result<TimeOff> {
-        self.send(Method::POST, &path::time_off(doctor), Some(new)).await
+        self.send(RouteId::CreateTimeOff, &[doctor], Some(new)).await
     }
 
     /// `DELETE /api/doctors/{id}/time-off/{tid}`
     pub async fn delete_time_off(&self, doctor: Uuid, id: Uuid) -> Result<()> {
-        self.send_empty(Method::DELETE, &path::time_off_item(doctor, id), None::<&()>).await
+        self.send_empty(RouteId::DeleteTimeOff, &[doctor, id], None::<&()>).await
     }
 
     /// `GET /api/doctors/{id}/slots?from=&to=`
     pub async fn slots(&self, doctor: Uuid, range: &RangeQuery) -> Result<Vec<Slot>> {
-        self.get(&path::slots(doctor), range).await
-    }
-
-    /// `GET /api/doctors/{id}/calendar?from=&to=`
-    pub async fn calendar(&self, doctor: Uuid, range: &RangeQuery) -> Result<Vec<Appointment>> {
-        self.get(&path::calendar(doctor), range).await
-    }
-
-    /// `GET /api/appointments`
-    pub async fn appointments(&self, query: &AppointmentQuery) -> Result<Page<Appointment>> {
-        self.get(path::APPOINTMENTS, query).await
-    }
-
-    /// [`Client::calendar`], answered `Unchanged` while `etag` is current.
-    pub async fn calendar_if_changed(
-        &self,
-        doctor: Uuid,
-        range: &RangeQuery,
-        etag: Option<&str>,
-    ) -> Result<Fresh<Vec<Appointment>>> {
-        self.get_if_changed(&path::calendar(doctor), range, etag).await
+        self.get(RouteId::Slots, &[doctor], range).await
     }
 
     /// [`Client::slots`], answered `Unchanged` while `etag` is current.
@@ -399,7 +417,27 @@ impl Client {
         range: &RangeQuery,
         etag: Option<&str>,
     ) -> Result<Fresh<Vec<Slot>>> {
-        self.get_if_changed(&path::slots(doctor), range, etag).await
+        self.get_if_changed(RouteId::Slots, &[doctor], range, etag).await
+    }
+
+    /// `GET /api/doctors/{id}/calendar?from=&to=`
+    pub async fn calendar(&self, doctor: Uuid, range: &RangeQuery) -> Result<Vec<Appointment>> {
+        self.get(RouteId::Calendar, &[doctor], range).await
+    }
+
+    /// [`Client::calendar`], answered `Unchanged` while `etag` is current.
+    pub async fn calendar_if_changed(
+        &self,
+        doctor: Uuid,
+        range: &RangeQuery,
+        etag: Option<&str>,
+    ) -> Result<Fresh<Vec<Appointment>>> {
+        self.get_if_changed(RouteId::Calendar, &[doctor], range, etag).await
+    }
+
+    /// `GET /api/appointments`
+    pub async fn appointments(&self, query: &AppointmentQuery) -> Result<Page<Appointment>> {
+        self.get(RouteId::ListAppointments, &[], query).await
     }
 
     /// [`Client::appointments`], answered `Unchanged` while `etag` is current.
@@ -408,86 +446,85 @@ impl Client {
         query: &AppointmentQuery,
         etag: Option<&str>,
     ) -> Result<Fresh<Page<Appointment>>> {
-        self.get_if_changed(path::APPOINTMENTS, query, etag).await
+        self.get_if_changed(RouteId::ListAppointments, &[], query, etag).await
     }
 
     /// `POST /api/appointments`, with an `Idempotency-Key` when given.
     pub async fn book(&self, new: &NewAppointment, idempotency_key: Option<&str>) -> Result<Appointment> {
         let headers: Vec<(&str, String)> =
             idempotency_key.map(|k| ("idempotency-key", k.to_owned())).into_iter().collect();
-        decode(self.send_raw(Method::POST, path::APPOINTMENTS, Some(new), &headers).await?).await
+        decode(self.request(RouteId::CreateAppointment, &[], &(), Some(new), &headers).await?).await
     }
 
     /// `GET /api/appointments/{id}`
     pub async fn appointment(&self, id: Uuid) -> Result<Appointment> {
-        self.get(&path::appointment(id), &()).await
+        self.get(RouteId::GetAppointment, &[id], &()).await
     }
 
     /// `PATCH /api/appointments/{id}` with `If-Match` on `version`.
     pub async fn patch_appointment(&self, id: Uuid, version: u64, patch: &AppointmentPatch) -> Result<Appointment> {
-        let headers = [("if-match", format!("\"{version}\""))];
-        decode(self.send_raw(Method::PATCH, &path::appointment(id), Some(patch), &headers).await?).await
+        self.send_if_match(RouteId::PatchAppointment, id, version, patch).await
     }
 
     /// `POST /api/appointments/{id}/cancel`
     pub async fn cancel(&self, id: Uuid, reason: &str) -> Result<Appointment> {
-        let body = CancelRequest { reason: reason.to_owned() };
-        self.send(Method::POST, &path::appointment_action(id, "cancel"), Some(&body)).await
+        let body = CancelRequest { reason: Reason::parse(reason).map_err(|e| invalid("reason", e))? };
+        self.send(RouteId::CancelAppointment, &[id], Some(&body)).await
     }
 
-    /// `POST /api/appointments/{id}/{check-in|complete|no-show}`
-    pub async fn appointment_action(&self, id: Uuid, action: &str) -> Result<Appointment> {
-        self.send(Method::POST, &path::appointment_action(id, action), None::<&()>).await
+    /// `POST /api/appointments/{id}/{cancel|check-in|complete|no-show}`, with no body
+    /// (a cancellation without a reason).
+    pub async fn appointment_action(&self, id: Uuid, action: AppointmentAction) -> Result<Appointment> {
+        self.send(action.route(), &[id], None::<&()>).await
     }
 
     // ---- records ----
 
     /// `GET /api/records`
     pub async fn records(&self, query: &RecordQuery) -> Result<Page<MedicalRecord>> {
-        self.get(path::RECORDS, query).await
+        self.get(RouteId::ListRecords, &[], query).await
     }
 
     /// `POST /api/records`
     pub async fn create_record(&self, new: &NewRecord) -> Result<MedicalRecord> {
-        self.send(Method::POST, path::RECORDS, Some(new)).await
+        self.send(RouteId::CreateRecord, &[], Some(new)).await
     }
 
     /// `GET /api/records/{id}`
     pub async fn record(&self, id: Uuid) -> Result<MedicalRecord> {
-        self.get(&path::record(id), &()).await
+        self.get(RouteId::GetRecord, &[id], &()).await
     }
 
     /// `PATCH /api/records/{id}` with `If-Match` on `version`.
     pub async fn patch_record(&self, id: Uuid, version: u64, patch: &RecordPatch) -> Result<MedicalRecord> {
-        let headers = [("if-match", format!("\"{version}\""))];
-        decode(self.send_raw(Method::PATCH, &path::record(id), Some(patch), &headers).await?).await
+        self.send_if_match(RouteId::PatchRecord, id, version, patch).await
     }
 
     /// `DELETE /api/records/{id}`: retracts it as entered in error.
     pub async fn retract_record(&self, id: Uuid) -> Result<()> {
-        self.send_empty(Method::DELETE, &path::record(id), None::<&()>).await
+        self.send_empty(RouteId::RetractRecord, &[id], None::<&()>).await
     }
 
     /// `GET /api/records/{id}/history`
     pub async fn record_history(&self, id: Uuid) -> Result<Vec<RecordVersion>> {
-        self.get(&path::record_history(id), &()).await
+        self.get(RouteId::RecordHistory, &[id], &()).await
     }
 
     // ---- audit ----
 
     /// `GET /api/audit`
     pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
-        self.get(path::AUDIT, query).await
+        self.get(RouteId::ListAudit, &[], query).await
     }
 
     /// `GET /api/audit/verify`
     pub async fn verify_audit(&self) -> Result<ChainReport> {
-        self.get(path::AUDIT_VERIFY, &()).await
+        self.get(RouteId::VerifyAudit, &[], &()).await
     }
 
     /// `POST /api/admin/backup`: a sealed snapshot into the server's backup directory.
     pub async fn backup(&self) -> Result<BackupDone> {
-        self.send(Method::POST, path::ADMIN_BACKUP, None::<&()>).await
+        self.send(RouteId::AdminBackup, &[], None::<&()>).await
     }
 }
 
@@ -498,6 +535,13 @@ fn session_of(pair: TokenPair) -> Session {
         refresh: pair.refresh,
         user: pair.user,
     }
+}
+
+/// A value refused before any round trip, shaped as the server would refuse it.
+fn invalid(field: &str, message: String) -> Problem {
+    let mut p = Problem::new(422, "a field is not valid");
+    p.errors.push(FieldError::new(field, message));
+    p
 }
 
 fn not_logged_in() -> Problem {

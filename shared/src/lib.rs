@@ -5,6 +5,7 @@
 pub mod api;
 pub mod model;
 pub mod validate;
+pub mod value;
 
 #[cfg(feature = "client")]
 pub mod client;

@@ -5,6 +5,8 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::value::ClockTime;
+
 /// What a user is allowed to be. Staff (`Doctor`, `Nurse`) belong to a department.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -105,8 +107,8 @@ pub struct Doctor {
 pub struct AvailabilityRule {
     /// 1 = Monday … 7 = Sunday.
     pub weekday: u8,
-    pub start: String,
-    pub end: String,
+    pub start: ClockTime,
+    pub end: ClockTime,
     pub slot_minutes: u16,
 }
 

@@ -9,6 +9,8 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 /// Longest free-text field that is not clinical text (names, reasons).
 pub const MAX_SHORT_TEXT: usize = 200;
+/// Longest reason for booking, moving or cancelling an appointment.
+pub const MAX_REASON_CHARS: usize = 500;
 /// Longest clinical free text (diagnosis, notes).
 pub const MAX_CLINICAL_TEXT: usize = 16 * 1024;
 

@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::domain::accounts::{NewAccount, stage_account};
 use healthsynx_server::store::PatientRow;
@@ -285,10 +285,15 @@ pub fn insurance_of(email: &str) -> String {
     format!("INS-{}", email.split('@').next().unwrap_or_default().to_uppercase())
 }
 
+/// A clock time written in a test.
+pub fn clock(hm: &str) -> healthsynx_shared::value::ClockTime {
+    hm.parse().expect("a clock time")
+}
+
 /// Doctors work every day 08:00–20:00 in 30-minute slots (in the server's zone).
 pub fn all_week_rules() -> Vec<AvailabilityRule> {
     (1..=7)
-        .map(|d| AvailabilityRule { weekday: d, start: "08:00".into(), end: "20:00".into(), slot_minutes: 30 })
+        .map(|d| AvailabilityRule { weekday: d, start: clock("08:00"), end: clock("20:00"), slot_minutes: 30 })
         .collect()
 }
 
@@ -322,7 +327,7 @@ impl TestApp {
                 password_hash: Some(hash.clone()),
             };
             let row = stage_account(&mut tx, new).await.expect("account");
-            tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+            tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
             users.push((email.to_owned(), row.id));
         }
         let mut patients = Vec::new();
@@ -348,7 +353,7 @@ impl TestApp {
                 patient_type: PatientType::Outpatient,
             };
             tx.put_patient(&row).await.expect("patient");
-            tx.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
+            tx.audit(Draft::new(&actor, Action::PatientCreate, "patient", Some(id)).patient(id));
             patients.push((email.to_owned(), user.id, id));
         }
         for (_, doctor) in [&users[2], &users[3]] {

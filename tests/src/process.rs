@@ -169,10 +169,10 @@ pub async fn seed(url: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     admin.create_department("cardiology", "Cardiology").await.expect("seed");
     let doctor = admin
         .create_user(&NewUser {
-            email: "doc@process.test".into(),
+            email: "doc@process.test".parse().unwrap(),
             full_name: "Dora Doc".into(),
             role: Role::Doctor,
-            department: Some("cardiology".into()),
+            department: Some("cardiology".parse().unwrap()),
             password: Some(DOCTOR_PASSWORD.into()),
             username: None,
         })
@@ -182,7 +182,7 @@ pub async fn seed(url: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     let mut patients = Vec::new();
     for i in 0..n {
         let p = NewPatient {
-            email: format!("p{i}@process.test"),
+            email: format!("p{i}@process.test").parse().unwrap(),
             full_name: format!("Patient Number{i}"),
             date_of_birth: "1970-01-01".into(),
             phone: "+49 30 1234567".into(),

@@ -62,7 +62,7 @@ async fn two_hundred_bookings_over_three_processes_on_five_slots_have_one_winner
             doctor_id: doctor,
             start: slots[k % 5],
             end: None,
-            reason: format!("attempt {k}"),
+            reason: format!("attempt {k}").parse().unwrap(),
         };
         tasks.push(tokio::spawn(async move {
             match client.book(&req, None).await {
@@ -166,7 +166,7 @@ async fn sigkill_of_one_process_under_booking_load_loses_no_acknowledged_booking
                     doctor_id: doctor,
                     start: utc(day, 8, 0) + SLOT * i as i32,
                     end: None,
-                    reason: "load".into(),
+                    reason: "load".parse().unwrap(),
                 };
                 match client.book(&req, None).await {
                     Ok(a) => acked.lock().unwrap().push(a.id),

@@ -155,7 +155,7 @@ async fn stopping_postgres_under_load_gives_503_never_a_hang_and_the_server_reco
                     doctor_id: doctor,
                     start: utc(day, 8, 0) + SLOT * i as i32,
                     end: None,
-                    reason: "outage".into(),
+                    reason: "outage".parse().unwrap(),
                 };
                 let started = Instant::now();
                 let answer = admin.book(&req, None).await;

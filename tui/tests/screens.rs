@@ -835,8 +835,8 @@ fn doctor_edits_weekly_hours_and_adds_time_off() {
     assert_eq!(tasks(&mut app), ["loading availability"]);
     let rule = |weekday, start: &str, end: &str| AvailabilityRule {
         weekday,
-        start: start.into(),
-        end: end.into(),
+        start: start.parse().unwrap(),
+        end: end.parse().unwrap(),
         slot_minutes: 30,
     };
     let avail = Availability {

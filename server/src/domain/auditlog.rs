@@ -46,7 +46,7 @@ pub async fn verify(st: &State, who: &Caller<'_>) -> Result<ChainReport> {
 /// `GET /api/me/access-log` (patients): others' reads and changes of their data.
 pub async fn access_log(st: &State, who: &Caller<'_>, q: PageQuery) -> Result<Page<AccessLogEntry>> {
     let patient = policy::read_own_access_log(who.who)?;
-    let own = who.who.user_id;
+    let own = who.who.user_id();
     let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
     let mut tx = st.store.read().await?;
     loop {

@@ -64,7 +64,7 @@ impl State {
 
 /// The caller as the audit log names them.
 pub fn actor_of(p: &Principal, addr: Option<&str>) -> Actor {
-    Actor { id: Some(p.user_id), role: Some(p.role), addr: addr.map(str::to_owned) }
+    Actor { id: Some(p.user_id()), role: Some(p.role()), addr: addr.map(str::to_owned) }
 }
 
 /// A request's caller plus where it came from, for the audit log.

@@ -9,7 +9,7 @@ use healthsynx_shared::{Patient, Role};
 
 use super::accounts::{NewAccount, check_account_fields, check_password, stage_account, stage_reset_token};
 use super::{Caller, Pager, State, limit, mask};
-use crate::audit::Draft;
+use crate::audit::{Action, Draft};
 use crate::crypto::password;
 use crate::error::{Error, Result};
 use crate::policy::{self, PatientEdit, PatientList, Principal};
@@ -79,7 +79,7 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewPatient) -> Result<Pat
     };
     tx.put_patient(&row).await?;
     let token = if wants_activation { Some(stage_reset_token(&mut tx, user.id).await?) } else { None };
-    tx.audit(Draft::new(&who.actor(), "patient.create", "patient", Some(id)).patient(id));
+    tx.audit(Draft::new(&who.actor(), Action::PatientCreate, "patient", Some(id)).patient(id));
     tx.commit().await?;
     Ok(PatientCreated { patient: view(st, who.who, id).await?, activation_token: token })
 }
@@ -116,7 +116,7 @@ pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
     let facts = st.care_facts(who.who, id).await?;
     policy::read_patient(who.who, id, facts)?;
     let patient = view(st, who.who, id).await?;
-    st.store.append_audit([Draft::new(&who.actor(), "patient.read", "patient", Some(id)).patient(id)]).await?;
+    st.store.append_audit([Draft::new(&who.actor(), Action::PatientRead, "patient", Some(id)).patient(id)]).await?;
     Ok(patient)
 }
 
@@ -162,7 +162,9 @@ pub async fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<
     let page = pager.finish();
     st.store
         .append_audit(
-            page.items.iter().map(|p| Draft::new(&who.actor(), "patient.read", "patient", Some(p.id)).patient(p.id)),
+            page.items
+                .iter()
+                .map(|p| Draft::new(&who.actor(), Action::PatientRead, "patient", Some(p.id)).patient(p.id)),
         )
         .await?;
     Ok(page)
@@ -186,9 +188,6 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, req: PatientPatch) ->
     }
     if let Some(name) = &req.full_name {
         errors.check("full_name", validate::text(name, MAX_SHORT_TEXT));
-    }
-    if let Some(email) = &req.email {
-        errors.check("email", validate::email(email));
     }
     if let Some(ins) = &req.insurance_id {
         errors.check("insurance_id", check_insurance(ins));
@@ -227,7 +226,7 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, req: PatientPatch) ->
     }
     tx.put_user(&user, Some(&old_user)).await?;
     tx.put_patient(&row).await?;
-    tx.audit(Draft::new(&who.actor(), "patient.update", "patient", Some(id)).patient(id));
+    tx.audit(Draft::new(&who.actor(), Action::PatientUpdate, "patient", Some(id)).patient(id));
     tx.commit().await?;
     view(st, who.who, id).await
 }

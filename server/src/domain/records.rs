@@ -10,7 +10,7 @@ use healthsynx_shared::validate::{self, Errors, MAX_CLINICAL_TEXT};
 use healthsynx_shared::{AppointmentStatus, MedicalRecord, Prescription, RecordStatus, RecordVersion};
 
 use super::{Caller, Pager, State, limit};
-use crate::audit::Draft;
+use crate::audit::{Action, Draft};
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts};
 use crate::store::RecordRow;
@@ -103,11 +103,11 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<Medi
         version: 1,
         created_at: now,
         updated_at: now,
-        updated_by: who.who.user_id,
+        updated_by: who.who.user_id(),
     };
     let mut tx = st.store.begin().await?;
     tx.put_record(&row, true).await?;
-    tx.audit(Draft::new(&who.actor(), "record.create", "record", Some(id)).patient(row.patient_id));
+    tx.audit(Draft::new(&who.actor(), Action::RecordCreate, "record", Some(id)).patient(row.patient_id));
     tx.commit().await?;
     to_record(st, &row)
 }
@@ -117,7 +117,7 @@ pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<MedicalRecord
     let row = readable(st, who, id).await?;
     let rec = to_record(st, &row)?;
     st.store
-        .append_audit([Draft::new(&who.actor(), "record.read", "record", Some(id)).patient(row.patient_id)])
+        .append_audit([Draft::new(&who.actor(), Action::RecordRead, "record", Some(id)).patient(row.patient_id)])
         .await?;
     Ok(rec)
 }
@@ -131,7 +131,7 @@ pub async fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<M
         return Err(Error::Forbidden("only doctors and admins may list retracted records".into()));
     }
     let mut tx = st.store.read().await?;
-    let patient = match (q.patient_id, q.appointment_id, who.who.patient_id) {
+    let patient = match (q.patient_id, q.appointment_id, who.who.patient_id()) {
         (Some(p), _, _) => p,
         (None, Some(a), _) => tx.appointment(a).await?.ok_or(Error::NotFound)?.patient_id,
         (None, None, Some(own)) => own,
@@ -157,7 +157,9 @@ pub async fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<M
             break;
         }
     }
-    st.store.append_audit([Draft::new(&who.actor(), "record.list", "patient", Some(patient)).patient(patient)]).await?;
+    st.store
+        .append_audit([Draft::new(&who.actor(), Action::RecordList, "patient", Some(patient)).patient(patient)])
+        .await?;
     Ok(pager.finish())
 }
 
@@ -188,9 +190,9 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: R
     row.body_sealed = seal(st, id, &body)?;
     row.version += 1;
     row.updated_at = Timestamp::now();
-    row.updated_by = who.who.user_id;
+    row.updated_by = who.who.user_id();
     tx.put_record(&row, false).await?;
-    tx.audit(Draft::new(&who.actor(), "record.update", "record", Some(id)).patient(row.patient_id));
+    tx.audit(Draft::new(&who.actor(), Action::RecordUpdate, "record", Some(id)).patient(row.patient_id));
     tx.commit().await?;
     to_record(st, &row)
 }
@@ -208,9 +210,9 @@ pub async fn retract(st: &State, who: &Caller<'_>, id: Uuid) -> Result<()> {
     row.status = RecordStatus::EnteredInError;
     row.version += 1;
     row.updated_at = Timestamp::now();
-    row.updated_by = who.who.user_id;
+    row.updated_by = who.who.user_id();
     tx.put_record(&row, false).await?;
-    tx.audit(Draft::new(&who.actor(), "record.retract", "record", Some(id)).patient(row.patient_id));
+    tx.audit(Draft::new(&who.actor(), Action::RecordRetract, "record", Some(id)).patient(row.patient_id));
     Ok(tx.commit().await?)
 }
 
@@ -245,7 +247,7 @@ pub async fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<Recor
         });
     }
     st.store
-        .append_audit([Draft::new(&who.actor(), "record.history", "record", Some(id)).patient(row.patient_id)])
+        .append_audit([Draft::new(&who.actor(), Action::RecordHistory, "record", Some(id)).patient(row.patient_id)])
         .await?;
     Ok(out)
 }

@@ -12,13 +12,14 @@ use uuid::Uuid;
 
 use healthsynx_shared::api::*;
 use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
+use healthsynx_shared::value::{IdempotencyKey, Reason};
 use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff};
 
 use super::{Caller, Pager, State, limit};
-use crate::audit::Draft;
+use crate::audit::{Action, Draft};
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
-use crate::policy::{self, ApptAction, ApptFacts, Principal};
+use crate::policy::{self, ApptFacts, Principal};
 use crate::scope::ApptScope;
 use crate::store::{AppointmentRow, IdempotencyRow, MAX_APPOINTMENT_HOURS, Txn, UserRow};
 
@@ -65,13 +66,11 @@ pub fn check_rules(rules: &[AvailabilityRule]) -> Result<()> {
         if !(5..=480).contains(&r.slot_minutes) {
             errors.check(&f("slot_minutes"), Err("must be between 5 and 480".into()));
         }
-        match (validate::clock_minutes(&r.start), validate::clock_minutes(&r.end)) {
-            (Ok(s), Ok(e)) if s + r.slot_minutes.max(1) <= e && s < 1440 => spans.push((r.weekday, s, e, i)),
-            (Ok(_), Ok(_)) => errors.check(&f("end"), Err("must leave room for at least one slot after start".into())),
-            (s, e) => {
-                errors.check(&f("start"), s.map(|_| ()));
-                errors.check(&f("end"), e.map(|_| ()));
-            }
+        let (s, e) = (r.start.minutes(), r.end.minutes());
+        if s + r.slot_minutes.max(1) <= e && s < 1440 {
+            spans.push((r.weekday, s, e, i));
+        } else {
+            errors.check(&f("end"), Err("must leave room for at least one slot after start".into()));
         }
     }
     spans.sort();
@@ -106,7 +105,7 @@ pub async fn set_rules(
     a.rules = rules;
     a.rules.sort_by(|x, y| (x.weekday, &x.start).cmp(&(y.weekday, &y.start)));
     tx.put_availability(doctor, &a).await?;
-    tx.audit(Draft::new(&who.actor(), "availability.update", "doctor", Some(doctor)));
+    tx.audit(Draft::new(&who.actor(), Action::AvailabilityUpdate, "doctor", Some(doctor)));
     tx.commit().await?;
     Ok(a)
 }
@@ -130,7 +129,7 @@ pub async fn add_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, req: NewTi
     a.time_off.push(t.clone());
     a.time_off.sort_by_key(|t| t.start);
     tx.put_availability(doctor, &a).await?;
-    tx.audit(Draft::new(&who.actor(), "time_off.create", "doctor", Some(doctor)));
+    tx.audit(Draft::new(&who.actor(), Action::TimeOffCreate, "doctor", Some(doctor)));
     tx.commit().await?;
     Ok(t)
 }
@@ -147,7 +146,7 @@ pub async fn delete_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, id: Uui
         return Err(Error::NotFound);
     }
     tx.put_availability(doctor, &a).await?;
-    tx.audit(Draft::new(&who.actor(), "time_off.delete", "doctor", Some(doctor)));
+    tx.audit(Draft::new(&who.actor(), Action::TimeOffDelete, "doctor", Some(doctor)));
     Ok(tx.commit().await?)
 }
 
@@ -189,7 +188,7 @@ fn grid(tz: &TimeZone, rules: &[AvailabilityRule], first: Date, last: Date) -> V
     while date <= last {
         let weekday = date.weekday().to_monday_one_offset() as u8;
         for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.weekday == weekday) {
-            let (Ok(s), Ok(e)) = (validate::clock_minutes(&r.start), validate::clock_minutes(&r.end)) else { continue };
+            let (s, e) = (r.start.minutes(), r.end.minutes());
             let step = r.slot_minutes.max(1);
             let mut m = s;
             while m + step <= e {
@@ -342,13 +341,12 @@ pub enum Booked {
 
 /// `POST /api/appointments`: checks, overlap re-check and write under one
 /// lock; answered only once durable. An `Idempotency-Key` replays the first answer.
-pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency_key: Option<&str>) -> Result<Booked> {
-    if let Some(k) = idempotency_key
-        && (k.is_empty() || k.len() > 128 || !k.chars().all(|c| c.is_ascii_graphic()))
-    {
-        return Err(Error::BadRequest("Idempotency-Key must be 1–128 visible ASCII characters".into()));
-    }
-    validate::optional_text(&req.reason, 500).map_err(|m| Error::invalid("reason", m))?;
+pub async fn book(
+    st: &State,
+    who: &Caller<'_>,
+    req: NewAppointment,
+    idempotency_key: Option<&IdempotencyKey>,
+) -> Result<Booked> {
     let doctor = doctor_row(st, req.doctor_id).await?;
     if !doctor.active {
         return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
@@ -360,7 +358,7 @@ pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency
     let now = super::now();
     let mut tx = st.store.begin().await?;
     if let Some(key) = idempotency_key
-        && let Some(prev) = tx.idempotency(who.who.user_id, key).await?
+        && let Some(prev) = tx.idempotency(who.who.user_id(), key).await?
         && prev.created_at + IDEMPOTENCY_TTL > now
     {
         if prev.request_hash != request_hash {
@@ -386,15 +384,15 @@ pub async fn book(st: &State, who: &Caller<'_>, req: NewAppointment, idempotency
         version: 1,
         created_at: now,
         updated_at: now,
-        created_by: who.who.user_id,
+        created_by: who.who.user_id(),
     };
     check_no_overlap(&mut tx, &row).await?;
     tx.put_appointment(&row, None).await?;
     if let Some(key) = idempotency_key {
         let idem = IdempotencyRow { request_hash: request_hash.clone(), appointment_id: id, created_at: now };
-        tx.put_idempotency(who.who.user_id, key, &idem).await?;
+        tx.put_idempotency(who.who.user_id(), key, &idem).await?;
     }
-    tx.audit(Draft::new(&who.actor(), "appointment.create", "appointment", Some(id)).patient(row.patient_id));
+    tx.audit(Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(id)).patient(row.patient_id));
     tx.commit().await?;
     Ok(Booked::New(to_appointment(st, &row).await?))
 }
@@ -405,7 +403,9 @@ pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> 
     policy::read_appointment(who.who, facts(&row))?;
     let a = to_appointment(st, &row).await?;
     st.store
-        .append_audit([Draft::new(&who.actor(), "appointment.read", "appointment", Some(id)).patient(row.patient_id)])
+        .append_audit([
+            Draft::new(&who.actor(), Action::AppointmentRead, "appointment", Some(id)).patient(row.patient_id)
+        ])
         .await?;
     Ok(a)
 }
@@ -425,13 +425,10 @@ pub async fn reschedule(
     if_match: u64,
     req: AppointmentPatch,
 ) -> Result<Appointment> {
-    if let Some(r) = &req.reason {
-        validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
-    }
     let now = super::now();
     let mut tx = st.store.begin().await?;
     let old = tx.appointment(id).await?.ok_or(Error::NotFound)?;
-    policy::act_on_appointment(who.who, facts(&old), ApptAction::Reschedule)?;
+    policy::reschedule_appointment(who.who, facts(&old))?;
     check_version(&old, Some(if_match))?;
     if old.status != AppointmentStatus::Scheduled {
         return Err(Error::Conflict(format!("a {} appointment cannot be changed", old.status.as_str())));
@@ -455,7 +452,7 @@ pub async fn reschedule(
     row.version += 1;
     row.updated_at = now;
     tx.put_appointment(&row, Some(&old)).await?;
-    tx.audit(Draft::new(&who.actor(), "appointment.update", "appointment", Some(id)).patient(row.patient_id));
+    tx.audit(Draft::new(&who.actor(), Action::AppointmentUpdate, "appointment", Some(id)).patient(row.patient_id));
     tx.commit().await?;
     to_appointment(st, &row).await
 }
@@ -465,14 +462,11 @@ pub async fn transition(
     st: &State,
     who: &Caller<'_>,
     id: Uuid,
-    action: ApptAction,
+    action: AppointmentAction,
     if_match: Option<u64>,
-    cancel_reason: Option<String>,
+    cancel_reason: Option<Reason>,
 ) -> Result<Appointment> {
     use AppointmentStatus::*;
-    if let Some(r) = &cancel_reason {
-        validate::optional_text(r, 500).map_err(|m| Error::invalid("reason", m))?;
-    }
     let now = super::now();
     let cancel_hours = st.config.cancel_hours;
     let mut tx = st.store.begin().await?;
@@ -481,11 +475,11 @@ pub async fn transition(
         policy::act_on_appointment(who.who, facts(&old), action)?;
         check_version(&old, if_match)?;
         let next = match (action, old.status) {
-            (ApptAction::Cancel, Scheduled) => Cancelled,
-            (ApptAction::CheckIn, Scheduled) => CheckedIn,
-            (ApptAction::Complete, CheckedIn) => Completed,
-            (ApptAction::NoShow, Scheduled) if now >= old.start => NoShow,
-            (ApptAction::NoShow, Scheduled) => {
+            (AppointmentAction::Cancel, Scheduled) => Cancelled,
+            (AppointmentAction::CheckIn, Scheduled) => CheckedIn,
+            (AppointmentAction::Complete, CheckedIn) => Completed,
+            (AppointmentAction::NoShow, Scheduled) if now >= old.start => NoShow,
+            (AppointmentAction::NoShow, Scheduled) => {
                 return Err(Error::Conflict("a no-show can only be recorded after the start time".into()));
             }
             (_, from) => {
@@ -494,7 +488,7 @@ pub async fn transition(
                 ));
             }
         };
-        if action == ApptAction::Cancel && policy::bound_by_cancel_window(who.who) {
+        if action == AppointmentAction::Cancel && policy::bound_by_cancel_window(who.who) {
             let deadline = old.start - SignedDuration::from_hours(cancel_hours as i64);
             if now > deadline {
                 return Err(Error::Conflict(format!(
@@ -511,11 +505,10 @@ pub async fn transition(
         row.updated_at = now;
         tx.put_appointment(&row, Some(&old)).await?;
         let verb = match action {
-            ApptAction::Cancel => "appointment.cancel",
-            ApptAction::CheckIn => "appointment.check_in",
-            ApptAction::Complete => "appointment.complete",
-            ApptAction::NoShow => "appointment.no_show",
-            ApptAction::Reschedule => "appointment.update",
+            AppointmentAction::Cancel => Action::AppointmentCancel,
+            AppointmentAction::CheckIn => Action::AppointmentCheckIn,
+            AppointmentAction::Complete => Action::AppointmentComplete,
+            AppointmentAction::NoShow => Action::AppointmentNoShow,
         };
         tx.audit(Draft::new(&who.actor(), verb, "appointment", Some(id)).patient(row.patient_id));
         row
@@ -546,7 +539,7 @@ pub async fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery)
         }
     }
     st.store.keep_views(generation, rendered)?;
-    st.store.append_audit([Draft::new(&who.actor(), "calendar.read", "doctor", Some(doctor))]).await?;
+    st.store.append_audit([Draft::new(&who.actor(), Action::CalendarRead, "doctor", Some(doctor))]).await?;
     Ok(views.into_iter().flatten().collect())
 }
 
@@ -601,7 +594,9 @@ pub async fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<P
     }
     st.store
         .append_audit(
-            patients.into_iter().map(|p| Draft::new(&who.actor(), "appointment.list", "patient", Some(p)).patient(p)),
+            patients
+                .into_iter()
+                .map(|p| Draft::new(&who.actor(), Action::AppointmentList, "patient", Some(p)).patient(p)),
         )
         .await?;
     Ok(pager.finish())
@@ -612,7 +607,7 @@ mod tests {
     use super::*;
 
     fn rule(weekday: u8, start: &str, end: &str, slot: u16) -> AvailabilityRule {
-        AvailabilityRule { weekday, start: start.into(), end: end.into(), slot_minutes: slot }
+        AvailabilityRule { weekday, start: start.parse().unwrap(), end: end.parse().unwrap(), slot_minutes: slot }
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! `/api/auth/…`: login, refresh, verify, logout, password change and reset.
+//! `/api/auth/…`: login, refresh, verify and reset (public), logout and
+//! password change (with a token).
 
 use warp::reply::Response;
 
 use healthsynx_shared::api::{Empty, RouteId};
 
-use super::{Req, no_content, ok, principal};
+use super::{Req, no_content, ok};
 use crate::domain::{Caller, State, accounts};
 use crate::error::{Error, Result};
 
@@ -21,16 +22,16 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             accounts::confirm_reset(st, req.json()?, addr.as_deref()).await?;
             no_content()
         }
-        RouteId::Logout | RouteId::PasswordChange => {
-            let who = principal(st, req).await?;
-            let caller = Caller { who: &who, addr: addr.as_deref() };
-            if route == RouteId::Logout {
-                accounts::logout(st, &caller, req.json()?).await?;
-            } else {
-                accounts::change_password(st, &caller, req.json()?).await?;
-            }
-            no_content()
-        }
         _ => Err(Error::NotFound),
     }
+}
+
+/// The token routes of `/api/auth/…`: logout and password change.
+pub async fn handle_authed(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Result<Response> {
+    match route {
+        RouteId::Logout => accounts::logout(st, c, req.json()?).await?,
+        RouteId::PasswordChange => accounts::change_password(st, c, req.json()?).await?,
+        _ => return Err(Error::NotFound),
+    }
+    no_content()
 }

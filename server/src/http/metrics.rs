@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use healthsynx_shared::api::{ROUTES, RouteId};
+use healthsynx_shared::api::RouteId;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 10] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0];
@@ -72,10 +72,7 @@ pub fn protocol_error(status: u16) {
 }
 
 fn route_label(route: Option<RouteId>) -> String {
-    route
-        .and_then(|r| ROUTES.iter().find(|(id, _, _)| *id == r))
-        .map(|(_, m, p)| format!("{m} {p}"))
-        .unwrap_or_else(|| "unmatched".into())
+    route.map(|r| r.route()).map_or_else(|| "unmatched".into(), |r| format!("{} {}", r.method, r.pattern))
 }
 
 /// Counts one answered request.

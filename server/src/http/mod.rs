@@ -32,11 +32,12 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
 use healthsynx_shared::Outcome;
-use healthsynx_shared::api::{MAX_BODY_BYTES, ROUTES, RouteId, RouteMiss, match_route};
+use healthsynx_shared::api::{Auth, MAX_BODY_BYTES, RouteId, RouteMiss, match_route};
+use healthsynx_shared::value;
 
-use crate::audit::Draft;
-use crate::domain::State;
+use crate::audit::{Action, Draft};
 use crate::domain::accounts::{authenticate, throttled};
+use crate::domain::{Caller, State};
 use crate::error::{Error, Result};
 use crate::listen::ClientAddr;
 use crate::policy::Principal;
@@ -48,7 +49,8 @@ pub struct Req {
     pub headers: HeaderMap,
     pub addr: Option<SocketAddr>,
     pub body: Bytes,
-    pub params: Vec<String>,
+    /// The ids of the route's `{…}` segments, in order.
+    pub ids: Vec<uuid::Uuid>,
 }
 
 impl Req {
@@ -71,7 +73,13 @@ impl Req {
         let bad = |e: serde_json::Error| Error::BadRequest(format!("invalid JSON body: {e}"));
         let mut value: serde_json::Value = serde_json::from_slice(&self.body).map_err(bad)?;
         whole_numbers_as_integers(&mut value);
-        serde_json::from_value(value).map_err(bad)
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let field = e.path().to_string();
+            match value::refused_message(&e.inner().to_string()) {
+                Some(message) => Error::invalid(&field, message),
+                None => bad(e.into_inner()),
+            }
+        })
     }
 
     /// The body as JSON of `T`, or `T::default()` when there is none.
@@ -91,9 +99,19 @@ impl Req {
         })
     }
 
-    /// The `n`th `{…}` segment of the path as a UUID; anything else is `404`.
-    pub fn id(&self, n: usize) -> Result<uuid::Uuid> {
-        self.params.get(n).and_then(|s| s.parse().ok()).ok_or(Error::NotFound)
+    /// The `{id}` of the path.
+    pub fn id(&self) -> Result<uuid::Uuid> {
+        self.nth_id(0)
+    }
+
+    /// The second id of the path (`{tid}` of a time-off period).
+    pub fn tid(&self) -> Result<uuid::Uuid> {
+        self.nth_id(1)
+    }
+
+    fn nth_id(&self, n: usize) -> Result<uuid::Uuid> {
+        let missing = || Error::Internal(anyhow::anyhow!("route has no id {n}"));
+        self.ids.get(n).copied().ok_or_else(missing)
     }
 
     /// A header as text.
@@ -147,11 +165,13 @@ pub async fn principal(st: &State, req: &Req) -> Result<Principal> {
         return Err(missing());
     }
     let who = authenticate(st, token.trim()).await?;
-    if let Some(wait) = st.throttle.request(who.user_id) {
-        tracing::warn!(user = %who.user_id, "request budget spent; throttled");
+    if let Some(wait) = st.throttle.request(who.user_id()) {
+        tracing::warn!(user = %who.user_id(), "request budget spent; throttled");
         let actor = crate::domain::actor_of(&who, req.addr().as_deref());
         st.store
-            .append_audit([Draft::new(&actor, "request.throttled", "user", Some(who.user_id)).outcome(Outcome::Denied)])
+            .append_audit([
+                Draft::new(&actor, Action::RequestThrottled, "user", Some(who.user_id())).outcome(Outcome::Denied)
+            ])
             .await?;
         return Err(throttled(wait, "request budget spent; slow down"));
     }
@@ -265,7 +285,7 @@ pub fn filter(state: Arc<State>) -> impl Filter<Extract = (Response,), Error = w
                 let status = resp.status().as_u16();
                 metrics::observe(route, status, took);
                 // One line per request: never the body, the query or a header value.
-                let pattern = route.and_then(|r| ROUTES.iter().find(|(id, _, _)| *id == r)).map_or("unmatched", |r| r.2);
+                let pattern = route.map_or("unmatched", |r| r.route().pattern);
                 tracing::info!(%request_id, method = %verb, route = pattern, status, latency_ms = took.as_secs_f64() * 1e3, "request");
                 let mut resp = finish(&st, resp, origin.as_ref());
                 if let Ok(v) = HeaderValue::from_str(&request_id.to_string()) {
@@ -285,8 +305,8 @@ async fn serve(
     addr: Option<SocketAddr>,
     body: impl Stream<Item = std::result::Result<impl Buf, warp::Error>> + Unpin,
 ) -> (Option<RouteId>, Response) {
-    let (route, params) = match match_route(method.as_str(), path) {
-        Ok((r, p)) => (r, p.into_iter().map(str::to_owned).collect()),
+    let (route, ids) = match match_route(method.as_str(), path) {
+        Ok(found) => found,
         Err(RouteMiss::MethodNotAllowed(allowed)) if method == Method::OPTIONS => {
             return (None, preflight(&allowed));
         }
@@ -303,7 +323,7 @@ async fn serve(
         Ok(b) => b,
         Err(e) => return (Some(route), problem(&e)),
     };
-    let req = Req { method, query, headers, addr, body, params };
+    let req = Req { method, query, headers, addr, body, ids };
     let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| problem(&e));
     (Some(route), representation::finish_get(&req.method, &req.headers, resp).await)
 }
@@ -333,23 +353,34 @@ async fn read_body(
     Ok(Bytes::from(out))
 }
 
+/// Public routes go straight to their handler; every other route first
+/// proves its bearer token, so no handler can forget to.
 async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
     use RouteId::*;
+    if route.auth() == Auth::Public {
+        return match route {
+            Healthz | Readyz | Metrics => ops::handle(st, route, req).await,
+            _ => auth::handle(st, route, req).await,
+        };
+    }
+    let who = principal(st, req).await?;
+    let addr = req.addr();
+    let c = Caller { who: &who, addr: addr.as_deref() };
     match route {
-        Healthz | Readyz | Metrics => ops::handle(st, route, req).await,
-        JwtCreate | JwtRefresh | JwtVerify | Logout | PasswordChange | PasswordResetConfirm => {
-            auth::handle(st, route, req).await
+        Logout | PasswordChange => auth::handle_authed(st, route, req, &c).await,
+        ListPatients | CreatePatient | GetPatient | PatchPatient => patients::handle(st, route, req, &c).await,
+        ListDoctors | GetAvailability | PutAvailability | CreateTimeOff | DeleteTimeOff | Slots | Calendar
+        | ListAppointments | CreateAppointment | GetAppointment | PatchAppointment | CancelAppointment
+        | CheckInAppointment | CompleteAppointment | NoShowAppointment => scheduling::handle(st, route, req, &c).await,
+        ListRecords | CreateRecord | GetRecord | PatchRecord | RetractRecord | RecordHistory => {
+            records::handle(st, route, req, &c).await
         }
         Me | MyAccessLog | ListUsers | CreateUser | GetUser | PatchUser | DeactivateUser | ActivateUser
         | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit | AdminBackup => {
-            accounts::handle(st, route, req).await
+            accounts::handle(st, route, req, &c).await
         }
-        ListPatients | CreatePatient | GetPatient | PatchPatient => patients::handle(st, route, req).await,
-        ListDoctors | GetAvailability | PutAvailability | CreateTimeOff | DeleteTimeOff | Slots | Calendar
-        | ListAppointments | CreateAppointment | GetAppointment | PatchAppointment | CancelAppointment
-        | CheckInAppointment | CompleteAppointment | NoShowAppointment => scheduling::handle(st, route, req).await,
-        ListRecords | CreateRecord | GetRecord | PatchRecord | RetractRecord | RecordHistory => {
-            records::handle(st, route, req).await
+        Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm => {
+            Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
         }
     }
 }

@@ -2,24 +2,21 @@
 
 use warp::reply::Response;
 
-use healthsynx_shared::api::{RouteId, path};
+use healthsynx_shared::api::RouteId;
 
-use super::{Req, created, ok, principal};
+use super::{Req, created, ok};
 use crate::domain::{Caller, State, patients};
 use crate::error::{Error, Result};
 
-pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
-    let who = principal(st, req).await?;
-    let addr = req.addr();
-    let c = Caller { who: &who, addr: addr.as_deref() };
+pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Result<Response> {
     match route {
-        RouteId::ListPatients => ok(&patients::list(st, &c, req.query()?).await?),
+        RouteId::ListPatients => ok(&patients::list(st, c, req.query()?).await?),
         RouteId::CreatePatient => {
-            let p = patients::create(st, &c, req.json()?).await?;
-            created(&p, &path::patient(p.patient.id))
+            let p = patients::create(st, c, req.json()?).await?;
+            created(&p, &RouteId::GetPatient.path(&[p.patient.id]))
         }
-        RouteId::GetPatient => ok(&patients::get(st, &c, req.id(0)?).await?),
-        RouteId::PatchPatient => ok(&patients::patch(st, &c, req.id(0)?, req.json()?).await?),
+        RouteId::GetPatient => ok(&patients::get(st, c, req.id()?).await?),
+        RouteId::PatchPatient => ok(&patients::patch(st, c, req.id()?, req.json()?).await?),
         _ => Err(Error::NotFound),
     }
 }

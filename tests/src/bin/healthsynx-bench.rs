@@ -34,13 +34,14 @@ use hyper_util::rt::TokioIo;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::domain::accounts::{NewAccount, stage_account};
 use healthsynx_server::store::{AppointmentRow, PatientRow};
 use healthsynx_server::{Config, State};
-use healthsynx_shared::api::path;
+use healthsynx_shared::api::RouteId;
 use healthsynx_shared::{AppointmentStatus, Availability, AvailabilityRule, Department, PatientType, Role};
+use healthsynx_tests::clock;
 
 const ALL: &[&str] =
     &["floor", "calendar-week", "slots-4w", "login", "login-storm", "book", "book-contention", "front-desk-day"];
@@ -295,7 +296,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(mut c) = Conn::open(addr).await
-                && let Ok((200, _)) = c.send(Method::GET, path::READYZ, None, None).await
+                && let Ok((200, _)) = c.send(Method::GET, &RouteId::Readyz.path(&[]), None, None).await
             {
                 return Ok(server);
             }
@@ -396,7 +397,7 @@ impl Conn {
 async fn login(addr: SocketAddr, email: &str) -> Result<String> {
     let mut c = Conn::open(addr).await?;
     let body = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
-    let (status, bytes) = c.send(Method::POST, path::JWT_CREATE, None, Some(body.as_bytes())).await?;
+    let (status, bytes) = c.send(Method::POST, &RouteId::JwtCreate.path(&[]), None, Some(body.as_bytes())).await?;
     if status != 200 {
         bail!("login {email}: {status} {}", String::from_utf8_lossy(&bytes));
     }
@@ -468,8 +469,8 @@ impl Grid {
         (1..=5)
             .flat_map(|d| {
                 [
-                    AvailabilityRule { weekday: d, start: "08:00".into(), end: "12:00".into(), slot_minutes: 30 },
-                    AvailabilityRule { weekday: d, start: "13:00".into(), end: "17:00".into(), slot_minutes: 30 },
+                    AvailabilityRule { weekday: d, start: clock("08:00"), end: clock("12:00"), slot_minutes: 30 },
+                    AvailabilityRule { weekday: d, start: clock("13:00"), end: clock("17:00"), slot_minutes: 30 },
                 ]
             })
             .collect()
@@ -531,7 +532,7 @@ async fn seed(store: &BenchStore, secrets: &BenchSecrets, n: u64) -> Result<Clin
             password_hash: Some(hash.clone()),
         };
         let row = stage_account(&mut tx, new).await.map_err(seed_err("staff"))?;
-        tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+        tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
     }
     for d in 0..DOCTORS {
         let email = format!("doctor{d}@bench.test");
@@ -548,7 +549,7 @@ async fn seed(store: &BenchStore, secrets: &BenchSecrets, n: u64) -> Result<Clin
         tx.put_availability(row.id, &Availability { rules: Grid::rules(), time_off: vec![] })
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        tx.audit(Draft::new(&actor, "user.create", "user", Some(row.id)));
+        tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
         doctors.push(row.id);
     }
     tx.commit().await.map_err(|e| anyhow::anyhow!("seed staff: {e}"))?;
@@ -579,7 +580,7 @@ async fn seed(store: &BenchStore, secrets: &BenchSecrets, n: u64) -> Result<Clin
                 patient_type: PatientType::Outpatient,
             };
             tx.put_patient(&row).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            tx.audit(Draft::new(&actor, "patient.create", "patient", Some(id)).patient(id));
+            tx.audit(Draft::new(&actor, Action::PatientCreate, "patient", Some(id)).patient(id));
             patients.push(id);
         }
         tx.commit().await.map_err(|e| anyhow::anyhow!("seed patients: {e}"))?;
@@ -640,7 +641,7 @@ async fn seed(store: &BenchStore, secrets: &BenchSecrets, n: u64) -> Result<Clin
     }
     st.store.bulk_put_appointments(&batch).await.map_err(|e| anyhow::anyhow!("bulk load: {e}"))?;
     st.store
-        .append_audit([Draft::new(&actor, "bench.bulk_load", "appointment", None)])
+        .append_audit([Draft::new(&actor, Action::StoreBulkLoad, "appointment", None)])
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     st.store.flush().await.map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -855,7 +856,7 @@ fn calendar_plan(c: &Clinic) -> Plan {
         Req {
             kind: Kind::Read,
             method: Method::GET,
-            uri: format!("{}?from={}&to={}", path::calendar(d), rfc(from), rfc(to)),
+            uri: format!("{}?from={}&to={}", RouteId::Calendar.path(&[d]), rfc(from), rfc(to)),
             auth: true,
             body: None,
         }
@@ -871,7 +872,7 @@ fn slots_plan(c: &Clinic) -> Plan {
         Req {
             kind: Kind::Read,
             method: Method::GET,
-            uri: format!("{}?from={}&to={}", path::slots(d), rfc(from), rfc(to)),
+            uri: format!("{}?from={}&to={}", RouteId::Slots.path(&[d]), rfc(from), rfc(to)),
             auth: true,
             body: None,
         }
@@ -905,7 +906,7 @@ fn book_req(c: &Clinic, d: usize, start: Timestamp) -> Req {
     Req {
         kind: Kind::Book,
         method: Method::POST,
-        uri: path::APPOINTMENTS.to_owned(),
+        uri: RouteId::CreateAppointment.path(&[]),
         auth: true,
         body: Some(body.to_string().into_bytes()),
     }
@@ -927,7 +928,7 @@ fn login_plan(c: &Clinic) -> Plan {
         Req {
             kind: Kind::Login,
             method: Method::POST,
-            uri: path::JWT_CREATE.to_owned(),
+            uri: RouteId::JwtCreate.path(&[]),
             auth: false,
             body: Some(body.into_bytes()),
         }
@@ -953,7 +954,7 @@ fn front_desk_plan(c: &Clinic, q: &Arc<SlotQueue>, to_check_in: Arc<Mutex<Vec<Uu
                 Some(id) => Req {
                     kind: Kind::Status,
                     method: Method::POST,
-                    uri: path::appointment_action(id, "check-in"),
+                    uri: RouteId::CheckInAppointment.path(&[id]),
                     auth: true,
                     body: None,
                 },
@@ -1067,7 +1068,7 @@ async fn run_on(
         let plan: Plan = Arc::new(|_| Req {
             kind: Kind::Health,
             method: Method::GET,
-            uri: path::HEALTHZ.to_owned(),
+            uri: RouteId::Healthz.path(&[]),
             auth: false,
             body: None,
         });

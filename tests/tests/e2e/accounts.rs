@@ -2,17 +2,18 @@
 
 use healthsynx_tests::TestApp;
 use healthsynx_tests::shared::Role;
-use healthsynx_tests::shared::api::{AuditQuery, NewUser, UserPatch, UserQuery};
+use healthsynx_tests::shared::api::{AuditQuery, NewUser, RouteId, UserPatch, UserQuery};
 use uuid::Uuid;
 
-use crate::support::{code, status};
+use crate::support::{code, send_json, status};
+use serde_json::json;
 
 fn staff(email: &str, name: &str, role: Role, dept: Option<&str>) -> NewUser {
     NewUser {
-        email: email.into(),
+        email: email.parse().unwrap(),
         full_name: name.into(),
         role,
-        department: dept.map(str::to_owned),
+        department: dept.map(|d| d.parse().unwrap()),
         password: None,
         username: None,
     }
@@ -64,8 +65,10 @@ async fn admins_create_users_with_unique_generated_usernames() {
     assert_eq!(status(no_dept, "doctor without department"), 422);
     let bad_dept = admin.create_user(&staff("d@test.dev", "Dee Dee", Role::Doctor, Some("astrology"))).await;
     assert_eq!(status(bad_dept, "unknown department"), 422);
-    let bad_email = admin.create_user(&staff("not-an-email", "Dee Dee", Role::Receptionist, None)).await;
-    assert_eq!(status(bad_email, "bad email"), 422);
+    let bad_email = json!({"email": "not-an-email", "full_name": "Dee Dee", "role": "receptionist"});
+    let (bad_email, problem) = send_json(&app, admin, RouteId::CreateUser, &[], bad_email).await;
+    assert_eq!(bad_email, 422, "bad email");
+    assert_eq!(problem.unwrap().errors[0].field, "email");
 
     let doctors = admin.users(&UserQuery { role: Some(Role::Doctor), ..Default::default() }).await.unwrap();
     assert_eq!(doctors.items.len(), 3);

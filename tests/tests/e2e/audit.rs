@@ -1,6 +1,6 @@
 //! The audit log: one entry per action, tamper evidence, the patient's access log.
 
-use healthsynx_tests::shared::api::{AuditQuery, NewPatient, NewRecord, NewUser, PageQuery, PatientPatch, path};
+use healthsynx_tests::shared::api::{AuditQuery, NewPatient, NewRecord, NewUser, PageQuery, PatientPatch, RouteId};
 use healthsynx_tests::shared::{AuditEntry, Outcome, PatientType, Role};
 use healthsynx_tests::{Clinic, TestApp, utc};
 use uuid::Uuid;
@@ -62,7 +62,7 @@ async fn every_listed_action_leaves_exactly_one_entry() {
     one(&clinic, "auth.logout", Some(clinic.reception.user_id), Some(clinic.reception.user_id)).await;
 
     let nu = NewUser {
-        email: "new.staff@test.dev".into(),
+        email: "new.staff@test.dev".parse().unwrap(),
         full_name: "New Staff".into(),
         role: Role::Receptionist,
         department: None,
@@ -75,7 +75,7 @@ async fn every_listed_action_leaves_exactly_one_entry() {
     app.client().confirm_password_reset(&reset.token, "juniper-quasar-walnut-47").await.unwrap();
     one(&clinic, "auth.password_reset", Some(u.id), Some(u.id)).await;
     let np = NewPatient {
-        email: "new.patient@test.dev".into(),
+        email: "new.patient@test.dev".parse().unwrap(),
         full_name: "New Patient".into(),
         date_of_birth: "2001-02-03".into(),
         phone: "+49 30 3333333".into(),
@@ -154,7 +154,7 @@ async fn the_access_log_shows_others_reads_and_not_the_patients_own() {
     assert!(!log.items.iter().any(|e| e.actor_name == "Paula Patient"), "own reads are not listed");
     let other = clinic.patient2.client.my_access_log(&PageQuery::default()).await.unwrap();
     assert!(!other.items.iter().any(|e| e.action == "patient.read"), "another patient's log is their own");
-    let staff = app.http().get(format!("{}{}", app.url(), path::MY_ACCESS_LOG));
+    let staff = app.http().get(format!("{}{}", app.url(), RouteId::MyAccessLog.path(&[])));
     let token = clinic.doctor.client.access_token().await.unwrap();
     assert_eq!(staff.bearer_auth(token).send().await.unwrap().status().as_u16(), 403);
 }

@@ -3,7 +3,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use healthsynx_server::crypto::token::{Claims, TokenType};
-use healthsynx_tests::shared::api::{NewUser, path};
+use healthsynx_tests::shared::api::{NewUser, RouteId};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Problem, Role};
 use healthsynx_tests::{PASSWORD, TestApp};
@@ -18,13 +18,20 @@ async fn raw_login(app: &TestApp, email: &str, password: &str) -> (u16, Problem)
 }
 
 async fn refresh_status(app: &TestApp, refresh: &str) -> u16 {
-    let url = format!("{}{}", app.url(), path::JWT_REFRESH);
+    let url = format!("{}{}", app.url(), RouteId::JwtRefresh.path(&[]));
     let resp = app.http().post(url).json(&serde_json::json!({"refresh": refresh})).send().await.unwrap();
     resp.status().as_u16()
 }
 
 async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(token).send().await.unwrap().status().as_u16()
+    app.http()
+        .get(format!("{}{}", app.url(), RouteId::Me.path(&[])))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -204,7 +211,7 @@ async fn passwords_must_be_long_strong_and_not_like_the_user() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let new = |password: &str| NewUser {
-        email: "margaret.hamilton@test.dev".into(),
+        email: "margaret.hamilton@test.dev".parse().unwrap(),
         full_name: "Margaret Hamilton".into(),
         role: Role::Receptionist,
         department: None,

@@ -1,7 +1,7 @@
 //! Conditional reads and compressed answers: `ETag`, `If-None-Match` → `304`,
 //! and `br`/`gzip` bodies that a real decoder (reqwest's) reads back.
 
-use healthsynx_tests::shared::api::{AuditQuery, path};
+use healthsynx_tests::shared::api::{AuditQuery, RouteId};
 use healthsynx_tests::{Clinic, TestApp, utc};
 
 use crate::support::book;
@@ -9,7 +9,7 @@ use crate::support::book;
 /// A calendar request of the doctor's day 3, as the receptionist.
 async fn calendar_request(app: &TestApp, clinic: &Clinic, http: &reqwest::Client) -> reqwest::RequestBuilder {
     let token = clinic.reception.client.access_token().await.unwrap();
-    let url = format!("{}{}", app.url(), path::calendar(clinic.doctor.user_id));
+    let url = format!("{}{}", app.url(), RouteId::Calendar.path(&[clinic.doctor.user_id]));
     http.get(url).bearer_auth(token).query(&[("from", utc(3, 0, 0).to_string()), ("to", utc(4, 0, 0).to_string())])
 }
 
@@ -62,7 +62,7 @@ async fn an_unchanged_calendar_answers_304_and_a_booking_changes_its_etag() {
     let token = clinic.reception.client.access_token().await.unwrap();
     let a =
         book(&clinic.reception.client, clinic.patient.patient_id, clinic.doctor.user_id, utc(3, 15, 0)).await.unwrap();
-    let url = format!("{}{}", app.url(), path::appointment(a.id));
+    let url = format!("{}{}", app.url(), RouteId::GetAppointment.path(&[a.id]));
     let got = http.get(&url).bearer_auth(&token).header("if-none-match", "\"1\"").send().await.unwrap();
     assert_eq!(got.status().as_u16(), 304);
     assert_eq!(got.headers().get("etag").unwrap(), "\"1\"");
@@ -102,7 +102,7 @@ async fn answers_over_a_kibibyte_come_compressed_when_asked_and_decode_to_the_sa
     assert!(refused.await.unwrap().headers().get("content-encoding").is_none(), "q=0 is a refusal");
 
     let small = plain
-        .get(format!("{}{}", app.url(), path::ME))
+        .get(format!("{}{}", app.url(), RouteId::Me.path(&[])))
         .bearer_auth(clinic.patient.client.access_token().await.unwrap())
         .header("accept-encoding", "gzip")
         .send()

@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use healthsynx_server::audit::{Actor, Draft};
+use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::crypto::seal::Sealer;
 use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
 use healthsynx_server::store::Store;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};
-use healthsynx_tests::shared::api::{NewPatient, NewRecord, NewUser, PatientQuery, RangeQuery, UserQuery, path};
+use healthsynx_tests::shared::api::{NewPatient, NewRecord, NewUser, PatientQuery, RangeQuery, RouteId, UserQuery};
 use healthsynx_tests::shared::{PatientType, Role};
 use healthsynx_tests::{PASSWORD, TestApp, data_dir_contains, utc};
 use jiff::{SignedDuration, Timestamp};
@@ -56,7 +56,8 @@ async fn each_user_has_a_request_budget() {
     let token = clinic.patient.client.access_token().await.unwrap();
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        let r = app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(&token).send().await.unwrap();
+        let r =
+            app.http().get(format!("{}{}", app.url(), RouteId::Me.path(&[]))).bearer_auth(&token).send().await.unwrap();
         statuses.push((r.status().as_u16(), r.headers().contains_key("retry-after")));
     }
     assert!(statuses[..3].iter().all(|s| s.0 == 200), "{statuses:?}");
@@ -108,7 +109,7 @@ async fn a_token_signed_before_a_jwt_secret_rotation_works_until_the_old_secret_
     let c = app.login("doc@test.dev").await;
     let token = c.access_token().await.unwrap();
     let me = |app: &TestApp, t: String| {
-        let req = app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(t);
+        let req = app.http().get(format!("{}{}", app.url(), RouteId::Me.path(&[]))).bearer_auth(t);
         async move { req.send().await.unwrap().status().as_u16() }
     };
     let old = app.state().config.secrets.jwt.clone();
@@ -174,8 +175,12 @@ async fn rekey_leaves_every_sealed_value_readable_under_the_new_key_alone() {
         })
         .await;
     let actor = Actor { id: None, role: None, addr: Some("test".into()) };
-    let changed =
-        app.state().store.rekey(&app.state().sealer, Draft::new(&actor, "store.rekey", "store", None)).await.unwrap();
+    let changed = app
+        .state()
+        .store
+        .rekey(&app.state().sealer, Draft::new(&actor, Action::StoreRekey, "store", None))
+        .await
+        .unwrap();
     assert_eq!(changed, 5, "two insurance ids, a reason, a record and its first version");
     let app = app.restart(|c| c.secrets.data_key_previous = None).await;
     assert_eq!(app.dir.path(), dir);
@@ -233,7 +238,14 @@ async fn a_backup_restores_to_the_same_clinic_and_refuses_bad_files() {
 async fn metrics_answer_loopback_and_their_counters_move() {
     let app = TestApp::spawn().await;
     let metrics = || async {
-        app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap()
+        app.http()
+            .get(format!("{}{}", app.url(), RouteId::Metrics.path(&[])))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
     };
     let count = |text: &str| -> u64 {
         text.lines()
@@ -272,7 +284,7 @@ async fn expired_tokens_and_idempotency_answers_are_swept_and_live_ones_kept() {
     let clinic = app.clinic().await; // logins: refresh token families
     let desk = &clinic.reception.client;
     let new = NewPatient {
-        email: "new@test.dev".into(),
+        email: "new@test.dev".parse().unwrap(),
         full_name: "Nell New".into(),
         date_of_birth: "1990-01-01".into(),
         phone: "+49 30 1234567".into(),
@@ -313,7 +325,14 @@ fn resign(app: &TestApp, token: &str, edit: impl FnOnce(&mut serde_json::Value))
 }
 
 async fn me_status(app: &TestApp, token: &str) -> u16 {
-    app.http().get(format!("{}{}", app.url(), path::ME)).bearer_auth(token).send().await.unwrap().status().as_u16()
+    app.http()
+        .get(format!("{}{}", app.url(), RouteId::Me.path(&[])))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
 }
 
 #[tokio::test]
@@ -347,7 +366,7 @@ async fn passwords_made_of_the_users_own_names_are_refused_at_creation_and_chang
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let new_user = |password: &str| NewUser {
-        email: "john.smith@test.dev".into(),
+        email: "john.smith@test.dev".parse().unwrap(),
         full_name: "John Smith".into(),
         role: Role::Receptionist,
         department: None,
@@ -486,7 +505,15 @@ async fn requests_hyper_would_refuse_bare_get_problem_answers_with_the_contracts
     let second = String::from_utf8_lossy(&second);
     assert!(second.contains("HTTP/1.1 400") && second.contains("problem+json"), "{second}");
 
-    let metrics = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http()
+        .get(format!("{}{}", app.url(), RouteId::Metrics.path(&[])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains(r#"healthsynx_protocol_errors_total{status="431"}"#), "{metrics}");
 }
 
@@ -590,7 +617,15 @@ async fn slow_and_silent_clients_are_timed_out_while_others_are_served() {
     assert_eq!(rest, 0, "closed");
     assert!(answered.elapsed() >= Duration::from_millis(900), "not before the idle timeout");
 
-    let metrics = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .http()
+        .get(format!("{}{}", app.url(), RouteId::Metrics.path(&[])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for phase in ["header", "body", "idle"] {
         let line = metrics
             .lines()
@@ -617,7 +652,7 @@ async fn connections_over_the_cap_are_answered_503_and_counted() {
     drop(held);
     let metrics = async {
         loop {
-            if let Ok(r) = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await {
+            if let Ok(r) = app.http().get(format!("{}{}", app.url(), RouteId::Metrics.path(&[]))).send().await {
                 return r.text().await.unwrap();
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -2,7 +2,7 @@
 
 use healthsynx_tests::TestApp;
 use healthsynx_tests::shared::Problem;
-use healthsynx_tests::shared::api::{UserQuery, path};
+use healthsynx_tests::shared::api::{RouteId, UserQuery};
 
 async fn user_count(clinic: &healthsynx_tests::Clinic) -> usize {
     clinic.admin.client.users(&UserQuery { limit: Some(500), ..Default::default() }).await.unwrap().items.len()
@@ -23,7 +23,7 @@ async fn bad_requests_get_problem_answers_and_change_nothing() {
     let clinic = app.clinic().await;
     let token = clinic.admin.client.access_token().await.unwrap();
     let before = user_count(&clinic).await;
-    let url = format!("{}{}", app.url(), path::USERS);
+    let url = format!("{}{}", app.url(), RouteId::ListUsers.path(&[]));
     let http = app.http();
     let post =
         |body: Vec<u8>| http.post(&url).bearer_auth(&token).header("content-type", "application/json").body(body);
@@ -42,7 +42,8 @@ async fn bad_requests_get_problem_answers_and_change_nothing() {
     let basic = http.post(&url).header("authorization", "Basic YTpi").body(ok_body);
     expect_problem(basic.send().await.unwrap(), 401, "wrong scheme").await;
     expect_problem(http.get(format!("{}/api/nowhere", app.url())).send().await.unwrap(), 404, "unknown route").await;
-    let wrong_method = http.delete(format!("{}{}", app.url(), path::ME)).bearer_auth(&token).send().await.unwrap();
+    let wrong_method =
+        http.delete(format!("{}{}", app.url(), RouteId::Me.path(&[]))).bearer_auth(&token).send().await.unwrap();
     assert_eq!(wrong_method.headers().get("allow").unwrap(), "GET");
     expect_problem(wrong_method, 405, "wrong method").await;
     let bad_query = http.get(format!("{url}?limit=9999")).bearer_auth(&token).send().await.unwrap();
@@ -74,14 +75,14 @@ async fn every_answer_carries_the_security_headers_and_paths_take_a_trailing_sla
         assert!(h.get("strict-transport-security").is_none(), "no HSTS without TLS");
         assert_eq!(h.get("x-request-id").unwrap().len(), 36, "a request id on every answer");
     }
-    let ready = app.http().get(format!("{}{}", app.url(), path::READYZ)).send().await.unwrap();
+    let ready = app.http().get(format!("{}{}", app.url(), RouteId::Readyz.path(&[]))).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
 }
 
 #[tokio::test]
 async fn only_listed_origins_get_cors_headers() {
     let app = TestApp::spawn_with(|c| c.cors_origins = vec!["https://clinic.example".into()]).await;
-    let url = format!("{}{}", app.url(), path::JWT_CREATE);
+    let url = format!("{}{}", app.url(), RouteId::JwtCreate.path(&[]));
     let listed = app
         .http()
         .request(reqwest::Method::OPTIONS, &url)
@@ -110,7 +111,15 @@ async fn only_listed_origins_get_cors_headers() {
 async fn metrics_count_requests_by_route_and_status() {
     let app = TestApp::spawn().await;
     let _ = app.http().get(format!("{}/healthz", app.url())).send().await.unwrap();
-    let text = app.http().get(format!("{}{}", app.url(), path::METRICS)).send().await.unwrap().text().await.unwrap();
+    let text = app
+        .http()
+        .get(format!("{}{}", app.url(), RouteId::Metrics.path(&[])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains(r#"healthsynx_requests_total{route="GET /healthz",status="200"}"#), "{text}");
     assert!(text.contains("healthsynx_login_failures_total"));
 }

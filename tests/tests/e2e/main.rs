@@ -12,3 +12,4 @@ mod patients;
 mod records;
 mod scheduling;
 mod support;
+mod values;

@@ -6,21 +6,10 @@
 use std::collections::BTreeSet;
 
 use healthsynx_tests::TestApp;
-use healthsynx_tests::shared::api::{ROUTES, RouteId};
+use healthsynx_tests::shared::api::{Auth, ROUTES};
 use serde_norway::Value;
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
-
-/// The routes that take no bearer token.
-const PUBLIC: [RouteId; 7] = [
-    RouteId::Healthz,
-    RouteId::Readyz,
-    RouteId::Metrics,
-    RouteId::JwtCreate,
-    RouteId::JwtRefresh,
-    RouteId::JwtVerify,
-    RouteId::PasswordResetConfirm,
-];
 
 fn spec() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/openapi.yaml");
@@ -75,7 +64,7 @@ fn the_spec_lists_exactly_the_routes_the_server_serves() {
     assert_eq!(spec["openapi"].as_str().map(|v| v.starts_with("3.1")), Some(true), "OpenAPI 3.1");
     let documented: BTreeSet<(String, String)> = operations(&spec).into_iter().map(|(m, p, _, _)| (m, p)).collect();
     let served: BTreeSet<(String, String)> =
-        ROUTES.iter().map(|(_, m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        ROUTES.iter().map(|r| (r.method.to_owned(), r.pattern.to_owned())).collect();
     let missing: Vec<_> = served.difference(&documented).collect();
     let extra: Vec<_> = documented.difference(&served).collect();
     assert!(
@@ -135,21 +124,23 @@ fn every_operation_is_named_and_answers_with_documented_problems() {
     }
 }
 
-/// The spec's `security` is what the server does: without a token, every
-/// bearer route answers `401` and no public route does.
+/// The route table's `auth` column, the spec's `security` and the server
+/// agree: without a token, every bearer route answers `401` and no public
+/// route does.
 #[tokio::test]
 async fn the_spec_declares_the_bearer_token_exactly_where_the_server_wants_one() {
     let spec = spec();
     let app = TestApp::spawn().await;
     let http = app.http();
     let ops = operations(&spec);
-    for &(route, method, pattern) in ROUTES {
+    for r in ROUTES {
+        let (method, pattern) = (r.method, r.pattern);
         let (_, _, _, op) = ops
             .iter()
             .find(|(m, p, _, _)| m == method && p == pattern)
             .unwrap_or_else(|| panic!("{method} {pattern} is not in the spec"));
         let documented = needs_bearer(&spec, op);
-        assert_eq!(documented, !PUBLIC.contains(&route), "{method} {pattern}: security in the spec");
+        assert_eq!(documented, r.auth == Auth::Bearer, "{method} {pattern}: security in the spec and the table");
         let concrete = pattern
             .split('/')
             .map(|s| if s.starts_with('{') { uuid::Uuid::now_v7().to_string() } else { s.to_owned() });

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use healthsynx_tests::shared::api::{
-    AppointmentPatch, AppointmentQuery, NewAppointment, NewPatient, NewTimeOff, PatientPatch,
+    AppointmentAction, AppointmentPatch, AppointmentQuery, NewAppointment, NewPatient, NewTimeOff, PatientPatch,
+    RouteId,
 };
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Appointment, AppointmentStatus, AvailabilityRule, PatientType};
@@ -20,7 +21,7 @@ async fn patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for i in 0..n {
         let p = NewPatient {
-            email: format!("extra{i}@test.dev"),
+            email: format!("extra{i}@test.dev").parse().unwrap(),
             full_name: format!("Extra Patient{i}"),
             date_of_birth: "1990-01-01".into(),
             phone: "+49 30 1234567".into(),
@@ -107,11 +108,19 @@ async fn availability_rules_are_validated_and_scoped() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let doc = clinic.doctor.user_id;
-    let rule = |w, s: &str, e: &str| AvailabilityRule { weekday: w, start: s.into(), end: e.into(), slot_minutes: 20 };
+    let rule = |w, s: &str, e: &str| AvailabilityRule {
+        weekday: w,
+        start: s.parse().unwrap(),
+        end: e.parse().unwrap(),
+        slot_minutes: 20,
+    };
     let overlapping = vec![rule(1, "09:00", "12:00"), rule(1, "11:00", "13:00")];
     assert_eq!(code(clinic.doctor.client.set_availability(doc, overlapping).await), 422);
     assert_eq!(code(clinic.doctor.client.set_availability(doc, vec![rule(9, "09:00", "12:00")]).await), 422);
-    assert_eq!(code(clinic.doctor.client.set_availability(doc, vec![rule(1, "9am", "12:00")]).await), 422);
+    let nine_am = serde_json::json!({"rules": [{"weekday": 1, "start": "9am", "end": "12:00", "slot_minutes": 20}]});
+    let (nine_am, _) =
+        crate::support::send_json(&app, &clinic.doctor.client, RouteId::PutAvailability, &[doc], nine_am).await;
+    assert_eq!(nine_am, 422);
     let good = vec![rule(1, "09:00", "12:00"), rule(1, "13:00", "17:00")];
     // Columns: patient, doctor (own), nurse, receptionist, admin.
     let want_write = [403, 200, 403, 200, 200];
@@ -174,7 +183,7 @@ async fn concurrent_overlapping_intervals_never_both_win() {
             doctor_id: doc,
             start,
             end: Some(start + len),
-            reason: String::new(),
+            reason: Default::default(),
         };
         tasks.push(tokio::spawn(async move { c.book(&req, None).await }));
     }
@@ -318,24 +327,36 @@ async fn each_role_may_do_to_appointments_what_the_table_says() {
     let want_check_in = [403, 403, 200, 200, 200];
     for (i, (role, c)) in clinic.by_role().into_iter().enumerate() {
         let a = book(desk, pid, doc, utc(13, 8, 0) + SLOT * (3 * i as i32)).await.unwrap();
-        let patch = AppointmentPatch { reason: Some("changed".into()), ..Default::default() };
+        let patch = AppointmentPatch { reason: Some("changed".parse().unwrap()), ..Default::default() };
         assert_eq!(code(c.patch_appointment(a.id, 1, &patch).await), want_reschedule[i], "{role} reschedule");
         let b = book(desk, pid, doc, utc(13, 8, 30) + SLOT * (3 * i as i32)).await.unwrap();
         assert_eq!(code(c.cancel(b.id, "").await), want_cancel[i], "{role} cancel");
         let d = book(desk, pid, doc, utc(13, 9, 0) + SLOT * (3 * i as i32)).await.unwrap();
-        assert_eq!(code(c.appointment_action(d.id, "check-in").await), want_check_in[i], "{role} check-in");
+        assert_eq!(
+            code(c.appointment_action(d.id, AppointmentAction::CheckIn).await),
+            want_check_in[i],
+            "{role} check-in"
+        );
     }
     let d = book(desk, pid, doc, utc(14, 9, 0)).await.unwrap();
-    assert_eq!(code(clinic.nurse.client.appointment_action(d.id, "complete").await), 403);
-    assert_eq!(code(clinic.doctor.client.appointment_action(d.id, "complete").await), 409, "not checked in yet");
-    clinic.nurse.client.appointment_action(d.id, "check-in").await.unwrap();
-    assert_eq!(code(clinic.patient.client.appointment_action(d.id, "complete").await), 403);
-    let done = clinic.doctor.client.appointment_action(d.id, "complete").await.unwrap();
+    assert_eq!(code(clinic.nurse.client.appointment_action(d.id, AppointmentAction::Complete).await), 403);
+    assert_eq!(
+        code(clinic.doctor.client.appointment_action(d.id, AppointmentAction::Complete).await),
+        409,
+        "not checked in yet"
+    );
+    clinic.nurse.client.appointment_action(d.id, AppointmentAction::CheckIn).await.unwrap();
+    assert_eq!(code(clinic.patient.client.appointment_action(d.id, AppointmentAction::Complete).await), 403);
+    let done = clinic.doctor.client.appointment_action(d.id, AppointmentAction::Complete).await.unwrap();
     assert_eq!(done.status, AppointmentStatus::Completed);
-    assert_eq!(code(clinic.doctor.client.appointment_action(d.id, "no-show").await), 409);
+    assert_eq!(code(clinic.doctor.client.appointment_action(d.id, AppointmentAction::NoShow).await), 409);
     assert_eq!(code(clinic.reception.client.cancel(d.id, "").await), 409, "completed cannot be cancelled");
     let e = book(desk, pid, doc, utc(14, 10, 0)).await.unwrap();
-    assert_eq!(code(clinic.doctor.client.appointment_action(e.id, "no-show").await), 409, "not started yet");
+    assert_eq!(
+        code(clinic.doctor.client.appointment_action(e.id, AppointmentAction::NoShow).await),
+        409,
+        "not started yet"
+    );
 }
 
 #[tokio::test]
@@ -369,7 +390,7 @@ async fn bad_booking_input_is_refused_and_writes_nothing() {
         doctor_id: doc,
         start,
         end,
-        reason: String::new(),
+        reason: Default::default(),
     };
     let s = utc(15, 10, 0);
     for (what, r, want) in [
@@ -471,7 +492,7 @@ fn random_operation_sequences_never_overlap() {
                 match op {
                     Op::Book { patient, doctor, slot, len } => {
                         let start = base + SLOT * *slot;
-                        let req = NewAppointment { patient_id: pats[*patient], doctor_id: doctors[*doctor], start, end: Some(start + SLOT * *len), reason: String::new() };
+                        let req = NewAppointment { patient_id: pats[*patient], doctor_id: doctors[*doctor], start, end: Some(start + SLOT * *len), reason: Default::default() };
                         match desk.book(&req, None).await {
                             Ok(a) => made.push(a.id),
                             Err(p) => assert_eq!(p.status, 409, "{p}"),
@@ -515,7 +536,7 @@ async fn a_calendar_read_again_after_each_kind_of_write_is_never_stale() {
     assert_eq!(calendar(&clinic, doctor, 3).await.len(), 2);
     assert_eq!(calendar(&clinic, doctor, 3).await.len(), 2);
 
-    let patch = AppointmentPatch { reason: Some("follow-up, fasting".into()), ..Default::default() };
+    let patch = AppointmentPatch { reason: Some("follow-up, fasting".parse().unwrap()), ..Default::default() };
     let a = desk.patch_appointment(a.id, a.version, &patch).await.unwrap();
     assert_eq!(calendar(&clinic, doctor, 3).await[0].reason, "follow-up, fasting");
 

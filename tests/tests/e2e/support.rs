@@ -1,7 +1,7 @@
 //! Small helpers shared by the test modules.
 
 use healthsynx_tests::TestApp;
-use healthsynx_tests::shared::api::{NewAppointment, RangeQuery, path};
+use healthsynx_tests::shared::api::{NewAppointment, RangeQuery, RouteId};
 use healthsynx_tests::shared::client::{Client, Result, problem_of};
 use healthsynx_tests::shared::{Appointment, Problem};
 use jiff::Timestamp;
@@ -22,7 +22,7 @@ pub fn code<T>(r: Result<T>) -> u16 {
 
 /// A default-length check-up.
 pub fn check_up(patient: Uuid, doctor: Uuid, start: Timestamp) -> NewAppointment {
-    NewAppointment { patient_id: patient, doctor_id: doctor, start, end: None, reason: "check-up".into() }
+    NewAppointment { patient_id: patient, doctor_id: doctor, start, end: None, reason: "check-up".parse().unwrap() }
 }
 
 /// Books one default-length slot.
@@ -35,11 +35,28 @@ pub fn range(from: Timestamp, to: Timestamp) -> RangeQuery {
     RangeQuery { from, to }
 }
 
+/// Sends `body` as it is to a route (bypassing the typed request structs,
+/// which cannot hold a bad value): the status and the problem, if any.
+pub async fn send_json(
+    app: &TestApp,
+    c: &Client,
+    route: RouteId,
+    ids: &[Uuid],
+    body: serde_json::Value,
+) -> (u16, Option<Problem>) {
+    let method = reqwest::Method::from_bytes(route.method().as_bytes()).unwrap();
+    let url = format!("{}{}", app.url(), route.path(ids));
+    let token = c.access_token().await.unwrap();
+    let resp = app.http().request(method, url).bearer_auth(token).json(&body).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, (!resp.status().is_success()).then_some(problem_of(resp).await))
+}
+
 /// A raw login: its status, `Retry-After` seconds, and the problem body (if any).
 pub async fn login_attempt(app: &TestApp, email: &str, password: &str) -> (u16, Option<u64>, Problem) {
     let resp = app
         .http()
-        .post(format!("{}{}", app.url(), path::JWT_CREATE))
+        .post(format!("{}{}", app.url(), RouteId::JwtCreate.path(&[])))
         .json(&serde_json::json!({"email": email, "password": password}))
         .send()
         .await

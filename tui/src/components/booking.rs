@@ -2,6 +2,7 @@
 //! flow reschedules (slot only). Screens embed it and route its results to it.
 
 use healthsynx_shared::api::{AppointmentPatch, NewAppointment, PatientQuery, RangeQuery};
+use healthsynx_shared::value::Reason;
 use healthsynx_shared::{Appointment, Doctor, Page, Patient, Problem, Slot};
 use jiff::SignedDuration;
 use ratatui::Frame;
@@ -310,13 +311,15 @@ impl BookingFlow {
             self.busy = false;
             return;
         };
-        let new = NewAppointment {
-            patient_id,
-            doctor_id: doctor,
-            start: slot.start,
-            end: Some(slot.end),
-            reason: self.reason.text().to_owned(),
+        let reason = match Reason::parse(self.reason.text()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error = Some(format!("The reason {e}."));
+                self.busy = false;
+                return;
+            }
         };
+        let new = NewAppointment { patient_id, doctor_id: doctor, start: slot.start, end: Some(slot.end), reason };
         let key = self.idempotency_key.clone();
         ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, move |r| wrap(BookingMsg::Done(r)));
     }

@@ -2,6 +2,7 @@
 //! with its one-time token) and the audit log (filters, verify the chain).
 
 use healthsynx_shared::api::{AuditQuery, ChainReport, NewUser, ResetToken, UserQuery};
+use healthsynx_shared::value::{DepartmentCode, Email};
 use healthsynx_shared::{AuditEntry, Outcome, Page, Problem, Role, User, validate};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -433,18 +434,18 @@ fn filter_summary(q: &AuditQuery) -> String {
 }
 
 fn new_user(form: &Form) -> Result<NewUser, String> {
-    let email = form.value(0);
-    validate::email(email).map_err(|e| format!("Email {e}."))?;
+    let email = Email::parse(form.value(0)).map_err(|e| format!("Email {e}."))?;
     let name = form.value(1);
     validate::text(name, validate::MAX_SHORT_TEXT).map_err(|e| format!("Full name {e}."))?;
     let role: Role =
         form.value(2).parse().map_err(|_| "Role must be doctor, nurse, receptionist, admin or patient.")?;
-    let department = Some(form.value(3).to_owned()).filter(|d| !d.is_empty());
+    let department = Some(form.value(3)).filter(|d| !d.is_empty());
+    let department = department.map(DepartmentCode::parse).transpose().map_err(|e| format!("Department {e}."))?;
     if role.needs_department() && department.is_none() {
         return Err(format!("A {role} needs a department."));
     }
     let password = form.fields.get(4).map(|f| f.value.clone()).filter(|p| !p.is_empty());
-    Ok(NewUser { email: email.to_owned(), full_name: name.to_owned(), role, department, password, username: None })
+    Ok(NewUser { email, full_name: name.to_owned(), role, department, password, username: None })
 }
 
 fn audit_query(form: &Form, ctx: &Ctx) -> Result<AuditQuery, String> {

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use healthsynx_shared::api::{NewTimeOff, RangeQuery};
+use healthsynx_shared::api::{AppointmentAction, NewTimeOff, RangeQuery};
+use healthsynx_shared::value::ClockTime;
 use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Problem, TimeOff};
 use jiff::civil::Date;
 use ratatui::Frame;
@@ -236,9 +237,9 @@ impl Doctor {
                 self.sub = Sub::Chart(Box::new(Chart::open(CHART_ROUTE, a.patient_id, Some(a), Some(self.me), ctx)));
             }
         } else if is_char(&key, 'c') {
-            self.act("complete", "Completed", ctx);
+            self.act(AppointmentAction::Complete, "Completed", ctx);
         } else if is_char(&key, 'n') {
-            self.act("no-show", "Marked as no-show", ctx);
+            self.act(AppointmentAction::NoShow, "Marked as no-show", ctx);
         } else if is_char(&key, 'w') {
             self.week = !self.week;
             self.wcol = self.day.weekday().to_monday_zero_offset() as usize;
@@ -272,7 +273,7 @@ impl Doctor {
         }
     }
 
-    fn act(&mut self, action: &'static str, done: &'static str, ctx: &mut Ctx) {
+    fn act(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
         let Some(id) = self.selected().map(|a| a.id) else { return };
         let client = ctx.client.clone();
         ctx.spawn(done, async move { client.appointment_action(id, action).await }, move |r| {
@@ -434,8 +435,9 @@ pub fn parse_rules(lines: &[String]) -> Result<Vec<AvailabilityRule>, String> {
         let [day, span, minutes] = parts[..] else { return Err(bad()) };
         let weekday = WEEKDAYS.iter().position(|d| d.eq_ignore_ascii_case(day)).ok_or_else(bad)? as u8 + 1;
         let (start, end) = span.split_once('-').ok_or_else(bad)?;
+        let clock = |t: &str| t.parse::<ClockTime>().map_err(|e| format!("Line {}: {e}", i + 1));
         let slot_minutes = minutes.parse().map_err(|_| bad())?;
-        out.push(AvailabilityRule { weekday, start: start.into(), end: end.into(), slot_minutes });
+        out.push(AvailabilityRule { weekday, start: clock(start)?, end: clock(end)?, slot_minutes });
     }
     Ok(out)
 }
@@ -652,7 +654,12 @@ mod tests {
         let rules = parse_rules(&lines).unwrap();
         assert_eq!(
             rules[1],
-            AvailabilityRule { weekday: 5, start: "13:00".into(), end: "17:00".into(), slot_minutes: 15 }
+            AvailabilityRule {
+                weekday: 5,
+                start: "13:00".parse().unwrap(),
+                end: "17:00".parse().unwrap(),
+                slot_minutes: 15
+            }
         );
         assert_eq!(rules_text(&rules), ["Mon 09:00-12:00 30", "Fri 13:00-17:00 15"]);
         assert!(parse_rules(&["Monday 9-12".to_owned()]).unwrap_err().contains("Line 1"));

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use healthsynx_shared::api::{NewPatient, PatientCreated, PatientQuery, RangeQuery};
+use healthsynx_shared::api::{AppointmentAction, NewPatient, PatientCreated, PatientQuery, RangeQuery};
 use healthsynx_shared::client::Client;
+use healthsynx_shared::value::Email;
 use healthsynx_shared::{Appointment, AppointmentStatus, Doctor, Page, Patient, PatientType, Problem, Slot, validate};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -234,9 +235,9 @@ impl FrontDesk {
         } else if is_char(&key, 'b') {
             self.start_booking(None);
         } else if is_char(&key, 'c') {
-            self.act("check-in", "Checked in", ctx);
+            self.act(AppointmentAction::CheckIn, "Checked in", ctx);
         } else if is_char(&key, 'n') {
-            self.act("no-show", "Marked as no-show", ctx);
+            self.act(AppointmentAction::NoShow, "Marked as no-show", ctx);
         } else if is_char(&key, 'x') {
             if self.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
                 self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better"));
@@ -294,7 +295,7 @@ impl FrontDesk {
     }
 
     /// Check-in, no-show: one call on the selected appointment.
-    fn act(&mut self, action: &'static str, done: &'static str, ctx: &mut Ctx) {
+    fn act(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
         let Some(id) = self.selected_appt().map(|a| a.id) else {
             ctx.error("Pick an appointment first.");
             return;
@@ -712,10 +713,10 @@ fn register_form() -> Form {
 fn new_patient(form: &Form) -> Result<NewPatient, String> {
     let name = form.value(0);
     let email = form.value(1);
+    let email_value = Email::parse(email).map_err(|e| format!("Email {e}."))?;
     let dob = form.value(2);
     let phone = form.value(3);
     validate::text(name, validate::MAX_SHORT_TEXT).map_err(|e| format!("Full name {e}."))?;
-    validate::email(email).map_err(|e| format!("Email {e}."))?;
     if dob.parse::<Date>().is_err() {
         return Err("Date of birth must look like 1984-05-17.".into());
     }
@@ -728,7 +729,7 @@ fn new_patient(form: &Form) -> Result<NewPatient, String> {
     let insurance = form.value(4);
     let password = form.fields.get(6).map(|f| f.value.clone()).filter(|p| !p.is_empty());
     Ok(NewPatient {
-        email: email.to_owned(),
+        email: email_value,
         full_name: name.to_owned(),
         date_of_birth: dob.to_owned(),
         phone: phone.to_owned(),

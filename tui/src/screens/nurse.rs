@@ -1,7 +1,7 @@
 //! Nurse: the department's appointments of a day, check-in, and read-only
 //! charts (profile with masked insurance, records).
 
-use healthsynx_shared::api::AppointmentQuery;
+use healthsynx_shared::api::{AppointmentAction, AppointmentQuery};
 use healthsynx_shared::{Appointment, AppointmentStatus, Page, Problem};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -154,9 +154,11 @@ impl Nurse {
         } else if is_char(&key, 'c') {
             if let Some(id) = self.selected().map(|a| a.id) {
                 let client = ctx.client.clone();
-                ctx.spawn("checking in", async move { client.appointment_action(id, "check-in").await }, |r| {
-                    app::Msg::Nurse(Msg::CheckedIn(r))
-                });
+                ctx.spawn(
+                    "checking in",
+                    async move { client.appointment_action(id, AppointmentAction::CheckIn).await },
+                    |r| app::Msg::Nurse(Msg::CheckedIn(r)),
+                );
             }
         } else if is_char(&key, '[') || is_char(&key, ']') {
             self.day = time::add_days(self.day, if is_char(&key, '[') { -1 } else { 1 });

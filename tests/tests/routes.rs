@@ -1,0 +1,105 @@
+//! The client and the server read one route table: calling every client
+//! method once reaches every route of `shared::api::ROUTES`, each resolved by
+//! the server's dispatch (its per-route request counter moves), and nothing
+//! the client sends falls outside the table. Its own test binary, so the
+//! process-wide counters hold only this test's requests.
+
+use healthsynx_tests::TestApp;
+use healthsynx_tests::shared::api::*;
+use healthsynx_tests::shared::{PatientType, Role};
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+#[tokio::test]
+async fn every_client_method_reaches_its_route_and_every_route_has_a_client_method() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let c = &clinic.admin.client;
+    let doctor = clinic.doctor.user_id;
+    let patient = clinic.patient.patient_id;
+    let nobody = Uuid::now_v7();
+    let soon = Timestamp::now() + SignedDuration::from_hours(48);
+    let range = RangeQuery { from: soon, to: soon + SignedDuration::from_hours(24) };
+    let email = |s: &str| s.parse().unwrap();
+
+    // Outcomes do not matter here (many are 404 or 422); reaching the route does.
+    let _ = c.healthz().await;
+    let _ = c.readyz().await;
+    let anon = app.client();
+    let _ = anon.login("nobody@test.dev", "not the password").await;
+    let _ = c.refresh().await;
+    let _ = c.verify_token("not-a-token").await;
+    let _ = c.change_password("not the password", "another-long-passphrase-42").await;
+    let _ = anon.confirm_password_reset("not-a-token", "another-long-passphrase-42").await;
+    let _ = c.me().await;
+    let _ = c.my_access_log(&PageQuery::default()).await;
+    let _ = c.users(&UserQuery::default()).await;
+    let new_user = NewUser {
+        email: email("route.walker@test.dev"),
+        full_name: "Route Walker".into(),
+        role: Role::Receptionist,
+        department: None,
+        password: None,
+        username: None,
+    };
+    let _ = c.create_user(&new_user).await;
+    let _ = c.user_by_id(nobody).await;
+    let _ = c.patch_user(nobody, &UserPatch::default()).await;
+    let _ = c.deactivate_user(nobody).await;
+    let _ = c.activate_user(nobody).await;
+    let _ = c.issue_password_reset(nobody).await;
+    let _ = c.departments().await;
+    let _ = c.create_department("radiology", "Radiology").await;
+    let _ = c.patients(&PatientQuery::default()).await;
+    let new_patient = NewPatient {
+        email: email("route.patient@test.dev"),
+        full_name: "Route Patient".into(),
+        date_of_birth: "1990-01-01".into(),
+        phone: "+49 30 1234567".into(),
+        insurance_id: None,
+        patient_type: PatientType::Outpatient,
+        password: None,
+    };
+    let _ = c.create_patient(&new_patient).await;
+    let _ = c.patient(patient).await;
+    let _ = c.patch_patient(nobody, &PatientPatch::default()).await;
+    let _ = c.doctors(None).await;
+    let _ = c.availability(doctor).await;
+    let _ = c.set_availability(nobody, vec![]).await;
+    let _ = c.add_time_off(nobody, &NewTimeOff { start: soon, end: soon, reason: String::new() }).await;
+    let _ = c.delete_time_off(doctor, nobody).await;
+    let _ = c.slots(doctor, &range).await;
+    let _ = c.calendar_if_changed(doctor, &range, None).await;
+    let _ = c.appointments(&AppointmentQuery::default()).await;
+    let booking =
+        NewAppointment { patient_id: patient, doctor_id: nobody, start: soon, end: None, reason: Default::default() };
+    let _ = c.book(&booking, None).await;
+    let _ = c.appointment(nobody).await;
+    let _ = c.patch_appointment(nobody, 1, &AppointmentPatch::default()).await;
+    let _ = c.cancel(nobody, "").await;
+    for action in [AppointmentAction::CheckIn, AppointmentAction::Complete, AppointmentAction::NoShow] {
+        let _ = c.appointment_action(nobody, action).await;
+    }
+    let _ = c.records(&RecordQuery::default()).await;
+    let record =
+        NewRecord { appointment_id: nobody, diagnosis: "x".into(), notes: String::new(), prescriptions: vec![] };
+    let _ = c.create_record(&record).await;
+    let _ = c.record(nobody).await;
+    let _ = c.patch_record(nobody, 1, &RecordPatch::default()).await;
+    let _ = c.retract_record(nobody).await;
+    let _ = c.record_history(nobody).await;
+    let _ = c.audit(&AuditQuery::default()).await;
+    let _ = c.verify_audit().await;
+    let _ = c.backup().await;
+    let _ = c.logout().await;
+    // The counters are written after an answer, so the second read shows the first.
+    let _ = app.client().metrics().await;
+    let metrics = app.client().metrics().await.expect("metrics from loopback");
+
+    let reached =
+        |label: &str| metrics.lines().any(|l| l.starts_with(&format!("healthsynx_requests_total{{route=\"{label}\"")));
+    let missed: Vec<String> =
+        ROUTES.iter().map(|r| format!("{} {}", r.method, r.pattern)).filter(|label| !reached(label)).collect();
+    assert!(missed.is_empty(), "routes no client method reached (or dispatch did not resolve): {missed:#?}");
+    assert!(!reached("unmatched"), "the client sent a request outside the route table:\n{metrics}");
+}
