@@ -2,7 +2,9 @@
 //! send, drawn into a `TestBackend`: what a user would see, without a terminal.
 
 use healthsynx_shared::api::{Me, PatientCreated};
-use healthsynx_shared::client::Client;
+use std::any::Any;
+
+use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
     AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
     PatientType, Prescription, Problem, RecordStatus, Role, Slot, User,
@@ -12,7 +14,7 @@ use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
 use healthsynx_tui::keys::{ch, ctrl, key};
-use healthsynx_tui::screens::{Screen, admin, doctor, front_desk, login, nurse, patient};
+use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient};
 use healthsynx_tui::theme::Theme;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -116,6 +118,11 @@ fn record(version: u64, diagnosis: &str) -> MedicalRecord {
     }
 }
 
+/// A `200` answer to a conditional load.
+fn changed<T>(value: T) -> Fresh<T> {
+    Fresh::Changed { value, etag: None }
+}
+
 fn problem(status: u16, detail: &str) -> Problem {
     Problem::new(status, detail)
 }
@@ -140,12 +147,17 @@ fn typed(app: &mut App, s: &str) {
     }
 }
 
-fn net(app: &mut App, msg: Msg) {
-    app.update(Action::Net { status: None, msg });
+/// A result for the screen that is up, as a task it spawned would deliver it.
+fn net_status<M: Any + Send>(app: &mut App, status: Option<u16>, m: M) {
+    app.update(Action::Net { screen: app.screen_id(), status, msg: Msg::new(m) });
 }
 
-fn net_err(app: &mut App, status: u16, msg: Msg) {
-    app.update(Action::Net { status: Some(status), msg });
+fn net<M: Any + Send>(app: &mut App, m: M) {
+    net_status(app, None, m);
+}
+
+fn net_err<M: Any + Send>(app: &mut App, status: u16, m: M) {
+    net_status(app, Some(status), m);
 }
 
 /// The labels of the network calls queued since the last call.
@@ -182,7 +194,7 @@ fn snapshots(name: &str, app: &App) {
 
 fn log_in_as(app: &mut App, u: User) {
     let client = Client::new(SERVER).unwrap();
-    net(app, Msg::Login(login::Msg::Done(Ok((client, u)))));
+    net(app, login::Msg::Done(Ok((client, u))));
 }
 
 fn fill_login(app: &mut App) {
@@ -212,7 +224,7 @@ fn login_screen_masks_the_password() {
 fn bad_credentials_say_so_and_clear_the_password() {
     let mut app = app();
     fill_login(&mut app);
-    net_err(&mut app, 401, Msg::Login(login::Msg::Done(Err(problem(401, "invalid credentials")))));
+    net_err(&mut app, 401, login::Msg::Done(Err(problem(401, "invalid credentials"))));
     let s = screen(&app);
     assert!(s.contains("Wrong email or password"), "{s}");
     assert!(s.contains("Password: ▏") || s.contains("Password:"), "{s}");
@@ -224,7 +236,7 @@ fn throttled_login_says_how_long_to_wait() {
     let mut app = app();
     fill_login(&mut app);
     let p = problem(429, "too many failed logins (retry after 30 s)");
-    net_err(&mut app, 429, Msg::Login(login::Msg::Done(Err(p))));
+    net_err(&mut app, 429, login::Msg::Done(Err(p)));
     let s = screen(&app);
     assert!(s.contains("Too many failed attempts"), "{s}");
     assert!(s.contains("for 30 s"), "{s}");
@@ -235,7 +247,7 @@ fn unreachable_server_names_the_address() {
     let mut app = app();
     fill_login(&mut app);
     let p = problem(0, "server unreachable: connection refused");
-    net_err(&mut app, 0, Msg::Login(login::Msg::Done(Err(p))));
+    net_err(&mut app, 0, login::Msg::Done(Err(p)));
     let s = screen(&app);
     assert!(s.contains("Cannot reach the server at"), "{s}");
     assert!(s.contains("127.0.0.1:9"), "{s}");
@@ -264,10 +276,10 @@ fn demo_picker_logs_in_as_the_chosen_role() {
 fn front_desk() -> App {
     let mut app = app();
     log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
-    assert!(matches!(app.screen, Screen::FrontDesk(_)));
+    assert_eq!(app.screen.title(), "Front desk");
     assert_eq!(tasks(&mut app), ["loading doctors"]);
     let general = Doctor { id: id(12), full_name: "Meredith Grey".into(), department: "general".into() };
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general]))));
+    net(&mut app, front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general])));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     let day = jiff::civil::date(2026, 11, 27);
     let columns = vec![
@@ -285,7 +297,8 @@ fn front_desk() -> App {
             free: vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-27T10:00:00Z")],
         },
     ];
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Board(day, "cardiology".into(), Ok(columns))));
+    let columns = columns.into_iter().map(front_desk::ColumnUpdate::from).collect();
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(columns)));
     app
 }
 
@@ -325,7 +338,7 @@ fn checking_in_reports_and_refreshes_the_board() {
     assert_eq!(tasks(&mut app), ["Checked in"]);
     let mut a = appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::CheckedIn);
     a.version = 2;
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Changed("Checked in", Ok(a))));
+    net(&mut app, front_desk::Msg::Changed("Checked in", Ok(a)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     assert!(screen(&app).contains("Checked in: Bruno Keller (10:00 with Gregory House)."));
 }
@@ -336,14 +349,14 @@ fn a_refused_action_is_shown_plainly_and_the_board_refreshes() {
     press(&mut app, ch('n'));
     tasks(&mut app);
     let p = problem(409, "a checked-in appointment cannot become a no-show");
-    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Changed("Marked as no-show", Err(p))));
+    net_err(&mut app, 409, front_desk::Msg::Changed("Marked as no-show", Err(p)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     let s = screen(&app);
     assert!(s.contains("Not marked as no-show: conflict: a checked-in appointment"), "{s}");
 }
 
 fn booking_msg(app: &mut App, m: BookingMsg) {
-    net(app, Msg::FrontDesk(front_desk::Msg::Booking(m)));
+    net(app, m);
 }
 
 #[test]
@@ -413,7 +426,7 @@ fn a_booking_conflict_explains_and_offers_fresh_slots() {
     press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["booking"]);
     let p = problem(409, "the doctor already has an appointment at that time");
-    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Booking(BookingMsg::Done(Err(p)))));
+    net_err(&mut app, 409, BookingMsg::Done(Err(p)));
     let mut queued = tasks(&mut app);
     queued.sort();
     assert_eq!(queued, ["loading free slots", "loading the board"]);
@@ -442,7 +455,7 @@ fn find_patient_opens_a_card_and_books_for_them() {
 }
 
 fn booking_msg_search(app: &mut App, q: &str, items: Vec<Patient>) {
-    net(app, Msg::FrontDesk(front_desk::Msg::Search(q.into(), Ok(Page { items, next_cursor: None }))));
+    net(app, front_desk::Msg::Search(q.into(), Ok(Page { items, next_cursor: None })));
 }
 
 #[test]
@@ -472,7 +485,7 @@ fn registering_a_patient_checks_the_form_then_shows_the_activation_code() {
             expires_at: ts("2026-11-27T09:00:00Z"),
         }),
     };
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Registered(Ok(created))));
+    net(&mut app, front_desk::Msg::Registered(Ok(created)));
     let s = screen(&app);
     assert!(s.contains("Registered Erin Hale.") && s.contains("one-time-code-123"), "{s}");
 }
@@ -535,7 +548,7 @@ fn doctor_app() -> App {
         appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
     ];
     let day = jiff::civil::date(2026, 11, 27);
-    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(day, false, Ok(appts))));
+    net(&mut app, doctor::Msg::Calendar(day, false, Ok(changed(appts))));
     app
 }
 
@@ -544,13 +557,13 @@ fn open_chart(app: &mut App) {
     let mut queued = tasks(app);
     queued.sort();
     assert_eq!(queued, ["loading records", "loading the patient"]);
-    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))))));
+    net(app, ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))));
     let page = Page { items: vec![record(2, "Essential hypertension")], next_cursor: None };
-    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(page)))));
+    net(app, ChartMsg::Records(Ok(page)));
 }
 
 fn editor_msg(app: &mut App, status: Option<u16>, m: EditorMsg) {
-    app.update(Action::Net { status, msg: Msg::Doctor(doctor::Msg::Chart(ChartMsg::Editor(m))) });
+    net_status(app, status, m);
 }
 
 #[test]
@@ -571,7 +584,7 @@ fn doctor_week_view_lays_out_days_side_by_side() {
         appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
         appt(4, &house(), "Dmitri Volkov", "2026-11-23T09:00:00Z", AppointmentStatus::Completed),
     ];
-    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(appts))));
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(changed(appts))));
     let s = screen(&app);
     assert!(s.contains("My week · Mon 23 Nov – Sun 29 Nov"), "{s}");
     let row = s.lines().find(|l| l.contains("09:00")).unwrap();
@@ -611,9 +624,7 @@ fn a_stale_save_is_explained_and_their_version_shown_beside_my_text() {
     // Saving again now knowingly replaces version 3.
     press(&mut app, ctrl('s'));
     assert_eq!(tasks(&mut app), ["saving the record"]);
-    let Screen::Doctor(d) = &app.screen else { panic!("not the doctor screen") };
-    let editor = d.chart().and_then(|c| c.editor()).unwrap();
-    assert_eq!(editor.target, healthsynx_tui::components::editor::Target::Existing { id: id(500), version: 3 });
+    assert!(screen(&app).contains("Edit record · Alice Moreau · v3"), "{}", screen(&app));
 }
 
 #[test]
@@ -626,7 +637,7 @@ fn an_ended_session_goes_to_login_and_keeps_unsaved_edits() {
     tasks(&mut app);
     editor_msg(&mut app, Some(401), EditorMsg::Saved(Err(problem(401, "token family revoked"))));
     let s = screen(&app);
-    assert!(matches!(app.screen, Screen::Login(_)));
+    assert_eq!(app.screen.title(), "Log in");
     assert!(s.contains("Your session has ended"), "{s}");
     assert!(s.contains("Email: gregory@clinic.test"), "{s}");
 
@@ -642,7 +653,7 @@ fn new_record_is_offered_only_for_my_appointment_without_one() {
     press(&mut app, ch('j')); // Bruno, no record yet
     press(&mut app, key(KeyCode::Enter));
     tasks(&mut app);
-    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(Page { items: vec![], next_cursor: None })))));
+    net(&mut app, ChartMsg::Records(Ok(Page { items: vec![], next_cursor: None })));
     assert!(screen(&app).lines().last().unwrap().contains("N new record"));
     press(&mut app, ch('N'));
     typed(&mut app, "Costochondritis");
@@ -662,7 +673,7 @@ fn nurse_sees_the_department_day_and_checks_in() {
         appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
     ];
     let day = jiff::civil::date(2026, 11, 27);
-    net(&mut app, Msg::Nurse(nurse::Msg::Day(day, Ok(Page { items, next_cursor: None }))));
+    net(&mut app, nurse::Msg::Day(day, Ok(changed(Page { items, next_cursor: None }))));
     let s = screen(&app);
     assert!(s.contains("cardiology · Fri 27 Nov (today)"), "{s}");
     assert!(s.contains("Alice Moreau") && s.contains("James Wilson"), "{s}");
@@ -703,13 +714,13 @@ fn patient_app() -> App {
         user: user(1101, "Alice Moreau", Role::Patient, None),
         patient: Some(patient_profile(101, "Alice Moreau")),
     };
-    net(&mut app, Msg::Patient(patient::Msg::Me(Ok(me))));
+    net(&mut app, patient::Msg::Me(Ok(me)));
     let items = vec![
         appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
         appt(2, &house(), "Alice Moreau", "2026-11-30T10:00:00Z", AppointmentStatus::Scheduled),
         appt(3, &wilson(), "Alice Moreau", "2026-11-20T10:00:00Z", AppointmentStatus::Completed),
     ];
-    net(&mut app, Msg::Patient(patient::Msg::Appointments(Ok(Page { items, next_cursor: None }))));
+    net(&mut app, patient::Msg::Appointments(Ok(Page { items, next_cursor: None })));
     let log = vec![AccessLogEntry {
         at: ts("2026-11-27T07:30:00Z"),
         actor_name: "Gregory House".into(),
@@ -717,7 +728,7 @@ fn patient_app() -> App {
         action: "record.read".into(),
         target_type: "record".into(),
     }];
-    net(&mut app, Msg::Patient(patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None }))));
+    net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
     app
 }
 
@@ -756,13 +767,13 @@ fn patient_sees_who_looked_at_their_data() {
 #[test]
 fn patient_books_for_themselves_without_a_patient_step() {
     let mut app = patient_app();
-    net(&mut app, Msg::Patient(patient::Msg::Doctors(Ok(vec![house()]))));
+    net(&mut app, patient::Msg::Doctors(Ok(vec![house()])));
     press(&mut app, ch('b'));
     press(&mut app, key(KeyCode::Enter));
     tasks(&mut app);
     net(
         &mut app,
-        Msg::Patient(patient::Msg::Booking(BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])))),
+        BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])),
     );
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
@@ -778,13 +789,13 @@ fn admin_resets_a_password_and_verifies_the_chain() {
     assert_eq!(queued, ["loading the audit log", "loading users"]);
     let users =
         vec![user(30, "Ada Admin", Role::Admin, None), user(10, "Gregory House", Role::Doctor, Some("cardiology"))];
-    net(&mut app, Msg::Admin(admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None }))));
+    net(&mut app, admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None })));
     snapshots("admin_users", &app);
     press(&mut app, ch('j'));
     press(&mut app, ch('r'));
     assert_eq!(tasks(&mut app), ["issuing a reset token"]);
     let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
-    net(&mut app, Msg::Admin(admin::Msg::Reset("Gregory House".into(), Ok(tok))));
+    net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
     let s = screen(&app);
     assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
     press(&mut app, key(KeyCode::Esc));
@@ -804,11 +815,11 @@ fn admin_resets_a_password_and_verifies_the_chain() {
         prev_hash: "00".into(),
         hash: "ab".into(),
     };
-    net(&mut app, Msg::Admin(admin::Msg::Audit(false, Ok(Page { items: vec![entry], next_cursor: None }))));
+    net(&mut app, admin::Msg::Audit(false, Ok(Page { items: vec![entry], next_cursor: None })));
     press(&mut app, ch('v'));
     assert_eq!(tasks(&mut app), ["verifying the audit chain"]);
     let report = healthsynx_shared::api::ChainReport { ok: false, entries: None, first_bad: Some(5) };
-    net(&mut app, Msg::Admin(admin::Msg::Verified(Ok(report))));
+    net(&mut app, admin::Msg::Verified(Ok(report)));
     let s = screen(&app);
     assert!(s.contains("#7") && s.contains("record.read"), "{s}");
     assert!(s.contains("BROKEN at entry #5"), "{s}");
@@ -848,7 +859,7 @@ fn doctor_edits_weekly_hours_and_adds_time_off() {
             reason: "Holidays".into(),
         }],
     };
-    net(&mut app, Msg::Doctor(doctor::Msg::Avail(doctor::AvailMsg::Loaded(Ok(avail)))));
+    net(&mut app, doctor::AvailMsg::Loaded(Ok(avail)));
     let s = screen(&app);
     assert!(s.contains("Mon 09:00-12:00 30") && s.contains("Thu 24 Dec 00:00 → Sun 27 Dec 00:00  Holidays"), "{s}");
     snapshots("doctor_availability", &app);
@@ -878,10 +889,10 @@ fn patient_reads_their_records() {
     let mut app = patient_app();
     net(
         &mut app,
-        Msg::Patient(patient::Msg::Records(Ok(Page {
+        patient::Msg::Records(Ok(Page {
             items: vec![record(1, "Essential hypertension")],
             next_cursor: None,
-        }))),
+        })),
     );
     press(&mut app, key(KeyCode::Tab));
     press(&mut app, key(KeyCode::Tab));
@@ -910,14 +921,14 @@ fn doctor_books_a_follow_up_for_the_selected_patient() {
     press(&mut app, ch('f'));
     assert_eq!(tasks(&mut app), ["loading free slots"]);
     let slots = vec![slot("2026-12-04T09:00:00Z")];
-    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Slots(id(10), Ok(slots)))));
+    net(&mut app, BookingMsg::Slots(id(10), Ok(slots)));
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("Patient: Bruno Keller") && s.contains("Reason: Follow-up: Annual check-up"), "{s}");
     press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["booking"]);
     let a = appt(7, &house(), "Bruno Keller", "2026-12-04T09:00:00Z", AppointmentStatus::Scheduled);
-    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Done(Ok(a)))));
+    net(&mut app, BookingMsg::Done(Ok(a)));
     assert!(screen(&app).contains("Follow-up booked: Bruno Keller on Fri 4 Dec 09:00."));
 }
 
@@ -944,7 +955,7 @@ fn chart_lists_every_saved_version_of_a_record() {
             record: record(2, "y"),
         },
     ];
-    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::History(Ok(versions)))));
+    net(&mut app, ChartMsg::History(Ok(versions)));
     let s = screen(&app);
     assert!(s.contains("v1   2026-11-27 08:00  by you       created"), "{s}");
     assert!(s.contains("v2   2026-11-27 08:30  by you       diagnosis, notes"), "{s}");
