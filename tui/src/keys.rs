@@ -69,8 +69,7 @@ pub const GRID: &[Press] = &[
     char('j'),
 ];
 /// Between the fields of a form.
-pub const FIELDS: &[Press] =
-    &[code(KeyCode::Tab), code(KeyCode::BackTab), code(KeyCode::Down), code(KeyCode::Up)];
+pub const FIELDS: &[Press] = &[code(KeyCode::Tab), code(KeyCode::BackTab), code(KeyCode::Down), code(KeyCode::Up)];
 
 /// A row of a key table: the presses it answers to, how the bar shows it,
 /// the intent it stands for, and when it applies.
@@ -87,7 +86,12 @@ fn always<S>(_: &S) -> bool {
 }
 
 /// A binding that always applies.
-pub const fn bind<S, A: Copy>(keys: &'static [Press], label: &'static str, what: &'static str, action: A) -> Binding<S, A> {
+pub const fn bind<S, A: Copy>(
+    keys: &'static [Press],
+    label: &'static str,
+    what: &'static str,
+    action: A,
+) -> Binding<S, A> {
     Binding { keys, label, what, action, when: always::<S> }
 }
 

@@ -13,14 +13,15 @@ use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
-use healthsynx_tui::keys::{ch, ctrl, key};
+use healthsynx_tui::keys::{self, ch, ctrl, key};
 use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient};
 use healthsynx_tui::theme::Theme;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::KeyCode;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::style::Color;
 use uuid::Uuid;
 
@@ -346,8 +347,10 @@ fn checking_in_reports_and_refreshes_the_board() {
 #[test]
 fn a_refused_action_is_shown_plainly_and_the_board_refreshes() {
     let mut app = front_desk();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j')); // 10:00 Bruno, booked; a colleague checks him in meanwhile
     press(&mut app, ch('n'));
-    tasks(&mut app);
+    assert_eq!(tasks(&mut app), ["Marked as no-show"]);
     let p = problem(409, "a checked-in appointment cannot become a no-show");
     net_err(&mut app, 409, front_desk::Msg::Changed("Marked as no-show", Err(p)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
@@ -663,17 +666,25 @@ fn new_record_is_offered_only_for_my_appointment_without_one() {
 
 // ---- nurse, patient, admin ----
 
-#[test]
-fn nurse_sees_the_department_day_and_checks_in() {
+fn nurse_day() -> Vec<Appointment> {
+    vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
+        appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
+    ]
+}
+
+fn nurse_app() -> App {
     let mut app = app();
     log_in_as(&mut app, user(20, "Joy Nightingale", Role::Nurse, Some("cardiology")));
     assert_eq!(tasks(&mut app), ["loading the day"]);
-    let items = vec![
-        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
-        appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
-    ];
     let day = jiff::civil::date(2026, 11, 27);
-    net(&mut app, nurse::Msg::Day(day, Ok(changed(Page { items, next_cursor: None }))));
+    net(&mut app, nurse::Msg::Day(day, Ok(changed(Page { items: nurse_day(), next_cursor: None }))));
+    app
+}
+
+#[test]
+fn nurse_sees_the_department_day_and_checks_in() {
+    let mut app = nurse_app();
     let s = screen(&app);
     assert!(s.contains("cardiology · Fri 27 Nov (today)"), "{s}");
     assert!(s.contains("Alice Moreau") && s.contains("James Wilson"), "{s}");
@@ -771,17 +782,13 @@ fn patient_books_for_themselves_without_a_patient_step() {
     press(&mut app, ch('b'));
     press(&mut app, key(KeyCode::Enter));
     tasks(&mut app);
-    net(
-        &mut app,
-        BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])),
-    );
+    net(&mut app, BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])));
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("4 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
 }
 
-#[test]
-fn admin_resets_a_password_and_verifies_the_chain() {
+fn admin_app() -> App {
     let mut app = app();
     log_in_as(&mut app, user(30, "Ada Admin", Role::Admin, None));
     let mut queued = tasks(&mut app);
@@ -790,19 +797,12 @@ fn admin_resets_a_password_and_verifies_the_chain() {
     let users =
         vec![user(30, "Ada Admin", Role::Admin, None), user(10, "Gregory House", Role::Doctor, Some("cardiology"))];
     net(&mut app, admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None })));
-    snapshots("admin_users", &app);
-    press(&mut app, ch('j'));
-    press(&mut app, ch('r'));
-    assert_eq!(tasks(&mut app), ["issuing a reset token"]);
-    let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
-    net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
-    let s = screen(&app);
-    assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
-    press(&mut app, key(KeyCode::Esc));
+    app
+}
 
-    press(&mut app, key(KeyCode::Tab));
-    let entry = AuditEntry {
-        seq: 7,
+fn audit_entry(seq: u64) -> AuditEntry {
+    AuditEntry {
+        seq,
         at: now(),
         actor_id: Some(id(10)),
         actor_role: Some(Role::Doctor),
@@ -814,8 +814,24 @@ fn admin_resets_a_password_and_verifies_the_chain() {
         client_addr: Some("127.0.0.1".into()),
         prev_hash: "00".into(),
         hash: "ab".into(),
-    };
-    net(&mut app, admin::Msg::Audit(false, Ok(Page { items: vec![entry], next_cursor: None })));
+    }
+}
+
+#[test]
+fn admin_resets_a_password_and_verifies_the_chain() {
+    let mut app = admin_app();
+    snapshots("admin_users", &app);
+    press(&mut app, ch('j'));
+    press(&mut app, ch('r'));
+    assert_eq!(tasks(&mut app), ["issuing a reset token"]);
+    let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
+    net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
+    let s = screen(&app);
+    assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+
+    press(&mut app, key(KeyCode::Tab));
+    net(&mut app, admin::Msg::Audit(false, Ok(Page { items: vec![audit_entry(7)], next_cursor: None })));
     press(&mut app, ch('v'));
     assert_eq!(tasks(&mut app), ["verifying the audit chain"]);
     let report = healthsynx_shared::api::ChainReport { ok: false, entries: None, first_bad: Some(5) };
@@ -889,10 +905,7 @@ fn patient_reads_their_records() {
     let mut app = patient_app();
     net(
         &mut app,
-        patient::Msg::Records(Ok(Page {
-            items: vec![record(1, "Essential hypertension")],
-            next_cursor: None,
-        })),
+        patient::Msg::Records(Ok(Page { items: vec![record(1, "Essential hypertension")], next_cursor: None })),
     );
     press(&mut app, key(KeyCode::Tab));
     press(&mut app, key(KeyCode::Tab));
@@ -961,4 +974,372 @@ fn chart_lists_every_saved_version_of_a_record() {
     assert!(s.contains("v2   2026-11-27 08:30  by you       diagnosis, notes"), "{s}");
     press(&mut app, key(KeyCode::Esc));
     assert!(!screen(&app).contains("Every saved version"));
+}
+
+// ---- key tables: what the bar shows is what the keys do ----
+
+/// Every key a walk tries: printable ASCII and the named keys.
+fn every_key() -> Vec<KeyEvent> {
+    let named = [
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+        KeyCode::Home,
+        KeyCode::End,
+        KeyCode::Backspace,
+        KeyCode::Delete,
+    ];
+    let f_keys = (1..=12).map(KeyCode::F);
+    (' '..='~').map(KeyCode::Char).chain(named).chain(f_keys).map(key).collect()
+}
+
+fn is_global(k: &KeyEvent) -> bool {
+    [keys::HELP, keys::LOG_OUT, keys::QUIT, keys::QUIT_NOW].iter().any(|c| c.keys.iter().any(|p| p.matches(k)))
+}
+
+/// What a key can change: everything drawn (styles too), quitting, and the tasks it queues.
+fn after(app: &mut App, k: Option<KeyEvent>) -> (Buffer, bool, Vec<&'static str>) {
+    tasks(app);
+    if let Some(k) = k {
+        press(app, k);
+    }
+    let buffer = draw_at(app, 120, 40).backend().buffer().clone();
+    (buffer, app.quit, tasks(app))
+}
+
+/// Walks the key table of the state `make` builds: every command the
+/// screen lists does something (one of its keys changes what is drawn or
+/// queues a task), and, unless a text field has the keyboard, every other
+/// key that is not global does nothing at all.
+fn walk(name: &str, make: impl Fn() -> App) {
+    let app = make();
+    let listed = app.screen.commands();
+    assert!(!listed.is_empty(), "{name}: no keys listed");
+    let before = after(&mut make(), None);
+    for c in listed.iter().filter(|c| !c.keys.is_empty()) {
+        let acts = c.keys.iter().any(|p| after(&mut make(), Some(p.event())) != before);
+        assert!(acts, "{name}: `{} {}` is listed but none of its keys does anything", c.key, c.what);
+    }
+    if app.screen.typing() {
+        return;
+    }
+    for k in every_key() {
+        if is_global(&k) || listed.iter().any(|c| c.keys.iter().any(|p| p.matches(&k))) {
+            continue;
+        }
+        let now = after(&mut make(), Some(k));
+        assert!(now == before, "{name}: {:?} is not listed but acts (queued {:?})", k.code, now.2);
+    }
+}
+
+/// `make`, then `keys` pressed.
+fn then(make: impl Fn() -> App, keys: &[KeyEvent]) -> impl Fn() -> App {
+    let keys = keys.to_vec();
+    move || {
+        let mut app = make();
+        for k in &keys {
+            press(&mut app, *k);
+        }
+        app
+    }
+}
+
+fn demo_login() -> App {
+    let demo = vec![
+        DemoAccount { role: Role::Admin, email: "admin@demo.test".into(), password: "pw-admin-long".into() },
+        DemoAccount { role: Role::Receptionist, email: "desk@demo.test".into(), password: "pw-desk-long".into() },
+    ];
+    app_with(Theme { color: true }, demo)
+}
+
+#[test]
+fn login_keys_are_the_listed_keys() {
+    walk("role picker", demo_login);
+    walk("login form", then(demo_login, &[key(KeyCode::End), key(KeyCode::Enter)]));
+    walk("login form without demo", app);
+}
+
+/// `make` (the find pop-up), with the search for `q` answered.
+fn with_patients(make: impl Fn() -> App, q: &str) -> impl Fn() -> App {
+    let q = q.to_owned();
+    move || {
+        let mut app = make();
+        let items = vec![patient_profile(101, "Alice Moreau"), patient_profile(104, "Dmitri Volkov")];
+        booking_msg_search(&mut app, &q, items);
+        app
+    }
+}
+
+fn registered(mut app: App) -> App {
+    let created = PatientCreated { patient: patient_profile(120, "Erin Hale"), activation_token: None };
+    net(&mut app, front_desk::Msg::Registered(Ok(created)));
+    app
+}
+
+fn booking_at_slot_step() -> App {
+    let mut app = then(front_desk, &[ch('b'), key(KeyCode::Enter)])();
+    let slots = vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-30T09:00:00Z")];
+    booking_msg(&mut app, BookingMsg::Slots(id(10), Ok(slots)));
+    app
+}
+
+fn booking_at_patient_step() -> App {
+    let mut app = then(booking_at_slot_step, &[key(KeyCode::Enter)])();
+    let items = vec![patient_profile(101, "Alice Moreau"), patient_profile(104, "Dmitri Volkov")];
+    booking_msg(&mut app, BookingMsg::Patients(String::new(), Ok(Page { items, next_cursor: None })));
+    app
+}
+
+#[test]
+fn front_desk_keys_are_the_listed_keys() {
+    walk("board, checked-in cell", front_desk);
+    walk("board, free cell", then(front_desk, &[ch('j')]));
+    walk("board, booked cell", then(front_desk, &[ch('j'), ch('j')]));
+    walk("details, checked in", then(front_desk, &[key(KeyCode::Enter)]));
+    walk("details, booked", then(front_desk, &[ch('j'), ch('j'), key(KeyCode::Enter)]));
+    walk("cancel", then(front_desk, &[ch('j'), ch('j'), ch('x')]));
+    let find = || with_patients(then(front_desk, &[ch('/')]), "")();
+    walk("find", find);
+    walk("patient card", then(find, &[key(KeyCode::Enter)]));
+    walk("register", then(front_desk, &[ch('N')]));
+    walk("registered", || registered(then(front_desk, &[ch('N')])()));
+    walk("booking, doctor", then(front_desk, &[ch('b')]));
+    walk("booking, slot", booking_at_slot_step);
+    walk("booking, patient", booking_at_patient_step);
+    walk("booking, reason", then(booking_at_patient_step, &[key(KeyCode::Enter)]));
+}
+
+fn chart_app() -> App {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    app
+}
+
+fn availability_app() -> App {
+    use healthsynx_shared::{Availability, AvailabilityRule, TimeOff};
+    let mut app = then(doctor_app, &[ch('a')])();
+    let rule = AvailabilityRule { weekday: 1, start: "09:00".into(), end: "12:00".into(), slot_minutes: 30 };
+    let off = |n, day: &str| TimeOff {
+        id: id(n),
+        start: ts(day),
+        end: ts(day) + jiff::SignedDuration::from_hours(24),
+        reason: "Off".into(),
+    };
+    let avail = Availability {
+        rules: vec![rule],
+        time_off: vec![off(900, "2026-12-24T00:00:00Z"), off(901, "2026-12-31T00:00:00Z")],
+    };
+    net(&mut app, doctor::AvailMsg::Loaded(Ok(avail)));
+    app
+}
+
+fn week_app() -> App {
+    let mut app = then(doctor_app, &[ch('w')])();
+    let appts = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+        appt(4, &house(), "Dmitri Volkov", "2026-11-23T10:00:00Z", AppointmentStatus::Scheduled),
+    ];
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(changed(appts))));
+    app
+}
+
+#[test]
+fn doctor_keys_are_the_listed_keys() {
+    walk("day, checked in", doctor_app);
+    walk("day, booked", then(doctor_app, &[ch('j')]));
+    walk("week", week_app);
+    walk("chart", chart_app);
+    walk("chart, a record read", then(chart_app, &[key(KeyCode::Enter)]));
+    walk("chart, retract?", then(chart_app, &[ch('D')]));
+    walk("chart, versions", then(chart_app, &[ch('v')]));
+    walk("editor", then(chart_app, &[ch('e')]));
+    walk("weekly hours", availability_app);
+    walk("time off", then(availability_app, &[key(KeyCode::Tab)]));
+    walk("time off form", then(availability_app, &[key(KeyCode::Tab), ch('a')]));
+    walk("follow-up", then(doctor_app, &[ch('f')]));
+}
+
+#[test]
+fn nurse_keys_are_the_listed_keys() {
+    walk("day", nurse_app);
+    walk("day, checked in", then(nurse_app, &[ch('j')]));
+    walk("filter", then(nurse_app, &[ch('/')]));
+    walk("chart", || {
+        let mut app = then(nurse_app, &[key(KeyCode::Enter)])();
+        net(&mut app, ChartMsg::Records(Ok(Page { items: vec![record(1, "x"), record(2, "y")], next_cursor: None })));
+        app
+    });
+}
+
+fn patient_with_records() -> App {
+    let mut app = patient_app();
+    let items = vec![record(1, "Essential hypertension"), record(2, "Follow-up")];
+    net(&mut app, patient::Msg::Records(Ok(Page { items, next_cursor: None })));
+    net(&mut app, patient::Msg::Doctors(Ok(vec![house(), wilson()])));
+    app
+}
+
+#[test]
+fn patient_keys_are_the_listed_keys() {
+    let tab = key(KeyCode::Tab);
+    walk("upcoming, too late to cancel", patient_with_records);
+    walk("upcoming, cancellable", then(patient_with_records, &[ch('j')]));
+    walk("cancel", then(patient_with_records, &[ch('j'), ch('x')]));
+    walk("past", then(patient_with_records, &[tab]));
+    walk("records", then(patient_with_records, &[tab, tab]));
+    walk("a record", then(patient_with_records, &[tab, tab, key(KeyCode::Enter)]));
+    walk("access log", then(patient_with_records, &[tab, tab, tab]));
+    walk("booking", then(patient_with_records, &[ch('b')]));
+}
+
+fn admin_with_audit() -> App {
+    let mut app = admin_app();
+    let page = Page { items: vec![audit_entry(7), audit_entry(8)], next_cursor: Some("c".into()) };
+    net(&mut app, admin::Msg::Audit(false, Ok(page)));
+    app
+}
+
+#[test]
+fn admin_keys_are_the_listed_keys() {
+    let tab = key(KeyCode::Tab);
+    walk("users", admin_with_audit);
+    walk("search", then(admin_with_audit, &[ch('/')]));
+    walk("new user", then(admin_with_audit, &[ch('a')]));
+    walk("reset token", || {
+        let mut app = admin_with_audit();
+        let tok = healthsynx_shared::api::ResetToken { token: "t".into(), expires_at: now() };
+        net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
+        app
+    });
+    walk("audit", then(admin_with_audit, &[tab]));
+    walk("audit entry", then(admin_with_audit, &[tab, key(KeyCode::Enter)]));
+    walk("audit filter", then(admin_with_audit, &[tab, ch('/')]));
+    walk("chain report", || {
+        let mut app = then(admin_with_audit, &[tab])();
+        let report = healthsynx_shared::api::ChainReport { ok: true, entries: Some(2), first_bad: None };
+        net(&mut app, admin::Msg::Verified(Ok(report)));
+        app
+    });
+}
+
+/// A screen that breaks the rule on purpose: `x` and `z` count presses,
+/// `y` does nothing. `Hidden` lists only `x`; `Dead` lists all three.
+enum Broken {
+    Hidden(u32),
+    Dead(u32),
+}
+
+impl Broken {
+    fn count(&mut self) -> &mut u32 {
+        match self {
+            Broken::Hidden(n) | Broken::Dead(n) => n,
+        }
+    }
+}
+
+const X: keys::Cmd = keys::Cmd { key: "x", what: "count", keys: &[keys::char('x')] };
+const Y: keys::Cmd = keys::Cmd { key: "y", what: "nothing", keys: &[keys::char('y')] };
+const Z: keys::Cmd = keys::Cmd { key: "z", what: "count", keys: &[keys::char('z')] };
+
+impl healthsynx_tui::screens::Screen for Broken {
+    fn title(&self) -> &'static str {
+        "Broken"
+    }
+    fn commands(&self) -> Vec<keys::Cmd> {
+        match self {
+            Broken::Hidden(_) => vec![X],
+            Broken::Dead(_) => vec![X, Y, Z],
+        }
+    }
+    fn typing(&self) -> bool {
+        false
+    }
+    fn on_key(&mut self, k: KeyEvent, _: &mut healthsynx_tui::app::Ctx) -> healthsynx_tui::app::Handled {
+        if keys::is_char(&k, 'x') || keys::is_char(&k, 'z') {
+            *self.count() += 1;
+            return healthsynx_tui::app::Handled::Consumed;
+        }
+        healthsynx_tui::app::Handled::Ignored
+    }
+    fn on_msg(&mut self, _: Msg, _: &mut healthsynx_tui::app::Ctx) {}
+    fn draw(&self, f: &mut ratatui::Frame, area: ratatui::layout::Rect, _: &healthsynx_tui::app::View) {
+        let (Broken::Hidden(n) | Broken::Dead(n)) = self;
+        f.render_widget(ratatui::widgets::Paragraph::new(format!("pressed {n}")), area);
+    }
+}
+
+fn walk_fails(broken: fn() -> Broken) -> String {
+    let make = move || {
+        let mut app = app();
+        app.screen = Box::new(broken());
+        app
+    };
+    let err = std::panic::catch_unwind(|| walk("broken", make)).expect_err("the walk passed a broken screen");
+    err.downcast::<String>().map(|s| *s).unwrap_or_default()
+}
+
+#[test]
+fn a_walk_catches_a_hidden_key_and_a_listed_key_that_does_nothing() {
+    let hidden = walk_fails(|| Broken::Hidden(0));
+    assert!(hidden.contains("Char('z') is not listed but acts"), "{hidden}");
+    let dead = walk_fails(|| Broken::Dead(0));
+    assert!(dead.contains("`y nothing` is listed but none of its keys does anything"), "{dead}");
+}
+
+#[test]
+fn the_auto_refresh_asks_conditionally_and_a_304_keeps_the_board_and_selection() {
+    let mut app = front_desk();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j')); // Bruno
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(29)));
+    assert!(tasks(&mut app).is_empty(), "not yet due");
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(31)));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let unchanged = |d: Doctor| front_desk::ColumnUpdate { doctor: d, appts: Fresh::Unchanged, free: Fresh::Unchanged };
+    let day = jiff::civil::date(2026, 11, 27);
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(vec![unchanged(house()), unchanged(wilson())])));
+    assert_eq!(screen(&app), shown, "a 304 changes nothing on screen");
+    assert!(screen(&app).lines().last().unwrap().contains("c check in"), "Bruno is still selected");
+
+    // One column changed: only it is replaced.
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(62)));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let mut bruno = appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::CheckedIn);
+    bruno.version = 2;
+    let alice = appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn);
+    let house_col = front_desk::ColumnUpdate {
+        doctor: house(),
+        appts: Fresh::Changed { value: vec![alice, bruno], etag: Some("\"2\"".into()) },
+        free: Fresh::Unchanged,
+    };
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(vec![house_col, unchanged(wilson())])));
+    let s = screen(&app);
+    assert!(s.contains("10:00 Bruno Keller · checked in") && s.contains("Chiara Rossi · no-show"), "{s}");
+}
+
+#[test]
+fn the_doctor_and_nurse_keep_their_lists_on_a_304() {
+    let mut app = doctor_app();
+    press(&mut app, ch('j'));
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(30)));
+    assert_eq!(tasks(&mut app), ["loading my calendar"]);
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), false, Ok(Fresh::Unchanged)));
+    assert_eq!(screen(&app), shown);
+
+    let mut app = nurse_app();
+    press(&mut app, ch('j'));
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(30)));
+    assert_eq!(tasks(&mut app), ["loading the day"]);
+    net(&mut app, nurse::Msg::Day(jiff::civil::date(2026, 11, 27), Ok(Fresh::Unchanged)));
+    assert_eq!(screen(&app), shown);
 }

@@ -90,18 +90,18 @@ pub enum Act {
 type B = Binding<BookingFlow, Act>;
 
 const DOCTOR: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.doctors.len() > 1),
     bind(ENTER, "Enter", "pick doctor", Act::PickDoctor).when(|s| s.doctor().is_some()),
     bind(ESC, "Esc", "cancel booking", Act::Close),
 ];
 const SLOT: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.slots.as_ref().is_some_and(|v| v.len() > 1)),
     bind(ENTER, "Enter", "pick time", Act::PickSlot).when(|s| s.slot().is_some()),
     bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.slot_is_first()),
     bind(ESC, "Esc", "back", Act::Back).when(|s| !s.slot_is_first()),
 ];
 const PATIENT: &[B] = &[
-    bind(LIST_ARROWS, "↑↓", "move", Act::Go),
+    bind(LIST_ARROWS, "↑↓", "move", Act::Go).when(|s| s.patients.len() > 1),
     bind(ENTER, "Enter", "pick patient", Act::PickPatient),
     bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.patient_is_first()),
     bind(ESC, "Esc", "back", Act::Back).when(|s| !s.patient_is_first()),
@@ -135,11 +135,7 @@ impl Keymap for BookingFlow {
 
 impl BookingFlow {
     /// Starts at the doctor list, with `preselect` highlighted.
-    pub fn new(
-            doctors: Vec<Doctor>,
-        preselect: Option<Uuid>,
-        patient: Option<(Uuid, String)>,
-    ) -> Self {
+    pub fn new(doctors: Vec<Doctor>, preselect: Option<Uuid>, patient: Option<(Uuid, String)>) -> Self {
         let sel = preselect.and_then(|id| doctors.iter().position(|d| d.id == id)).unwrap_or(0);
         BookingFlow {
             moving: None,

@@ -12,8 +12,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 use uuid::Uuid;
 
 use crate::app::{Ctx, Msg, View};
-use crate::components::editor::{Editor, EditorMsg, EditorOutcome, prescriptions_text};
 use crate::components::Outcome;
+use crate::components::editor::{Editor, EditorMsg, EditorOutcome, prescriptions_text};
 use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, bind, char, code};
 use crate::screens::front_desk::{appt_lines, patient_lines};
 use crate::time;
@@ -26,7 +26,6 @@ pub enum ChartMsg {
     Retracted(Result<(), Problem>),
     History(Result<Vec<RecordVersion>, Problem>),
 }
-
 
 enum Mode {
     List,
@@ -73,7 +72,7 @@ fn any_selected(c: &Chart) -> bool {
 }
 
 const LIST_KEYS: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|c| c.records.as_ref().is_some_and(|r| r.len() > 1)),
     bind(ENTER, "Enter", "read record", Act::Read).when(any_selected),
     bind(&[char('e')], "e", "edit record", Act::Edit).when(editable),
     bind(&[char('D')], "D", "retract record", Act::AskRetract).when(editable),
@@ -90,8 +89,10 @@ const READ_KEYS: &[B] = &[
     bind(&[char('N')], "N", "new record", Act::New).when(Chart::may_add),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
 ];
-const CONFIRM_KEYS: &[B] =
-    &[bind(&[char('y')], "y", "retract", Act::Retract), bind(&[char('n'), code(KeyCode::Esc)], "n/Esc", "keep", Act::Back)];
+const CONFIRM_KEYS: &[B] = &[
+    bind(&[char('y')], "y", "retract", Act::Retract),
+    bind(&[char('n'), code(KeyCode::Esc)], "n/Esc", "keep", Act::Back),
+];
 const HISTORY_KEYS: &[B] = &[bind(ESC, "Esc", "close", Act::Back)];
 
 impl Keymap for Chart {
@@ -111,23 +112,13 @@ impl Keymap for Chart {
 
 impl Chart {
     /// Opens a chart and starts loading the profile and records.
-    pub fn open(
-        patient_id: Uuid,
-        appt: Option<Appointment>,
-        writer: Option<Uuid>,
-        ctx: &mut Ctx,
-    ) -> Self {
-        let mut chart = Chart {
-            patient_id,
-            appt,
-            writer,
-            patient: None,
-            records: None,
-            pick: Pick::default(),
-            mode: Mode::List,
-        };
+    pub fn open(patient_id: Uuid, appt: Option<Appointment>, writer: Option<Uuid>, ctx: &mut Ctx) -> Self {
+        let mut chart =
+            Chart { patient_id, appt, writer, patient: None, records: None, pick: Pick::default(), mode: Mode::List };
         let client = ctx.client.clone();
-        ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, |r| Msg::new(ChartMsg::Patient(r)));
+        ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, |r| {
+            Msg::new(ChartMsg::Patient(r))
+        });
         chart.load_records(ctx);
         chart
     }

@@ -208,15 +208,15 @@ impl Editor {
         match self.target {
             Target::New { appointment_id } => {
                 let new = NewRecord { appointment_id, diagnosis, notes, prescriptions: rx };
-                ctx.spawn("saving the record", async move { client.create_record(&new).await }, |r| Msg::new(EditorMsg::Saved(r)));
+                ctx.spawn("saving the record", async move { client.create_record(&new).await }, |r| {
+                    Msg::new(EditorMsg::Saved(r))
+                });
             }
             Target::Existing { id, version } => {
                 let patch = RecordPatch { diagnosis: Some(diagnosis), notes: Some(notes), prescriptions: Some(rx) };
-                ctx.spawn(
-                    "saving the record",
-                    async move { client.patch_record(id, version, &patch).await },
-                    |r| Msg::new(EditorMsg::Saved(r)),
-                );
+                ctx.spawn("saving the record", async move { client.patch_record(id, version, &patch).await }, |r| {
+                    Msg::new(EditorMsg::Saved(r))
+                });
             }
         }
     }
@@ -246,7 +246,9 @@ impl Editor {
                 ));
                 if let Target::Existing { id, .. } = self.target {
                     let client = ctx.client.clone();
-                    ctx.spawn("loading their version", async move { client.record(id).await }, |r| Msg::new(EditorMsg::Latest(r)));
+                    ctx.spawn("loading their version", async move { client.record(id).await }, |r| {
+                        Msg::new(EditorMsg::Latest(r))
+                    });
                 }
             }
             EditorMsg::Saved(Err(p)) => {

@@ -85,7 +85,7 @@ fn user_active(s: &Admin, active: bool) -> bool {
 
 const USERS: &[B] = &[
     bind(TAB, "Tab", "users/audit", Act::SwitchTab),
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.users.len() > 1),
     bind(&[char('/')], "/", "search", Act::Search),
     bind(&[char('a')], "a", "add user", Act::AddUser),
     bind(&[char('d')], "d", "deactivate", Act::Toggle).when(|s| user_active(s, true)),
@@ -95,7 +95,7 @@ const USERS: &[B] = &[
 ];
 const AUDIT: &[B] = &[
     bind(TAB, "Tab", "users/audit", Act::SwitchTab),
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.audit.len() > 1),
     bind(ENTER, "Enter", "details", Act::Details).when(|s| !s.audit.is_empty()),
     bind(&[char('/')], "/", "filter", Act::Filter),
     bind(&[char('v')], "v", "verify chain", Act::Verify),
@@ -309,9 +309,7 @@ impl Admin {
         match new_user(form) {
             Ok(new) => {
                 let client = ctx.client.clone();
-                ctx.spawn("creating the user", async move { client.create_user(&new).await }, |r| {
-                    msg(Msg::Created(r))
-                });
+                ctx.spawn("creating the user", async move { client.create_user(&new).await }, |r| msg(Msg::Created(r)));
             }
             Err(e) => ctx.error(e),
         }

@@ -98,7 +98,7 @@ fn selected(s: &Doctor) -> bool {
 }
 
 const CALENDAR: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| !s.week),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| !s.week && s.appts.len() > 1),
     bind(GRID, "←→↑↓/hjkl", "move", Act::Go).when(|s| s.week),
     bind(ENTER, "Enter", "open patient", Act::Open).when(selected),
     bind(&[char('f')], "f", "follow-up", Act::FollowUp).when(selected),
@@ -388,7 +388,11 @@ impl Doctor {
     fn draw_day(&self, f: &mut Frame, area: Rect, v: &View) {
         let title = format!("My day · {}", self.nav.title(v));
         if self.appts.is_empty() {
-            let text = if self.refresh.loading() { "Loading…" } else { "No appointments. [ ] moves a day, w shows the week." };
+            let text = if self.refresh.loading() {
+                "Loading…"
+            } else {
+                "No appointments. [ ] moves a day, w shows the week."
+            };
             f.render_widget(Paragraph::new(Span::styled(text, v.theme.dim())).block(ui::block(title, v.theme)), area);
             return;
         }
@@ -522,7 +526,7 @@ const RULES: &[AB] = &[
     bind(ESC, "Esc", "back", AvailAct::Leave),
 ];
 const TIME_OFF: &[AB] = &[
-    bind(LIST, "↑↓/jk", "move", AvailAct::Go),
+    bind(LIST, "↑↓/jk", "move", AvailAct::Go).when(|s| s.time_off.len() > 1),
     bind(&[char('a')], "a", "add time off", AvailAct::NewTimeOff),
     bind(&[char('x')], "x", "delete", AvailAct::Delete).when(|s| !s.time_off.is_empty()),
     bind(TAB, "Tab", "rules", AvailAct::Switch),

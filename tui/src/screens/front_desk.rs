@@ -153,7 +153,7 @@ fn can_book(s: &FrontDesk) -> bool {
 }
 
 const BOARD: &[B] = &[
-    bind(BOARD_GO, "←→↑↓/Tab", "move", Act::Go),
+    bind(BOARD_GO, "←→↑↓/Tab", "move", Act::Go).when(|s| s.columns.len() > 1 || s.rows.len() > 1),
     bind(ENTER, "Enter", "details", Act::Details).when(on_appt),
     bind(ENTER, "Enter", "book here", Act::BookHere).when(|s| !on_appt(s) && can_book(s)),
     bind(&[char('b')], "b", "book", Act::Book).when(can_book),
@@ -178,7 +178,8 @@ const DETAILS: &[B] = &[
 const CANCEL: &[B] =
     &[bind(ENTER, "Enter", "cancel appointment", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
 const FIND: &[B] = &[
-    bind(LIST_ARROWS, "↑↓", "move", Act::FindGo),
+    bind(LIST_ARROWS, "↑↓", "move", Act::FindGo)
+        .when(|s| matches!(&s.modal, Modal::Find { results, .. } if results.len() > 1)),
     bind(ENTER, "Enter", "open", Act::OpenCard)
         .when(|s| matches!(&s.modal, Modal::Find { results, .. } if !results.is_empty())),
     bind(ESC, "Esc", "close", Act::Close),
@@ -353,7 +354,9 @@ impl FrontDesk {
             Act::Book => self.start_booking(None),
             Act::CheckIn => self.act_on_appt("check-in", "Checked in", ctx),
             Act::NoShow => self.act_on_appt("no-show", "Marked as no-show", ctx),
-            Act::AskCancel => self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better")),
+            Act::AskCancel => {
+                self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better"))
+            }
             Act::Reschedule => {
                 if let Some(a) = self.selected_appt().cloned() {
                     self.modal = Modal::Booking(Box::new(BookingFlow::reschedule(a, ctx)));
@@ -485,9 +488,7 @@ impl FrontDesk {
         let q = query.text().to_owned();
         let client = ctx.client.clone();
         let pq = PatientQuery { q: (!q.is_empty()).then(|| q.clone()), limit: Some(50), cursor: None };
-        ctx.spawn("searching patients", async move { client.patients(&pq).await }, move |r| {
-            reply(Msg::Search(q, r))
-        });
+        ctx.spawn("searching patients", async move { client.patients(&pq).await }, move |r| reply(Msg::Search(q, r)));
     }
 
     fn cancel(&mut self, reason: String, ctx: &mut Ctx) {

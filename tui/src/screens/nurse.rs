@@ -61,7 +61,7 @@ pub enum Act {
 type B = Binding<Nurse, Act>;
 
 const LIST_KEYS: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.shown().len() > 1),
     bind(ENTER, "Enter", "open patient", Act::Open).when(|s| s.selected().is_some()),
     bind(&[char('c')], "c", "check in", Act::CheckIn)
         .when(|s| s.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),

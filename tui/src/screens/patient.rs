@@ -93,7 +93,7 @@ type B = Binding<PatientHome, Act>;
 
 const TAB_KEYS: &[B] = &[
     bind(TAB, "Tab", "next tab", Act::NextTab),
-    bind(LIST, "↑↓/jk", "move", Act::Go),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.len() > 1),
     bind(&[char('b')], "b", "book", Act::Book).when(|s| matches!(s.tab, Tab::Upcoming | Tab::Past)),
     bind(&[char('x')], "x", "cancel", Act::AskCancel)
         .when(|s| s.selected_upcoming().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
@@ -203,9 +203,7 @@ impl PatientHome {
         });
         let client = ctx.client.clone();
         let q = RecordQuery { limit: Some(200), ..RecordQuery::default() };
-        ctx.spawn("loading my records", async move { client.records(&q).await }, |r| {
-            reply(Msg::Records(r))
-        });
+        ctx.spawn("loading my records", async move { client.records(&q).await }, |r| reply(Msg::Records(r)));
         let client = ctx.client.clone();
         let q = PageQuery { limit: Some(200), cursor: None };
         ctx.spawn("loading who looked at my data", async move { client.my_access_log(&q).await }, |r| {
@@ -283,9 +281,7 @@ impl PatientHome {
     fn cancel(&mut self, reason: String, ctx: &mut Ctx) {
         let Some(id) = self.selected_upcoming().map(|a| a.id) else { return };
         let client = ctx.client.clone();
-        ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| {
-            reply(Msg::Cancelled(r))
-        });
+        ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| reply(Msg::Cancelled(r)));
     }
 
     fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
