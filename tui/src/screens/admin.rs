@@ -270,11 +270,12 @@ impl Admin {
     fn type_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
         match &mut self.modal {
             Modal::Search(field) => {
-                if field.handle(&key) {
-                    self.query = field.text().to_owned();
-                    self.user_pick = Pick::default();
-                    self.load_users(ctx);
+                if !field.handle(&key) {
+                    return;
                 }
+                self.query = field.text().to_owned();
+                self.user_pick = Pick::default();
+                self.load_users(ctx);
             }
             Modal::Create(form) | Modal::AuditFilter(form) => {
                 form.handle(&key);

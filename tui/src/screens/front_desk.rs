@@ -433,10 +433,11 @@ impl FrontDesk {
                 form.handle(&key);
             }
             Modal::Find { query, pick, .. } => {
-                if query.handle(&key) {
-                    *pick = Pick::default();
-                    self.search(ctx);
+                if !query.handle(&key) {
+                    return;
                 }
+                *pick = Pick::default();
+                self.search(ctx);
             }
             _ => {}
         }

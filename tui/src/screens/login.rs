@@ -91,7 +91,9 @@ impl Screen for Login {
             Some(a) => self.act(a, key, ctx),
             None if self.picking => return Handled::Ignored,
             None => {
-                self.form.fields.get_mut(self.form.focus).map(|f| f.handle(&key));
+                if let Some(field) = self.form.fields.get_mut(self.form.focus) {
+                    field.handle(&key);
+                }
             }
         }
         Handled::Consumed
