@@ -1015,15 +1015,24 @@ fn after(app: &mut App, k: Option<KeyEvent>) -> (Buffer, bool, Vec<&'static str>
 }
 
 /// Walks the key table of the state `make` builds: every command the
-/// screen lists does something (one of its keys changes what is drawn or
-/// queues a task), and, unless a text field has the keyboard, every other
-/// key that is not global does nothing at all.
+/// screen lists names the Enter/Esc/Tab it answers and does something (one
+/// of its keys changes what is drawn or queues a task), and, unless a text
+/// field has the keyboard, every other key that is not global does nothing.
 fn walk(name: &str, make: impl Fn() -> App) {
     let app = make();
     let listed = app.screen.commands();
     assert!(!listed.is_empty(), "{name}: no keys listed");
     let before = after(&mut make(), None);
     for c in listed.iter().filter(|c| !c.keys.is_empty()) {
+        for (code, word) in [(KeyCode::Enter, "Enter"), (KeyCode::Esc, "Esc"), (KeyCode::Tab, "Tab")] {
+            let bound = c.keys.iter().any(|p| p.code == code);
+            assert!(
+                !bound || c.key.contains(word),
+                "{name}: `{} {}` answers {word} but does not say so",
+                c.key,
+                c.what
+            );
+        }
         let acts = c.keys.iter().any(|p| after(&mut make(), Some(p.event())) != before);
         assert!(acts, "{name}: `{} {}` is listed but none of its keys does anything", c.key, c.what);
     }

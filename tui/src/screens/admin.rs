@@ -104,16 +104,16 @@ const AUDIT: &[B] = &[
 ];
 const SEARCH: &[B] = &[bind(ENTER, "Enter", "done", Act::Close), bind(ESC, "Esc", "clear", Act::ClearSearch)];
 const CREATE: &[B] = &[
-    bind(FIELDS, "Tab", "next field", Act::NextField),
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
     bind(ENTER, "Enter", "create", Act::Create),
     bind(ESC, "Esc", "cancel", Act::Close),
 ];
 const FILTER: &[B] = &[
-    bind(FIELDS, "Tab", "next field", Act::NextField),
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
     bind(ENTER, "Enter", "apply", Act::Apply),
     bind(ESC, "Esc", "cancel", Act::Close),
 ];
-const POPUP: &[B] = &[bind(ENTER_ESC, "Esc", "close", Act::Close)];
+const POPUP: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "close", Act::Close)];
 
 impl Keymap for Admin {
     type Action = Act;

@@ -516,7 +516,7 @@ pub enum AvailAct {
 type AB = Binding<Avail, AvailAct>;
 
 const TIME_OFF_FORM: &[AB] = &[
-    bind(FIELDS, "Tab", "next field", AvailAct::NextField),
+    bind(FIELDS, "Tab/↑↓", "next field", AvailAct::NextField),
     bind(ENTER, "Enter", "add time off", AvailAct::AddTimeOff),
     bind(ESC, "Esc", "cancel", AvailAct::Close),
 ];

@@ -173,7 +173,7 @@ const DETAILS: &[B] = &[
     bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
     bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
-    bind(ENTER_ESC, "Esc", "close", Act::Close),
+    bind(ENTER_ESC, "Enter/Esc", "close", Act::Close),
 ];
 const CANCEL: &[B] =
     &[bind(ENTER, "Enter", "cancel appointment", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
@@ -189,7 +189,7 @@ const CARD: &[B] = &[
     bind(ESC, "Esc", "back", Act::CloseCard),
 ];
 const REGISTER: &[B] = &[
-    bind(FIELDS, "Tab", "next field", Act::NextField),
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
     bind(ENTER, "Enter", "register", Act::Register),
     bind(ESC, "Esc", "cancel", Act::Close),
 ];

@@ -57,7 +57,7 @@ type B = Binding<Login, Act>;
 const PICKER: &[B] = &[bind(LIST, "↑↓/jk", "move", Act::Go), bind(ENTER, "Enter", "log in as", Act::Pick)];
 const FORM: &[B] = &[
     bind(ENTER, "Enter", "log in", Act::LogIn),
-    bind(FIELDS, "Tab", "next field", Act::NextField),
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
     bind(ESC, "Esc", "role picker", Act::Picker).when(|s| !s.demo.is_empty()),
 ];
 

@@ -102,7 +102,7 @@ const TAB_KEYS: &[B] = &[
 ];
 const CANCEL_KEYS: &[B] =
     &[bind(ENTER, "Enter", "cancel it", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
-const RECORD_KEYS: &[B] = &[bind(ENTER_ESC, "Esc", "close", Act::Close)];
+const RECORD_KEYS: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "close", Act::Close)];
 
 impl Keymap for PatientHome {
     type Action = Act;
