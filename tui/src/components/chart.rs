@@ -148,13 +148,6 @@ impl Chart {
         matches!(self.mode, Mode::Edit(_))
     }
 
-    pub fn editor(&self) -> Option<&Editor> {
-        match &self.mode {
-            Mode::Edit(e) => Some(e),
-            _ => None,
-        }
-    }
-
     pub fn commands(&self) -> Vec<Cmd> {
         match &self.mode {
             Mode::Edit(e) => e.commands(),

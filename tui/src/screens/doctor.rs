@@ -251,13 +251,6 @@ impl Doctor {
         );
     }
 
-    pub fn chart(&self) -> Option<&Chart> {
-        match &self.sub {
-            Sub::Chart(c) => Some(c),
-            _ => None,
-        }
-    }
-
     /// The week grid's rows: every start time of the week, as `HH:MM`.
     fn week_rows(&self, tz: &jiff::tz::TimeZone) -> Vec<String> {
         let rows: BTreeSet<String> = self.appts.iter().map(|a| time::hm(a.start, tz)).collect();
