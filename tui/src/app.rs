@@ -2,6 +2,7 @@
 //! flight. Everything that happens arrives as an [`Action`] through
 //! [`App::update`]; [`App::draw`] only reads state.
 
+use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -16,8 +17,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use uuid::Uuid;
 
-use crate::keys::{self, Cmd, GLOBAL, is_char, is_ctrl};
-use crate::screens::{Screen, admin, doctor, front_desk, login, nurse, patient};
+use crate::keys::{self, Cmd, is_char, is_ctrl};
+use crate::screens::{self, Screen, login};
 use crate::theme::Theme;
 use crate::ui;
 
@@ -33,22 +34,29 @@ pub enum Action {
     /// A background task panicked. The panic hook has already given the
     /// terminal back, so the app stops rather than draw into a cooked terminal.
     TaskPanicked,
-    /// A network task finished. `status` is the failure's HTTP status, if
-    /// any, so the app can notice an ended session without knowing the message.
+    /// A network task finished for the screen numbered `screen`. `status` is
+    /// the failure's HTTP status, if any, so the app can notice an ended
+    /// session without knowing the message.
     Net {
+        screen: u64,
         status: Option<u16>,
         msg: Msg,
     },
 }
 
-/// A network result for one screen.
-pub enum Msg {
-    Login(login::Msg),
-    FrontDesk(front_desk::Msg),
-    Doctor(doctor::Msg),
-    Nurse(nurse::Msg),
-    Patient(patient::Msg),
-    Admin(admin::Msg),
+/// A network result: one screen's own message type, which only that
+/// screen reads back (see [`Msg::take`]).
+pub struct Msg(Box<dyn Any + Send>);
+
+impl Msg {
+    pub fn new<M: Any + Send>(m: M) -> Msg {
+        Msg(Box::new(m))
+    }
+
+    /// The message, if it is an `M`; else itself again.
+    pub fn take<M: Any>(self) -> Result<M, Msg> {
+        self.0.downcast().map(|m| *m).map_err(Msg)
+    }
 }
 
 /// Network work for the run loop to spawn.
@@ -71,6 +79,8 @@ pub struct Ctx<'a> {
     pub tz: &'a TimeZone,
     pub now: Timestamp,
     pub user: Option<&'a User>,
+    /// The screen whose results the spawned tasks carry.
+    screen: u64,
     tasks: &'a mut Vec<Task>,
     notice: &'a mut Option<Notice>,
 }
@@ -83,10 +93,11 @@ impl Ctx<'_> {
         F: Future<Output = Result<T, Problem>> + Send + 'static,
         W: FnOnce(Result<T, Problem>) -> Msg + Send + 'static,
     {
+        let screen = self.screen;
         let fut = async move {
             let r = fut.await;
             let status = r.as_ref().err().map(|p| p.status);
-            Action::Net { status, msg: wrap(r) }
+            Action::Net { screen, status, msg: wrap(r) }
         };
         self.tasks.push(Task { label, fut: Box::pin(fut) });
     }
@@ -160,7 +171,9 @@ pub struct App {
     pub now: Timestamp,
     pub theme: Theme,
     pub user: Option<User>,
-    pub screen: Screen,
+    pub screen: Box<dyn Screen>,
+    /// Numbers the screens put up, so a result for a screen that is gone is dropped.
+    screen_id: u64,
     pub notice: Option<Notice>,
     pub help: bool,
     pub quit: bool,
@@ -170,7 +183,7 @@ pub struct App {
     demo: Vec<DemoAccount>,
     /// The screen of a session that ended, kept so unsaved edits survive a
     /// re-login as the same user.
-    suspended: Option<(Uuid, Screen)>,
+    suspended: Option<(Uuid, u64, Box<dyn Screen>)>,
     tasks: Vec<Task>,
     in_flight: usize,
     ticks: usize,
@@ -195,7 +208,8 @@ impl App {
             now,
             theme,
             user: None,
-            screen: Screen::Login(login::Login::new(server, demo.clone())),
+            screen: Box::new(login::Login::new(server, demo.clone())),
+            screen_id: 0,
             demo,
             notice: None,
             help: false,
@@ -219,6 +233,18 @@ impl App {
         self.in_flight
     }
 
+    /// The number of the screen that is up; results carry it.
+    pub fn screen_id(&self) -> u64 {
+        self.screen_id
+    }
+
+    /// Puts `make`'s screen up; what it spawns while being made is its own.
+    fn put_up(&mut self, make: impl FnOnce(&mut Ctx) -> Box<dyn Screen>) {
+        self.screen_id += 1;
+        let (_, mut ctx) = self.ctx_parts();
+        self.screen = make(&mut ctx);
+    }
+
     /// The one place state changes.
     pub fn update(&mut self, action: Action) {
         match action {
@@ -229,23 +255,26 @@ impl App {
                 self.quit = true;
             }
             Action::Tick(now) => self.on_tick(now),
-            Action::Net { status, msg } => {
+            Action::Net { screen, status, msg } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
-                self.on_net(status, msg);
+                if screen == self.screen_id {
+                    self.on_net(status, msg);
+                }
             }
         }
     }
 
-    fn ctx_parts(&mut self) -> (&mut Screen, Ctx<'_>) {
+    fn ctx_parts(&mut self) -> (&mut dyn Screen, Ctx<'_>) {
         let ctx = Ctx {
             client: &self.client,
             tz: &self.tz,
             now: self.now,
             user: self.user.as_ref(),
+            screen: self.screen_id,
             tasks: &mut self.tasks,
             notice: &mut self.notice,
         };
-        (&mut self.screen, ctx)
+        (self.screen.as_mut(), ctx)
     }
 
     fn on_key(&mut self, key: KeyEvent) {
@@ -272,7 +301,7 @@ impl App {
             return;
         }
         let (screen, mut ctx) = self.ctx_parts();
-        if screen.handle_key(key, &mut ctx) == Handled::Consumed {
+        if screen.on_key(key, &mut ctx) == Handled::Consumed {
             return;
         }
         if is_char(&key, 'q') {
@@ -296,16 +325,16 @@ impl App {
     }
 
     fn on_net(&mut self, status: Option<u16>, msg: Msg) {
-        if let Msg::Login(login::Msg::Done(Ok((client, user)))) = msg {
-            self.logged_in(client, user);
-            return;
-        }
-        let is_login = matches!(msg, Msg::Login(_));
+        let msg = match msg.take::<login::Msg>() {
+            Ok(login::Msg::Done(Ok((client, user)))) => return self.logged_in(client, user),
+            Ok(m) => Msg::new(m),
+            Err(msg) => msg,
+        };
         let (screen, mut ctx) = self.ctx_parts();
         // The screen hears about the failure first (so a save stops
         // spinning and keeps its text), then the session is put away.
         screen.on_msg(msg, &mut ctx);
-        if status == Some(401) && !is_login && self.user.is_some() {
+        if status == Some(401) && self.user.is_some() {
             self.session_ended();
         }
     }
@@ -315,13 +344,14 @@ impl App {
         self.server = self.client.base().to_owned();
         self.notice = None;
         let restored = match self.suspended.take() {
-            Some((id, screen)) if id == user.id => Some(screen),
+            Some((id, screen_id, screen)) if id == user.id => Some((screen_id, screen)),
             _ => None,
         };
         self.user = Some(user);
         match restored {
-            Some(screen) => {
+            Some((screen_id, screen)) => {
                 self.screen = screen;
+                self.screen_id = screen_id;
                 let (_, mut ctx) = self.ctx_parts();
                 ctx.info("Welcome back. Your unsaved work is as you left it.");
             }
@@ -332,15 +362,7 @@ impl App {
     /// Opens the logged-in user's home screen, which starts its own loads.
     fn open_home(&mut self) {
         let Some(role) = self.user.as_ref().map(|u| u.role) else { return };
-        let (_, mut ctx) = self.ctx_parts();
-        let screen = match role {
-            Role::Receptionist => Screen::FrontDesk(front_desk::FrontDesk::new(&mut ctx)),
-            Role::Doctor => Screen::Doctor(doctor::Doctor::new(&mut ctx)),
-            Role::Nurse => Screen::Nurse(nurse::Nurse::new(&mut ctx)),
-            Role::Patient => Screen::Patient(patient::PatientHome::new(&mut ctx)),
-            Role::Admin => Screen::Admin(admin::Admin::new(&mut ctx)),
-        };
-        self.screen = screen;
+        self.put_up(screens::home(role));
     }
 
     /// The server no longer accepts this login (refresh failed): back to the
@@ -352,8 +374,9 @@ impl App {
         login.prefill(&user.email);
         let msg = "Your session has ended. Log in again to continue; unsaved edits are kept until then.";
         login.set_error(msg);
-        let old = std::mem::replace(&mut self.screen, Screen::Login(login));
-        self.suspended = Some((user.id, old));
+        let old = std::mem::replace(&mut self.screen, Box::new(login));
+        self.suspended = Some((user.id, self.screen_id, old));
+        self.screen_id += 1;
     }
 
     fn log_out(&mut self) {
@@ -368,18 +391,22 @@ impl App {
         });
         self.user = None;
         self.suspended = None;
-        self.screen = Screen::Login(login::Login::new(&self.server, self.demo.clone()));
+        let login = login::Login::new(&self.server, self.demo.clone());
+        self.put_up(|_| Box::new(login));
         self.notice = Some(Notice { text: "Logged out.".into(), error: false, at: self.now });
     }
 
     /// Commands for the status bar and help: the screen's, then the global ones.
     pub fn commands(&self) -> Vec<Cmd> {
         let mut cmds = self.screen.commands();
-        if !self.screen.typing() {
-            cmds.extend(GLOBAL.iter().filter(|c| c.key != "L" || self.user.is_some()));
+        if self.screen.typing() {
+            cmds.extend([keys::HELP_TYPING, keys::QUIT_NOW]);
         } else {
-            cmds.push(keys::cmd("F1", "help"));
-            cmds.push(keys::cmd("Ctrl-C", "quit"));
+            cmds.push(keys::HELP);
+            if self.user.is_some() {
+                cmds.push(keys::LOG_OUT);
+            }
+            cmds.extend([keys::QUIT, keys::QUIT_NOW]);
         }
         cmds
     }

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod components;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod keys;
 pub mod screens;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use healthsynx_tui::app::{Action, App};
-use healthsynx_tui::{demo, theme::Theme};
+use healthsynx_tui::theme::Theme;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ratatui::DefaultTerminal;
@@ -22,6 +22,7 @@ struct Args {
     #[arg(long, env = "HEALTHSYNX_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
     /// Start a seeded demo server in-process and pick a role.
+    #[cfg(feature = "demo")]
     #[arg(long)]
     demo: bool,
 }
@@ -44,15 +45,24 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "demo")]
 async fn run(args: Args) -> anyhow::Result<()> {
     // The demo server lives as long as this function: dropping it stops
     // the server and removes its temporary data directory.
-    let demo = if args.demo { Some(demo::start().await?) } else { None };
+    let demo = if args.demo { Some(healthsynx_tui::demo::start().await?) } else { None };
     let (server, accounts) = match &demo {
         Some(d) => (d.server.url(), d.accounts.clone()),
         None => (args.server, Vec::new()),
     };
-    let mut app = App::new(&server, accounts, TimeZone::system(), Timestamp::now(), Theme::from_env())?;
+    run_app(App::new(&server, accounts, TimeZone::system(), Timestamp::now(), Theme::from_env())?).await
+}
+
+#[cfg(not(feature = "demo"))]
+async fn run(args: Args) -> anyhow::Result<()> {
+    run_app(App::new(&args.server, Vec::new(), TimeZone::system(), Timestamp::now(), Theme::from_env())?).await
+}
+
+async fn run_app(mut app: App) -> anyhow::Result<()> {
     // `try_init` installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init().context("this needs an interactive terminal")?;
     let result = event_loop(&mut terminal, &mut app).await;

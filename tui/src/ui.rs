@@ -119,6 +119,11 @@ pub struct Pick {
 }
 
 impl Pick {
+    /// [`Pick::handle`] for a key a table has already matched.
+    pub fn go(&mut self, key: &KeyEvent, len: usize) {
+        self.handle(key, len);
+    }
+
     /// Moves with arrows, `j`/`k`, PageUp/PageDown, Home/End; `true` when consumed.
     pub fn handle(&mut self, key: &KeyEvent, len: usize) -> bool {
         let last = len.saturating_sub(1);

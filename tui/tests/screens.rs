@@ -2,7 +2,9 @@
 //! send, drawn into a `TestBackend`: what a user would see, without a terminal.
 
 use healthsynx_shared::api::{Me, PatientCreated};
-use healthsynx_shared::client::Client;
+use std::any::Any;
+
+use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
     AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
     PatientType, Prescription, Problem, RecordStatus, Role, Slot, User,
@@ -11,14 +13,15 @@ use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
-use healthsynx_tui::keys::{ch, ctrl, key};
-use healthsynx_tui::screens::{Screen, admin, doctor, front_desk, login, nurse, patient};
+use healthsynx_tui::keys::{self, ch, ctrl, key};
+use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient};
 use healthsynx_tui::theme::Theme;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::KeyCode;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::style::Color;
 use uuid::Uuid;
 
@@ -116,6 +119,11 @@ fn record(version: u64, diagnosis: &str) -> MedicalRecord {
     }
 }
 
+/// A `200` answer to a conditional load.
+fn changed<T>(value: T) -> Fresh<T> {
+    Fresh::Changed { value, etag: None }
+}
+
 fn problem(status: u16, detail: &str) -> Problem {
     Problem::new(status, detail)
 }
@@ -140,12 +148,17 @@ fn typed(app: &mut App, s: &str) {
     }
 }
 
-fn net(app: &mut App, msg: Msg) {
-    app.update(Action::Net { status: None, msg });
+/// A result for the screen that is up, as a task it spawned would deliver it.
+fn net_status<M: Any + Send>(app: &mut App, status: Option<u16>, m: M) {
+    app.update(Action::Net { screen: app.screen_id(), status, msg: Msg::new(m) });
 }
 
-fn net_err(app: &mut App, status: u16, msg: Msg) {
-    app.update(Action::Net { status: Some(status), msg });
+fn net<M: Any + Send>(app: &mut App, m: M) {
+    net_status(app, None, m);
+}
+
+fn net_err<M: Any + Send>(app: &mut App, status: u16, m: M) {
+    net_status(app, Some(status), m);
 }
 
 /// The labels of the network calls queued since the last call.
@@ -182,7 +195,7 @@ fn snapshots(name: &str, app: &App) {
 
 fn log_in_as(app: &mut App, u: User) {
     let client = Client::new(SERVER).unwrap();
-    net(app, Msg::Login(login::Msg::Done(Ok((client, u)))));
+    net(app, login::Msg::Done(Ok((client, u))));
 }
 
 fn fill_login(app: &mut App) {
@@ -212,7 +225,7 @@ fn login_screen_masks_the_password() {
 fn bad_credentials_say_so_and_clear_the_password() {
     let mut app = app();
     fill_login(&mut app);
-    net_err(&mut app, 401, Msg::Login(login::Msg::Done(Err(problem(401, "invalid credentials")))));
+    net_err(&mut app, 401, login::Msg::Done(Err(problem(401, "invalid credentials"))));
     let s = screen(&app);
     assert!(s.contains("Wrong email or password"), "{s}");
     assert!(s.contains("Password: ▏") || s.contains("Password:"), "{s}");
@@ -224,7 +237,7 @@ fn throttled_login_says_how_long_to_wait() {
     let mut app = app();
     fill_login(&mut app);
     let p = problem(429, "too many failed logins (retry after 30 s)");
-    net_err(&mut app, 429, Msg::Login(login::Msg::Done(Err(p))));
+    net_err(&mut app, 429, login::Msg::Done(Err(p)));
     let s = screen(&app);
     assert!(s.contains("Too many failed attempts"), "{s}");
     assert!(s.contains("for 30 s"), "{s}");
@@ -235,7 +248,7 @@ fn unreachable_server_names_the_address() {
     let mut app = app();
     fill_login(&mut app);
     let p = problem(0, "server unreachable: connection refused");
-    net_err(&mut app, 0, Msg::Login(login::Msg::Done(Err(p))));
+    net_err(&mut app, 0, login::Msg::Done(Err(p)));
     let s = screen(&app);
     assert!(s.contains("Cannot reach the server at"), "{s}");
     assert!(s.contains("127.0.0.1:9"), "{s}");
@@ -264,10 +277,10 @@ fn demo_picker_logs_in_as_the_chosen_role() {
 fn front_desk() -> App {
     let mut app = app();
     log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
-    assert!(matches!(app.screen, Screen::FrontDesk(_)));
+    assert_eq!(app.screen.title(), "Front desk");
     assert_eq!(tasks(&mut app), ["loading doctors"]);
     let general = Doctor { id: id(12), full_name: "Meredith Grey".into(), department: "general".into() };
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general]))));
+    net(&mut app, front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general])));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     let day = jiff::civil::date(2026, 11, 27);
     let columns = vec![
@@ -285,7 +298,8 @@ fn front_desk() -> App {
             free: vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-27T10:00:00Z")],
         },
     ];
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Board(day, "cardiology".into(), Ok(columns))));
+    let columns = columns.into_iter().map(front_desk::ColumnUpdate::from).collect();
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(columns)));
     app
 }
 
@@ -325,7 +339,7 @@ fn checking_in_reports_and_refreshes_the_board() {
     assert_eq!(tasks(&mut app), ["Checked in"]);
     let mut a = appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::CheckedIn);
     a.version = 2;
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Changed("Checked in", Ok(a))));
+    net(&mut app, front_desk::Msg::Changed("Checked in", Ok(a)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     assert!(screen(&app).contains("Checked in: Bruno Keller (10:00 with Gregory House)."));
 }
@@ -333,17 +347,19 @@ fn checking_in_reports_and_refreshes_the_board() {
 #[test]
 fn a_refused_action_is_shown_plainly_and_the_board_refreshes() {
     let mut app = front_desk();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j')); // 10:00 Bruno, booked; a colleague checks him in meanwhile
     press(&mut app, ch('n'));
-    tasks(&mut app);
+    assert_eq!(tasks(&mut app), ["Marked as no-show"]);
     let p = problem(409, "a checked-in appointment cannot become a no-show");
-    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Changed("Marked as no-show", Err(p))));
+    net_err(&mut app, 409, front_desk::Msg::Changed("Marked as no-show", Err(p)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     let s = screen(&app);
     assert!(s.contains("Not marked as no-show: conflict: a checked-in appointment"), "{s}");
 }
 
 fn booking_msg(app: &mut App, m: BookingMsg) {
-    net(app, Msg::FrontDesk(front_desk::Msg::Booking(m)));
+    net(app, m);
 }
 
 #[test]
@@ -413,7 +429,7 @@ fn a_booking_conflict_explains_and_offers_fresh_slots() {
     press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["booking"]);
     let p = problem(409, "the doctor already has an appointment at that time");
-    net_err(&mut app, 409, Msg::FrontDesk(front_desk::Msg::Booking(BookingMsg::Done(Err(p)))));
+    net_err(&mut app, 409, BookingMsg::Done(Err(p)));
     let mut queued = tasks(&mut app);
     queued.sort();
     assert_eq!(queued, ["loading free slots", "loading the board"]);
@@ -442,7 +458,7 @@ fn find_patient_opens_a_card_and_books_for_them() {
 }
 
 fn booking_msg_search(app: &mut App, q: &str, items: Vec<Patient>) {
-    net(app, Msg::FrontDesk(front_desk::Msg::Search(q.into(), Ok(Page { items, next_cursor: None }))));
+    net(app, front_desk::Msg::Search(q.into(), Ok(Page { items, next_cursor: None })));
 }
 
 #[test]
@@ -472,7 +488,7 @@ fn registering_a_patient_checks_the_form_then_shows_the_activation_code() {
             expires_at: ts("2026-11-27T09:00:00Z"),
         }),
     };
-    net(&mut app, Msg::FrontDesk(front_desk::Msg::Registered(Ok(created))));
+    net(&mut app, front_desk::Msg::Registered(Ok(created)));
     let s = screen(&app);
     assert!(s.contains("Registered Erin Hale.") && s.contains("one-time-code-123"), "{s}");
 }
@@ -535,7 +551,7 @@ fn doctor_app() -> App {
         appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
     ];
     let day = jiff::civil::date(2026, 11, 27);
-    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(day, false, Ok(appts))));
+    net(&mut app, doctor::Msg::Calendar(day, false, Ok(changed(appts))));
     app
 }
 
@@ -544,13 +560,13 @@ fn open_chart(app: &mut App) {
     let mut queued = tasks(app);
     queued.sort();
     assert_eq!(queued, ["loading records", "loading the patient"]);
-    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))))));
+    net(app, ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))));
     let page = Page { items: vec![record(2, "Essential hypertension")], next_cursor: None };
-    net(app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(page)))));
+    net(app, ChartMsg::Records(Ok(page)));
 }
 
 fn editor_msg(app: &mut App, status: Option<u16>, m: EditorMsg) {
-    app.update(Action::Net { status, msg: Msg::Doctor(doctor::Msg::Chart(ChartMsg::Editor(m))) });
+    net_status(app, status, m);
 }
 
 #[test]
@@ -571,7 +587,7 @@ fn doctor_week_view_lays_out_days_side_by_side() {
         appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
         appt(4, &house(), "Dmitri Volkov", "2026-11-23T09:00:00Z", AppointmentStatus::Completed),
     ];
-    net(&mut app, Msg::Doctor(doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(appts))));
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(changed(appts))));
     let s = screen(&app);
     assert!(s.contains("My week · Mon 23 Nov – Sun 29 Nov"), "{s}");
     let row = s.lines().find(|l| l.contains("09:00")).unwrap();
@@ -611,9 +627,7 @@ fn a_stale_save_is_explained_and_their_version_shown_beside_my_text() {
     // Saving again now knowingly replaces version 3.
     press(&mut app, ctrl('s'));
     assert_eq!(tasks(&mut app), ["saving the record"]);
-    let Screen::Doctor(d) = &app.screen else { panic!("not the doctor screen") };
-    let editor = d.chart().and_then(|c| c.editor()).unwrap();
-    assert_eq!(editor.target, healthsynx_tui::components::editor::Target::Existing { id: id(500), version: 3 });
+    assert!(screen(&app).contains("Edit record · Alice Moreau · v3"), "{}", screen(&app));
 }
 
 #[test]
@@ -626,7 +640,7 @@ fn an_ended_session_goes_to_login_and_keeps_unsaved_edits() {
     tasks(&mut app);
     editor_msg(&mut app, Some(401), EditorMsg::Saved(Err(problem(401, "token family revoked"))));
     let s = screen(&app);
-    assert!(matches!(app.screen, Screen::Login(_)));
+    assert_eq!(app.screen.title(), "Log in");
     assert!(s.contains("Your session has ended"), "{s}");
     assert!(s.contains("Email: gregory@clinic.test"), "{s}");
 
@@ -642,7 +656,7 @@ fn new_record_is_offered_only_for_my_appointment_without_one() {
     press(&mut app, ch('j')); // Bruno, no record yet
     press(&mut app, key(KeyCode::Enter));
     tasks(&mut app);
-    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::Records(Ok(Page { items: vec![], next_cursor: None })))));
+    net(&mut app, ChartMsg::Records(Ok(Page { items: vec![], next_cursor: None })));
     assert!(screen(&app).lines().last().unwrap().contains("N new record"));
     press(&mut app, ch('N'));
     typed(&mut app, "Costochondritis");
@@ -652,17 +666,25 @@ fn new_record_is_offered_only_for_my_appointment_without_one() {
 
 // ---- nurse, patient, admin ----
 
-#[test]
-fn nurse_sees_the_department_day_and_checks_in() {
+fn nurse_day() -> Vec<Appointment> {
+    vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
+        appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
+    ]
+}
+
+fn nurse_app() -> App {
     let mut app = app();
     log_in_as(&mut app, user(20, "Joy Nightingale", Role::Nurse, Some("cardiology")));
     assert_eq!(tasks(&mut app), ["loading the day"]);
-    let items = vec![
-        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
-        appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:30:00Z", AppointmentStatus::CheckedIn),
-    ];
     let day = jiff::civil::date(2026, 11, 27);
-    net(&mut app, Msg::Nurse(nurse::Msg::Day(day, Ok(Page { items, next_cursor: None }))));
+    net(&mut app, nurse::Msg::Day(day, Ok(changed(Page { items: nurse_day(), next_cursor: None }))));
+    app
+}
+
+#[test]
+fn nurse_sees_the_department_day_and_checks_in() {
+    let mut app = nurse_app();
     let s = screen(&app);
     assert!(s.contains("cardiology · Fri 27 Nov (today)"), "{s}");
     assert!(s.contains("Alice Moreau") && s.contains("James Wilson"), "{s}");
@@ -703,13 +725,13 @@ fn patient_app() -> App {
         user: user(1101, "Alice Moreau", Role::Patient, None),
         patient: Some(patient_profile(101, "Alice Moreau")),
     };
-    net(&mut app, Msg::Patient(patient::Msg::Me(Ok(me))));
+    net(&mut app, patient::Msg::Me(Ok(me)));
     let items = vec![
         appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
         appt(2, &house(), "Alice Moreau", "2026-11-30T10:00:00Z", AppointmentStatus::Scheduled),
         appt(3, &wilson(), "Alice Moreau", "2026-11-20T10:00:00Z", AppointmentStatus::Completed),
     ];
-    net(&mut app, Msg::Patient(patient::Msg::Appointments(Ok(Page { items, next_cursor: None }))));
+    net(&mut app, patient::Msg::Appointments(Ok(Page { items, next_cursor: None })));
     let log = vec![AccessLogEntry {
         at: ts("2026-11-27T07:30:00Z"),
         actor_name: "Gregory House".into(),
@@ -717,7 +739,7 @@ fn patient_app() -> App {
         action: "record.read".into(),
         target_type: "record".into(),
     }];
-    net(&mut app, Msg::Patient(patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None }))));
+    net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
     app
 }
 
@@ -756,21 +778,17 @@ fn patient_sees_who_looked_at_their_data() {
 #[test]
 fn patient_books_for_themselves_without_a_patient_step() {
     let mut app = patient_app();
-    net(&mut app, Msg::Patient(patient::Msg::Doctors(Ok(vec![house()]))));
+    net(&mut app, patient::Msg::Doctors(Ok(vec![house()])));
     press(&mut app, ch('b'));
     press(&mut app, key(KeyCode::Enter));
     tasks(&mut app);
-    net(
-        &mut app,
-        Msg::Patient(patient::Msg::Booking(BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])))),
-    );
+    net(&mut app, BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])));
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("4 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
 }
 
-#[test]
-fn admin_resets_a_password_and_verifies_the_chain() {
+fn admin_app() -> App {
     let mut app = app();
     log_in_as(&mut app, user(30, "Ada Admin", Role::Admin, None));
     let mut queued = tasks(&mut app);
@@ -778,20 +796,13 @@ fn admin_resets_a_password_and_verifies_the_chain() {
     assert_eq!(queued, ["loading the audit log", "loading users"]);
     let users =
         vec![user(30, "Ada Admin", Role::Admin, None), user(10, "Gregory House", Role::Doctor, Some("cardiology"))];
-    net(&mut app, Msg::Admin(admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None }))));
-    snapshots("admin_users", &app);
-    press(&mut app, ch('j'));
-    press(&mut app, ch('r'));
-    assert_eq!(tasks(&mut app), ["issuing a reset token"]);
-    let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
-    net(&mut app, Msg::Admin(admin::Msg::Reset("Gregory House".into(), Ok(tok))));
-    let s = screen(&app);
-    assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
-    press(&mut app, key(KeyCode::Esc));
+    net(&mut app, admin::Msg::Users(String::new(), Ok(Page { items: users, next_cursor: None })));
+    app
+}
 
-    press(&mut app, key(KeyCode::Tab));
-    let entry = AuditEntry {
-        seq: 7,
+fn audit_entry(seq: u64) -> AuditEntry {
+    AuditEntry {
+        seq,
         at: now(),
         actor_id: Some(id(10)),
         actor_role: Some(Role::Doctor),
@@ -803,12 +814,28 @@ fn admin_resets_a_password_and_verifies_the_chain() {
         client_addr: Some("127.0.0.1".into()),
         prev_hash: "00".into(),
         hash: "ab".into(),
-    };
-    net(&mut app, Msg::Admin(admin::Msg::Audit(false, Ok(Page { items: vec![entry], next_cursor: None }))));
+    }
+}
+
+#[test]
+fn admin_resets_a_password_and_verifies_the_chain() {
+    let mut app = admin_app();
+    snapshots("admin_users", &app);
+    press(&mut app, ch('j'));
+    press(&mut app, ch('r'));
+    assert_eq!(tasks(&mut app), ["issuing a reset token"]);
+    let tok = healthsynx_shared::api::ResetToken { token: "reset-abc".into(), expires_at: ts("2026-11-27T09:00:00Z") };
+    net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
+    let s = screen(&app);
+    assert!(s.contains("for Gregory House") && s.contains("reset-abc"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+
+    press(&mut app, key(KeyCode::Tab));
+    net(&mut app, admin::Msg::Audit(false, Ok(Page { items: vec![audit_entry(7)], next_cursor: None })));
     press(&mut app, ch('v'));
     assert_eq!(tasks(&mut app), ["verifying the audit chain"]);
     let report = healthsynx_shared::api::ChainReport { ok: false, entries: None, first_bad: Some(5) };
-    net(&mut app, Msg::Admin(admin::Msg::Verified(Ok(report))));
+    net(&mut app, admin::Msg::Verified(Ok(report)));
     let s = screen(&app);
     assert!(s.contains("#7") && s.contains("record.read"), "{s}");
     assert!(s.contains("BROKEN at entry #5"), "{s}");
@@ -848,7 +875,7 @@ fn doctor_edits_weekly_hours_and_adds_time_off() {
             reason: "Holidays".into(),
         }],
     };
-    net(&mut app, Msg::Doctor(doctor::Msg::Avail(doctor::AvailMsg::Loaded(Ok(avail)))));
+    net(&mut app, doctor::AvailMsg::Loaded(Ok(avail)));
     let s = screen(&app);
     assert!(s.contains("Mon 09:00-12:00 30") && s.contains("Thu 24 Dec 00:00 → Sun 27 Dec 00:00  Holidays"), "{s}");
     snapshots("doctor_availability", &app);
@@ -878,10 +905,7 @@ fn patient_reads_their_records() {
     let mut app = patient_app();
     net(
         &mut app,
-        Msg::Patient(patient::Msg::Records(Ok(Page {
-            items: vec![record(1, "Essential hypertension")],
-            next_cursor: None,
-        }))),
+        patient::Msg::Records(Ok(Page { items: vec![record(1, "Essential hypertension")], next_cursor: None })),
     );
     press(&mut app, key(KeyCode::Tab));
     press(&mut app, key(KeyCode::Tab));
@@ -910,14 +934,14 @@ fn doctor_books_a_follow_up_for_the_selected_patient() {
     press(&mut app, ch('f'));
     assert_eq!(tasks(&mut app), ["loading free slots"]);
     let slots = vec![slot("2026-12-04T09:00:00Z")];
-    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Slots(id(10), Ok(slots)))));
+    net(&mut app, BookingMsg::Slots(id(10), Ok(slots)));
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("Patient: Bruno Keller") && s.contains("Reason: Follow-up: Annual check-up"), "{s}");
     press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["booking"]);
     let a = appt(7, &house(), "Bruno Keller", "2026-12-04T09:00:00Z", AppointmentStatus::Scheduled);
-    net(&mut app, Msg::Doctor(doctor::Msg::Booking(BookingMsg::Done(Ok(a)))));
+    net(&mut app, BookingMsg::Done(Ok(a)));
     assert!(screen(&app).contains("Follow-up booked: Bruno Keller on Fri 4 Dec 09:00."));
 }
 
@@ -944,10 +968,392 @@ fn chart_lists_every_saved_version_of_a_record() {
             record: record(2, "y"),
         },
     ];
-    net(&mut app, Msg::Doctor(doctor::Msg::Chart(ChartMsg::History(Ok(versions)))));
+    net(&mut app, ChartMsg::History(Ok(versions)));
     let s = screen(&app);
     assert!(s.contains("v1   2026-11-27 08:00  by you       created"), "{s}");
     assert!(s.contains("v2   2026-11-27 08:30  by you       diagnosis, notes"), "{s}");
     press(&mut app, key(KeyCode::Esc));
     assert!(!screen(&app).contains("Every saved version"));
+}
+
+// ---- key tables: what the bar shows is what the keys do ----
+
+/// Every key a walk tries: printable ASCII and the named keys.
+fn every_key() -> Vec<KeyEvent> {
+    let named = [
+        KeyCode::Up,
+        KeyCode::Down,
+        KeyCode::Left,
+        KeyCode::Right,
+        KeyCode::Tab,
+        KeyCode::BackTab,
+        KeyCode::Enter,
+        KeyCode::Esc,
+        KeyCode::PageUp,
+        KeyCode::PageDown,
+        KeyCode::Home,
+        KeyCode::End,
+        KeyCode::Backspace,
+        KeyCode::Delete,
+    ];
+    let f_keys = (1..=12).map(KeyCode::F);
+    (' '..='~').map(KeyCode::Char).chain(named).chain(f_keys).map(key).collect()
+}
+
+fn is_global(k: &KeyEvent) -> bool {
+    [keys::HELP, keys::LOG_OUT, keys::QUIT, keys::QUIT_NOW].iter().any(|c| c.keys.iter().any(|p| p.matches(k)))
+}
+
+/// What a key can change: everything drawn (styles too), quitting, and the tasks it queues.
+fn after(app: &mut App, k: Option<KeyEvent>) -> (Buffer, bool, Vec<&'static str>) {
+    tasks(app);
+    if let Some(k) = k {
+        press(app, k);
+    }
+    let buffer = draw_at(app, 120, 40).backend().buffer().clone();
+    (buffer, app.quit, tasks(app))
+}
+
+/// Walks the key table of the state `make` builds: every command the
+/// screen lists names the Enter/Esc/Tab it answers and does something (one
+/// of its keys changes what is drawn or queues a task), and, unless a text
+/// field has the keyboard, every other key that is not global does nothing.
+fn walk(name: &str, make: impl Fn() -> App) {
+    let app = make();
+    let listed = app.screen.commands();
+    assert!(!listed.is_empty(), "{name}: no keys listed");
+    let before = after(&mut make(), None);
+    for c in listed.iter().filter(|c| !c.keys.is_empty()) {
+        for (code, word) in [(KeyCode::Enter, "Enter"), (KeyCode::Esc, "Esc"), (KeyCode::Tab, "Tab")] {
+            let bound = c.keys.iter().any(|p| p.code == code);
+            assert!(
+                !bound || c.key.contains(word),
+                "{name}: `{} {}` answers {word} but does not say so",
+                c.key,
+                c.what
+            );
+        }
+        let acts = c.keys.iter().any(|p| after(&mut make(), Some(p.event())) != before);
+        assert!(acts, "{name}: `{} {}` is listed but none of its keys does anything", c.key, c.what);
+    }
+    if app.screen.typing() {
+        return;
+    }
+    for k in every_key() {
+        if is_global(&k) || listed.iter().any(|c| c.keys.iter().any(|p| p.matches(&k))) {
+            continue;
+        }
+        let now = after(&mut make(), Some(k));
+        assert!(now == before, "{name}: {:?} is not listed but acts (queued {:?})", k.code, now.2);
+    }
+}
+
+/// `make`, then `keys` pressed.
+fn then(make: impl Fn() -> App, keys: &[KeyEvent]) -> impl Fn() -> App {
+    let keys = keys.to_vec();
+    move || {
+        let mut app = make();
+        for k in &keys {
+            press(&mut app, *k);
+        }
+        app
+    }
+}
+
+fn demo_login() -> App {
+    let demo = vec![
+        DemoAccount { role: Role::Admin, email: "admin@demo.test".into(), password: "pw-admin-long".into() },
+        DemoAccount { role: Role::Receptionist, email: "desk@demo.test".into(), password: "pw-desk-long".into() },
+    ];
+    app_with(Theme { color: true }, demo)
+}
+
+#[test]
+fn login_keys_are_the_listed_keys() {
+    walk("role picker", demo_login);
+    walk("login form", then(demo_login, &[key(KeyCode::End), key(KeyCode::Enter)]));
+    walk("login form without demo", app);
+}
+
+/// `make` (the find pop-up), with the search for `q` answered.
+fn with_patients(make: impl Fn() -> App, q: &str) -> impl Fn() -> App {
+    let q = q.to_owned();
+    move || {
+        let mut app = make();
+        let items = vec![patient_profile(101, "Alice Moreau"), patient_profile(104, "Dmitri Volkov")];
+        booking_msg_search(&mut app, &q, items);
+        app
+    }
+}
+
+fn registered(mut app: App) -> App {
+    let created = PatientCreated { patient: patient_profile(120, "Erin Hale"), activation_token: None };
+    net(&mut app, front_desk::Msg::Registered(Ok(created)));
+    app
+}
+
+fn booking_at_slot_step() -> App {
+    let mut app = then(front_desk, &[ch('b'), key(KeyCode::Enter)])();
+    let slots = vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-30T09:00:00Z")];
+    booking_msg(&mut app, BookingMsg::Slots(id(10), Ok(slots)));
+    app
+}
+
+fn booking_at_patient_step() -> App {
+    let mut app = then(booking_at_slot_step, &[key(KeyCode::Enter)])();
+    let items = vec![patient_profile(101, "Alice Moreau"), patient_profile(104, "Dmitri Volkov")];
+    booking_msg(&mut app, BookingMsg::Patients(String::new(), Ok(Page { items, next_cursor: None })));
+    app
+}
+
+#[test]
+fn front_desk_keys_are_the_listed_keys() {
+    walk("board, checked-in cell", front_desk);
+    walk("board, free cell", then(front_desk, &[ch('j')]));
+    walk("board, booked cell", then(front_desk, &[ch('j'), ch('j')]));
+    walk("details, checked in", then(front_desk, &[key(KeyCode::Enter)]));
+    walk("details, booked", then(front_desk, &[ch('j'), ch('j'), key(KeyCode::Enter)]));
+    walk("cancel", then(front_desk, &[ch('j'), ch('j'), ch('x')]));
+    let find = || with_patients(then(front_desk, &[ch('/')]), "")();
+    walk("find", find);
+    walk("patient card", then(find, &[key(KeyCode::Enter)]));
+    walk("register", then(front_desk, &[ch('N')]));
+    walk("registered", || registered(then(front_desk, &[ch('N')])()));
+    walk("booking, doctor", then(front_desk, &[ch('b')]));
+    walk("booking, slot", booking_at_slot_step);
+    walk("booking, patient", booking_at_patient_step);
+    walk("booking, reason", then(booking_at_patient_step, &[key(KeyCode::Enter)]));
+}
+
+fn chart_app() -> App {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    app
+}
+
+fn availability_app() -> App {
+    use healthsynx_shared::{Availability, AvailabilityRule, TimeOff};
+    let mut app = then(doctor_app, &[ch('a')])();
+    let rule = AvailabilityRule {
+        weekday: 1,
+        start: "09:00".parse().unwrap(),
+        end: "12:00".parse().unwrap(),
+        slot_minutes: 30,
+    };
+    let off = |n, day: &str| TimeOff {
+        id: id(n),
+        start: ts(day),
+        end: ts(day) + jiff::SignedDuration::from_hours(24),
+        reason: "Off".into(),
+    };
+    let avail = Availability {
+        rules: vec![rule],
+        time_off: vec![off(900, "2026-12-24T00:00:00Z"), off(901, "2026-12-31T00:00:00Z")],
+    };
+    net(&mut app, doctor::AvailMsg::Loaded(Ok(avail)));
+    app
+}
+
+fn week_app() -> App {
+    let mut app = then(doctor_app, &[ch('w')])();
+    let appts = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+        appt(4, &house(), "Dmitri Volkov", "2026-11-23T10:00:00Z", AppointmentStatus::Scheduled),
+    ];
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), true, Ok(changed(appts))));
+    app
+}
+
+#[test]
+fn doctor_keys_are_the_listed_keys() {
+    walk("day, checked in", doctor_app);
+    walk("day, booked", then(doctor_app, &[ch('j')]));
+    walk("week", week_app);
+    walk("chart", chart_app);
+    walk("chart, a record read", then(chart_app, &[key(KeyCode::Enter)]));
+    walk("chart, retract?", then(chart_app, &[ch('D')]));
+    walk("chart, versions", then(chart_app, &[ch('v')]));
+    walk("editor", then(chart_app, &[ch('e')]));
+    walk("weekly hours", availability_app);
+    walk("time off", then(availability_app, &[key(KeyCode::Tab)]));
+    walk("time off form", then(availability_app, &[key(KeyCode::Tab), ch('a')]));
+    walk("follow-up", then(doctor_app, &[ch('f')]));
+}
+
+#[test]
+fn nurse_keys_are_the_listed_keys() {
+    walk("day", nurse_app);
+    walk("day, checked in", then(nurse_app, &[ch('j')]));
+    walk("filter", then(nurse_app, &[ch('/')]));
+    walk("chart", || {
+        let mut app = then(nurse_app, &[key(KeyCode::Enter)])();
+        net(&mut app, ChartMsg::Records(Ok(Page { items: vec![record(1, "x"), record(2, "y")], next_cursor: None })));
+        app
+    });
+}
+
+fn patient_with_records() -> App {
+    let mut app = patient_app();
+    let items = vec![record(1, "Essential hypertension"), record(2, "Follow-up")];
+    net(&mut app, patient::Msg::Records(Ok(Page { items, next_cursor: None })));
+    net(&mut app, patient::Msg::Doctors(Ok(vec![house(), wilson()])));
+    app
+}
+
+#[test]
+fn patient_keys_are_the_listed_keys() {
+    let tab = key(KeyCode::Tab);
+    walk("upcoming, too late to cancel", patient_with_records);
+    walk("upcoming, cancellable", then(patient_with_records, &[ch('j')]));
+    walk("cancel", then(patient_with_records, &[ch('j'), ch('x')]));
+    walk("past", then(patient_with_records, &[tab]));
+    walk("records", then(patient_with_records, &[tab, tab]));
+    walk("a record", then(patient_with_records, &[tab, tab, key(KeyCode::Enter)]));
+    walk("access log", then(patient_with_records, &[tab, tab, tab]));
+    walk("booking", then(patient_with_records, &[ch('b')]));
+}
+
+fn admin_with_audit() -> App {
+    let mut app = admin_app();
+    let page = Page { items: vec![audit_entry(7), audit_entry(8)], next_cursor: Some("c".into()) };
+    net(&mut app, admin::Msg::Audit(false, Ok(page)));
+    app
+}
+
+#[test]
+fn admin_keys_are_the_listed_keys() {
+    let tab = key(KeyCode::Tab);
+    walk("users", admin_with_audit);
+    walk("search", then(admin_with_audit, &[ch('/')]));
+    walk("new user", then(admin_with_audit, &[ch('a')]));
+    walk("reset token", || {
+        let mut app = admin_with_audit();
+        let tok = healthsynx_shared::api::ResetToken { token: "t".into(), expires_at: now() };
+        net(&mut app, admin::Msg::Reset("Gregory House".into(), Ok(tok)));
+        app
+    });
+    walk("audit", then(admin_with_audit, &[tab]));
+    walk("audit entry", then(admin_with_audit, &[tab, key(KeyCode::Enter)]));
+    walk("audit filter", then(admin_with_audit, &[tab, ch('/')]));
+    walk("chain report", || {
+        let mut app = then(admin_with_audit, &[tab])();
+        let report = healthsynx_shared::api::ChainReport { ok: true, entries: Some(2), first_bad: None };
+        net(&mut app, admin::Msg::Verified(Ok(report)));
+        app
+    });
+}
+
+/// A screen that breaks the rule on purpose: `x` and `z` count presses,
+/// `y` does nothing. `Hidden` lists only `x`; `Dead` lists all three.
+enum Broken {
+    Hidden(u32),
+    Dead(u32),
+}
+
+impl Broken {
+    fn count(&mut self) -> &mut u32 {
+        match self {
+            Broken::Hidden(n) | Broken::Dead(n) => n,
+        }
+    }
+}
+
+const X: keys::Cmd = keys::Cmd { key: "x", what: "count", keys: &[keys::char('x')] };
+const Y: keys::Cmd = keys::Cmd { key: "y", what: "nothing", keys: &[keys::char('y')] };
+const Z: keys::Cmd = keys::Cmd { key: "z", what: "count", keys: &[keys::char('z')] };
+
+impl healthsynx_tui::screens::Screen for Broken {
+    fn title(&self) -> &'static str {
+        "Broken"
+    }
+    fn commands(&self) -> Vec<keys::Cmd> {
+        match self {
+            Broken::Hidden(_) => vec![X],
+            Broken::Dead(_) => vec![X, Y, Z],
+        }
+    }
+    fn typing(&self) -> bool {
+        false
+    }
+    fn on_key(&mut self, k: KeyEvent, _: &mut healthsynx_tui::app::Ctx) -> healthsynx_tui::app::Handled {
+        if keys::is_char(&k, 'x') || keys::is_char(&k, 'z') {
+            *self.count() += 1;
+            return healthsynx_tui::app::Handled::Consumed;
+        }
+        healthsynx_tui::app::Handled::Ignored
+    }
+    fn on_msg(&mut self, _: Msg, _: &mut healthsynx_tui::app::Ctx) {}
+    fn draw(&self, f: &mut ratatui::Frame, area: ratatui::layout::Rect, _: &healthsynx_tui::app::View) {
+        let (Broken::Hidden(n) | Broken::Dead(n)) = self;
+        f.render_widget(ratatui::widgets::Paragraph::new(format!("pressed {n}")), area);
+    }
+}
+
+fn walk_fails(broken: fn() -> Broken) -> String {
+    let make = move || {
+        let mut app = app();
+        app.screen = Box::new(broken());
+        app
+    };
+    let err = std::panic::catch_unwind(|| walk("broken", make)).expect_err("the walk passed a broken screen");
+    err.downcast::<String>().map(|s| *s).unwrap_or_default()
+}
+
+#[test]
+fn a_walk_catches_a_hidden_key_and_a_listed_key_that_does_nothing() {
+    let hidden = walk_fails(|| Broken::Hidden(0));
+    assert!(hidden.contains("Char('z') is not listed but acts"), "{hidden}");
+    let dead = walk_fails(|| Broken::Dead(0));
+    assert!(dead.contains("`y nothing` is listed but none of its keys does anything"), "{dead}");
+}
+
+#[test]
+fn the_auto_refresh_asks_conditionally_and_a_304_keeps_the_board_and_selection() {
+    let mut app = front_desk();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j')); // Bruno
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(29)));
+    assert!(tasks(&mut app).is_empty(), "not yet due");
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(31)));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let unchanged = |d: Doctor| front_desk::ColumnUpdate { doctor: d, appts: Fresh::Unchanged, free: Fresh::Unchanged };
+    let day = jiff::civil::date(2026, 11, 27);
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(vec![unchanged(house()), unchanged(wilson())])));
+    assert_eq!(screen(&app), shown, "a 304 changes nothing on screen");
+    assert!(screen(&app).lines().last().unwrap().contains("c check in"), "Bruno is still selected");
+
+    // One column changed: only it is replaced.
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(62)));
+    assert_eq!(tasks(&mut app), ["loading the board"]);
+    let mut bruno = appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::CheckedIn);
+    bruno.version = 2;
+    let alice = appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn);
+    let house_col = front_desk::ColumnUpdate {
+        doctor: house(),
+        appts: Fresh::Changed { value: vec![alice, bruno], etag: Some("\"2\"".into()) },
+        free: Fresh::Unchanged,
+    };
+    net(&mut app, front_desk::Msg::Board(day, "cardiology".into(), Ok(vec![house_col, unchanged(wilson())])));
+    let s = screen(&app);
+    assert!(s.contains("10:00 Bruno Keller · checked in") && s.contains("Chiara Rossi · no-show"), "{s}");
+}
+
+#[test]
+fn the_doctor_and_nurse_keep_their_lists_on_a_304() {
+    let mut app = doctor_app();
+    press(&mut app, ch('j'));
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(30)));
+    assert_eq!(tasks(&mut app), ["loading my calendar"]);
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), false, Ok(Fresh::Unchanged)));
+    assert_eq!(screen(&app), shown);
+
+    let mut app = nurse_app();
+    press(&mut app, ch('j'));
+    let shown = screen(&app);
+    app.update(Action::Tick(now() + jiff::SignedDuration::from_secs(30)));
+    assert_eq!(tasks(&mut app), ["loading the day"]);
+    net(&mut app, nurse::Msg::Day(jiff::civil::date(2026, 11, 27), Ok(Fresh::Unchanged)));
+    assert_eq!(screen(&app), shown);
 }

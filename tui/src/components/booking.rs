@@ -6,14 +6,14 @@ use healthsynx_shared::value::Reason;
 use healthsynx_shared::{Appointment, Doctor, Page, Patient, Problem, Slot};
 use jiff::SignedDuration;
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use uuid::Uuid;
 
 use crate::app::{Ctx, Msg, View, explain};
-use crate::keys::{Cmd, LIST_NAV, cmd};
+use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LIST, LIST_ARROWS, bind};
 use crate::time;
 use crate::ui::{self, Field, Pick};
 
@@ -30,8 +30,10 @@ pub enum BookingMsg {
 // Returned once per key or result and matched at once; boxing buys nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum BookingOutcome {
     Open,
+    /// Not one of its keys: the screen (and then the app) may use it.
+    Ignored,
     Closed,
     /// Booked or moved: the screen refreshes and closes the flow.
     Done(Appointment),
@@ -49,7 +51,6 @@ pub enum Step {
 }
 
 pub struct BookingFlow {
-    wrap: fn(BookingMsg) -> Msg,
     /// `Some` when moving an existing appointment.
     moving: Option<Appointment>,
     pub step: Step,
@@ -76,17 +77,68 @@ pub struct BookingFlow {
     idempotency_key: String,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    PickDoctor,
+    PickSlot,
+    PickPatient,
+    Book,
+    Back,
+    Close,
+}
+
+type B = Binding<BookingFlow, Act>;
+
+const DOCTOR: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.doctors.len() > 1),
+    bind(ENTER, "Enter", "pick doctor", Act::PickDoctor).when(|s| s.doctor().is_some()),
+    bind(ESC, "Esc", "cancel booking", Act::Close),
+];
+const SLOT: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.slots.as_ref().is_some_and(|v| v.len() > 1)),
+    bind(ENTER, "Enter", "pick time", Act::PickSlot).when(|s| s.slot().is_some()),
+    bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.slot_is_first()),
+    bind(ESC, "Esc", "back", Act::Back).when(|s| !s.slot_is_first()),
+];
+const PATIENT: &[B] = &[
+    bind(LIST_ARROWS, "↑↓", "move", Act::Go).when(|s| s.patients.len() > 1),
+    bind(ENTER, "Enter", "pick patient", Act::PickPatient),
+    bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.patient_is_first()),
+    bind(ESC, "Esc", "back", Act::Back).when(|s| !s.patient_is_first()),
+];
+const REASON: &[B] = &[bind(ENTER, "Enter", "book", Act::Book), bind(ESC, "Esc", "back", Act::Back)];
+/// One request at a time; Esc still closes.
+const BUSY: &[B] = &[bind(ESC, "Esc", "close", Act::Close)];
+
+impl Keymap for BookingFlow {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match self.step {
+            _ if self.busy => BUSY,
+            Step::Doctor => DOCTOR,
+            Step::Slot => SLOT,
+            Step::Patient => PATIENT,
+            Step::Reason => REASON,
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        match self.step {
+            _ if self.busy => None,
+            Step::Patient => Some("search"),
+            Step::Reason => Some("reason"),
+            _ => None,
+        }
+    }
+}
+
 impl BookingFlow {
     /// Starts at the doctor list, with `preselect` highlighted.
-    pub fn new(
-        wrap: fn(BookingMsg) -> Msg,
-        doctors: Vec<Doctor>,
-        preselect: Option<Uuid>,
-        patient: Option<(Uuid, String)>,
-    ) -> Self {
+    pub fn new(doctors: Vec<Doctor>, preselect: Option<Uuid>, patient: Option<(Uuid, String)>) -> Self {
         let sel = preselect.and_then(|id| doctors.iter().position(|d| d.id == id)).unwrap_or(0);
         BookingFlow {
-            wrap,
             moving: None,
             step: Step::Doctor,
             doctors,
@@ -108,8 +160,8 @@ impl BookingFlow {
     }
 
     /// Starts with doctor and slot chosen (a free cell of the board).
-    pub fn at_slot(wrap: fn(BookingMsg) -> Msg, doctor: Doctor, slot: Slot, ctx: &mut Ctx) -> Self {
-        let mut flow = BookingFlow::new(wrap, vec![doctor], None, None);
+    pub fn at_slot(doctor: Doctor, slot: Slot, ctx: &mut Ctx) -> Self {
+        let mut flow = BookingFlow::new(vec![doctor], None, None);
         flow.slots = Some(vec![slot]);
         flow.step = Step::Patient;
         flow.search(ctx);
@@ -117,10 +169,10 @@ impl BookingFlow {
     }
 
     /// A follow-up with the same doctor and patient as `appt`: slot, then reason.
-    pub fn follow_up(wrap: fn(BookingMsg) -> Msg, appt: &Appointment, ctx: &mut Ctx) -> Self {
+    pub fn follow_up(appt: &Appointment, ctx: &mut Ctx) -> Self {
         let doctor =
             Doctor { id: appt.doctor_id, full_name: appt.doctor_name.clone(), department: appt.department.clone() };
-        let mut flow = BookingFlow::new(wrap, vec![doctor], None, Some((appt.patient_id, appt.patient_name.clone())));
+        let mut flow = BookingFlow::new(vec![doctor], None, Some((appt.patient_id, appt.patient_name.clone())));
         flow.step = Step::Slot;
         flow.reason.value = format!("Follow-up: {}", appt.reason);
         flow.load_slots(ctx);
@@ -128,10 +180,10 @@ impl BookingFlow {
     }
 
     /// Moves `appt` to another free slot of its doctor.
-    pub fn reschedule(wrap: fn(BookingMsg) -> Msg, appt: Appointment, ctx: &mut Ctx) -> Self {
+    pub fn reschedule(appt: Appointment, ctx: &mut Ctx) -> Self {
         let doctor =
             Doctor { id: appt.doctor_id, full_name: appt.doctor_name.clone(), department: appt.department.clone() };
-        let mut flow = BookingFlow::new(wrap, vec![doctor], None, None);
+        let mut flow = BookingFlow::new(vec![doctor], None, None);
         flow.moving = Some(appt);
         flow.step = Step::Slot;
         flow.load_slots(ctx);
@@ -143,19 +195,12 @@ impl BookingFlow {
         self.moving.is_some()
     }
 
-    pub fn typing(&self) -> bool {
-        matches!(self.step, Step::Patient | Step::Reason)
+    pub fn commands(&self) -> Vec<Cmd> {
+        keys::commands(self)
     }
 
-    pub fn commands(&self) -> Vec<Cmd> {
-        match self.step {
-            Step::Doctor => vec![LIST_NAV, cmd("Enter", "pick doctor"), cmd("Esc", "cancel booking")],
-            Step::Slot => vec![LIST_NAV, cmd("Enter", "pick time"), cmd("Esc", "back")],
-            Step::Patient => {
-                vec![cmd("type", "search"), cmd("↑↓", "move"), cmd("Enter", "pick patient"), cmd("Esc", "back")]
-            }
-            Step::Reason => vec![cmd("type", "reason"), cmd("Enter", "book"), cmd("Esc", "back")],
-        }
+    pub fn typing(&self) -> bool {
+        self.text_field().is_some()
     }
 
     fn doctor(&self) -> Option<&Doctor> {
@@ -170,103 +215,92 @@ impl BookingFlow {
         self.fixed_patient.as_ref().or(self.chosen_patient.as_ref())
     }
 
+    /// Moving or a follow-up: the doctor was never a choice to go back to.
+    fn slot_is_first(&self) -> bool {
+        self.moving.is_some() || self.doctors.len() == 1
+    }
+
+    /// Opened from a board cell: there is no slot list to go back to.
+    fn patient_is_first(&self) -> bool {
+        self.doctors.len() == 1 && self.slots.as_ref().is_some_and(|s| s.len() == 1)
+    }
+
     fn load_slots(&mut self, ctx: &mut Ctx) {
         let Some(doctor) = self.doctor().map(|d| d.id) else { return };
         self.slots = None;
         self.slot_pick = Pick::default();
         let range = RangeQuery { from: ctx.now, to: ctx.now + SignedDuration::from_hours(24 * SLOT_DAYS) };
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         ctx.spawn("loading free slots", async move { client.slots(doctor, &range).await }, move |r| {
-            wrap(BookingMsg::Slots(doctor, r))
+            Msg::new(BookingMsg::Slots(doctor, r))
         });
     }
 
     fn search(&mut self, ctx: &mut Ctx) {
         let q = self.query.text().to_owned();
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         let query = PatientQuery { q: (!q.is_empty()).then(|| q.clone()), limit: Some(50), cursor: None };
         ctx.spawn("searching patients", async move { client.patients(&query).await }, move |r| {
-            wrap(BookingMsg::Patients(q, r))
+            Msg::new(BookingMsg::Patients(q, r))
         });
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
-        if self.busy {
-            // One request at a time; Esc still closes.
-            return if key.code == KeyCode::Esc { Outcome::Closed } else { Outcome::Open };
-        }
-        self.error = None;
-        match self.step {
-            Step::Doctor => self.doctor_key(key, ctx),
-            Step::Slot => self.slot_key(key, ctx),
-            Step::Patient => self.patient_key(key, ctx),
-            Step::Reason => self.reason_key(key, ctx),
-        }
-    }
-
-    fn doctor_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
-        match key.code {
-            KeyCode::Esc => return Outcome::Closed,
-            KeyCode::Enter if self.doctor().is_some() => {
-                self.step = Step::Slot;
-                self.load_slots(ctx);
+    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> BookingOutcome {
+        match keys::action(self, &key) {
+            Some(a) => {
+                self.error = None;
+                self.act(a, key, ctx)
             }
-            _ => {
-                self.doctor_pick.handle(&key, self.doctors.len());
-            }
-        }
-        Outcome::Open
-    }
-
-    fn slot_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
-        match key.code {
-            // Moving or a follow-up: the doctor was never a choice to go back to.
-            KeyCode::Esc if self.moving.is_some() || self.doctors.len() == 1 => return Outcome::Closed,
-            KeyCode::Esc => self.step = Step::Doctor,
-            KeyCode::Enter if self.slot().is_some() => {
-                if self.moving.is_some() {
-                    self.submit(ctx);
-                } else if self.fixed_patient.is_some() {
-                    self.step = Step::Reason;
-                } else {
-                    self.step = Step::Patient;
-                    self.search(ctx);
-                }
-            }
-            _ => {
-                let n = self.slots.as_ref().map_or(0, Vec::len);
-                self.slot_pick.handle(&key, n);
-            }
-        }
-        Outcome::Open
-    }
-
-    fn patient_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
-        match key.code {
-            KeyCode::Esc if self.doctors.len() == 1 && self.slots.as_ref().is_some_and(|s| s.len() == 1) => {
-                // Opened from a board cell: there is no slot list to go back to.
-                return Outcome::Closed;
-            }
-            KeyCode::Esc => self.step = Step::Slot,
-            KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
-                self.patient_pick.handle(&key, self.patients.len());
-            }
-            KeyCode::Enter if self.patients_for.as_deref() != Some(self.query.text()) => {
-                self.pick_when_ready = true;
-                self.error = Some("Still searching…".into());
-            }
-            KeyCode::Enter => self.pick_patient(),
-            _ => {
+            None if self.step == Step::Patient && self.typing() => {
                 if self.query.handle(&key) {
+                    self.error = None;
                     self.pick_when_ready = false;
                     self.patient_pick = Pick::default();
                     self.search(ctx);
                 }
+                BookingOutcome::Open
+            }
+            None if self.typing() => {
+                self.reason.handle(&key);
+                BookingOutcome::Open
+            }
+            None => BookingOutcome::Ignored,
+        }
+    }
+
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) -> BookingOutcome {
+        match a {
+            Act::Close => return BookingOutcome::Closed,
+            Act::Go => match self.step {
+                Step::Doctor => self.doctor_pick.go(&key, self.doctors.len()),
+                Step::Slot => self.slot_pick.go(&key, self.slots.as_ref().map_or(0, Vec::len)),
+                _ => self.patient_pick.go(&key, self.patients.len()),
+            },
+            Act::PickDoctor => {
+                self.step = Step::Slot;
+                self.load_slots(ctx);
+            }
+            Act::PickSlot if self.moving.is_some() => self.submit(ctx),
+            Act::PickSlot if self.fixed_patient.is_some() => self.step = Step::Reason,
+            Act::PickSlot => {
+                self.step = Step::Patient;
+                self.search(ctx);
+            }
+            Act::PickPatient if self.patients_for.as_deref() != Some(self.query.text()) => {
+                self.pick_when_ready = true;
+                self.error = Some("Still searching…".into());
+            }
+            Act::PickPatient => self.pick_patient(),
+            Act::Book => self.submit(ctx),
+            Act::Back => {
+                self.step = match self.step {
+                    Step::Reason if self.fixed_patient.is_none() => Step::Patient,
+                    Step::Slot => Step::Doctor,
+                    _ => Step::Slot,
+                }
             }
         }
-        Outcome::Open
+        BookingOutcome::Open
     }
 
     fn pick_patient(&mut self) {
@@ -280,22 +314,9 @@ impl BookingFlow {
         }
     }
 
-    fn reason_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
-        match key.code {
-            KeyCode::Esc if self.fixed_patient.is_some() => self.step = Step::Slot,
-            KeyCode::Esc => self.step = Step::Patient,
-            KeyCode::Enter => self.submit(ctx),
-            _ => {
-                self.reason.handle(&key);
-            }
-        }
-        Outcome::Open
-    }
-
     fn submit(&mut self, ctx: &mut Ctx) {
         let (Some(doctor), Some(slot)) = (self.doctor().map(|d| d.id), self.slot()) else { return };
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         self.busy = true;
         if let Some(appt) = &self.moving {
             let (id, version) = (appt.id, appt.version);
@@ -303,7 +324,7 @@ impl BookingFlow {
             ctx.spawn(
                 "moving the appointment",
                 async move { client.patch_appointment(id, version, &patch).await },
-                move |r| wrap(BookingMsg::Done(r)),
+                |r| Msg::new(BookingMsg::Done(r)),
             );
             return;
         }
@@ -321,10 +342,12 @@ impl BookingFlow {
         };
         let new = NewAppointment { patient_id, doctor_id: doctor, start: slot.start, end: Some(slot.end), reason };
         let key = self.idempotency_key.clone();
-        ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, move |r| wrap(BookingMsg::Done(r)));
+        ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, |r| Msg::new(BookingMsg::Done(r)));
     }
 
-    pub fn on_msg(&mut self, msg: BookingMsg, ctx: &mut Ctx) -> Outcome {
+    /// Takes a result of the flow's own tasks; other messages leave it open.
+    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) -> BookingOutcome {
+        let Ok(msg) = msg.take::<BookingMsg>() else { return BookingOutcome::Open };
         match msg {
             BookingMsg::Slots(doctor, r) if Some(doctor) == self.doctor().map(|d| d.id) => match r {
                 Ok(slots) => self.slots = Some(slots),
@@ -348,13 +371,13 @@ impl BookingFlow {
             BookingMsg::Patients(..) => {}
             BookingMsg::Done(r) => return self.done(r, ctx),
         }
-        Outcome::Open
+        BookingOutcome::Open
     }
 
-    fn done(&mut self, r: Result<Appointment, Problem>, ctx: &mut Ctx) -> Outcome {
+    fn done(&mut self, r: Result<Appointment, Problem>, ctx: &mut Ctx) -> BookingOutcome {
         self.busy = false;
         match r {
-            Ok(a) => Outcome::Done(a),
+            Ok(a) => BookingOutcome::Done(a),
             Err(p) if p.status == 409 || p.status == 412 => {
                 let what = if self.moving.is_some() { "moved or booked" } else { "booked" };
                 self.error = Some(format!(
@@ -364,12 +387,12 @@ impl BookingFlow {
                 self.idempotency_key = Uuid::now_v7().to_string();
                 self.step = Step::Slot;
                 self.load_slots(ctx);
-                Outcome::Conflict
+                BookingOutcome::Conflict
             }
             Err(p) => {
                 self.error = Some(format!("Not booked: {}", explain(&p)));
                 self.idempotency_key = Uuid::now_v7().to_string();
-                Outcome::Open
+                BookingOutcome::Open
             }
         }
     }

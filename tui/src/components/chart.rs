@@ -12,8 +12,9 @@ use ratatui::widgets::{Paragraph, Wrap};
 use uuid::Uuid;
 
 use crate::app::{Ctx, Msg, View};
+use crate::components::Outcome;
 use crate::components::editor::{Editor, EditorMsg, EditorOutcome, prescriptions_text};
-use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
+use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, bind, char, code};
 use crate::screens::front_desk::{appt_lines, patient_lines};
 use crate::time;
 use crate::ui::{self, Pick};
@@ -26,17 +27,6 @@ pub enum ChartMsg {
     History(Result<Vec<RecordVersion>, Problem>),
 }
 
-/// How a screen routes a chart's results (and its editor's) back to itself.
-pub type ChartRoute = (fn(ChartMsg) -> Msg, fn(EditorMsg) -> Msg);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChartOutcome {
-    Open,
-    /// Not a chart key: the screen (and then the app) may use it.
-    Ignored,
-    Closed,
-}
-
 enum Mode {
     List,
     Read,
@@ -47,9 +37,6 @@ enum Mode {
 }
 
 pub struct Chart {
-    wrap: fn(ChartMsg) -> Msg,
-    /// The same route as `wrap`, for the editor's results.
-    editor_route: fn(EditorMsg) -> Msg,
     patient_id: Uuid,
     pub appt: Option<Appointment>,
     /// The doctor who may write here; `None` for read-only viewers.
@@ -60,29 +47,77 @@ pub struct Chart {
     mode: Mode,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    Read,
+    Back,
+    Close,
+    Edit,
+    AskRetract,
+    Retract,
+    New,
+    Versions,
+    Refresh,
+}
+
+type B = Binding<Chart, Act>;
+
+fn editable(c: &Chart) -> bool {
+    c.selected().is_some_and(|r| c.may_edit(r))
+}
+
+fn any_selected(c: &Chart) -> bool {
+    c.selected().is_some()
+}
+
+const LIST_KEYS: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|c| c.records.as_ref().is_some_and(|r| r.len() > 1)),
+    bind(ENTER, "Enter", "read record", Act::Read).when(any_selected),
+    bind(&[char('e')], "e", "edit record", Act::Edit).when(editable),
+    bind(&[char('D')], "D", "retract record", Act::AskRetract).when(editable),
+    bind(&[char('v')], "v", "versions", Act::Versions).when(any_selected),
+    bind(&[char('N')], "N", "new record", Act::New).when(Chart::may_add),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+    bind(ESC, "Esc", "back", Act::Close),
+];
+const READ_KEYS: &[B] = &[
+    bind(ENTER_ESC, "Enter/Esc", "back to list", Act::Back),
+    bind(&[char('e')], "e", "edit record", Act::Edit).when(editable),
+    bind(&[char('D')], "D", "retract record", Act::AskRetract).when(editable),
+    bind(&[char('v')], "v", "versions", Act::Versions).when(any_selected),
+    bind(&[char('N')], "N", "new record", Act::New).when(Chart::may_add),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const CONFIRM_KEYS: &[B] = &[
+    bind(&[char('y')], "y", "retract", Act::Retract),
+    bind(&[char('n'), code(KeyCode::Esc)], "n/Esc", "keep", Act::Back),
+];
+const HISTORY_KEYS: &[B] = &[bind(ESC, "Esc", "close", Act::Back)];
+
+impl Keymap for Chart {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match self.mode {
+            Mode::List => LIST_KEYS,
+            Mode::Read => READ_KEYS,
+            Mode::ConfirmRetract => CONFIRM_KEYS,
+            Mode::History(_) => HISTORY_KEYS,
+            // The editor answers its own keys.
+            Mode::Edit(_) => &[],
+        }
+    }
+}
+
 impl Chart {
     /// Opens a chart and starts loading the profile and records.
-    pub fn open(
-        (wrap, editor_route): ChartRoute,
-        patient_id: Uuid,
-        appt: Option<Appointment>,
-        writer: Option<Uuid>,
-        ctx: &mut Ctx,
-    ) -> Self {
-        let mut chart = Chart {
-            wrap,
-            editor_route,
-            patient_id,
-            appt,
-            writer,
-            patient: None,
-            records: None,
-            pick: Pick::default(),
-            mode: Mode::List,
-        };
+    pub fn open(patient_id: Uuid, appt: Option<Appointment>, writer: Option<Uuid>, ctx: &mut Ctx) -> Self {
+        let mut chart =
+            Chart { patient_id, appt, writer, patient: None, records: None, pick: Pick::default(), mode: Mode::List };
         let client = ctx.client.clone();
-        ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, move |r| {
-            wrap(ChartMsg::Patient(r))
+        ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, |r| {
+            Msg::new(ChartMsg::Patient(r))
         });
         chart.load_records(ctx);
         chart
@@ -90,9 +125,8 @@ impl Chart {
 
     fn load_records(&mut self, ctx: &mut Ctx) {
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         let q = RecordQuery { patient_id: Some(self.patient_id), limit: Some(200), ..RecordQuery::default() };
-        ctx.spawn("loading records", async move { client.records(&q).await }, move |r| wrap(ChartMsg::Records(r)));
+        ctx.spawn("loading records", async move { client.records(&q).await }, |r| Msg::new(ChartMsg::Records(r)));
     }
 
     fn selected(&self) -> Option<&MedicalRecord> {
@@ -114,117 +148,73 @@ impl Chart {
         matches!(self.mode, Mode::Edit(_))
     }
 
-    pub fn editor(&self) -> Option<&Editor> {
-        match &self.mode {
-            Mode::Edit(e) => Some(e),
-            _ => None,
-        }
-    }
-
     pub fn commands(&self) -> Vec<Cmd> {
         match &self.mode {
             Mode::Edit(e) => e.commands(),
-            Mode::ConfirmRetract => vec![cmd("y", "retract"), cmd("n/Esc", "keep")],
-            Mode::History(_) => vec![cmd("Esc", "close")],
-            Mode::Read | Mode::List => {
-                let mut c = if matches!(self.mode, Mode::List) {
-                    vec![LIST_NAV, cmd("Enter", "read record")]
-                } else {
-                    vec![cmd("Esc", "back to list")]
-                };
-                if self.selected().is_some_and(|r| self.may_edit(r)) {
-                    c.push(cmd("e", "edit record"));
-                    c.push(cmd("D", "retract record"));
-                }
-                if self.selected().is_some() {
-                    c.push(cmd("v", "versions"));
-                }
-                if self.may_add() {
-                    c.push(cmd("N", "new record"));
-                }
-                c.push(cmd("g", "refresh"));
-                if matches!(self.mode, Mode::List) {
-                    c.push(cmd("Esc", "back"));
-                }
-                c
-            }
+            _ => keys::commands(self),
         }
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> ChartOutcome {
-        match &mut self.mode {
-            Mode::Edit(e) => {
-                if e.handle_key(key, ctx) == EditorOutcome::Closed {
-                    self.mode = Mode::List;
-                }
-            }
-            Mode::ConfirmRetract => {
-                if is_char(&key, 'y') {
-                    self.retract(ctx);
-                }
+    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        if let Mode::Edit(e) = &mut self.mode {
+            if e.handle_key(key, ctx) == EditorOutcome::Closed {
                 self.mode = Mode::List;
             }
-            Mode::History(_) => self.mode = Mode::List,
-            Mode::Read | Mode::List => return self.list_key(key, ctx),
+            return Outcome::Open;
         }
-        ChartOutcome::Open
-    }
-
-    fn list_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> ChartOutcome {
-        let reading = matches!(self.mode, Mode::Read);
-        let n = self.records.as_ref().map_or(0, Vec::len);
-        if key.code == KeyCode::Esc {
-            if reading {
+        let Some(a) = keys::action(self, &key) else { return Outcome::Ignored };
+        match a {
+            Act::Go => self.pick.go(&key, self.records.as_ref().map_or(0, Vec::len)),
+            Act::Read => self.mode = Mode::Read,
+            Act::Back => self.mode = Mode::List,
+            Act::Close => return Outcome::Closed,
+            Act::Edit => {
+                if let Some(r) = self.selected() {
+                    self.mode = Mode::Edit(Box::new(Editor::edit(r)));
+                }
+            }
+            Act::AskRetract => self.mode = Mode::ConfirmRetract,
+            Act::Retract => {
+                self.retract(ctx);
                 self.mode = Mode::List;
-            } else {
-                return ChartOutcome::Closed;
             }
-        } else if key.code == KeyCode::Enter && self.selected().is_some() {
-            self.mode = if reading { Mode::List } else { Mode::Read };
-        } else if is_char(&key, 'e') && self.selected().is_some_and(|r| self.may_edit(r)) {
-            if let Some(r) = self.selected() {
-                self.mode = Mode::Edit(Box::new(Editor::edit(self.editor_wrap(), r)));
+            Act::New => {
+                if let Some(a) = &self.appt {
+                    self.mode = Mode::Edit(Box::new(Editor::new_record(a.id)));
+                }
             }
-        } else if is_char(&key, 'D') && self.selected().is_some_and(|r| self.may_edit(r)) {
-            self.mode = Mode::ConfirmRetract;
-        } else if is_char(&key, 'N') && self.may_add() {
-            if let Some(a) = &self.appt {
-                self.mode = Mode::Edit(Box::new(Editor::new_record(self.editor_wrap(), a.id)));
-            }
-        } else if is_char(&key, 'v') && self.selected().is_some() {
-            self.load_history(ctx);
-        } else if is_char(&key, 'g') {
-            self.load_records(ctx);
-        } else if reading || !self.pick.handle(&key, n) {
-            return ChartOutcome::Ignored;
+            Act::Versions => self.load_history(ctx),
+            Act::Refresh => self.load_records(ctx),
         }
-        ChartOutcome::Open
-    }
-
-    fn editor_wrap(&self) -> fn(EditorMsg) -> Msg {
-        self.editor_route
+        Outcome::Open
     }
 
     fn load_history(&mut self, ctx: &mut Ctx) {
         let Some(id) = self.selected().map(|r| r.id) else { return };
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         self.mode = Mode::History(None);
         ctx.spawn("loading versions", async move { client.record_history(id).await }, move |r| {
-            wrap(ChartMsg::History(r))
+            Msg::new(ChartMsg::History(r))
         });
     }
 
     fn retract(&mut self, ctx: &mut Ctx) {
         let Some(id) = self.selected().map(|r| r.id) else { return };
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         ctx.spawn("retracting the record", async move { client.retract_record(id).await }, move |r| {
-            wrap(ChartMsg::Retracted(r))
+            Msg::new(ChartMsg::Retracted(r))
         });
     }
 
-    pub fn on_msg(&mut self, msg: ChartMsg, ctx: &mut Ctx) {
+    /// Takes a result of the chart's (or its editor's) tasks.
+    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+        let msg = match msg.take::<ChartMsg>() {
+            Ok(m) => m,
+            Err(m) => match m.take::<EditorMsg>() {
+                Ok(m) => ChartMsg::Editor(m),
+                Err(_) => return,
+            },
+        };
         match msg {
             ChartMsg::Patient(Ok(p)) => self.patient = Some(p),
             ChartMsg::Patient(Err(p)) => ctx.problem("Could not load the patient", &p),

@@ -15,7 +15,7 @@ use ratatui_textarea::{TextArea, WrapMode};
 use uuid::Uuid;
 
 use crate::app::{Ctx, Msg, View, explain};
-use crate::keys::{Cmd, cmd, is_ctrl};
+use crate::keys::{self, Binding, Cmd, ESC, Keymap, TAB, bind, ctrl_char};
 use crate::ui;
 
 pub enum EditorMsg {
@@ -45,7 +45,6 @@ pub enum Target {
 }
 
 pub struct Editor {
-    wrap: fn(EditorMsg) -> Msg,
     pub target: Target,
     areas: [TextArea<'static>; 3],
     focus: usize,
@@ -92,21 +91,45 @@ pub fn parse_prescriptions(lines: &[String]) -> Result<Vec<Prescription>, String
     Ok(out)
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Save,
+    Close,
+    NextBox,
+}
+
+const KEYS: &[Binding<Editor, Act>] = &[
+    bind(TAB, "Tab", "next box", Act::NextBox),
+    bind(&[ctrl_char('s')], "Ctrl-S", "save", Act::Save),
+    bind(ESC, "Esc", "close", Act::Close),
+];
+
+impl Keymap for Editor {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [Binding<Editor, Act>] {
+        KEYS
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        Some("edit")
+    }
+}
+
 impl Editor {
     /// A blank record for an appointment.
-    pub fn new_record(wrap: fn(EditorMsg) -> Msg, appointment_id: Uuid) -> Self {
-        Editor::with(wrap, Target::New { appointment_id }, "", "", "")
+    pub fn new_record(appointment_id: Uuid) -> Self {
+        Editor::with(Target::New { appointment_id }, "", "", "")
     }
 
     /// An existing record, opened at its current version.
-    pub fn edit(wrap: fn(EditorMsg) -> Msg, r: &MedicalRecord) -> Self {
+    pub fn edit(r: &MedicalRecord) -> Self {
         let target = Target::Existing { id: r.id, version: r.version };
-        Editor::with(wrap, target, &r.diagnosis, &r.notes, &prescriptions_text(&r.prescriptions))
+        Editor::with(target, &r.diagnosis, &r.notes, &prescriptions_text(&r.prescriptions))
     }
 
-    fn with(wrap: fn(EditorMsg) -> Msg, target: Target, diagnosis: &str, notes: &str, rx: &str) -> Self {
+    fn with(target: Target, diagnosis: &str, notes: &str, rx: &str) -> Self {
         Editor {
-            wrap,
             target,
             areas: [
                 area(diagnosis, "What did you find?"),
@@ -131,24 +154,25 @@ impl Editor {
     }
 
     pub fn commands(&self) -> Vec<Cmd> {
-        vec![cmd("type", "edit"), cmd("Tab", "next box"), cmd("Ctrl-S", "save"), cmd("Esc", "close")]
+        keys::commands(self)
     }
 
+    /// Keys not in the table are text for the focused box.
     pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> EditorOutcome {
-        if is_ctrl(&key, 's') {
-            self.save(ctx);
-            return EditorOutcome::Open;
-        }
-        match key.code {
-            KeyCode::Esc if !self.dirty || self.confirm_discard => return EditorOutcome::Closed,
-            KeyCode::Esc => {
+        match keys::action(self, &key) {
+            Some(Act::Save) => {
+                self.save(ctx);
+                return EditorOutcome::Open;
+            }
+            Some(Act::Close) if !self.dirty || self.confirm_discard => return EditorOutcome::Closed,
+            Some(Act::Close) => {
                 self.confirm_discard = true;
                 self.message = Some(("Unsaved changes. Esc again discards them; Ctrl-S saves.".into(), true));
                 return EditorOutcome::Open;
             }
-            KeyCode::Tab => self.focus = (self.focus + 1) % 3,
-            KeyCode::BackTab => self.focus = (self.focus + 2) % 3,
-            _ => {
+            Some(Act::NextBox) if key.code == KeyCode::BackTab => self.focus = (self.focus + 2) % 3,
+            Some(Act::NextBox) => self.focus = (self.focus + 1) % 3,
+            None => {
                 if let Some(a) = self.areas.get_mut(self.focus)
                     && a.input(key)
                 {
@@ -181,21 +205,18 @@ impl Editor {
         self.busy = true;
         self.message = Some(("Saving…".into(), false));
         let client = ctx.client.clone();
-        let wrap = self.wrap;
         match self.target {
             Target::New { appointment_id } => {
                 let new = NewRecord { appointment_id, diagnosis, notes, prescriptions: rx };
-                ctx.spawn("saving the record", async move { client.create_record(&new).await }, move |r| {
-                    wrap(EditorMsg::Saved(r))
+                ctx.spawn("saving the record", async move { client.create_record(&new).await }, |r| {
+                    Msg::new(EditorMsg::Saved(r))
                 });
             }
             Target::Existing { id, version } => {
                 let patch = RecordPatch { diagnosis: Some(diagnosis), notes: Some(notes), prescriptions: Some(rx) };
-                ctx.spawn(
-                    "saving the record",
-                    async move { client.patch_record(id, version, &patch).await },
-                    move |r| wrap(EditorMsg::Saved(r)),
-                );
+                ctx.spawn("saving the record", async move { client.patch_record(id, version, &patch).await }, |r| {
+                    Msg::new(EditorMsg::Saved(r))
+                });
             }
         }
     }
@@ -225,9 +246,8 @@ impl Editor {
                 ));
                 if let Target::Existing { id, .. } = self.target {
                     let client = ctx.client.clone();
-                    let wrap = self.wrap;
-                    ctx.spawn("loading their version", async move { client.record(id).await }, move |r| {
-                        wrap(EditorMsg::Latest(r))
+                    ctx.spawn("loading their version", async move { client.record(id).await }, |r| {
+                        Msg::new(EditorMsg::Latest(r))
                     });
                 }
             }

@@ -1,6 +1,18 @@
 //! Parts that more than one screen uses: the booking flow, the patient
-//! chart with its records, the record editor.
+//! chart with its records, the record editor, day navigation and the
+//! automatic refresh.
 
 pub mod booking;
 pub mod chart;
+pub mod day_nav;
 pub mod editor;
+pub mod refresh;
+
+/// What an embedded part tells its screen after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Open,
+    /// Not one of its keys: the screen (and then the app) may use it.
+    Ignored,
+    Closed,
+}

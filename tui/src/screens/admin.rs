@@ -5,14 +5,15 @@ use healthsynx_shared::api::{AuditQuery, ChainReport, NewUser, ResetToken, UserQ
 use healthsynx_shared::value::{DepartmentCode, Email};
 use healthsynx_shared::{AuditEntry, Outcome, Page, Problem, Role, User, validate};
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Tabs;
 use uuid::Uuid;
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
+use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST, TAB, bind, char};
+use crate::screens::Screen;
 use crate::time;
 use crate::ui::{self, Field, Form, Pick};
 
@@ -54,7 +55,143 @@ pub struct Admin {
 }
 
 fn msg(m: Msg) -> app::Msg {
-    app::Msg::Admin(m)
+    app::Msg::new(m)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    SwitchTab,
+    Go,
+    Search,
+    AddUser,
+    Toggle,
+    Reset,
+    Refresh,
+    Details,
+    Filter,
+    Verify,
+    More,
+    Close,
+    ClearSearch,
+    NextField,
+    Create,
+    Apply,
+}
+
+type B = Binding<Admin, Act>;
+
+fn user_active(s: &Admin, active: bool) -> bool {
+    s.selected_user().is_some_and(|u| u.active == active)
+}
+
+const USERS: &[B] = &[
+    bind(TAB, "Tab", "users/audit", Act::SwitchTab),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.users.len() > 1),
+    bind(&[char('/')], "/", "search", Act::Search),
+    bind(&[char('a')], "a", "add user", Act::AddUser),
+    bind(&[char('d')], "d", "deactivate", Act::Toggle).when(|s| user_active(s, true)),
+    bind(&[char('d')], "d", "activate", Act::Toggle).when(|s| user_active(s, false)),
+    bind(&[char('r')], "r", "reset password", Act::Reset).when(|s| s.selected_user().is_some()),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const AUDIT: &[B] = &[
+    bind(TAB, "Tab", "users/audit", Act::SwitchTab),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.audit.len() > 1),
+    bind(ENTER, "Enter", "details", Act::Details).when(|s| !s.audit.is_empty()),
+    bind(&[char('/')], "/", "filter", Act::Filter),
+    bind(&[char('v')], "v", "verify chain", Act::Verify),
+    bind(&[char(']')], "]", "more", Act::More).when(|s| s.next_cursor.is_some()),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const SEARCH: &[B] = &[bind(ENTER, "Enter", "done", Act::Close), bind(ESC, "Esc", "clear", Act::ClearSearch)];
+const CREATE: &[B] = &[
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
+    bind(ENTER, "Enter", "create", Act::Create),
+    bind(ESC, "Esc", "cancel", Act::Close),
+];
+const FILTER: &[B] = &[
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
+    bind(ENTER, "Enter", "apply", Act::Apply),
+    bind(ESC, "Esc", "cancel", Act::Close),
+];
+const POPUP: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "close", Act::Close)];
+
+impl Keymap for Admin {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match self.modal {
+            Modal::None if self.tab == Tab::Users => USERS,
+            Modal::None => AUDIT,
+            Modal::Search(_) => SEARCH,
+            Modal::Create(_) => CREATE,
+            Modal::AuditFilter(_) => FILTER,
+            Modal::Token(..) | Modal::Entry | Modal::Chain(_) => POPUP,
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        match self.modal {
+            Modal::Search(_) => Some("search"),
+            Modal::Create(_) => Some("the new user"),
+            Modal::AuditFilter(_) => Some("filters"),
+            _ => None,
+        }
+    }
+}
+
+impl Screen for Admin {
+    fn title(&self) -> &'static str {
+        "Admin"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        keys::commands(self)
+    }
+
+    fn typing(&self) -> bool {
+        self.text_field().is_some()
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        match keys::action(self, &key) {
+            Some(a) => self.act(a, key, ctx),
+            None if self.typing() => self.type_key(key, ctx),
+            None => return Handled::Ignored,
+        }
+        Handled::Consumed
+    }
+
+    fn on_msg(&mut self, m: app::Msg, ctx: &mut Ctx) {
+        if let Ok(m) = m.take::<Msg>() {
+            self.on_result(m, ctx);
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw_tabs(f, area, v);
+    }
+}
+
+fn create_form() -> Form {
+    Form::new(vec![
+        Field::new("Email"),
+        Field::new("Full name"),
+        Field::new("Role").hint("doctor, nurse, receptionist, admin"),
+        Field::new("Department").hint("for doctors and nurses, e.g. cardiology"),
+        Field::new("Password").masked().hint("optional: empty sends a reset token"),
+    ])
+}
+
+fn filter_form(q: &AuditQuery, ctx: &Ctx) -> Form {
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    Form::new(vec![
+        Field::new("Actor id").with(opt(q.actor_id.map(|i| i.to_string()))),
+        Field::new("Patient id").with(opt(q.patient_id.map(|i| i.to_string()))),
+        Field::new("Action").with(opt(q.action.clone())).hint("e.g. login, record.read"),
+        Field::new("From").with(opt(q.from.map(|t| time::full(t, ctx.tz)))).hint("YYYY-MM-DD [HH:MM]"),
+        Field::new("To").with(opt(q.to.map(|t| time::full(t, ctx.tz)))).hint("YYYY-MM-DD [HH:MM]"),
+    ])
 }
 
 impl Admin {
@@ -94,188 +231,106 @@ impl Admin {
         self.users.get(self.user_pick.sel)
     }
 
-    pub fn typing(&self) -> bool {
-        matches!(self.modal, Modal::Search(_) | Modal::Create(_) | Modal::AuditFilter(_))
-    }
-
-    pub fn commands(&self) -> Vec<Cmd> {
-        match &self.modal {
-            Modal::Search(_) => return vec![cmd("type", "search"), cmd("Enter", "done"), cmd("Esc", "clear")],
-            Modal::Create(_) => return vec![cmd("Tab", "next field"), cmd("Enter", "create"), cmd("Esc", "cancel")],
-            Modal::AuditFilter(_) => {
-                return vec![cmd("Tab", "next field"), cmd("Enter", "apply"), cmd("Esc", "cancel")];
-            }
-            Modal::Token(..) | Modal::Entry | Modal::Chain(_) => return vec![cmd("Esc", "close")],
-            Modal::None => {}
-        }
-        let mut c = vec![cmd("Tab", "users/audit"), LIST_NAV];
-        match self.tab {
-            Tab::Users => {
-                c.extend([cmd("/", "search"), cmd("a", "add user")]);
-                if let Some(u) = self.selected_user() {
-                    c.push(cmd("d", if u.active { "deactivate" } else { "activate" }));
-                    c.push(cmd("r", "reset password"));
-                }
-            }
-            Tab::Audit => {
-                c.extend([cmd("Enter", "details"), cmd("/", "filter"), cmd("v", "verify chain")]);
-                if self.next_cursor.is_some() {
-                    c.push(cmd("]", "more"));
-                }
-            }
-        }
-        c.push(cmd("g", "refresh"));
-        c
-    }
-
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if !matches!(self.modal, Modal::None) {
-            self.modal_key(key, ctx);
-            return Handled::Consumed;
-        }
-        if key.code == KeyCode::Tab || key.code == KeyCode::BackTab {
-            self.tab = if self.tab == Tab::Users { Tab::Audit } else { Tab::Users };
-            return Handled::Consumed;
-        }
-        match self.tab {
-            Tab::Users => self.users_key(key, ctx),
-            Tab::Audit => self.audit_key(key, ctx),
-        }
-    }
-
-    fn users_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if self.user_pick.handle(&key, self.users.len()) {
-        } else if is_char(&key, '/') {
-            self.modal = Modal::Search(Field::new("Search").with(self.query.clone()));
-        } else if is_char(&key, 'a') {
-            self.modal = Modal::Create(Form::new(vec![
-                Field::new("Email"),
-                Field::new("Full name"),
-                Field::new("Role").hint("doctor, nurse, receptionist, admin"),
-                Field::new("Department").hint("for doctors and nurses, e.g. cardiology"),
-                Field::new("Password").masked().hint("optional: empty sends a reset token"),
-            ]));
-        } else if is_char(&key, 'd') {
-            if let Some(u) = self.selected_user() {
-                let (id, active) = (u.id, u.active);
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
+        match a {
+            Act::SwitchTab => self.tab = if self.tab == Tab::Users { Tab::Audit } else { Tab::Users },
+            Act::Go if self.tab == Tab::Users => self.user_pick.go(&key, self.users.len()),
+            Act::Go => self.audit_pick.go(&key, self.audit.len()),
+            Act::Search => self.modal = Modal::Search(Field::new("Search").with(self.query.clone())),
+            Act::AddUser => self.modal = Modal::Create(create_form()),
+            Act::Toggle => self.toggle(ctx),
+            Act::Reset => self.reset(ctx),
+            Act::Refresh if self.tab == Tab::Users => self.load_users(ctx),
+            Act::Refresh => self.load_audit(false, ctx),
+            Act::Details => self.modal = Modal::Entry,
+            Act::Filter => self.modal = Modal::AuditFilter(filter_form(&self.audit_query, ctx)),
+            Act::Verify => {
                 let client = ctx.client.clone();
-                let what = if active { "deactivating" } else { "activating" };
-                ctx.spawn(
-                    what,
-                    async move { if active { client.deactivate_user(id).await } else { client.activate_user(id).await } },
-                    |r| msg(Msg::Toggled(r)),
-                );
-            }
-        } else if is_char(&key, 'r') {
-            if let Some(u) = self.selected_user() {
-                let (id, name) = (u.id, u.full_name.clone());
-                let client = ctx.client.clone();
-                ctx.spawn("issuing a reset token", async move { client.issue_password_reset(id).await }, move |r| {
-                    msg(Msg::Reset(name, r))
+                ctx.spawn("verifying the audit chain", async move { client.verify_audit().await }, |r| {
+                    msg(Msg::Verified(r))
                 });
             }
-        } else if is_char(&key, 'g') {
-            self.load_users(ctx);
-        } else {
-            return Handled::Ignored;
+            Act::More => self.load_audit(true, ctx),
+            Act::Close => self.modal = Modal::None,
+            Act::ClearSearch => {
+                self.modal = Modal::None;
+                self.query.clear();
+                self.load_users(ctx);
+            }
+            Act::NextField => {
+                if let Modal::Create(form) | Modal::AuditFilter(form) = &mut self.modal {
+                    form.handle(&key);
+                }
+            }
+            Act::Create => self.create(ctx),
+            Act::Apply => self.apply_filter(ctx),
         }
-        Handled::Consumed
     }
 
-    fn audit_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if self.audit_pick.handle(&key, self.audit.len()) {
-        } else if key.code == KeyCode::Enter && !self.audit.is_empty() {
-            self.modal = Modal::Entry;
-        } else if is_char(&key, '/') {
-            let q = &self.audit_query;
-            let opt = |v: Option<String>| v.unwrap_or_default();
-            self.modal = Modal::AuditFilter(Form::new(vec![
-                Field::new("Actor id").with(opt(q.actor_id.map(|i| i.to_string()))),
-                Field::new("Patient id").with(opt(q.patient_id.map(|i| i.to_string()))),
-                Field::new("Action").with(opt(q.action.clone())).hint("e.g. login, record.read"),
-                Field::new("From").with(opt(q.from.map(|t| time::full(t, ctx.tz)))).hint("YYYY-MM-DD [HH:MM]"),
-                Field::new("To").with(opt(q.to.map(|t| time::full(t, ctx.tz)))).hint("YYYY-MM-DD [HH:MM]"),
-            ]));
-        } else if is_char(&key, 'v') {
-            let client = ctx.client.clone();
-            ctx.spawn("verifying the audit chain", async move { client.verify_audit().await }, |r| {
-                msg(Msg::Verified(r))
-            });
-        } else if is_char(&key, ']') && self.next_cursor.is_some() {
-            self.load_audit(true, ctx);
-        } else if is_char(&key, 'g') {
-            self.load_audit(false, ctx);
-        } else {
-            return Handled::Ignored;
-        }
-        Handled::Consumed
-    }
-
-    fn modal_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
-        let esc = key.code == KeyCode::Esc;
-        let enter = key.code == KeyCode::Enter;
+    /// A key for the field being typed into.
+    fn type_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
         match &mut self.modal {
             Modal::Search(field) => {
-                if esc {
-                    field.value.clear();
-                }
-                if esc || enter {
-                    self.modal = Modal::None;
-                } else if field.handle(&key) {
-                    self.query = field.text().to_owned();
-                    self.user_pick = Pick::default();
-                    self.load_users(ctx);
+                if !field.handle(&key) {
                     return;
                 }
-                if esc {
-                    self.query.clear();
-                    self.load_users(ctx);
-                }
+                self.query = field.text().to_owned();
+                self.user_pick = Pick::default();
+                self.load_users(ctx);
             }
-            Modal::Create(form) => {
-                if esc {
-                    self.modal = Modal::None;
-                } else if enter {
-                    match new_user(form) {
-                        Ok(new) => {
-                            let client = ctx.client.clone();
-                            ctx.spawn("creating the user", async move { client.create_user(&new).await }, |r| {
-                                msg(Msg::Created(r))
-                            });
-                        }
-                        Err(e) => ctx.error(e),
-                    }
-                } else {
-                    form.handle(&key);
-                }
+            Modal::Create(form) | Modal::AuditFilter(form) => {
+                form.handle(&key);
             }
-            Modal::AuditFilter(form) => {
-                if esc {
-                    self.modal = Modal::None;
-                } else if enter {
-                    match audit_query(form, ctx) {
-                        Ok(q) => {
-                            self.audit_query = q;
-                            self.modal = Modal::None;
-                            self.audit_pick = Pick::default();
-                            self.load_audit(false, ctx);
-                        }
-                        Err(e) => ctx.error(e),
-                    }
-                } else {
-                    form.handle(&key);
-                }
-            }
-            Modal::Token(..) | Modal::Entry | Modal::Chain(_) => {
-                if esc || enter {
-                    self.modal = Modal::None;
-                }
-            }
-            Modal::None => {}
+            _ => {}
         }
     }
 
-    pub fn on_msg(&mut self, m: Msg, ctx: &mut Ctx) {
+    fn toggle(&mut self, ctx: &mut Ctx) {
+        let Some(u) = self.selected_user() else { return };
+        let (id, active) = (u.id, u.active);
+        let client = ctx.client.clone();
+        let what = if active { "deactivating" } else { "activating" };
+        ctx.spawn(
+            what,
+            async move { if active { client.deactivate_user(id).await } else { client.activate_user(id).await } },
+            |r| msg(Msg::Toggled(r)),
+        );
+    }
+
+    fn reset(&mut self, ctx: &mut Ctx) {
+        let Some(u) = self.selected_user() else { return };
+        let (id, name) = (u.id, u.full_name.clone());
+        let client = ctx.client.clone();
+        ctx.spawn("issuing a reset token", async move { client.issue_password_reset(id).await }, move |r| {
+            msg(Msg::Reset(name, r))
+        });
+    }
+
+    fn create(&mut self, ctx: &mut Ctx) {
+        let Modal::Create(form) = &self.modal else { return };
+        match new_user(form) {
+            Ok(new) => {
+                let client = ctx.client.clone();
+                ctx.spawn("creating the user", async move { client.create_user(&new).await }, |r| msg(Msg::Created(r)));
+            }
+            Err(e) => ctx.error(e),
+        }
+    }
+
+    fn apply_filter(&mut self, ctx: &mut Ctx) {
+        let Modal::AuditFilter(form) = &self.modal else { return };
+        match audit_query(form, ctx) {
+            Ok(q) => {
+                self.audit_query = q;
+                self.modal = Modal::None;
+                self.audit_pick = Pick::default();
+                self.load_audit(false, ctx);
+            }
+            Err(e) => ctx.error(e),
+        }
+    }
+
+    fn on_result(&mut self, m: Msg, ctx: &mut Ctx) {
         match m {
             Msg::Users(q, Ok(page)) if q == self.query => {
                 self.users = page.items;
@@ -312,7 +367,7 @@ impl Admin {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    fn draw_tabs(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
         let sel = if self.tab == Tab::Users { 0 } else { 1 };

@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 
 use healthsynx_shared::api::{AppointmentAction, NewTimeOff, RangeQuery};
+use healthsynx_shared::client::Fresh;
 use healthsynx_shared::value::ClockTime;
 use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Problem, TimeOff};
 use jiff::civil::Date;
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -18,22 +19,26 @@ use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::booking::{BookingFlow, BookingMsg, Outcome};
-use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
-use crate::keys::{Cmd, LIST_NAV, cmd, is_char, is_ctrl, is_down, is_left, is_right, is_up};
+use crate::components::Outcome;
+use crate::components::booking::{BookingFlow, BookingOutcome};
+use crate::components::chart::Chart;
+use crate::components::day_nav::{self, DayNav};
+use crate::components::refresh::AutoRefresh;
+use crate::keys::{
+    self, Binding, Cmd, ENTER, ESC, FIELDS, GRID, Keymap, LIST, TAB, bind, char, ctrl_char, is_down, is_left, is_right,
+    is_up,
+};
+use crate::screens::Screen;
 use crate::theme::status_word;
 use crate::time;
 use crate::ui::{self, Field, Form, Pick};
 
-/// How often the calendar reloads by itself.
-const REFRESH_SECS: i64 = 30;
+/// What the calendar's `ETag` is kept under.
+const CALENDAR_TAG: &str = "calendar";
 
 pub enum Msg {
-    Calendar(Date, bool, Result<Vec<Appointment>, Problem>),
+    Calendar(Date, bool, Result<Fresh<Vec<Appointment>>, Problem>),
     Changed(&'static str, Result<Appointment, Problem>),
-    Chart(ChartMsg),
-    Avail(AvailMsg),
-    Booking(BookingMsg),
 }
 
 pub enum AvailMsg {
@@ -41,6 +46,10 @@ pub enum AvailMsg {
     Saved(Result<Availability, Problem>),
     TimeOffAdded(Result<TimeOff, Problem>),
     TimeOffDeleted(Result<(), Problem>),
+}
+
+fn reply(m: Msg) -> app::Msg {
+    app::Msg::new(m)
 }
 
 enum Sub {
@@ -52,11 +61,10 @@ enum Sub {
 
 pub struct Doctor {
     me: Uuid,
-    pub day: Date,
+    pub nav: DayNav,
     pub week: bool,
     appts: Vec<Appointment>,
-    loading: bool,
-    loaded_at: Option<jiff::Timestamp>,
+    refresh: AutoRefresh,
     /// Day view: the selected row.
     pick: Pick,
     /// Week view: day column and time row.
@@ -67,22 +75,151 @@ pub struct Doctor {
     tz: jiff::tz::TimeZone,
 }
 
-fn wrap_booking(m: BookingMsg) -> app::Msg {
-    app::Msg::Doctor(Msg::Booking(m))
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    Open,
+    FollowUp,
+    Complete,
+    NoShow,
+    Week,
+    Day,
+    Availability,
+    Refresh,
 }
 
-const CHART_ROUTE: ChartRoute =
-    (|m| app::Msg::Doctor(Msg::Chart(m)), |m| app::Msg::Doctor(Msg::Chart(ChartMsg::Editor(m))));
+type B = Binding<Doctor, Act>;
+
+fn has_status(s: &Doctor, status: AppointmentStatus) -> bool {
+    s.selected().is_some_and(|a| a.status == status)
+}
+
+fn selected(s: &Doctor) -> bool {
+    s.selected().is_some()
+}
+
+const CALENDAR: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| !s.week && s.appts.len() > 1),
+    bind(GRID, "←→↑↓/hjkl", "move", Act::Go).when(|s| s.week),
+    bind(ENTER, "Enter", "open patient", Act::Open).when(selected),
+    bind(&[char('f')], "f", "follow-up", Act::FollowUp).when(selected),
+    bind(&[char('c')], "c", "complete", Act::Complete).when(|s| has_status(s, AppointmentStatus::CheckedIn)),
+    bind(&[char('n')], "n", "no-show", Act::NoShow).when(|s| has_status(s, AppointmentStatus::Scheduled)),
+    bind(&[char('w')], "w", "week", Act::Week).when(|s| !s.week),
+    bind(&[char('w')], "w", "day", Act::Week).when(|s| s.week),
+    bind(day_nav::STEP, "[ ]", "day", Act::Day).when(|s| !s.week),
+    bind(day_nav::STEP, "[ ]", "week", Act::Day).when(|s| s.week),
+    bind(day_nav::TODAY, "t", "today", Act::Day),
+    bind(&[char('a')], "a", "availability", Act::Availability),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+
+impl Keymap for Doctor {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match self.sub {
+            Sub::Calendar => CALENDAR,
+            // The part that is open answers its own keys.
+            _ => &[],
+        }
+    }
+}
+
+impl Screen for Doctor {
+    fn title(&self) -> &'static str {
+        "Doctor"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        match &self.sub {
+            Sub::Chart(c) => c.commands(),
+            Sub::Availability(a) => keys::commands(a.as_ref()),
+            Sub::FollowUp(flow) => flow.commands(),
+            Sub::Calendar => keys::commands(self),
+        }
+    }
+
+    fn typing(&self) -> bool {
+        match &self.sub {
+            Sub::Chart(c) => c.typing(),
+            Sub::Availability(a) => a.text_field().is_some(),
+            Sub::FollowUp(flow) => flow.typing(),
+            Sub::Calendar => false,
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        let out = match &mut self.sub {
+            Sub::Chart(c) => c.handle_key(key, ctx),
+            Sub::Availability(a) => a.handle_key(key, ctx),
+            Sub::FollowUp(flow) => {
+                let out = flow.handle_key(key, ctx);
+                return self.after_follow_up(out, ctx);
+            }
+            Sub::Calendar => match keys::action(self, &key) {
+                Some(a) => {
+                    self.act(a, key, ctx);
+                    Outcome::Open
+                }
+                None => Outcome::Ignored,
+            },
+        };
+        match out {
+            Outcome::Open => Handled::Consumed,
+            Outcome::Ignored => Handled::Ignored,
+            Outcome::Closed => {
+                self.sub = Sub::Calendar;
+                self.reload(ctx);
+                Handled::Consumed
+            }
+        }
+    }
+
+    fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
+        let msg = match msg.take::<Msg>() {
+            Ok(m) => return self.on_result(m, ctx),
+            Err(m) => m,
+        };
+        match &mut self.sub {
+            Sub::Chart(c) => c.on_msg(msg, ctx),
+            Sub::Availability(a) => a.on_msg(msg, ctx),
+            Sub::FollowUp(flow) => {
+                let out = flow.on_msg(msg, ctx);
+                self.after_follow_up(out, ctx);
+            }
+            Sub::Calendar => {}
+        }
+    }
+
+    /// Reloads the calendar now and then, so check-ins at the desk show up.
+    fn on_tick(&mut self, ctx: &mut Ctx) {
+        if self.refresh.due(ctx.now) && matches!(self.sub, Sub::Calendar) {
+            self.load(false, ctx);
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        match &self.sub {
+            Sub::FollowUp(flow) => {
+                self.draw_calendar(f, area, v);
+                flow.draw(f, area, v);
+            }
+            Sub::Chart(c) => c.draw(f, area, v),
+            Sub::Availability(a) => a.draw(f, area, v),
+            Sub::Calendar => self.draw_calendar(f, area, v),
+        }
+    }
+}
 
 impl Doctor {
     pub fn new(ctx: &mut Ctx) -> Self {
         let mut d = Doctor {
             me: ctx.user_id(),
-            day: time::date_of(ctx.now, ctx.tz),
+            nav: DayNav::today(ctx),
             week: false,
             appts: Vec::new(),
-            loading: true,
-            loaded_at: None,
+            refresh: AutoRefresh::default(),
             pick: Pick::default(),
             wcol: 0,
             wrow: 0,
@@ -94,73 +231,25 @@ impl Doctor {
     }
 
     fn first_day(&self) -> Date {
-        if self.week { time::monday_of(self.day) } else { self.day }
+        if self.week { time::monday_of(self.nav.day) } else { self.nav.day }
     }
 
     fn reload(&mut self, ctx: &mut Ctx) {
+        self.load(true, ctx);
+    }
+
+    /// Loads the calendar; unless `fresh`, with the `ETag` it was last shown with.
+    fn load(&mut self, fresh: bool, ctx: &mut Ctx) {
         let days = if self.week { 7 } else { 1 };
         let (from, to) = time::days_range(self.first_day(), days, ctx.tz);
-        let (me, day, week) = (self.me, self.day, self.week);
+        let (me, day, week) = (self.me, self.nav.day, self.week);
         let client = ctx.client.clone();
-        self.loading = true;
-        self.loaded_at = Some(ctx.now);
+        let etag = self.refresh.start(ctx.now, fresh).remove(CALENDAR_TAG);
         ctx.spawn(
             "loading my calendar",
-            async move { client.calendar(me, &RangeQuery { from, to }).await },
-            move |r| app::Msg::Doctor(Msg::Calendar(day, week, r)),
+            async move { client.calendar_if_changed(me, &RangeQuery { from, to }, etag.as_deref()).await },
+            move |r| reply(Msg::Calendar(day, week, r)),
         );
-    }
-
-    /// Reloads the calendar now and then, so check-ins at the desk show up.
-    pub fn on_tick(&mut self, ctx: &mut Ctx) {
-        let stale = self.loaded_at.is_some_and(|t| ctx.now.duration_since(t).as_secs() >= REFRESH_SECS);
-        if stale && !self.loading && matches!(self.sub, Sub::Calendar) {
-            self.reload(ctx);
-        }
-    }
-
-    pub fn typing(&self) -> bool {
-        match &self.sub {
-            Sub::Chart(c) => c.typing(),
-            Sub::Availability(a) => a.typing(),
-            Sub::FollowUp(flow) => flow.typing(),
-            Sub::Calendar => false,
-        }
-    }
-
-    pub fn chart(&self) -> Option<&Chart> {
-        match &self.sub {
-            Sub::Chart(c) => Some(c),
-            _ => None,
-        }
-    }
-
-    pub fn commands(&self) -> Vec<Cmd> {
-        match &self.sub {
-            Sub::Chart(c) => c.commands(),
-            Sub::Availability(a) => a.commands(),
-            Sub::FollowUp(flow) => flow.commands(),
-            Sub::Calendar => {
-                let mut c = vec![if self.week { cmd("←→↑↓/hjkl", "move") } else { LIST_NAV }];
-                c.push(cmd("Enter", "open patient"));
-                if self.selected().is_some() {
-                    c.push(cmd("f", "follow-up"));
-                }
-                match self.selected().map(|a| a.status) {
-                    Some(AppointmentStatus::CheckedIn) => c.push(cmd("c", "complete")),
-                    Some(AppointmentStatus::Scheduled) => c.push(cmd("n", "no-show")),
-                    _ => {}
-                }
-                c.extend([
-                    cmd("w", if self.week { "day" } else { "week" }),
-                    cmd("[ ]", if self.week { "week" } else { "day" }),
-                    cmd("t", "today"),
-                    cmd("a", "availability"),
-                    cmd("g", "refresh"),
-                ]);
-                c
-            }
-        }
     }
 
     /// The week grid's rows: every start time of the week, as `HH:MM`.
@@ -189,111 +278,85 @@ impl Doctor {
         self.selected_in(&self.tz)
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        match &mut self.sub {
-            Sub::Chart(c) => {
-                match c.handle_key(key, ctx) {
-                    ChartOutcome::Closed => {
-                        self.sub = Sub::Calendar;
-                        self.reload(ctx);
-                    }
-                    ChartOutcome::Ignored => return Handled::Ignored,
-                    ChartOutcome::Open => {}
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
+        match a {
+            Act::Go if self.week => self.go_week(&key, ctx),
+            Act::Go => self.pick.go(&key, self.appts.len()),
+            Act::Open => {
+                if let Some(a) = self.selected().cloned() {
+                    self.sub = Sub::Chart(Box::new(Chart::open(a.patient_id, Some(a), Some(self.me), ctx)));
                 }
-                return Handled::Consumed;
             }
-            Sub::Availability(a) => {
-                return match a.handle_key(key, ctx) {
-                    Some(handled) => handled,
-                    None => {
-                        self.sub = Sub::Calendar;
-                        Handled::Consumed
-                    }
-                };
-            }
-            Sub::FollowUp(flow) => {
-                match flow.handle_key(key, ctx) {
-                    Outcome::Closed => self.sub = Sub::Calendar,
-                    out => self.follow_up_outcome(out, ctx),
+            Act::FollowUp => {
+                if let Some(a) = self.selected().cloned() {
+                    self.sub = Sub::FollowUp(Box::new(BookingFlow::follow_up(&a, ctx)));
                 }
-                return Handled::Consumed;
             }
-            Sub::Calendar => {}
+            Act::Complete => self.act_on_appt(AppointmentAction::Complete, "Completed", ctx),
+            Act::NoShow => self.act_on_appt(AppointmentAction::NoShow, "Marked as no-show", ctx),
+            Act::Week => {
+                self.week = !self.week;
+                self.wcol = self.nav.day.weekday().to_monday_zero_offset() as usize;
+                self.reload(ctx);
+            }
+            Act::Day => {
+                self.nav.press(&key, if self.week { 7 } else { 1 }, ctx);
+                self.reload(ctx);
+            }
+            Act::Availability => self.sub = Sub::Availability(Box::new(Avail::open(self.me, ctx))),
+            Act::Refresh => self.reload(ctx),
         }
-        if self.week && (is_left(&key) || is_right(&key) || is_up(&key) || is_down(&key)) {
-            let rows = self.week_rows(ctx.tz).len();
-            if is_left(&key) {
-                self.wcol = self.wcol.saturating_sub(1);
-            } else if is_right(&key) {
-                self.wcol = (self.wcol + 1).min(6);
-            } else if is_up(&key) {
-                self.wrow = self.wrow.saturating_sub(1);
-            } else {
-                self.wrow = (self.wrow + 1).min(rows.saturating_sub(1));
+    }
+
+    fn go_week(&mut self, key: &KeyEvent, ctx: &Ctx) {
+        let rows = self.week_rows(ctx.tz).len();
+        if is_left(key) {
+            self.wcol = self.wcol.saturating_sub(1);
+        } else if is_right(key) {
+            self.wcol = (self.wcol + 1).min(6);
+        } else if is_up(key) {
+            self.wrow = self.wrow.saturating_sub(1);
+        } else if is_down(key) {
+            self.wrow = (self.wrow + 1).min(rows.saturating_sub(1));
+        }
+    }
+
+    fn after_follow_up(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
+        match out {
+            BookingOutcome::Ignored => return Handled::Ignored,
+            BookingOutcome::Closed => self.sub = Sub::Calendar,
+            BookingOutcome::Done(a) => {
+                ctx.info(format!("Follow-up booked: {} on {}.", a.patient_name, time::day_hm(a.start, ctx.tz)));
+                self.sub = Sub::Calendar;
+                self.reload(ctx);
             }
-        } else if !self.week && self.pick.handle(&key, self.appts.len()) {
-        } else if key.code == KeyCode::Enter {
-            if let Some(a) = self.selected().cloned() {
-                self.sub = Sub::Chart(Box::new(Chart::open(CHART_ROUTE, a.patient_id, Some(a), Some(self.me), ctx)));
-            }
-        } else if is_char(&key, 'c') {
-            self.act(AppointmentAction::Complete, "Completed", ctx);
-        } else if is_char(&key, 'n') {
-            self.act(AppointmentAction::NoShow, "Marked as no-show", ctx);
-        } else if is_char(&key, 'w') {
-            self.week = !self.week;
-            self.wcol = self.day.weekday().to_monday_zero_offset() as usize;
-            self.reload(ctx);
-        } else if is_char(&key, '[') || is_char(&key, ']') {
-            let step = if self.week { 7 } else { 1 };
-            self.day = time::add_days(self.day, if is_char(&key, '[') { -step } else { step });
-            self.reload(ctx);
-        } else if is_char(&key, 't') {
-            self.day = time::date_of(ctx.now, ctx.tz);
-            self.reload(ctx);
-        } else if is_char(&key, 'f') {
-            if let Some(a) = self.selected().cloned() {
-                self.sub = Sub::FollowUp(Box::new(BookingFlow::follow_up(wrap_booking, &a, ctx)));
-            }
-        } else if is_char(&key, 'a') {
-            self.sub = Sub::Availability(Box::new(Avail::open(self.me, ctx)));
-        } else if is_char(&key, 'g') {
-            self.reload(ctx);
-        } else {
-            return Handled::Ignored;
+            BookingOutcome::Open | BookingOutcome::Conflict => {}
         }
         Handled::Consumed
     }
 
-    fn follow_up_outcome(&mut self, out: Outcome, ctx: &mut Ctx) {
-        if let Outcome::Done(a) = out {
-            ctx.info(format!("Follow-up booked: {} on {}.", a.patient_name, time::day_hm(a.start, ctx.tz)));
-            self.sub = Sub::Calendar;
-            self.reload(ctx);
-        }
-    }
-
-    fn act(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
+    fn act_on_appt(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
         let Some(id) = self.selected().map(|a| a.id) else { return };
         let client = ctx.client.clone();
         ctx.spawn(done, async move { client.appointment_action(id, action).await }, move |r| {
-            app::Msg::Doctor(Msg::Changed(done, r))
+            reply(Msg::Changed(done, r))
         });
     }
 
-    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+    fn on_result(&mut self, msg: Msg, ctx: &mut Ctx) {
         match msg {
             Msg::Calendar(day, week, r) => {
-                if day != self.day || week != self.week {
+                if day != self.nav.day || week != self.week {
                     return;
                 }
-                self.loading = false;
-                match r {
-                    Ok(mut appts) => {
+                self.refresh.finish();
+                match r.map(|fresh| self.refresh.keep(CALENDAR_TAG, fresh)) {
+                    Ok(Some(mut appts)) => {
                         appts.sort_by_key(|a| a.start);
                         self.appts = appts;
                         self.pick.clamp(self.appts.len());
                     }
+                    Ok(None) => {}
                     Err(p) => ctx.problem("Could not load the calendar", &p),
                 }
             }
@@ -305,47 +368,25 @@ impl Doctor {
                 ctx.problem(&format!("Not {}", done.to_lowercase()), &p);
                 self.reload(ctx);
             }
-            Msg::Chart(m) => {
-                if let Sub::Chart(c) = &mut self.sub {
-                    c.on_msg(m, ctx);
-                }
-            }
-            Msg::Avail(m) => {
-                if let Sub::Availability(a) = &mut self.sub {
-                    a.on_msg(m, ctx);
-                }
-            }
-            Msg::Booking(m) => {
-                if let Sub::FollowUp(flow) = &mut self.sub {
-                    let out = flow.on_msg(m, ctx);
-                    self.follow_up_outcome(out, ctx);
-                }
-            }
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
-        match &self.sub {
-            Sub::FollowUp(flow) => {
-                if self.week {
-                    self.draw_week(f, area, v);
-                } else {
-                    self.draw_day(f, area, v);
-                }
-                flow.draw(f, area, v);
-            }
-            Sub::Chart(c) => c.draw(f, area, v),
-            Sub::Availability(a) => a.draw(f, area, v),
-            Sub::Calendar if self.week => self.draw_week(f, area, v),
-            Sub::Calendar => self.draw_day(f, area, v),
+    fn draw_calendar(&self, f: &mut Frame, area: Rect, v: &View) {
+        if self.week {
+            self.draw_week(f, area, v);
+        } else {
+            self.draw_day(f, area, v);
         }
     }
 
     fn draw_day(&self, f: &mut Frame, area: Rect, v: &View) {
-        let today = time::date_of(v.now, v.tz);
-        let title = format!("My day · {}{}", time::day(self.day), if self.day == today { " (today)" } else { "" });
+        let title = format!("My day · {}", self.nav.title(v));
         if self.appts.is_empty() {
-            let text = if self.loading { "Loading…" } else { "No appointments. [ ] moves a day, w shows the week." };
+            let text = if self.refresh.loading() {
+                "Loading…"
+            } else {
+                "No appointments. [ ] moves a day, w shows the week."
+            };
             f.render_widget(Paragraph::new(Span::styled(text, v.theme.dim())).block(ui::block(title, v.theme)), area);
             return;
         }
@@ -382,7 +423,7 @@ impl Doctor {
         let rows = self.week_rows(v.tz);
         if rows.is_empty() {
             lines.push(Line::from(Span::styled(
-                if self.loading { "Loading…" } else { "No appointments this week." },
+                if self.refresh.loading() { "Loading…" } else { "No appointments this week." },
                 t.dim(),
             )));
         }
@@ -454,15 +495,64 @@ struct Avail {
     busy: bool,
 }
 
-fn avail_msg(m: AvailMsg) -> app::Msg {
-    app::Msg::Doctor(Msg::Avail(m))
+#[derive(Debug, Clone, Copy)]
+pub enum AvailAct {
+    NextField,
+    AddTimeOff,
+    Close,
+    Save,
+    Switch,
+    Go,
+    NewTimeOff,
+    Delete,
+    Leave,
+}
+
+type AB = Binding<Avail, AvailAct>;
+
+const TIME_OFF_FORM: &[AB] = &[
+    bind(FIELDS, "Tab/↑↓", "next field", AvailAct::NextField),
+    bind(ENTER, "Enter", "add time off", AvailAct::AddTimeOff),
+    bind(ESC, "Esc", "cancel", AvailAct::Close),
+];
+const RULES: &[AB] = &[
+    bind(&[ctrl_char('s')], "Ctrl-S", "save rules", AvailAct::Save),
+    bind(TAB, "Tab", "time off", AvailAct::Switch),
+    bind(ESC, "Esc", "back", AvailAct::Leave),
+];
+const TIME_OFF: &[AB] = &[
+    bind(LIST, "↑↓/jk", "move", AvailAct::Go).when(|s| s.time_off.len() > 1),
+    bind(&[char('a')], "a", "add time off", AvailAct::NewTimeOff),
+    bind(&[char('x')], "x", "delete", AvailAct::Delete).when(|s| !s.time_off.is_empty()),
+    bind(TAB, "Tab", "rules", AvailAct::Switch),
+    bind(ESC, "Esc", "back", AvailAct::Leave),
+];
+
+impl Keymap for Avail {
+    type Action = AvailAct;
+
+    fn bindings(&self) -> &'static [AB] {
+        match self.form {
+            Some(_) => TIME_OFF_FORM,
+            None if self.focus == 0 => RULES,
+            None => TIME_OFF,
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        match self.form {
+            Some(_) => Some("time off"),
+            None if self.focus == 0 => Some("edit rules"),
+            None => None,
+        }
+    }
 }
 
 impl Avail {
     fn open(me: Uuid, ctx: &mut Ctx) -> Self {
         let client = ctx.client.clone();
         ctx.spawn("loading availability", async move { client.availability(me).await }, |r| {
-            avail_msg(AvailMsg::Loaded(r))
+            app::Msg::new(AvailMsg::Loaded(r))
         });
         Avail {
             me,
@@ -476,61 +566,45 @@ impl Avail {
         }
     }
 
-    fn typing(&self) -> bool {
-        self.form.is_some() || self.focus == 0
-    }
-
-    fn commands(&self) -> Vec<Cmd> {
-        if self.form.is_some() {
-            return vec![cmd("Tab", "next field"), cmd("Enter", "add time off"), cmd("Esc", "cancel")];
-        }
-        if self.focus == 0 {
-            vec![cmd("type", "edit rules"), cmd("Ctrl-S", "save rules"), cmd("Tab", "time off"), cmd("Esc", "back")]
-        } else {
-            vec![LIST_NAV, cmd("a", "add time off"), cmd("x", "delete"), cmd("Tab", "rules"), cmd("Esc", "back")]
-        }
-    }
-
-    /// `None` when the user leaves.
-    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Handled> {
-        if let Some(form) = &mut self.form {
-            match key.code {
-                KeyCode::Esc => self.form = None,
-                KeyCode::Enter => {
-                    let form = form.clone();
-                    self.add_time_off(&form, ctx);
+    fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Outcome {
+        let Some(a) = keys::action(self, &key) else {
+            match &mut self.form {
+                Some(form) => {
+                    form.handle(&key);
                 }
-                _ => {
+                None if self.focus == 0 => {
+                    self.rules.input(key);
+                }
+                None => return Outcome::Ignored,
+            }
+            return Outcome::Open;
+        };
+        match a {
+            AvailAct::NextField => {
+                if let Some(form) = &mut self.form {
                     form.handle(&key);
                 }
             }
-            return Some(Handled::Consumed);
-        }
-        match key.code {
-            KeyCode::Esc => return None,
-            KeyCode::Tab | KeyCode::BackTab => self.focus = 1 - self.focus,
-            _ if self.focus == 0 => {
-                if is_ctrl(&key, 's') {
-                    self.save(ctx);
-                } else {
-                    self.rules.input(key);
+            AvailAct::AddTimeOff => {
+                if let Some(form) = self.form.clone() {
+                    self.add_time_off(&form, ctx);
                 }
             }
-            _ if is_char(&key, 'a') => {
+            AvailAct::Close => self.form = None,
+            AvailAct::Save => self.save(ctx),
+            AvailAct::Switch => self.focus = 1 - self.focus,
+            AvailAct::Go => self.pick.go(&key, self.time_off.len()),
+            AvailAct::NewTimeOff => {
                 self.form = Some(Form::new(vec![
                     Field::new("From").hint("YYYY-MM-DD HH:MM"),
                     Field::new("Until").hint("YYYY-MM-DD HH:MM"),
                     Field::new("Reason").hint("optional"),
                 ]));
             }
-            _ if is_char(&key, 'x') => self.delete_time_off(ctx),
-            _ => {
-                if !self.pick.handle(&key, self.time_off.len()) {
-                    return Some(Handled::Ignored);
-                }
-            }
+            AvailAct::Delete => self.delete_time_off(ctx),
+            AvailAct::Leave => return Outcome::Closed,
         }
-        Some(Handled::Consumed)
+        Outcome::Open
     }
 
     fn save(&mut self, ctx: &mut Ctx) {
@@ -544,7 +618,7 @@ impl Avail {
         let (client, me) = (ctx.client.clone(), self.me);
         self.busy = true;
         ctx.spawn("saving availability", async move { client.set_availability(me, rules).await }, |r| {
-            avail_msg(AvailMsg::Saved(r))
+            app::Msg::new(AvailMsg::Saved(r))
         });
     }
 
@@ -558,7 +632,7 @@ impl Avail {
         let new = NewTimeOff { start, end, reason: form.value(2).to_owned() };
         let (client, me) = (ctx.client.clone(), self.me);
         ctx.spawn("adding time off", async move { client.add_time_off(me, &new).await }, |r| {
-            avail_msg(AvailMsg::TimeOffAdded(r))
+            app::Msg::new(AvailMsg::TimeOffAdded(r))
         });
     }
 
@@ -566,14 +640,14 @@ impl Avail {
         let Some(id) = self.time_off.get(self.pick.sel).map(|t| t.id) else { return };
         let (client, me) = (ctx.client.clone(), self.me);
         ctx.spawn("deleting time off", async move { client.delete_time_off(me, id).await }, |r| {
-            avail_msg(AvailMsg::TimeOffDeleted(r))
+            app::Msg::new(AvailMsg::TimeOffDeleted(r))
         });
     }
 
     fn reload(&mut self, ctx: &mut Ctx) {
         let (client, me) = (ctx.client.clone(), self.me);
         ctx.spawn("loading availability", async move { client.availability(me).await }, |r| {
-            avail_msg(AvailMsg::Loaded(r))
+            app::Msg::new(AvailMsg::Loaded(r))
         });
     }
 
@@ -585,7 +659,8 @@ impl Avail {
         self.loaded = true;
     }
 
-    fn on_msg(&mut self, m: AvailMsg, ctx: &mut Ctx) {
+    fn on_msg(&mut self, m: app::Msg, ctx: &mut Ctx) {
+        let Ok(m) = m.take::<AvailMsg>() else { return };
         match m {
             AvailMsg::Loaded(Ok(a)) => self.set(a),
             AvailMsg::Saved(Ok(a)) => {

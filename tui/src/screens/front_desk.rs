@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use healthsynx_shared::api::{AppointmentAction, NewPatient, PatientCreated, PatientQuery, RangeQuery};
-use healthsynx_shared::client::Client;
+use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::value::Email;
 use healthsynx_shared::{Appointment, AppointmentStatus, Doctor, Page, Patient, PatientType, Problem, Slot, validate};
 use jiff::Timestamp;
@@ -18,23 +18,29 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View, explain};
-use crate::components::booking::{BookingFlow, BookingMsg, Outcome};
-use crate::keys::{Cmd, cmd, is_char, is_down, is_left, is_right, is_up};
+use crate::components::booking::{BookingFlow, BookingOutcome};
+use crate::components::day_nav::{self, DayNav};
+use crate::components::refresh::{AutoRefresh, Etags};
+use crate::keys::{
+    self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST_ARROWS, Press, bind, char, code, is_down, is_left,
+    is_right, is_up,
+};
+use crate::screens::Screen;
 use crate::theme::{Theme, status_word};
 use crate::time;
 use crate::ui::{self, Field, Form, Pick};
 
-/// How often the board reloads by itself, so colleagues' bookings show up.
-const REFRESH_SECS: i64 = 30;
-
 pub enum Msg {
     Doctors(Result<Vec<Doctor>, Problem>),
-    Board(Date, String, Result<Vec<Column>, Problem>),
-    Booking(BookingMsg),
+    Board(Date, String, Result<Vec<ColumnUpdate>, Problem>),
     /// An appointment action finished; the text says what was done.
     Changed(&'static str, Result<Appointment, Problem>),
     Search(String, Result<Page<Patient>, Problem>),
     Registered(Result<PatientCreated, Problem>),
+}
+
+fn reply(m: Msg) -> app::Msg {
+    app::Msg::new(m)
 }
 
 /// One doctor's day.
@@ -43,6 +49,21 @@ pub struct Column {
     pub doctor: Doctor,
     pub appts: Vec<Appointment>,
     pub free: Vec<Slot>,
+}
+
+/// One doctor's day as the server answered a (conditional) load.
+#[derive(Debug, Clone)]
+pub struct ColumnUpdate {
+    pub doctor: Doctor,
+    pub appts: Fresh<Vec<Appointment>>,
+    pub free: Fresh<Vec<Slot>>,
+}
+
+impl From<Column> for ColumnUpdate {
+    fn from(c: Column) -> Self {
+        let appts = Fresh::Changed { value: c.appts, etag: None };
+        ColumnUpdate { doctor: c.doctor, appts, free: Fresh::Changed { value: c.free, etag: None } }
+    }
 }
 
 /// What one board cell holds.
@@ -66,7 +87,7 @@ enum Modal {
 }
 
 pub struct FrontDesk {
-    pub day: Date,
+    pub nav: DayNav,
     doctors: Vec<Doctor>,
     departments: Vec<String>,
     dept: usize,
@@ -75,25 +96,197 @@ pub struct FrontDesk {
     rows: Vec<Timestamp>,
     col: usize,
     row: usize,
-    loading: bool,
-    loaded_at: Option<Timestamp>,
+    refresh: AutoRefresh,
     /// A doctor and time to select once the board has loaded.
     focus: Option<(uuid::Uuid, Timestamp)>,
     modal: Modal,
 }
 
-fn wrap_booking(m: BookingMsg) -> app::Msg {
-    app::Msg::FrontDesk(Msg::Booking(m))
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    Details,
+    BookHere,
+    Book,
+    CheckIn,
+    AskCancel,
+    Reschedule,
+    NoShow,
+    Find,
+    NewPatient,
+    Day,
+    Department,
+    Refresh,
+    Close,
+    ConfirmCancel,
+    FindGo,
+    OpenCard,
+    CloseCard,
+    BookFor,
+    NextField,
+    Register,
+}
+
+type B = Binding<FrontDesk, Act>;
+
+const BOARD_GO: &[Press] = &[
+    code(KeyCode::Left),
+    code(KeyCode::Right),
+    code(KeyCode::Up),
+    code(KeyCode::Down),
+    char('h'),
+    char('l'),
+    char('k'),
+    char('j'),
+    code(KeyCode::Tab),
+];
+
+fn on_appt(s: &FrontDesk) -> bool {
+    s.selected_appt().is_some()
+}
+
+fn booked(s: &FrontDesk) -> bool {
+    s.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled)
+}
+
+fn can_book(s: &FrontDesk) -> bool {
+    !s.doctors.is_empty()
+}
+
+const BOARD: &[B] = &[
+    bind(BOARD_GO, "←→↑↓/Tab", "move", Act::Go).when(|s| s.columns.len() > 1 || s.rows.len() > 1),
+    bind(ENTER, "Enter", "details", Act::Details).when(on_appt),
+    bind(ENTER, "Enter", "book here", Act::BookHere).when(|s| !on_appt(s) && can_book(s)),
+    bind(&[char('b')], "b", "book", Act::Book).when(can_book),
+    bind(&[char('c')], "c", "check in", Act::CheckIn).when(booked),
+    bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
+    bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
+    bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
+    bind(&[char('/')], "/", "find patient", Act::Find),
+    bind(&[char('N')], "N", "new patient", Act::NewPatient),
+    bind(day_nav::STEP, "[ ]", "day", Act::Day),
+    bind(&[char('d')], "d", "department", Act::Department).when(|s| !s.departments.is_empty()),
+    bind(day_nav::TODAY, "t", "today", Act::Day),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const DETAILS: &[B] = &[
+    bind(&[char('c')], "c", "check in", Act::CheckIn).when(booked),
+    bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
+    bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
+    bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
+    bind(ENTER_ESC, "Enter/Esc", "close", Act::Close),
+];
+const CANCEL: &[B] =
+    &[bind(ENTER, "Enter", "cancel appointment", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
+const FIND: &[B] = &[
+    bind(LIST_ARROWS, "↑↓", "move", Act::FindGo)
+        .when(|s| matches!(&s.modal, Modal::Find { results, .. } if results.len() > 1)),
+    bind(ENTER, "Enter", "open", Act::OpenCard)
+        .when(|s| matches!(&s.modal, Modal::Find { results, .. } if !results.is_empty())),
+    bind(ESC, "Esc", "close", Act::Close),
+];
+const CARD: &[B] = &[
+    bind(&[char('b')], "b", "book for this patient", Act::BookFor).when(can_book),
+    bind(ESC, "Esc", "back", Act::CloseCard),
+];
+const REGISTER: &[B] = &[
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
+    bind(ENTER, "Enter", "register", Act::Register),
+    bind(ESC, "Esc", "cancel", Act::Close),
+];
+const REGISTERED: &[B] = &[
+    bind(&[char('b')], "b", "book for this patient", Act::BookFor).when(can_book),
+    bind(ENTER_ESC, "Enter/Esc", "close", Act::Close),
+];
+
+impl Keymap for FrontDesk {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match &self.modal {
+            Modal::None => BOARD,
+            Modal::Details => DETAILS,
+            Modal::Cancel(_) => CANCEL,
+            Modal::Find { card: None, .. } => FIND,
+            Modal::Find { card: Some(_), .. } => CARD,
+            Modal::Register(_) => REGISTER,
+            Modal::Registered(_) => REGISTERED,
+            // The flow answers its own keys.
+            Modal::Booking(_) => &[],
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        match &self.modal {
+            Modal::Cancel(_) => Some("reason"),
+            Modal::Find { card: None, .. } => Some("search"),
+            Modal::Register(_) => Some("patient details"),
+            _ => None,
+        }
+    }
+}
+
+impl Screen for FrontDesk {
+    fn title(&self) -> &'static str {
+        "Front desk"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        match &self.modal {
+            Modal::Booking(flow) => flow.commands(),
+            _ => keys::commands(self),
+        }
+    }
+
+    fn typing(&self) -> bool {
+        match &self.modal {
+            Modal::Booking(flow) => flow.typing(),
+            _ => self.text_field().is_some(),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Modal::Booking(flow) = &mut self.modal {
+            let out = flow.handle_key(key, ctx);
+            return self.after_booking(out, ctx);
+        }
+        match keys::action(self, &key) {
+            Some(a) => self.act(a, key, ctx),
+            None if self.text_field().is_some() => self.type_key(key, ctx),
+            None => return Handled::Ignored,
+        }
+        Handled::Consumed
+    }
+
+    fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
+        match msg.take::<Msg>() {
+            Ok(m) => self.on_result(m, ctx),
+            Err(m) => {
+                if let Modal::Booking(flow) = &mut self.modal {
+                    let out = flow.on_msg(m, ctx);
+                    self.after_booking(out, ctx);
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx) {
+        if self.refresh.due(ctx.now) && matches!(self.modal, Modal::None) {
+            self.load(false, ctx);
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw_board(f, area, v);
+    }
 }
 
 impl FrontDesk {
     pub fn new(ctx: &mut Ctx) -> Self {
         let client = ctx.client.clone();
-        ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| {
-            app::Msg::FrontDesk(Msg::Doctors(r))
-        });
+        ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| reply(Msg::Doctors(r)));
         FrontDesk {
-            day: time::date_of(ctx.now, ctx.tz),
+            nav: DayNav::today(ctx),
             doctors: Vec::new(),
             departments: Vec::new(),
             dept: 0,
@@ -101,8 +294,7 @@ impl FrontDesk {
             rows: Vec::new(),
             col: 0,
             row: 0,
-            loading: true,
-            loaded_at: None,
+            refresh: AutoRefresh::default(),
             focus: None,
             modal: Modal::None,
         }
@@ -112,72 +304,22 @@ impl FrontDesk {
         self.departments.get(self.dept).map(String::as_str)
     }
 
+    /// Loads the board anew (nothing is taken as known).
     fn reload(&mut self, ctx: &mut Ctx) {
+        self.load(true, ctx);
+    }
+
+    /// Loads the board; unless `fresh`, each column sends the `ETag`s it was last shown with.
+    fn load(&mut self, fresh: bool, ctx: &mut Ctx) {
         let Some(dept) = self.department().map(str::to_owned) else { return };
         let doctors: Vec<Doctor> = self.doctors.iter().filter(|d| d.department == dept).cloned().collect();
-        let (from, to) = time::days_range(self.day, 1, ctx.tz);
+        let (from, to) = time::days_range(self.nav.day, 1, ctx.tz);
         let client = ctx.client.clone();
-        let day = self.day;
-        self.loading = true;
-        self.loaded_at = Some(ctx.now);
-        ctx.spawn("loading the board", load_board(client, doctors, RangeQuery { from, to }), move |r| {
-            app::Msg::FrontDesk(Msg::Board(day, dept, r))
+        let day = self.nav.day;
+        let etags = self.refresh.start(ctx.now, fresh);
+        ctx.spawn("loading the board", load_board(client, doctors, RangeQuery { from, to }, etags), move |r| {
+            reply(Msg::Board(day, dept, r))
         });
-    }
-
-    pub fn on_tick(&mut self, ctx: &mut Ctx) {
-        let stale = self.loaded_at.is_some_and(|t| ctx.now.duration_since(t).as_secs() >= REFRESH_SECS);
-        if stale && !self.loading && matches!(self.modal, Modal::None) {
-            self.reload(ctx);
-        }
-    }
-
-    pub fn typing(&self) -> bool {
-        match &self.modal {
-            Modal::Booking(b) => b.typing(),
-            Modal::Cancel(_) | Modal::Register(_) => true,
-            Modal::Find { card, .. } => card.is_none(),
-            _ => false,
-        }
-    }
-
-    pub fn commands(&self) -> Vec<Cmd> {
-        match &self.modal {
-            Modal::Booking(b) => b.commands(),
-            Modal::Details => vec![
-                cmd("c", "check in"),
-                cmd("x", "cancel"),
-                cmd("n", "no-show"),
-                cmd("r", "move"),
-                cmd("Esc", "close"),
-            ],
-            Modal::Cancel(_) => vec![cmd("type", "reason"), cmd("Enter", "cancel appointment"), cmd("Esc", "keep it")],
-            Modal::Find { card: None, .. } => {
-                vec![cmd("type", "search"), cmd("↑↓", "move"), cmd("Enter", "open"), cmd("Esc", "close")]
-            }
-            Modal::Find { card: Some(_), .. } => vec![cmd("b", "book for this patient"), cmd("Esc", "back")],
-            Modal::Register(_) => vec![cmd("Tab", "next field"), cmd("Enter", "register"), cmd("Esc", "cancel")],
-            Modal::Registered(_) => vec![cmd("b", "book for this patient"), cmd("Enter/Esc", "close")],
-            Modal::None => {
-                let enter = match self.cell(self.col, self.row) {
-                    Cell::Appt(_) | Cell::Cont(_) => "details",
-                    _ => "book here",
-                };
-                let mut c = vec![cmd("←→↑↓", "move"), cmd("Enter", enter), cmd("b", "book")];
-                if self.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
-                    c.extend([cmd("c", "check in"), cmd("x", "cancel"), cmd("r", "move"), cmd("n", "no-show")]);
-                }
-                c.extend([
-                    cmd("/", "find patient"),
-                    cmd("N", "new patient"),
-                    cmd("[ ]", "day"),
-                    cmd("d", "department"),
-                    cmd("t", "today"),
-                    cmd("g", "refresh"),
-                ]);
-                c
-            }
-        }
     }
 
     fn cell(&self, col: usize, row: usize) -> Cell<'_> {
@@ -205,82 +347,121 @@ impl FrontDesk {
         }
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        match &mut self.modal {
-            Modal::None => self.board_key(key, ctx),
-            Modal::Booking(flow) => {
-                let out = flow.handle_key(key, ctx);
-                self.booking_outcome(out, ctx);
-                Handled::Consumed
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
+        match a {
+            Act::Go => self.go(&key),
+            Act::Details => self.modal = Modal::Details,
+            Act::BookHere => self.book_here(ctx),
+            Act::Book => self.start_booking(None),
+            Act::CheckIn => self.act_on_appt(AppointmentAction::CheckIn, "Checked in", ctx),
+            Act::NoShow => self.act_on_appt(AppointmentAction::NoShow, "Marked as no-show", ctx),
+            Act::AskCancel => {
+                self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better"))
             }
-            _ => {
-                self.modal_key(key, ctx);
-                Handled::Consumed
-            }
-        }
-    }
-
-    fn board_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        let cols = self.columns.len();
-        if is_up(&key) {
-            self.row = self.row.saturating_sub(1);
-        } else if is_down(&key) {
-            self.row = (self.row + 1).min(self.rows.len().saturating_sub(1));
-        } else if is_left(&key) {
-            self.col = self.col.saturating_sub(1);
-        } else if is_right(&key) || key.code == KeyCode::Tab {
-            self.col = if cols == 0 { 0 } else { (self.col + 1) % cols };
-        } else if key.code == KeyCode::Enter {
-            self.open_cell(ctx);
-        } else if is_char(&key, 'b') {
-            self.start_booking(None);
-        } else if is_char(&key, 'c') {
-            self.act(AppointmentAction::CheckIn, "Checked in", ctx);
-        } else if is_char(&key, 'n') {
-            self.act(AppointmentAction::NoShow, "Marked as no-show", ctx);
-        } else if is_char(&key, 'x') {
-            if self.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
-                self.modal = Modal::Cancel(Field::new("Reason").hint("e.g. patient called, feeling better"));
-            } else {
-                ctx.error("Only a booked (scheduled) appointment can be cancelled.");
-            }
-        } else if is_char(&key, 'r') {
-            match self.selected_appt().cloned() {
-                Some(a) if a.status == AppointmentStatus::Scheduled => {
-                    self.modal = Modal::Booking(Box::new(BookingFlow::reschedule(wrap_booking, a, ctx)));
+            Act::Reschedule => {
+                if let Some(a) = self.selected_appt().cloned() {
+                    self.modal = Modal::Booking(Box::new(BookingFlow::reschedule(a, ctx)));
                 }
-                _ => ctx.error("Pick a booked appointment to move."),
             }
-        } else if is_char(&key, '/') {
-            let query = Field::new("Find").hint("name, email or username");
-            self.modal = Modal::Find { query, results: Vec::new(), pick: Pick::default(), card: None };
-            self.search(ctx);
-        } else if is_char(&key, 'N') {
-            self.modal = Modal::Register(register_form());
-        } else if is_char(&key, 'd') && !self.departments.is_empty() {
-            self.dept = (self.dept + 1) % self.departments.len();
-            self.col = 0;
-            self.reload(ctx);
-        } else if is_char(&key, '[') || is_char(&key, ']') {
-            self.day = time::add_days(self.day, if is_char(&key, '[') { -1 } else { 1 });
-            self.reload(ctx);
-        } else if is_char(&key, 't') {
-            self.day = time::date_of(ctx.now, ctx.tz);
-            self.reload(ctx);
-        } else if is_char(&key, 'g') || key.code == KeyCode::F(5) {
-            self.reload(ctx);
-        } else {
-            return Handled::Ignored;
+            Act::Find => {
+                let query = Field::new("Find").hint("name, email or username");
+                self.modal = Modal::Find { query, results: Vec::new(), pick: Pick::default(), card: None };
+                self.search(ctx);
+            }
+            Act::NewPatient => self.modal = Modal::Register(register_form()),
+            Act::Day => {
+                self.nav.press(&key, 1, ctx);
+                self.reload(ctx);
+            }
+            Act::Department => {
+                self.dept = (self.dept + 1) % self.departments.len().max(1);
+                self.col = 0;
+                self.reload(ctx);
+            }
+            Act::Refresh => self.reload(ctx),
+            Act::Close => self.modal = Modal::None,
+            Act::ConfirmCancel => {
+                if let Modal::Cancel(reason) = &self.modal {
+                    let reason = reason.text().to_owned();
+                    self.modal = Modal::None;
+                    self.cancel(reason, ctx);
+                }
+            }
+            Act::FindGo => {
+                if let Modal::Find { results, pick, .. } = &mut self.modal {
+                    pick.go(&key, results.len());
+                }
+            }
+            Act::OpenCard => {
+                if let Modal::Find { results, pick, card, .. } = &mut self.modal {
+                    *card = results.get(pick.sel).cloned();
+                }
+            }
+            Act::CloseCard => {
+                if let Modal::Find { card, .. } = &mut self.modal {
+                    *card = None;
+                }
+            }
+            Act::BookFor => {
+                let patient = match &self.modal {
+                    Modal::Find { card: Some(p), .. } => Some((p.id, p.full_name.clone())),
+                    Modal::Registered(c) => Some((c.patient.id, c.patient.full_name.clone())),
+                    _ => None,
+                };
+                self.start_booking(patient);
+            }
+            Act::NextField => {
+                if let Modal::Register(form) = &mut self.modal {
+                    form.handle(&key);
+                }
+            }
+            Act::Register => {
+                if let Modal::Register(form) = &self.modal {
+                    let form = form.clone();
+                    self.register(&form, ctx);
+                }
+            }
         }
-        Handled::Consumed
     }
 
-    fn open_cell(&mut self, ctx: &mut Ctx) {
+    /// A key for the field being typed into.
+    fn type_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
+        match &mut self.modal {
+            Modal::Cancel(reason) => {
+                reason.handle(&key);
+            }
+            Modal::Register(form) => {
+                form.handle(&key);
+            }
+            Modal::Find { query, pick, .. } => {
+                if !query.handle(&key) {
+                    return;
+                }
+                *pick = Pick::default();
+                self.search(ctx);
+            }
+            _ => {}
+        }
+    }
+
+    fn go(&mut self, key: &KeyEvent) {
+        let cols = self.columns.len();
+        if is_up(key) {
+            self.row = self.row.saturating_sub(1);
+        } else if is_down(key) {
+            self.row = (self.row + 1).min(self.rows.len().saturating_sub(1));
+        } else if is_left(key) {
+            self.col = self.col.saturating_sub(1);
+        } else if is_right(key) || key.code == KeyCode::Tab {
+            self.col = if cols == 0 { 0 } else { (self.col + 1) % cols };
+        }
+    }
+
+    fn book_here(&mut self, ctx: &mut Ctx) {
         let doctor = self.columns.get(self.col).map(|c| c.doctor.clone());
         match (self.cell(self.col, self.row), doctor) {
-            (Cell::Appt(_) | Cell::Cont(_), _) => self.modal = Modal::Details,
             (Cell::Free(slot, _), Some(doctor)) => {
-                self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(wrap_booking, doctor, slot, ctx)));
+                self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(doctor, slot, ctx)));
             }
             _ => self.start_booking(None),
         }
@@ -291,18 +472,16 @@ impl FrontDesk {
             return;
         }
         let pre = self.columns.get(self.col).map(|c| c.doctor.id);
-        self.modal = Modal::Booking(Box::new(BookingFlow::new(wrap_booking, self.doctors.clone(), pre, patient)));
+        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), pre, patient)));
     }
 
     /// Check-in, no-show: one call on the selected appointment.
-    fn act(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
-        let Some(id) = self.selected_appt().map(|a| a.id) else {
-            ctx.error("Pick an appointment first.");
-            return;
-        };
+    fn act_on_appt(&mut self, action: AppointmentAction, done: &'static str, ctx: &mut Ctx) {
+        self.modal = Modal::None;
+        let Some(id) = self.selected_appt().map(|a| a.id) else { return };
         let client = ctx.client.clone();
         ctx.spawn(done, async move { client.appointment_action(id, action).await }, move |r| {
-            app::Msg::FrontDesk(Msg::Changed(done, r))
+            reply(Msg::Changed(done, r))
         });
     }
 
@@ -311,81 +490,14 @@ impl FrontDesk {
         let q = query.text().to_owned();
         let client = ctx.client.clone();
         let pq = PatientQuery { q: (!q.is_empty()).then(|| q.clone()), limit: Some(50), cursor: None };
-        ctx.spawn("searching patients", async move { client.patients(&pq).await }, move |r| {
-            app::Msg::FrontDesk(Msg::Search(q, r))
-        });
-    }
-
-    fn modal_key(&mut self, key: KeyEvent, ctx: &mut Ctx) {
-        let esc = key.code == KeyCode::Esc;
-        match &mut self.modal {
-            Modal::Details => {
-                if esc || key.code == KeyCode::Enter {
-                    self.modal = Modal::None;
-                } else {
-                    self.modal = Modal::None;
-                    self.board_key(key, ctx);
-                }
-            }
-            Modal::Cancel(reason) => match key.code {
-                KeyCode::Esc => self.modal = Modal::None,
-                KeyCode::Enter => {
-                    let reason = reason.text().to_owned();
-                    self.modal = Modal::None;
-                    self.cancel(reason, ctx);
-                }
-                _ => {
-                    reason.handle(&key);
-                }
-            },
-            Modal::Find { card: Some(p), .. } => {
-                if is_char(&key, 'b') {
-                    let patient = (p.id, p.full_name.clone());
-                    self.start_booking(Some(patient));
-                } else if esc && let Modal::Find { card, .. } = &mut self.modal {
-                    *card = None;
-                }
-            }
-            Modal::Find { query, results, pick, card } => match key.code {
-                KeyCode::Esc => self.modal = Modal::None,
-                KeyCode::Enter => *card = results.get(pick.sel).cloned(),
-                KeyCode::Up | KeyCode::Down | KeyCode::PageUp | KeyCode::PageDown => {
-                    pick.handle(&key, results.len());
-                }
-                _ => {
-                    if query.handle(&key) {
-                        *pick = Pick::default();
-                        self.search(ctx);
-                    }
-                }
-            },
-            Modal::Register(form) => match key.code {
-                KeyCode::Esc => self.modal = Modal::None,
-                KeyCode::Enter => {
-                    let form = form.clone();
-                    self.register(&form, ctx);
-                }
-                _ => {
-                    form.handle(&key);
-                }
-            },
-            Modal::Registered(c) => {
-                if is_char(&key, 'b') {
-                    let patient = (c.patient.id, c.patient.full_name.clone());
-                    self.start_booking(Some(patient));
-                } else if esc || key.code == KeyCode::Enter {
-                    self.modal = Modal::None;
-                }
-            }
-            Modal::None | Modal::Booking(_) => {}
-        }
+        ctx.spawn("searching patients", async move { client.patients(&pq).await }, move |r| reply(Msg::Search(q, r)));
     }
 
     fn cancel(&mut self, reason: String, ctx: &mut Ctx) {
         let Some(id) = self.selected_appt().map(|a| a.id) else { return };
         let client = ctx.client.clone();
         ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| {
-            app::Msg::FrontDesk(Msg::Changed("Cancelled", r))
+            reply(Msg::Changed("Cancelled", r))
         });
     }
 
@@ -399,16 +511,17 @@ impl FrontDesk {
         };
         let client = ctx.client.clone();
         ctx.spawn("registering the patient", async move { client.create_patient(&new).await }, |r| {
-            app::Msg::FrontDesk(Msg::Registered(r))
+            reply(Msg::Registered(r))
         });
     }
 
-    fn booking_outcome(&mut self, out: Outcome, ctx: &mut Ctx) {
+    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
         match out {
-            Outcome::Open => {}
-            Outcome::Closed => self.modal = Modal::None,
-            Outcome::Conflict => self.reload(ctx),
-            Outcome::Done(a) => {
+            BookingOutcome::Ignored => return Handled::Ignored,
+            BookingOutcome::Open => {}
+            BookingOutcome::Closed => self.modal = Modal::None,
+            BookingOutcome::Conflict => self.reload(ctx),
+            BookingOutcome::Done(a) => {
                 let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
                 self.modal = Modal::None;
                 ctx.info(format!(
@@ -421,11 +534,12 @@ impl FrontDesk {
                 self.show(&a, ctx);
             }
         }
+        Handled::Consumed
     }
 
     /// Moves the board to an appointment's day and department and selects it.
     fn show(&mut self, a: &Appointment, ctx: &mut Ctx) {
-        self.day = time::date_of(a.start, ctx.tz);
+        self.nav.day = time::date_of(a.start, ctx.tz);
         if let Some(i) = self.departments.iter().position(|d| *d == a.department) {
             self.dept = i;
         }
@@ -433,7 +547,7 @@ impl FrontDesk {
         self.reload(ctx);
     }
 
-    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+    fn on_result(&mut self, msg: Msg, ctx: &mut Ctx) {
         match msg {
             Msg::Doctors(Ok(doctors)) => {
                 let depts: BTreeSet<String> = doctors.iter().map(|d| d.department.clone()).collect();
@@ -441,24 +555,15 @@ impl FrontDesk {
                 self.doctors = doctors;
                 self.reload(ctx);
             }
-            Msg::Doctors(Err(p)) => {
-                self.loading = false;
-                ctx.problem("Could not load the doctors", &p);
-            }
+            Msg::Doctors(Err(p)) => ctx.problem("Could not load the doctors", &p),
             Msg::Board(day, dept, r) => {
-                if day != self.day || Some(dept.as_str()) != self.department() {
+                if day != self.nav.day || Some(dept.as_str()) != self.department() {
                     return; // an older request; a newer one is on its way
                 }
-                self.loading = false;
+                self.refresh.finish();
                 match r {
-                    Ok(columns) => self.set_columns(columns),
+                    Ok(updates) => self.update_columns(updates),
                     Err(p) => ctx.problem("Could not load the board", &p),
-                }
-            }
-            Msg::Booking(m) => {
-                if let Modal::Booking(flow) = &mut self.modal {
-                    let out = flow.on_msg(m, ctx);
-                    self.booking_outcome(out, ctx);
                 }
             }
             Msg::Changed(done, Ok(a)) => {
@@ -490,6 +595,24 @@ impl FrontDesk {
         }
     }
 
+    /// Takes what changed; where the server answered 304, the column stays as shown.
+    fn update_columns(&mut self, updates: Vec<ColumnUpdate>) {
+        let mut changed = updates.len() != self.columns.len();
+        let mut columns = Vec::with_capacity(updates.len());
+        for u in updates {
+            let old = self.columns.iter().find(|c| c.doctor.id == u.doctor.id);
+            let appts = self.refresh.keep(&format!("calendar {}", u.doctor.id), u.appts);
+            let free = self.refresh.keep(&format!("slots {}", u.doctor.id), u.free);
+            changed |= appts.is_some() || free.is_some() || old.is_none();
+            let appts = appts.or_else(|| old.map(|c| c.appts.clone())).unwrap_or_default();
+            let free = free.or_else(|| old.map(|c| c.free.clone())).unwrap_or_default();
+            columns.push(Column { doctor: u.doctor, appts, free });
+        }
+        if changed {
+            self.set_columns(columns);
+        }
+    }
+
     fn set_columns(&mut self, columns: Vec<Column>) {
         let mut rows = BTreeSet::new();
         for c in &columns {
@@ -506,10 +629,9 @@ impl FrontDesk {
         self.row = self.row.min(self.rows.len().saturating_sub(1));
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    fn draw_board(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let today = time::date_of(v.now, v.tz);
-        let when = if self.day == today { format!("{} (today)", time::day(self.day)) } else { time::day(self.day) };
+        let when = self.nav.title(v);
         let dept = self.department().unwrap_or("…");
         let title = format!("{dept} · {when}");
         let b = ui::block(title, t);
@@ -524,12 +646,12 @@ impl FrontDesk {
     fn draw_grid(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         if self.columns.is_empty() || self.rows.is_empty() {
-            let text = if self.loading {
+            let text = if self.refresh.loading() {
                 "Loading the board…".to_owned()
             } else {
                 format!(
                     "Nothing booked and no free times on {}. Press ] for the next day, d for another department.",
-                    time::day(self.day)
+                    time::day(self.nav.day)
                 )
             };
             f.render_widget(
@@ -640,12 +762,18 @@ impl FrontDesk {
     }
 }
 
-async fn load_board(client: Client, doctors: Vec<Doctor>, range: RangeQuery) -> Result<Vec<Column>, Problem> {
+async fn load_board(
+    client: Client,
+    doctors: Vec<Doctor>,
+    range: RangeQuery,
+    etags: Etags,
+) -> Result<Vec<ColumnUpdate>, Problem> {
     let mut columns = Vec::with_capacity(doctors.len());
     for doctor in doctors {
-        let appts = client.calendar(doctor.id, &range).await?;
-        let free = client.slots(doctor.id, &range).await?;
-        columns.push(Column { doctor, appts, free });
+        let tag = |what: &str| etags.get(&format!("{what} {}", doctor.id)).map(String::as_str);
+        let appts = client.calendar_if_changed(doctor.id, &range, tag("calendar")).await?;
+        let free = client.slots_if_changed(doctor.id, &range, tag("slots")).await?;
+        columns.push(ColumnUpdate { doctor, appts, free });
     }
     Ok(columns)
 }
@@ -713,10 +841,10 @@ fn register_form() -> Form {
 fn new_patient(form: &Form) -> Result<NewPatient, String> {
     let name = form.value(0);
     let email = form.value(1);
-    let email_value = Email::parse(email).map_err(|e| format!("Email {e}."))?;
     let dob = form.value(2);
     let phone = form.value(3);
     validate::text(name, validate::MAX_SHORT_TEXT).map_err(|e| format!("Full name {e}."))?;
+    let email = Email::parse(email).map_err(|e| format!("Email {e}."))?;
     if dob.parse::<Date>().is_err() {
         return Err("Date of birth must look like 1984-05-17.".into());
     }
@@ -729,7 +857,7 @@ fn new_patient(form: &Form) -> Result<NewPatient, String> {
     let insurance = form.value(4);
     let password = form.fields.get(6).map(|f| f.value.clone()).filter(|p| !p.is_empty());
     Ok(NewPatient {
-        email: email_value,
+        email,
         full_name: name.to_owned(),
         date_of_birth: dob.to_owned(),
         phone: phone.to_owned(),

@@ -3,13 +3,14 @@
 use healthsynx_shared::client::Client;
 use healthsynx_shared::{Problem, Role, User, validate};
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use crate::app::{Ctx, DemoAccount, Handled, View, explain};
-use crate::keys::{Cmd, LIST_NAV, cmd};
+use crate::app::{self, Ctx, DemoAccount, Handled, View, explain};
+use crate::keys::{self, Binding, Cmd, ENTER, ESC, FIELDS, Keymap, LIST, bind};
+use crate::screens::Screen;
 use crate::ui::{self, Field, Form, Pick};
 
 /// The answer to a login attempt: a client holding the tokens, and who we are.
@@ -42,6 +43,73 @@ pub fn role_label(r: Role) -> &'static str {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    Pick,
+    LogIn,
+    NextField,
+    Picker,
+}
+
+type B = Binding<Login, Act>;
+
+const PICKER: &[B] = &[bind(LIST, "↑↓/jk", "move", Act::Go), bind(ENTER, "Enter", "log in as", Act::Pick)];
+const FORM: &[B] = &[
+    bind(ENTER, "Enter", "log in", Act::LogIn),
+    bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
+    bind(ESC, "Esc", "role picker", Act::Picker).when(|s| !s.demo.is_empty()),
+];
+
+impl Keymap for Login {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        if self.picking { PICKER } else { FORM }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        (!self.picking).then_some("email, password")
+    }
+}
+
+impl Screen for Login {
+    fn title(&self) -> &'static str {
+        "Log in"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        keys::commands(self)
+    }
+
+    fn typing(&self) -> bool {
+        !self.picking
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        match keys::action(self, &key) {
+            Some(a) => self.act(a, key, ctx),
+            None if self.picking => return Handled::Ignored,
+            None => {
+                if let Some(field) = self.form.fields.get_mut(self.form.focus) {
+                    field.handle(&key);
+                }
+            }
+        }
+        Handled::Consumed
+    }
+
+    fn on_msg(&mut self, msg: app::Msg, _ctx: &mut Ctx) {
+        if let Ok(m) = msg.take::<Msg>() {
+            self.on_result(m);
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw_login(f, area, v);
+    }
+}
+
 impl Login {
     pub fn new(server: &str, demo: Vec<DemoAccount>) -> Self {
         let form = Form::new(vec![
@@ -70,57 +138,27 @@ impl Login {
         self.error.as_deref()
     }
 
-    pub fn typing(&self) -> bool {
-        !self.picking
-    }
-
-    pub fn commands(&self) -> Vec<Cmd> {
-        if self.picking {
-            vec![LIST_NAV, cmd("Enter", "log in as")]
-        } else if self.demo.is_empty() {
-            vec![cmd("Enter", "log in"), cmd("Tab", "next field")]
-        } else {
-            vec![cmd("Enter", "log in"), cmd("Tab", "next field"), cmd("Esc", "role picker")]
-        }
-    }
-
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if self.picking {
-            return self.picker_key(key, ctx);
-        }
-        match key.code {
-            KeyCode::Enter if self.form.focus != PASSWORD && self.form.value(PASSWORD).is_empty() => {
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
+        match a {
+            // The last row opens the form for any other account.
+            Act::Go => self.pick.go(&key, self.demo.len() + 1),
+            Act::Pick => match self.demo.get(self.pick.sel).cloned() {
+                Some(acct) => {
+                    self.form.fields[EMAIL].value = acct.email;
+                    self.form.fields[PASSWORD].value = acct.password;
+                    self.submit(ctx);
+                }
+                None => self.picking = false,
+            },
+            Act::LogIn if self.form.focus != PASSWORD && self.form.value(PASSWORD).is_empty() => {
                 self.form.focus += 1;
             }
-            KeyCode::Enter => self.submit(ctx),
-            KeyCode::Esc if !self.demo.is_empty() => self.picking = true,
-            _ => {
-                if !self.form.handle(&key) {
-                    return Handled::Ignored;
-                }
+            Act::LogIn => self.submit(ctx),
+            Act::NextField => {
+                self.form.handle(&key);
             }
+            Act::Picker => self.picking = true,
         }
-        Handled::Consumed
-    }
-
-    fn picker_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        // The last row opens the form for any other account.
-        let rows = self.demo.len() + 1;
-        if self.pick.handle(&key, rows) {
-            return Handled::Consumed;
-        }
-        if key.code != KeyCode::Enter {
-            return Handled::Ignored;
-        }
-        match self.demo.get(self.pick.sel).cloned() {
-            Some(acct) => {
-                self.form.fields[EMAIL].value = acct.email;
-                self.form.fields[PASSWORD].value = acct.password;
-                self.submit(ctx);
-            }
-            None => self.picking = false,
-        }
-        Handled::Consumed
     }
 
     fn submit(&mut self, ctx: &mut Ctx) {
@@ -149,11 +187,11 @@ impl Login {
                 let pair = client.login(&email, &password).await?;
                 Ok((client, pair.user))
             },
-            |r| crate::app::Msg::Login(Msg::Done(r)),
+            |r| app::Msg::new(Msg::Done(r)),
         );
     }
 
-    pub fn on_msg(&mut self, msg: Msg, _ctx: &mut Ctx) {
+    fn on_result(&mut self, msg: Msg) {
         let Msg::Done(r) = msg;
         self.busy = false;
         // Success is taken by the app, which switches screens.
@@ -184,7 +222,7 @@ impl Login {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    fn draw_login(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         let h = if self.picking { self.demo.len() as u16 + 10 } else { 14 };
         let r = ui::popup(f, area, 72, h);

@@ -2,57 +2,163 @@
 //! charts (profile with masked insurance, records).
 
 use healthsynx_shared::api::{AppointmentAction, AppointmentQuery};
+use healthsynx_shared::client::Fresh;
 use healthsynx_shared::{Appointment, AppointmentStatus, Page, Problem};
-use jiff::Timestamp;
 use jiff::civil::Date;
 use ratatui::Frame;
-use ratatui::crossterm::event::{KeyCode, KeyEvent};
+use ratatui::crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::chart::{Chart, ChartMsg, ChartOutcome, ChartRoute};
-use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
+use crate::components::Outcome;
+use crate::components::chart::Chart;
+use crate::components::day_nav::{self, DayNav};
+use crate::components::refresh::AutoRefresh;
+use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LIST, bind, char};
+use crate::screens::Screen;
 use crate::theme::status_word;
 use crate::time;
 use crate::ui::{self, Field, Pick};
 
-/// How often the list reloads by itself, so arrivals show up.
-const REFRESH_SECS: i64 = 30;
-
 pub enum Msg {
-    Day(Date, Result<Page<Appointment>, Problem>),
+    Day(Date, Result<Fresh<Page<Appointment>>, Problem>),
     CheckedIn(Result<Appointment, Problem>),
-    Chart(ChartMsg),
 }
 
-const CHART_ROUTE: ChartRoute =
-    (|m| app::Msg::Nurse(Msg::Chart(m)), |m| app::Msg::Nurse(Msg::Chart(ChartMsg::Editor(m))));
+fn reply(m: Msg) -> app::Msg {
+    app::Msg::new(m)
+}
+
+/// What the day list's `ETag` is kept under.
+const DAY_TAG: &str = "day";
 
 pub struct Nurse {
-    pub day: Date,
+    pub nav: DayNav,
     department: String,
     appts: Vec<Appointment>,
     pick: Pick,
-    loading: bool,
-    loaded_at: Option<Timestamp>,
+    refresh: AutoRefresh,
     chart: Option<Box<Chart>>,
     /// `/` narrows the list to patients or doctors whose name matches.
     filter: Field,
     filtering: bool,
 }
 
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    Go,
+    Open,
+    CheckIn,
+    Filter,
+    Day,
+    Refresh,
+    DoneFiltering,
+    ClearFilter,
+}
+
+type B = Binding<Nurse, Act>;
+
+const LIST_KEYS: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.shown().len() > 1),
+    bind(ENTER, "Enter", "open patient", Act::Open).when(|s| s.selected().is_some()),
+    bind(&[char('c')], "c", "check in", Act::CheckIn)
+        .when(|s| s.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
+    bind(&[char('/')], "/", "filter", Act::Filter),
+    bind(day_nav::STEP, "[ ]", "day", Act::Day),
+    bind(day_nav::TODAY, "t", "today", Act::Day),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const FILTER_KEYS: &[B] =
+    &[bind(ENTER, "Enter", "done", Act::DoneFiltering), bind(ESC, "Esc", "clear", Act::ClearFilter)];
+
+impl Keymap for Nurse {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match (&self.chart, self.filtering) {
+            // The chart answers its own keys.
+            (Some(_), _) => &[],
+            (None, true) => FILTER_KEYS,
+            (None, false) => LIST_KEYS,
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        (self.chart.is_none() && self.filtering).then_some("filter by name")
+    }
+}
+
+impl Screen for Nurse {
+    fn title(&self) -> &'static str {
+        "Nurse"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        match &self.chart {
+            Some(c) => c.commands(),
+            None => keys::commands(self),
+        }
+    }
+
+    fn typing(&self) -> bool {
+        self.filtering || self.chart.as_ref().is_some_and(|c| c.typing())
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some(c) = &mut self.chart {
+            return match c.handle_key(key, ctx) {
+                Outcome::Closed => {
+                    self.chart = None;
+                    Handled::Consumed
+                }
+                Outcome::Ignored => Handled::Ignored,
+                Outcome::Open => Handled::Consumed,
+            };
+        }
+        match keys::action(self, &key) {
+            Some(a) => self.act(a, key, ctx),
+            None if self.filtering => {
+                self.filter.handle(&key);
+                self.pick = Pick::default();
+            }
+            None => return Handled::Ignored,
+        }
+        Handled::Consumed
+    }
+
+    fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
+        match msg.take::<Msg>() {
+            Ok(m) => self.on_result(m, ctx),
+            Err(m) => {
+                if let Some(c) = &mut self.chart {
+                    c.on_msg(m, ctx);
+                }
+            }
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx) {
+        if self.refresh.due(ctx.now) && self.chart.is_none() {
+            self.load(false, ctx);
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw_day(f, area, v);
+    }
+}
+
 impl Nurse {
     pub fn new(ctx: &mut Ctx) -> Self {
         let department = ctx.user.and_then(|u| u.department.clone()).unwrap_or_default();
         let mut n = Nurse {
-            day: time::date_of(ctx.now, ctx.tz),
+            nav: DayNav::today(ctx),
             department,
             appts: Vec::new(),
             pick: Pick::default(),
-            loading: true,
-            loaded_at: None,
+            refresh: AutoRefresh::default(),
             chart: None,
             filter: Field::new("/"),
             filtering: false,
@@ -62,7 +168,12 @@ impl Nurse {
     }
 
     fn reload(&mut self, ctx: &mut Ctx) {
-        let (from, to) = time::days_range(self.day, 1, ctx.tz);
+        self.load(true, ctx);
+    }
+
+    /// Loads the day; unless `fresh`, with the `ETag` it was last shown with.
+    fn load(&mut self, fresh: bool, ctx: &mut Ctx) {
+        let (from, to) = time::days_range(self.nav.day, 1, ctx.tz);
         // The server limits a nurse to their own department whatever we ask.
         let q = AppointmentQuery {
             department: Some(self.department.clone()).filter(|d| !d.is_empty()),
@@ -72,23 +183,13 @@ impl Nurse {
             ..AppointmentQuery::default()
         };
         let client = ctx.client.clone();
-        let day = self.day;
-        self.loading = true;
-        self.loaded_at = Some(ctx.now);
-        ctx.spawn("loading the day", async move { client.appointments(&q).await }, move |r| {
-            app::Msg::Nurse(Msg::Day(day, r))
-        });
-    }
-
-    pub fn on_tick(&mut self, ctx: &mut Ctx) {
-        let stale = self.loaded_at.is_some_and(|t| ctx.now.duration_since(t).as_secs() >= REFRESH_SECS);
-        if stale && !self.loading && self.chart.is_none() {
-            self.reload(ctx);
-        }
-    }
-
-    pub fn typing(&self) -> bool {
-        self.filtering || self.chart.as_ref().is_some_and(|c| c.typing())
+        let day = self.nav.day;
+        let etag = self.refresh.start(ctx.now, fresh).remove(DAY_TAG);
+        ctx.spawn(
+            "loading the day",
+            async move { client.appointments_if_changed(&q, etag.as_deref()).await },
+            move |r| reply(Msg::Day(day, r)),
+        );
     }
 
     /// The appointments the filter lets through, in list order.
@@ -102,88 +203,57 @@ impl Nurse {
             .collect()
     }
 
-    pub fn commands(&self) -> Vec<Cmd> {
-        if let Some(c) = &self.chart {
-            return c.commands();
-        }
-        if self.filtering {
-            return vec![cmd("type", "filter by name"), cmd("Enter", "done"), cmd("Esc", "clear")];
-        }
-        let mut c = vec![LIST_NAV, cmd("Enter", "open patient")];
-        if self.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
-            c.push(cmd("c", "check in"));
-        }
-        c.extend([cmd("/", "filter"), cmd("[ ]", "day"), cmd("t", "today"), cmd("g", "refresh")]);
-        c
-    }
-
     fn selected(&self) -> Option<&Appointment> {
         self.shown().get(self.pick.sel).copied()
     }
 
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if let Some(c) = &mut self.chart {
-            match c.handle_key(key, ctx) {
-                ChartOutcome::Closed => self.chart = None,
-                ChartOutcome::Ignored => return Handled::Ignored,
-                ChartOutcome::Open => {}
-            }
-            return Handled::Consumed;
-        }
-        if self.filtering {
-            match key.code {
-                KeyCode::Esc => {
-                    self.filter.value.clear();
-                    self.filtering = false;
-                }
-                KeyCode::Enter => self.filtering = false,
-                _ => {
-                    self.filter.handle(&key);
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
+        match a {
+            Act::Go => self.pick.go(&key, self.shown().len()),
+            Act::Open => {
+                if let Some(a) = self.selected().cloned() {
+                    self.chart = Some(Box::new(Chart::open(a.patient_id, Some(a), None, ctx)));
                 }
             }
-            self.pick = Pick::default();
-            return Handled::Consumed;
-        }
-        if self.pick.handle(&key, self.shown().len()) {
-        } else if is_char(&key, '/') {
-            self.filtering = true;
-        } else if key.code == KeyCode::Enter {
-            if let Some(a) = self.selected().cloned() {
-                self.chart = Some(Box::new(Chart::open(CHART_ROUTE, a.patient_id, Some(a), None, ctx)));
+            Act::CheckIn => {
+                if let Some(id) = self.selected().map(|a| a.id) {
+                    let client = ctx.client.clone();
+                    ctx.spawn(
+                        "checking in",
+                        async move { client.appointment_action(id, AppointmentAction::CheckIn).await },
+                        |r| reply(Msg::CheckedIn(r)),
+                    );
+                }
             }
-        } else if is_char(&key, 'c') {
-            if let Some(id) = self.selected().map(|a| a.id) {
-                let client = ctx.client.clone();
-                ctx.spawn(
-                    "checking in",
-                    async move { client.appointment_action(id, AppointmentAction::CheckIn).await },
-                    |r| app::Msg::Nurse(Msg::CheckedIn(r)),
-                );
+            Act::Filter => self.filtering = true,
+            Act::Day => {
+                self.nav.press(&key, 1, ctx);
+                self.reload(ctx);
             }
-        } else if is_char(&key, '[') || is_char(&key, ']') {
-            self.day = time::add_days(self.day, if is_char(&key, '[') { -1 } else { 1 });
-            self.reload(ctx);
-        } else if is_char(&key, 't') {
-            self.day = time::date_of(ctx.now, ctx.tz);
-            self.reload(ctx);
-        } else if is_char(&key, 'g') {
-            self.reload(ctx);
-        } else {
-            return Handled::Ignored;
+            Act::Refresh => self.reload(ctx),
+            Act::DoneFiltering => {
+                self.filtering = false;
+                self.pick = Pick::default();
+            }
+            Act::ClearFilter => {
+                self.filter.value.clear();
+                self.filtering = false;
+                self.pick = Pick::default();
+            }
         }
-        Handled::Consumed
     }
 
-    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+    fn on_result(&mut self, msg: Msg, ctx: &mut Ctx) {
         match msg {
-            Msg::Day(day, r) if day == self.day => {
-                self.loading = false;
-                match r {
-                    Ok(page) => {
+            Msg::Day(day, r) if day == self.nav.day => {
+                self.refresh.finish();
+                match r.map(|fresh| self.refresh.keep(DAY_TAG, fresh)) {
+                    Ok(Some(page)) => {
                         self.appts = page.items;
                         self.appts.sort_by_key(|a| (a.start, a.doctor_name.clone()));
                         self.pick.clamp(self.shown().len());
                     }
+                    Ok(None) => {}
                     Err(p) => ctx.problem("Could not load the day", &p),
                 }
             }
@@ -201,25 +271,18 @@ impl Nurse {
                 ctx.problem("Not checked in", &p);
                 self.reload(ctx);
             }
-            Msg::Chart(m) => {
-                if let Some(c) = &mut self.chart {
-                    c.on_msg(m, ctx);
-                }
-            }
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    fn draw_day(&self, f: &mut Frame, area: Rect, v: &View) {
         if let Some(c) = &self.chart {
             c.draw(f, area, v);
             return;
         }
-        let today = time::date_of(v.now, v.tz);
         let title = format!(
-            "{} · {}{}",
+            "{} · {}",
             if self.department.is_empty() { "Department" } else { &self.department },
-            time::day(self.day),
-            if self.day == today { " (today)" } else { "" }
+            self.nav.title(v)
         );
         let title = match (self.filter.text(), self.filtering) {
             ("", false) => title,
@@ -227,7 +290,7 @@ impl Nurse {
         };
         let shown = self.shown();
         if shown.is_empty() {
-            let text = match (self.loading, self.appts.is_empty()) {
+            let text = match (self.refresh.loading(), self.appts.is_empty()) {
                 (true, _) => "Loading…",
                 (false, true) => "No appointments this day. [ ] moves a day.",
                 (false, false) => "No one matches the filter. Esc clears it.",

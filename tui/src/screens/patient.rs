@@ -12,9 +12,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Tabs};
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::booking::{BookingFlow, BookingMsg, Outcome};
+use crate::components::booking::{BookingFlow, BookingOutcome};
 use crate::components::chart::record_lines;
-use crate::keys::{Cmd, LIST_NAV, cmd, is_char};
+use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, TAB, bind, char};
+use crate::screens::Screen;
 use crate::theme::status_word;
 use crate::time;
 use crate::ui::{self, Field, Pick};
@@ -29,7 +30,6 @@ pub enum Msg {
     Records(Result<Page<MedicalRecord>, Problem>),
     AccessLog(Result<Page<AccessLogEntry>, Problem>),
     Doctors(Result<Vec<Doctor>, Problem>),
-    Booking(BookingMsg),
     Cancelled(Result<Appointment, Problem>),
 }
 
@@ -73,16 +73,112 @@ pub struct PatientHome {
     modal: Modal,
 }
 
-fn wrap_booking(m: BookingMsg) -> app::Msg {
-    app::Msg::Patient(Msg::Booking(m))
+fn reply(m: Msg) -> app::Msg {
+    app::Msg::new(m)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Act {
+    NextTab,
+    Go,
+    Book,
+    AskCancel,
+    Read,
+    Refresh,
+    ConfirmCancel,
+    Close,
+}
+
+type B = Binding<PatientHome, Act>;
+
+const TAB_KEYS: &[B] = &[
+    bind(TAB, "Tab", "next tab", Act::NextTab),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.len() > 1),
+    bind(&[char('b')], "b", "book", Act::Book).when(|s| matches!(s.tab, Tab::Upcoming | Tab::Past)),
+    bind(&[char('x')], "x", "cancel", Act::AskCancel)
+        .when(|s| s.selected_upcoming().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
+    bind(ENTER, "Enter", "read", Act::Read).when(|s| s.tab == Tab::Records && !s.records.is_empty()),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const CANCEL_KEYS: &[B] =
+    &[bind(ENTER, "Enter", "cancel it", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
+const RECORD_KEYS: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "close", Act::Close)];
+
+impl Keymap for PatientHome {
+    type Action = Act;
+
+    fn bindings(&self) -> &'static [B] {
+        match &self.modal {
+            Modal::None => TAB_KEYS,
+            Modal::Cancel(_) => CANCEL_KEYS,
+            Modal::Record => RECORD_KEYS,
+            // The flow answers its own keys.
+            Modal::Booking(_) => &[],
+        }
+    }
+
+    fn text_field(&self) -> Option<&'static str> {
+        matches!(self.modal, Modal::Cancel(_)).then_some("reason")
+    }
+}
+
+impl Screen for PatientHome {
+    fn title(&self) -> &'static str {
+        "My health"
+    }
+
+    fn commands(&self) -> Vec<Cmd> {
+        match &self.modal {
+            Modal::Booking(flow) => flow.commands(),
+            _ => keys::commands(self),
+        }
+    }
+
+    fn typing(&self) -> bool {
+        match &self.modal {
+            Modal::Booking(flow) => flow.typing(),
+            _ => self.text_field().is_some(),
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Modal::Booking(flow) = &mut self.modal {
+            let out = flow.handle_key(key, ctx);
+            return self.after_booking(out, ctx);
+        }
+        match (keys::action(self, &key), &mut self.modal) {
+            (Some(a), _) => self.act(a, key, ctx),
+            (None, Modal::Cancel(reason)) => {
+                reason.handle(&key);
+            }
+            (None, _) => return Handled::Ignored,
+        }
+        Handled::Consumed
+    }
+
+    fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
+        match msg.take::<Msg>() {
+            Ok(m) => self.on_result(m, ctx),
+            Err(m) => {
+                if let Modal::Booking(flow) = &mut self.modal {
+                    let out = flow.on_msg(m, ctx);
+                    self.after_booking(out, ctx);
+                }
+            }
+        }
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+        self.draw_tabs(f, area, v);
+    }
 }
 
 impl PatientHome {
     pub fn new(ctx: &mut Ctx) -> Self {
         let client = ctx.client.clone();
-        ctx.spawn("loading my profile", async move { client.me().await }, |r| app::Msg::Patient(Msg::Me(r)));
+        ctx.spawn("loading my profile", async move { client.me().await }, |r| reply(Msg::Me(r)));
         let client = ctx.client.clone();
-        ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| app::Msg::Patient(Msg::Doctors(r)));
+        ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| reply(Msg::Doctors(r)));
         let mut p = PatientHome {
             tab: Tab::Upcoming,
             me: None,
@@ -103,17 +199,15 @@ impl PatientHome {
         let client = ctx.client.clone();
         let q = AppointmentQuery { limit: Some(500), ..AppointmentQuery::default() };
         ctx.spawn("loading my appointments", async move { client.appointments(&q).await }, |r| {
-            app::Msg::Patient(Msg::Appointments(r))
+            reply(Msg::Appointments(r))
         });
         let client = ctx.client.clone();
         let q = RecordQuery { limit: Some(200), ..RecordQuery::default() };
-        ctx.spawn("loading my records", async move { client.records(&q).await }, |r| {
-            app::Msg::Patient(Msg::Records(r))
-        });
+        ctx.spawn("loading my records", async move { client.records(&q).await }, |r| reply(Msg::Records(r)));
         let client = ctx.client.clone();
         let q = PageQuery { limit: Some(200), cursor: None };
         ctx.spawn("loading who looked at my data", async move { client.my_access_log(&q).await }, |r| {
-            app::Msg::Patient(Msg::AccessLog(r))
+            reply(Msg::AccessLog(r))
         });
     }
 
@@ -139,83 +233,28 @@ impl PatientHome {
         a.start - SignedDuration::from_hours(CANCEL_HOURS)
     }
 
-    pub fn typing(&self) -> bool {
-        match &self.modal {
-            Modal::Booking(b) => b.typing(),
-            Modal::Cancel(_) => true,
-            _ => false,
-        }
-    }
-
-    pub fn commands(&self) -> Vec<Cmd> {
-        match &self.modal {
-            Modal::Booking(b) => return b.commands(),
-            Modal::Cancel(_) => return vec![cmd("type", "reason"), cmd("Enter", "cancel it"), cmd("Esc", "keep it")],
-            Modal::Record => return vec![cmd("Esc", "close")],
-            Modal::None => {}
-        }
-        let mut c = vec![cmd("Tab", "next tab"), LIST_NAV];
-        match self.tab {
-            Tab::Upcoming => {
-                c.push(cmd("b", "book"));
-                if self.selected_upcoming().is_some_and(|a| a.status == AppointmentStatus::Scheduled) {
-                    c.push(cmd("x", "cancel"));
-                }
-            }
-            Tab::Past => c.push(cmd("b", "book")),
-            Tab::Records => c.push(cmd("Enter", "read")),
-            Tab::AccessLog => {}
-        }
-        c.push(cmd("g", "refresh"));
-        c
-    }
-
-    pub fn handle_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        match &mut self.modal {
-            Modal::Booking(flow) => {
-                let out = flow.handle_key(key, ctx);
-                self.booking_outcome(out, ctx);
-                return Handled::Consumed;
-            }
-            Modal::Cancel(reason) => {
-                match key.code {
-                    KeyCode::Esc => self.modal = Modal::None,
-                    KeyCode::Enter => {
-                        let reason = reason.text().to_owned();
-                        self.modal = Modal::None;
-                        self.cancel(reason, ctx);
-                    }
-                    _ => {
-                        reason.handle(&key);
-                    }
-                }
-                return Handled::Consumed;
-            }
-            Modal::Record => {
-                self.modal = Modal::None;
-                return Handled::Consumed;
-            }
-            Modal::None => {}
-        }
+    fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
         let i = self.tab_index();
-        let n = self.len();
-        if key.code == KeyCode::Tab {
-            self.tab = TABS[(i + 1) % TABS.len()];
-        } else if key.code == KeyCode::BackTab {
-            self.tab = TABS[(i + TABS.len() - 1) % TABS.len()];
-        } else if self.picks[i].handle(&key, n) {
-        } else if is_char(&key, 'b') && matches!(self.tab, Tab::Upcoming | Tab::Past) {
-            self.start_booking(ctx);
-        } else if is_char(&key, 'x') && self.tab == Tab::Upcoming {
-            self.ask_cancel(ctx);
-        } else if key.code == KeyCode::Enter && self.tab == Tab::Records && !self.records.is_empty() {
-            self.modal = Modal::Record;
-        } else if is_char(&key, 'g') {
-            self.reload(ctx);
-        } else {
-            return Handled::Ignored;
+        match a {
+            Act::NextTab if key.code == KeyCode::BackTab => self.tab = TABS[(i + TABS.len() - 1) % TABS.len()],
+            Act::NextTab => self.tab = TABS[(i + 1) % TABS.len()],
+            Act::Go => {
+                let n = self.len();
+                self.picks[i].go(&key, n);
+            }
+            Act::Book => self.start_booking(ctx),
+            Act::AskCancel => self.ask_cancel(ctx),
+            Act::Read => self.modal = Modal::Record,
+            Act::Refresh => self.reload(ctx),
+            Act::ConfirmCancel => {
+                if let Modal::Cancel(reason) = &self.modal {
+                    let reason = reason.text().to_owned();
+                    self.modal = Modal::None;
+                    self.cancel(reason, ctx);
+                }
+            }
+            Act::Close => self.modal = Modal::None,
         }
-        Handled::Consumed
     }
 
     fn start_booking(&mut self, ctx: &mut Ctx) {
@@ -224,14 +263,12 @@ impl PatientHome {
             return;
         };
         let me = Some((patient.id, patient.full_name.clone()));
-        self.modal = Modal::Booking(Box::new(BookingFlow::new(wrap_booking, self.doctors.clone(), None, me)));
+        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), None, me)));
     }
 
     fn ask_cancel(&mut self, ctx: &mut Ctx) {
         let Some(a) = self.selected_upcoming() else { return };
-        if a.status != AppointmentStatus::Scheduled {
-            ctx.error("Only a booked appointment can be cancelled.");
-        } else if ctx.now > Self::cancel_deadline(a) {
+        if ctx.now > Self::cancel_deadline(a) {
             ctx.error(format!(
                 "Too late to cancel online: that was possible until {} ({CANCEL_HOURS} h before). Please call the clinic.",
                 time::day_hm(Self::cancel_deadline(a), ctx.tz)
@@ -244,25 +281,25 @@ impl PatientHome {
     fn cancel(&mut self, reason: String, ctx: &mut Ctx) {
         let Some(id) = self.selected_upcoming().map(|a| a.id) else { return };
         let client = ctx.client.clone();
-        ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| {
-            app::Msg::Patient(Msg::Cancelled(r))
-        });
+        ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| reply(Msg::Cancelled(r)));
     }
 
-    fn booking_outcome(&mut self, out: Outcome, ctx: &mut Ctx) {
+    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
         match out {
-            Outcome::Open | Outcome::Conflict => {}
-            Outcome::Closed => self.modal = Modal::None,
-            Outcome::Done(a) => {
+            BookingOutcome::Ignored => return Handled::Ignored,
+            BookingOutcome::Open | BookingOutcome::Conflict => {}
+            BookingOutcome::Closed => self.modal = Modal::None,
+            BookingOutcome::Done(a) => {
                 self.modal = Modal::None;
                 self.tab = Tab::Upcoming;
                 ctx.info(format!("Booked with {} on {}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
                 self.reload(ctx);
             }
         }
+        Handled::Consumed
     }
 
-    pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) {
+    fn on_result(&mut self, msg: Msg, ctx: &mut Ctx) {
         match msg {
             Msg::Me(Ok(me)) => self.me = Some(me),
             Msg::Me(Err(p)) => ctx.problem("Could not load your profile", &p),
@@ -282,12 +319,6 @@ impl PatientHome {
             Msg::AccessLog(Err(p)) => ctx.problem("Could not load who looked at your data", &p),
             Msg::Doctors(Ok(d)) => self.doctors = d,
             Msg::Doctors(Err(p)) => ctx.problem("Could not load the doctors", &p),
-            Msg::Booking(m) => {
-                if let Modal::Booking(flow) = &mut self.modal {
-                    let out = flow.on_msg(m, ctx);
-                    self.booking_outcome(out, ctx);
-                }
-            }
             Msg::Cancelled(Ok(a)) => {
                 ctx.info(format!("Cancelled your appointment on {}.", time::day_hm(a.start, ctx.tz)));
                 self.reload(ctx);
@@ -308,7 +339,7 @@ impl PatientHome {
         self.picks[1].clamp(self.past.len());
     }
 
-    pub fn draw(&self, f: &mut Frame, area: Rect, v: &View) {
+    fn draw_tabs(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         let [tabs, body, foot] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
