@@ -12,7 +12,6 @@ use anyhow::{Context, bail};
 use uuid::Uuid;
 
 use healthsynx_server::config::Secrets;
-
 use healthsynx_shared::api::{NewPatient, NewUser};
 use healthsynx_shared::client::Client;
 use healthsynx_shared::{PatientType, Role};
@@ -80,9 +79,7 @@ impl ProcessSecrets {
             data_key: base64::engine::general_purpose::STANDARD.encode(key),
         }
     }
-}
 
-impl ProcessSecrets {
     /// The same secrets as the server's config takes them, for opening the
     /// store in this process (seeding before a start, checking after a kill).
     pub fn server_secrets(&self) -> Secrets {
