@@ -1,13 +1,17 @@
 //! The release server as a child process, on a data directory or on a
 //! PostgreSQL database: for crash, signal and several-process tests.
 
+use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, bail};
 use uuid::Uuid;
 
+use healthsynx_server::config::Secrets;
 use healthsynx_shared::api::{NewPatient, NewUser};
 use healthsynx_shared::client::Client;
 use healthsynx_shared::{PatientType, Role};
@@ -25,20 +29,32 @@ pub fn server_bin() -> PathBuf {
     BIN.get_or_init(build_server).clone()
 }
 
-fn build_server() -> PathBuf {
+/// Where `cargo build --release -p healthsynx-server` puts the server
+/// (`HEALTHSYNX_SERVER_BIN` if set), whether or not it is there yet.
+pub fn release_server_path() -> PathBuf {
     if let Ok(p) = std::env::var("HEALTHSYNX_SERVER_BIN") {
         return p.into();
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
-    let bin = target.join("release").join("healthsynx-server");
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    target.join("release").join("healthsynx-server")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn build_server() -> PathBuf {
+    if std::env::var_os("HEALTHSYNX_SERVER_BIN").is_some() {
+        return release_server_path();
+    }
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--locked", "-p", "healthsynx-server"])
-        .current_dir(&root)
+        .current_dir(workspace_root())
         .status()
         .expect("run cargo build");
     assert!(status.success(), "release build failed");
-    bin
+    release_server_path()
 }
 
 /// A free loopback port.
@@ -54,12 +70,26 @@ pub struct ProcessSecrets {
 }
 
 impl ProcessSecrets {
+    /// A fresh JWT secret and a fixed data key.
     pub fn new() -> Self {
         use base64::Engine;
         let key: Vec<u8> = (0..32).map(|i| (i * 7 + 3) as u8).collect();
         ProcessSecrets {
             jwt: format!("process-test-secret-{}", Uuid::now_v7()),
             data_key: base64::engine::general_purpose::STANDARD.encode(key),
+        }
+    }
+
+    /// The same secrets as the server's config takes them, for opening the
+    /// store in this process (seeding before a start, checking after a kill).
+    pub fn server_secrets(&self) -> Secrets {
+        use base64::Engine;
+        let key = base64::engine::general_purpose::STANDARD.decode(&self.data_key).expect("data key is base64");
+        Secrets {
+            jwt: self.jwt.as_bytes().to_vec(),
+            jwt_previous: None,
+            data_key: key.try_into().expect("data key is 32 bytes"),
+            data_key_previous: None,
         }
     }
 }
@@ -104,40 +134,122 @@ impl ClinicStore {
 pub struct ServerProcess {
     pub child: Child,
     pub url: String,
+    pub addr: SocketAddr,
+}
+
+/// How to start a server process: which binary, on which store, with what
+/// environment; [`Launch::start`] runs it and waits until it is ready.
+pub struct Launch {
+    bin: PathBuf,
+    store_args: Vec<String>,
+    env: Vec<(String, OsString)>,
+    stderr: Option<PathBuf>,
+    ready_within: Duration,
+}
+
+impl Launch {
+    /// `bin serve` on the store `store_args` point at (`--data-dir …` or
+    /// `--database-url …`), with `s`'s secrets, warnings only, and a
+    /// per-user request budget no test reaches.
+    pub fn new(bin: impl Into<PathBuf>, store_args: Vec<String>, s: &ProcessSecrets) -> Self {
+        let env = [
+            ("HEALTHSYNX_JWT_SECRET", s.jwt.as_str()),
+            ("HEALTHSYNX_DATA_KEY", s.data_key.as_str()),
+            ("HEALTHSYNX_LOG", "warn"),
+            ("HEALTHSYNX_RATE_PER_SEC", "100000"),
+            ("HEALTHSYNX_RATE_BURST", "100000"),
+        ];
+        Launch {
+            bin: bin.into(),
+            store_args,
+            env: env.into_iter().map(|(k, v)| (k.to_owned(), v.into())).collect(),
+            stderr: None,
+            ready_within: Duration::from_secs(30),
+        }
+    }
+
+    /// One more variable (a later one of the same name wins).
+    pub fn env(mut self, key: &str, value: impl Into<OsString>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// The server's stderr goes to this file (default: this process's stderr).
+    pub fn stderr_to(mut self, file: impl Into<PathBuf>) -> Self {
+        self.stderr = Some(file.into());
+        self
+    }
+
+    /// How long the server may take to answer `/readyz` (default 30 s).
+    pub fn ready_within(mut self, d: Duration) -> Self {
+        self.ready_within = d;
+        self
+    }
+
+    /// Starts the server on a free port and waits until `/readyz` answers `200`.
+    pub async fn start(self) -> anyhow::Result<ServerProcess> {
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["serve", "--addr", &addr.to_string()]).args(&self.store_args).stdout(Stdio::null());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let log = match &self.stderr {
+            Some(file) => {
+                cmd.stderr(std::fs::File::create(file).with_context(|| format!("create {}", file.display()))?);
+                format!("; see {}", file.display())
+            }
+            None => String::new(),
+        };
+        let child = cmd.spawn().with_context(|| format!("start {}", self.bin.display()))?;
+        let url = format!("http://127.0.0.1:{port}");
+        // Dropped on an early return, it kills the child.
+        let mut server = ServerProcess { child, url, addr };
+        // No proxy: a proxy from the environment has no business with loopback.
+        let http = reqwest::Client::builder().no_proxy().build().context("HTTP client")?;
+        let deadline = Instant::now() + self.ready_within;
+        loop {
+            if let Ok(r) = http.get(format!("{}/readyz", server.url)).send().await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            if let Some(status) = server.child.try_wait().context("wait for the server")? {
+                bail!("the server exited ({status}){log}");
+            }
+            if Instant::now() > deadline {
+                bail!("the server did not become ready in {:?}{log}", self.ready_within);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 impl ServerProcess {
-    /// Starts `serve` on `store` and waits until it is ready.
+    /// Starts `serve` on `store` with `env` added, and waits until it is ready.
     pub async fn start(store: &ClinicStore, s: &ProcessSecrets, env: &[(&str, &str)]) -> Self {
-        let port = free_port();
-        let mut cmd = Command::new(server_bin());
-        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .args(store.args())
-            .env("HEALTHSYNX_JWT_SECRET", &s.jwt)
-            .env("HEALTHSYNX_DATA_KEY", &s.data_key)
-            .env("HEALTHSYNX_LOG", "warn")
-            .env("HEALTHSYNX_RATE_PER_SEC", "100000")
-            .env("HEALTHSYNX_RATE_BURST", "100000")
-            .stdout(Stdio::null());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start server");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{url}/readyz")).await
-                && r.status().is_success()
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "server did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        ServerProcess { child, url }
+        let launch = env.iter().fold(Launch::new(server_bin(), store.args(), s), |l, (k, v)| l.env(k, v));
+        launch.start().await.unwrap_or_else(|e| panic!("server: {e:#}"))
     }
 
-    /// SIGKILL, and wait for it to be gone.
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory (`VmRSS` in `/proc/<pid>/status`) in MiB; 0 if unreadable.
+    pub fn rss_mb(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    /// SIGKILL, and wait for it to be gone: nothing is flushed on the way out.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
