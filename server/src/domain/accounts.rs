@@ -96,7 +96,7 @@ fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<Toke
 }
 
 /// `POST /api/auth/jwt/create/`: unknown email and wrong password answer alike.
-pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<TokenPair> {
+pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>, user_agent: Option<&str>) -> Result<TokenPair> {
     let email = req.email.trim();
     let ip = addr.and_then(|a| a.parse().ok());
     let row = st.store.read().await?.user_by_email(email).await?;
@@ -127,12 +127,17 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
     };
     st.throttle.login_succeeded(&st.store, email).await?;
     tracing::info!(user = %user.id, "login");
+    let now = Timestamp::now();
     let family = RefreshFamily {
         id: Uuid::now_v7(),
         user_id: user.id,
         current_jti: Uuid::now_v7(),
         revoked: false,
-        expires_at: Timestamp::now() + SignedDuration::from_secs(st.config.refresh_ttl as i64),
+        expires_at: now + SignedDuration::from_secs(st.config.refresh_ttl as i64),
+        created_at: Some(now),
+        last_used_at: Some(now),
+        client_addr: addr.map(str::to_owned),
+        user_agent: user_agent.map(agent_of),
     };
     let mut tx = st.store.begin().await?;
     tx.put_refresh_family(&family).await?;
@@ -141,8 +146,18 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>) -> Result<
     token_pair(st, &user, &family)
 }
 
+/// A `User-Agent` as a session list shows it: at most 200 characters, no control characters.
+fn agent_of(raw: &str) -> String {
+    raw.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
 /// `POST /api/auth/jwt/refresh/`: rotates; a reused token revokes its family.
-pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Result<TokenPair> {
+pub async fn refresh(
+    st: &State,
+    req: RefreshRequest,
+    addr: Option<&str>,
+    user_agent: Option<&str>,
+) -> Result<TokenPair> {
     let claims = st.tokens.verify(&req.refresh, TokenType::Refresh)?;
     let fam_id = claims.fam.ok_or_else(token_ended)?;
     let actor = Actor { id: Some(claims.sub), role: Some(claims.role), addr: addr.map(str::to_owned) };
@@ -170,6 +185,9 @@ pub async fn refresh(st: &State, req: RefreshRequest, addr: Option<&str>) -> Res
                 Step::Reused
             } else {
                 family.current_jti = Uuid::now_v7();
+                family.last_used_at = Some(Timestamp::now());
+                family.client_addr = addr.map(str::to_owned);
+                family.user_agent = user_agent.map(agent_of);
                 tx.put_refresh_family(&family).await?;
                 tx.audit(Draft::new(&actor, Action::AuthRefresh, "user", Some(claims.sub)));
                 user.map(|u| Step::Rotated(Box::new((u, family)))).unwrap_or(Step::Ended)

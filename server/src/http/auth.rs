@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
     let addr = req.addr();
     match route {
-        RouteId::JwtCreate => ok(&accounts::login(st, req.json()?, addr.as_deref()).await?),
-        RouteId::JwtRefresh => ok(&accounts::refresh(st, req.json()?, addr.as_deref()).await?),
+        RouteId::JwtCreate => ok(&accounts::login(st, req.json()?, addr.as_deref(), req.header("user-agent")).await?),
+        RouteId::JwtRefresh => {
+            ok(&accounts::refresh(st, req.json()?, addr.as_deref(), req.header("user-agent")).await?)
+        }
         RouteId::JwtVerify => {
             accounts::verify(st, req.json()?).await?;
             ok(&Empty {})

@@ -83,6 +83,8 @@ pub trait Accounts {
 
     async fn refresh_family(&mut self, id: Uuid) -> Result<Option<RefreshFamily>>;
     async fn put_refresh_family(&mut self, f: &RefreshFamily) -> Result<()>;
+    /// Every stored login of `user` (live, revoked or expired but not yet swept).
+    async fn refresh_families_of(&mut self, user: Uuid) -> Result<Vec<RefreshFamily>>;
     /// A password reset token by the hash of its text.
     async fn reset_token(&mut self, hash: &str) -> Result<Option<ResetTokenRow>>;
     async fn put_reset_token(&mut self, hash: &str, row: &ResetTokenRow) -> Result<()>;
@@ -91,6 +93,25 @@ pub trait Accounts {
     /// The first answer to an idempotent request by `actor` with `key`.
     async fn idempotency(&mut self, actor: Uuid, key: &str) -> Result<Option<IdempotencyRow>>;
     async fn put_idempotency(&mut self, actor: Uuid, key: &str, row: &IdempotencyRow) -> Result<()>;
+}
+
+/// Break-glass grants and second factors.
+#[async_trait]
+pub trait Safety {
+    async fn grant(&mut self, id: Uuid) -> Result<Option<GrantRow>>;
+    async fn put_grant(&mut self, row: &GrantRow) -> Result<()>;
+    /// The grants `actor` holds on `patient`, newest first.
+    async fn grants_of(&mut self, actor: Uuid, patient: Uuid) -> Result<Vec<GrantRow>>;
+    /// Grants not yet reviewed, oldest first.
+    async fn unreviewed_grants(&mut self, limit: usize) -> Result<Vec<GrantRow>>;
+
+    async fn mfa(&mut self, user: Uuid) -> Result<Option<MfaRow>>;
+    async fn put_mfa(&mut self, row: &MfaRow) -> Result<()>;
+    async fn remove_mfa(&mut self, user: Uuid) -> Result<()>;
+    /// A pending second-factor token by the hash of its text.
+    async fn mfa_challenge(&mut self, hash: &str) -> Result<Option<MfaChallengeRow>>;
+    async fn put_mfa_challenge(&mut self, hash: &str, row: &MfaChallengeRow) -> Result<()>;
+    async fn remove_mfa_challenge(&mut self, hash: &str) -> Result<()>;
 }
 
 /// Patient profiles and who may see them.
@@ -196,7 +217,7 @@ pub trait AuditLog {
 /// One transaction handle: every entity's operations, the audit entries its
 /// writes carry, and commit.
 #[async_trait]
-pub trait Tx: Accounts + Patients + Schedule + Records + AuditLog + Send {
+pub trait Tx: Accounts + Patients + Schedule + Records + AuditLog + Safety + Send {
     /// Appends an audit entry, linked into the chain and written with this
     /// transaction's changes.
     fn audit(&mut self, draft: Draft);

@@ -118,6 +118,68 @@ pub struct RefreshFamily {
     pub current_jti: Uuid,
     pub revoked: bool,
     pub expires_at: Timestamp,
+    /// What the user sees of a session; absent on logins older than them.
+    #[serde(default)]
+    pub created_at: Option<Timestamp>,
+    #[serde(default)]
+    pub last_used_at: Option<Timestamp>,
+    #[serde(default)]
+    pub client_addr: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// A break-glass grant: a doctor or nurse reads one patient outside their
+/// scope, for a stated reason, until `expires_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantRow {
+    pub id: Uuid,
+    pub actor_id: Uuid,
+    pub actor_role: Role,
+    pub patient_id: Uuid,
+    pub reason_sealed: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    #[serde(default)]
+    pub reviewed_at: Option<Timestamp>,
+    #[serde(default)]
+    pub reviewed_by: Option<Uuid>,
+    #[serde(default)]
+    pub review_note_sealed: Option<String>,
+}
+
+/// A user's TOTP second factor.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaRow {
+    pub user_id: Uuid,
+    /// The shared secret, sealed.
+    pub secret_sealed: String,
+    /// Whether a code has confirmed the enrolment; until then it does not count.
+    pub confirmed: bool,
+    /// SHA-256 of each unused recovery code.
+    pub recovery_hashes: Vec<String>,
+    /// The newest 30-second step a code was accepted for: codes of it and
+    /// earlier steps are refused, so a code works once.
+    pub last_step: u64,
+    pub created_at: Timestamp,
+}
+
+/// What a pending second-factor token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPurpose {
+    /// Finish a login with a code.
+    Verify,
+    /// Enrol a factor (an account that must have one and has none).
+    Enrol,
+}
+
+/// A single-use second-factor token, stored by its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaChallengeRow {
+    pub user_id: Uuid,
+    pub purpose: MfaPurpose,
+    pub expires_at: Timestamp,
 }
 
 /// A single-use password reset (or activation) token, stored by its hash.

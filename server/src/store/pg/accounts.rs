@@ -76,13 +76,18 @@ impl Accounts for PgTx<'_> {
 
     async fn put_refresh_family(&mut self, f: &RefreshFamily) -> Result<()> {
         self.execute(
-            "INSERT INTO refresh_families (id, expires_at, doc) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET expires_at = $2, doc = $3",
-            &[&f.id, &f.expires_at, &Json(f)],
+            "INSERT INTO refresh_families (id, user_id, expires_at, doc) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET expires_at = $3, doc = $4",
+            &[&f.id, &f.user_id, &f.expires_at, &Json(f)],
         )
         .await?;
         self.done.families.push(f.id);
         Ok(())
+    }
+
+    async fn refresh_families_of(&mut self, user: Uuid) -> Result<Vec<RefreshFamily>> {
+        let rows = self.query("SELECT doc FROM refresh_families WHERE user_id = $1 ORDER BY id", &[&user]).await?;
+        rows.iter().map(|r| doc(&r, "doc")).collect()
     }
 
     async fn reset_token(&mut self, hash: &str) -> Result<Option<ResetTokenRow>> {

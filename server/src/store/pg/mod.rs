@@ -15,6 +15,7 @@ mod listen;
 mod migrate;
 mod patients;
 mod records;
+mod safety;
 mod schedule;
 
 use std::any::Any;
@@ -461,9 +462,11 @@ impl Backend for Pg {
     async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
         let client = self.client().await?;
         let mut n = 0;
-        for sql in
-            ["DELETE FROM refresh_families WHERE expires_at <= $1", "DELETE FROM reset_tokens WHERE expires_at <= $1"]
-        {
+        for sql in [
+            "DELETE FROM refresh_families WHERE expires_at <= $1",
+            "DELETE FROM reset_tokens WHERE expires_at <= $1",
+            "DELETE FROM mfa_challenges WHERE expires_at <= $1",
+        ] {
             n += client.execute(sql, &[&now]).await.map_err(db_error)?;
         }
         let oldest = now - idempotency_ttl;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use healthsynx_shared::Department;
 
-use super::{SledTx, T, page_json, uuid_of};
+use super::{SledTx, T, keys, page_json, uuid_of};
 use crate::store::backend::{Accounts, Rows};
 use crate::store::{Cursor, IdempotencyRow, RefreshFamily, ResetTokenRow, Result, UserRow};
 
@@ -67,7 +67,22 @@ impl Accounts for SledTx<'_> {
     }
 
     async fn put_refresh_family(&mut self, f: &RefreshFamily) -> Result<()> {
+        self.changes.put(T::FamiliesByUser, keys::pair(f.user_id, f.id), Vec::new());
         self.changes.put_json(T::RefreshFamilies, f.id.as_bytes(), f)
+    }
+
+    async fn refresh_families_of(&mut self, user: Uuid) -> Result<Vec<RefreshFamily>> {
+        let mut out = Vec::new();
+        for entry in self.s.tree(T::FamiliesByUser).scan_prefix(user.as_bytes()) {
+            let (key, _) = entry?;
+            // A family swept since its entry was read is simply gone.
+            if let Some(id) = keys::trailing_id(&key)
+                && let Some(f) = self.s.get_json(T::RefreshFamilies, id.as_bytes())?
+            {
+                out.push(f);
+            }
+        }
+        Ok(out)
     }
 
     async fn reset_token(&mut self, hash: &str) -> Result<Option<ResetTokenRow>> {

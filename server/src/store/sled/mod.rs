@@ -16,6 +16,7 @@ mod flusher;
 mod keys;
 mod patients;
 mod records;
+mod safety;
 mod schedule;
 mod upgrade;
 
@@ -37,7 +38,9 @@ use healthsynx_shared::AuditEntry;
 use healthsynx_shared::api::ChainReport;
 
 use super::backend::{AuditLog, Backend, BackupSummary, Committed, Rows, Tx};
-use super::{AppointmentRow, Cursor, IdempotencyRow, RefreshFamily, ResetTokenRow, Result, StoreError};
+use super::{
+    AppointmentRow, Cursor, IdempotencyRow, MfaChallengeRow, RefreshFamily, ResetTokenRow, Result, StoreError,
+};
 use crate::audit::{self, Draft};
 use crate::crypto::seal::Sealer;
 
@@ -66,13 +69,20 @@ pub enum T {
     RecordsByPatient,
     RecordsByAppt,
     RefreshFamilies,
+    /// `user ‖ family` → nothing: a user's logins, for the sessions list.
+    FamiliesByUser,
     ResetTokens,
     Idempotency,
     Audit,
     AuditByPatient,
+    Grants,
+    /// `actor ‖ patient ‖ grant` → nothing.
+    GrantsByActor,
+    Mfa,
+    MfaChallenges,
 }
 
-const TREES: [(T, &str); 23] = [
+const TREES: [(T, &str); 28] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -92,10 +102,15 @@ const TREES: [(T, &str); 23] = [
     (T::RecordsByPatient, "records_by_patient"),
     (T::RecordsByAppt, "records_by_appt"),
     (T::RefreshFamilies, "refresh_families"),
+    (T::FamiliesByUser, "families_by_user"),
     (T::ResetTokens, "reset_tokens"),
     (T::Idempotency, "idempotency"),
     (T::Audit, "audit"),
     (T::AuditByPatient, "audit_by_patient"),
+    (T::Grants, "grants"),
+    (T::GrantsByActor, "grants_by_actor"),
+    (T::Mfa, "mfa"),
+    (T::MfaChallenges, "mfa_challenges"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
@@ -403,8 +418,17 @@ impl Backend for Sled {
     }
 
     async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64> {
-        Ok(self.sweep_tree::<RefreshFamily>(T::RefreshFamilies, |f| f.expires_at <= now).await?
+        let families = self.rewrite_in_chunks(T::RefreshFamilies, decode, move |c, k, f: RefreshFamily| {
+            if f.expires_at > now {
+                return Ok(0);
+            }
+            c.remove(T::RefreshFamilies, k);
+            c.remove(T::FamiliesByUser, keys::pair(f.user_id, f.id));
+            Ok(1)
+        });
+        Ok(families.await?
             + self.sweep_tree::<ResetTokenRow>(T::ResetTokens, |t| t.expires_at <= now).await?
+            + self.sweep_tree::<MfaChallengeRow>(T::MfaChallenges, |t| t.expires_at <= now).await?
             + self.sweep_tree::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now).await?)
     }
 

@@ -10,11 +10,14 @@
 //! the doctor id. Rows and entries written before that are read as they
 //! are (`schedule.rs`) and take the new form when next written, so they
 //! need no step here.
+//!
+//! Layout 3 adds `families_by_user`, the index of a user's logins; a store
+//! without it gets it built from the logins it holds.
 
 use std::collections::BTreeMap;
 
 use super::{Sled, T, keys};
-use crate::store::Result;
+use crate::store::{RefreshFamily, Result};
 
 impl Sled {
     pub(super) fn upgrade_layout(&self) -> Result<()> {
@@ -27,6 +30,23 @@ impl Sled {
             self.db.drop_tree("appt_by_start")?;
             tracing::info!("store upgrade: dropped the clinic-wide time index");
         }
+        self.index_families_by_user()
+    }
+
+    /// Builds the index of logins by user when logins exist without it.
+    fn index_families_by_user(&self) -> Result<()> {
+        let index = self.tree(T::FamiliesByUser);
+        if !index.is_empty() || self.tree(T::RefreshFamilies).is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for r in self.tree(T::RefreshFamilies).iter() {
+            let (_, v) = r?;
+            let f: RefreshFamily = super::decode(&v)?;
+            batch.insert(keys::pair(f.user_id, f.id).to_vec(), Vec::new());
+        }
+        index.apply_batch(batch)?;
+        tracing::info!("store upgrade: indexed logins by user");
         Ok(())
     }
 
