@@ -520,9 +520,7 @@ pub async fn transition(
 /// `GET /api/doctors/{id}/calendar?from=&to=`: appointments starting in the
 /// range, each already encoded as the API shows it (the store's view cache).
 pub async fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Bytes>> {
-    let d = doctor_row(st, doctor).await?;
-    policy::read_calendar(who.who, doctor, doctor_dept(&d))?;
-    check_range(q.from, q.to)?;
+    check_calendar_read(st, who, doctor, &q).await?;
     let rows = st
         .store
         .read()
@@ -539,8 +537,21 @@ pub async fn calendar(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery)
         }
     }
     st.store.keep_views(generation, rendered)?;
-    st.store.append_audit([Draft::new(&who.actor(), Action::CalendarRead, "doctor", Some(doctor))]).await?;
+    audit_calendar_read(st, who, doctor).await?;
     Ok(views.into_iter().flatten().collect())
+}
+
+/// Whether the caller may read `doctor`'s calendar over the range.
+pub async fn check_calendar_read(st: &State, who: &Caller<'_>, doctor: Uuid, q: &RangeQuery) -> Result<()> {
+    let d = doctor_row(st, doctor).await?;
+    policy::read_calendar(who.who, doctor, doctor_dept(&d))?;
+    check_range(q.from, q.to)
+}
+
+/// The audit entry of a calendar read, also when it was answered "unchanged".
+pub async fn audit_calendar_read(st: &State, who: &Caller<'_>, doctor: Uuid) -> Result<()> {
+    st.store.append_audit([Draft::new(&who.actor(), Action::CalendarRead, "doctor", Some(doctor))]).await?;
+    Ok(())
 }
 
 /// Which index serves a list: the caller's scope when limited, else the most

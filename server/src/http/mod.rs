@@ -189,6 +189,11 @@ pub fn json(status: StatusCode, body: &impl Serialize) -> Result<Response> {
 
 /// `200` with a JSON array of items that are JSON already.
 pub fn json_array(items: &[Bytes]) -> Response {
+    json_body(array_of(items))
+}
+
+/// A JSON array of items that are JSON already.
+pub fn array_of(items: &[Bytes]) -> Vec<u8> {
     let mut body = Vec::with_capacity(2 + items.iter().map(|i| i.len() + 1).sum::<usize>());
     body.push(b'[');
     for (n, item) in items.iter().enumerate() {
@@ -198,6 +203,11 @@ pub fn json_array(items: &[Bytes]) -> Response {
         body.extend_from_slice(item);
     }
     body.push(b']');
+    body
+}
+
+/// `200` with a body that is JSON already.
+pub fn json_body(body: Vec<u8>) -> Response {
     let mut r = Response::new(body.into());
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r

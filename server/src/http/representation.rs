@@ -7,7 +7,8 @@
 //! every other answer's is a 128-bit hash of its body (xxh3: a calendar's
 //! ~16 KB cost ~2 µs, SHA-256 ~8 µs of a ~70 µs request). A `304` is decided
 //! after the handler ran, so the read is audited like any other: the caller
-//! learnt the data is unchanged. Only `GET` answers are compressed; the
+//! learnt the data is unchanged. (A calendar can be answered `304` before it
+//! is read, when the store knows its tag is current: `http/scheduling.rs`.) Only `GET` answers are compressed; the
 //! answers that carry tokens are all `POST`s, which keeps them clear of
 //! compression side channels (BREACH).
 
@@ -55,18 +56,15 @@ pub async fn finish_get(method: &Method, request: &HeaderMap, resp: Response) ->
     let etag = match parts.headers.get(header::ETAG) {
         Some(tag) => tag.clone(),
         None => {
-            let tag = body_tag(&body);
+            let tag = tag_of(&body);
             parts.headers.insert(header::ETAG, tag.clone());
             tag
         }
     };
-    parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if none_match(request, &etag) {
-        parts.status = StatusCode::NOT_MODIFIED;
-        parts.headers.remove(header::CONTENT_TYPE);
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Response::from_parts(parts, Bytes::new().into());
+        return not_modified(etag);
     }
+    parts.headers.append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     if body.len() > COMPRESS_OVER
         && let Some(coding) = accepted(request)
     {
@@ -82,14 +80,23 @@ pub async fn finish_get(method: &Method, request: &HeaderMap, resp: Response) ->
     Response::from_parts(parts, body.into())
 }
 
+/// `304` for a caller that holds `etag`: no body, no content headers.
+pub fn not_modified(etag: HeaderValue) -> Response {
+    let mut r = Response::new(Bytes::new().into());
+    *r.status_mut() = StatusCode::NOT_MODIFIED;
+    r.headers_mut().insert(header::ETAG, etag);
+    r.headers_mut().append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    r
+}
+
 /// `"<xxh3-128 of the body, hex>"`.
-fn body_tag(body: &[u8]) -> HeaderValue {
+pub fn tag_of(body: &[u8]) -> HeaderValue {
     let tag = format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(body));
     HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
 /// Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 13.1.2).
-fn none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
+pub fn none_match(request: &HeaderMap, etag: &HeaderValue) -> bool {
     let ours = opaque(etag.to_str().unwrap_or_default());
     request.get_all(header::IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
         let t = t.trim();

@@ -1,11 +1,15 @@
 //! `/api/doctors/…` and `/api/appointments/…`.
 
+use warp::http::{HeaderValue, header};
 use warp::reply::Response;
 
-use healthsynx_shared::api::{AppointmentAction, AvailabilityUpdate, CancelRequest, DoctorQuery, Empty, RouteId};
+use healthsynx_shared::api::{
+    AppointmentAction, AvailabilityUpdate, CancelRequest, DoctorQuery, Empty, RangeQuery, RouteId,
+};
 use healthsynx_shared::value::IdempotencyKey;
 
-use super::{Req, created, json_array, no_content, ok, with_etag};
+use super::representation::{none_match, not_modified, tag_of};
+use super::{Req, array_of, created, json_body, no_content, ok, with_etag};
 use crate::domain::scheduling::{self, Booked};
 use crate::domain::{Caller, State};
 use crate::error::{Error, Result};
@@ -31,7 +35,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
             no_content()
         }
         RouteId::Slots => ok(&scheduling::slots(st, req.id()?, req.query()?).await?),
-        RouteId::Calendar => Ok(json_array(&scheduling::calendar(st, c, req.id()?, req.query()?).await?)),
+        RouteId::Calendar => calendar(st, req, c).await,
         RouteId::ListAppointments => ok(&scheduling::list(st, c, req.query()?).await?),
         RouteId::CreateAppointment => {
             let key = req.header("idempotency-key").map(IdempotencyKey::parse).transpose();
@@ -65,4 +69,28 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
         }
         _ => Err(Error::NotFound),
     }
+}
+
+/// A doctor's calendar. When the store knows the caller's tag is current,
+/// the answer is `304` without reading the calendar (still audited);
+/// otherwise it is read, and its tag kept for next time.
+async fn calendar(st: &State, req: &Req, c: &Caller<'_>) -> Result<Response> {
+    let (doctor, q): (_, RangeQuery) = (req.id()?, req.query()?);
+    scheduling::check_calendar_read(st, c, doctor, &q).await?;
+    if let Some(tag) = st.store.calendar_tag(doctor, q.from, q.to)?.and_then(|t| HeaderValue::from_str(&t).ok())
+        && none_match(&req.headers, &tag)
+    {
+        scheduling::audit_calendar_read(st, c, doctor).await?;
+        return Ok(not_modified(tag));
+    }
+    let read_at = st.store.calendar_generation(doctor)?;
+    let (from, to) = (q.from, q.to);
+    let body = array_of(&scheduling::calendar(st, c, doctor, q).await?);
+    let tag = tag_of(&body);
+    if let Ok(text) = tag.to_str() {
+        st.store.keep_calendar_tag(doctor, from, to, read_at, text.to_owned())?;
+    }
+    let mut resp = json_body(body);
+    resp.headers_mut().insert(header::ETAG, tag);
+    Ok(resp)
 }

@@ -39,6 +39,11 @@ pub struct Committed {
     /// Appointments written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appointments: Vec<Uuid>,
+    /// Doctors whose calendars the appointments written are on. Only the
+    /// embedded store fills it (its calendar ETags rest on it); it is never
+    /// announced to other processes.
+    #[serde(skip)]
+    pub doctors: Vec<Uuid>,
     /// Refresh families (logins) written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<Uuid>,

@@ -129,7 +129,37 @@ pub struct Store {
     accounts: Mutex<AccountCache>,
     logins: Mutex<LoginCache>,
     views: Mutex<views::ViewCache>,
+    calendar_tags: Mutex<CalendarTags>,
 }
+
+/// The `ETag`s of calendars known to be current, so an unchanged calendar
+/// is answered `304` without being read. Only for the embedded store, whose
+/// process sees every write: PostgreSQL's other processes do not announce
+/// new bookings. A write on a doctor's calendar bumps that doctor's
+/// generation (and a change of names, everyone's); a tag is kept only if
+/// its generation did not move while its calendar was read.
+#[derive(Default)]
+struct CalendarTags {
+    everyone: u64,
+    doctors: HashMap<Uuid, u64>,
+    tags: HashMap<(Uuid, Timestamp, Timestamp), (CalendarGeneration, String)>,
+}
+
+/// Where a doctor's calendar stood when a read of it began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalendarGeneration {
+    everyone: u64,
+    doctor: u64,
+}
+
+impl CalendarTags {
+    fn generation(&self, doctor: Uuid) -> CalendarGeneration {
+        CalendarGeneration { everyone: self.everyone, doctor: self.doctors.get(&doctor).copied().unwrap_or(0) }
+    }
+}
+
+/// Calendar tags kept before they start over.
+const CALENDAR_TAGS_MAX: usize = 50_000;
 
 /// Refresh families by id, read by every authenticated request (an access
 /// token names its login). A committed write to a family removes it here
@@ -203,6 +233,7 @@ impl Store {
             accounts: Mutex::new(AccountCache::default()),
             logins: Mutex::new(LoginCache::default()),
             views: Mutex::new(views::ViewCache::new(view_cache_mb as usize * 1024 * 1024)),
+            calendar_tags: Mutex::new(CalendarTags::default()),
         }
     }
 
@@ -256,6 +287,16 @@ impl Store {
             }
         }
         let all = done.accounts || done.everything;
+        if all || !done.doctors.is_empty() {
+            let mut tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
+            if all {
+                tags.everyone += 1;
+                tags.tags.clear();
+            }
+            for d in &done.doctors {
+                *tags.doctors.entry(*d).or_default() += 1;
+            }
+        }
         if all {
             let mut cache = self.accounts.lock().map_err(|_| poisoned("account cache"))?;
             cache.generation += 1;
@@ -403,6 +444,48 @@ impl Store {
         Ok(())
     }
 
+    // ---- calendar validators ----
+
+    /// The `ETag` of `doctor`'s calendar over `from..to`, if one is known
+    /// to be current (never for a store shared with other processes).
+    pub fn calendar_tag(&self, doctor: Uuid, from: Timestamp, to: Timestamp) -> Result<Option<String>> {
+        if self.backend.remote().is_some() {
+            return Ok(None);
+        }
+        let tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
+        let now = tags.generation(doctor);
+        Ok(tags.tags.get(&(doctor, from, to)).filter(|(g, _)| *g == now).map(|(_, tag)| tag.clone()))
+    }
+
+    /// Where `doctor`'s calendar stands, to hand to [`Store::keep_calendar_tag`]
+    /// with the tag of what is read next.
+    pub fn calendar_generation(&self, doctor: Uuid) -> Result<CalendarGeneration> {
+        Ok(self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?.generation(doctor))
+    }
+
+    /// Keeps `tag` for the calendar read since `read_at`, unless it was written meanwhile.
+    pub fn keep_calendar_tag(
+        &self,
+        doctor: Uuid,
+        from: Timestamp,
+        to: Timestamp,
+        read_at: CalendarGeneration,
+        tag: String,
+    ) -> Result<()> {
+        if self.backend.remote().is_some() {
+            return Ok(());
+        }
+        let mut tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
+        if tags.generation(doctor) != read_at {
+            return Ok(());
+        }
+        if tags.tags.len() >= CALENDAR_TAGS_MAX {
+            tags.tags.clear();
+        }
+        tags.tags.insert((doctor, from, to), (read_at, tag));
+        Ok(())
+    }
+
     // ---- the backend's own ----
 
     /// Whether failed logins are counted in the store (for every process).
@@ -453,9 +536,7 @@ impl Store {
     /// Bulk load (benchmarks, imports into an empty store): no checks, no audit.
     pub async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()> {
         self.backend.bulk_put_appointments(rows).await?;
-        let dropped = self.views.lock().map_err(|_| poisoned("view cache"))?.forget_all();
-        drop(dropped);
-        Ok(())
+        self.forget(&Committed { everything: true, ..Committed::default() })
     }
 
     /// A consistent sealed snapshot into `path`.

@@ -1,7 +1,7 @@
 //! Conditional reads and compressed answers: `ETag`, `If-None-Match` → `304`,
 //! and `br`/`gzip` bodies that a real decoder (reqwest's) reads back.
 
-use healthsynx_tests::shared::api::{AuditQuery, RouteId};
+use healthsynx_tests::shared::api::{AuditQuery, PatientPatch, RouteId};
 use healthsynx_tests::{Clinic, TestApp, utc};
 
 use crate::support::book;
@@ -109,4 +109,32 @@ async fn answers_over_a_kibibyte_come_compressed_when_asked_and_decode_to_the_sa
         .await
         .unwrap();
     assert!(small.headers().get("content-encoding").is_none(), "a small answer goes as it is");
+}
+
+/// The tag of a calendar answered `304` without a read must go stale with
+/// every change a read would show: a cancellation on it and a patient's new name.
+#[tokio::test]
+async fn a_kept_calendar_tag_goes_stale_with_a_cancellation_and_a_new_name() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let http = plain_http();
+    let a =
+        book(&clinic.reception.client, clinic.patient.patient_id, clinic.doctor.user_id, utc(3, 9, 0)).await.unwrap();
+    let etag_of = |r: &reqwest::Response| r.headers().get("etag").unwrap().to_str().unwrap().to_owned();
+    let first = calendar_request(&app, &clinic, &http).await.send().await.unwrap();
+    let etag = etag_of(&first);
+    let held = calendar_request(&app, &clinic, &http).await.header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(held.status().as_u16(), 304);
+
+    clinic.reception.client.cancel(a.id, "called").await.unwrap();
+    let after_cancel =
+        calendar_request(&app, &clinic, &http).await.header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(after_cancel.status().as_u16(), 200, "a cancellation changes the calendar");
+    let etag = etag_of(&after_cancel);
+
+    let rename = PatientPatch { full_name: Some("Paula Renamed".into()), ..Default::default() };
+    clinic.reception.client.patch_patient(clinic.patient.patient_id, &rename).await.unwrap();
+    let renamed = calendar_request(&app, &clinic, &http).await.header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(renamed.status().as_u16(), 200, "a new name changes the calendar");
+    assert!(String::from_utf8(renamed.bytes().await.unwrap().to_vec()).unwrap().contains("Paula Renamed"));
 }

@@ -273,6 +273,9 @@ impl Sled {
             match t {
                 T::Users | T::Patients => done.accounts = true,
                 T::Appointments => done.appointments.push(uuid_of(k)?),
+                // A doctor index entry is `doctor ‖ time ‖ id`: a write there
+                // (new, moved or changed) changes that doctor's calendar.
+                T::ApptByDoctor => done.doctors.extend(k.get(..16).and_then(|d| Uuid::from_slice(d).ok())),
                 T::RefreshFamilies => done.families.push(uuid_of(k)?),
                 _ => {}
             }
