@@ -57,8 +57,8 @@ pub const LIST: &[Press] = &[
 /// Up and down a list while a field is typed into: no letters.
 pub const LIST_ARROWS: &[Press] =
     &[code(KeyCode::Up), code(KeyCode::Down), code(KeyCode::PageUp), code(KeyCode::PageDown)];
-/// A grid: arrows and `hjkl`.
-pub const GRID: &[Press] = &[
+/// A grid whose `Tab` also steps right (the front-desk board).
+pub const GRID_TAB: &[Press] = &[
     code(KeyCode::Left),
     code(KeyCode::Right),
     code(KeyCode::Up),
@@ -67,7 +67,10 @@ pub const GRID: &[Press] = &[
     char('l'),
     char('k'),
     char('j'),
+    code(KeyCode::Tab),
 ];
+/// A grid: arrows and `hjkl`.
+pub const GRID: &[Press] = GRID_TAB.split_at(GRID_TAB.len() - 1).0;
 /// Between the fields of a form.
 pub const FIELDS: &[Press] = &[code(KeyCode::Tab), code(KeyCode::BackTab), code(KeyCode::Down), code(KeyCode::Up)];
 

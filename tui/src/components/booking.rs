@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use uuid::Uuid;
 
-use crate::app::{Ctx, Msg, View, explain};
+use crate::app::{Ctx, Handled, Msg, View, explain};
 use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LIST, LIST_ARROWS, bind};
 use crate::time;
 use crate::ui::{self, Field, Pick};
@@ -48,6 +48,38 @@ pub enum Step {
     Slot,
     Patient,
     Reason,
+}
+
+/// A screen a booking flow opens over. While the flow is open it takes the
+/// keys and its results and its keys are the ones shown; the screen says
+/// what a finished flow means to it.
+pub trait BookingHost: Keymap {
+    fn flow(&self) -> Option<&BookingFlow>;
+    fn flow_mut(&mut self) -> Option<&mut BookingFlow>;
+    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled;
+
+    /// The open flow's commands, else the screen's own.
+    fn host_commands(&self) -> Vec<Cmd> {
+        self.flow().map_or_else(|| keys::commands(self), BookingFlow::commands)
+    }
+
+    fn host_typing(&self) -> bool {
+        self.flow().map_or_else(|| self.text_field().is_some(), BookingFlow::typing)
+    }
+
+    /// Gives `key` to the open flow; `None` when there is none.
+    fn key_to_flow(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Option<Handled> {
+        let out = self.flow_mut()?.handle_key(key, ctx);
+        Some(self.after_booking(out, ctx))
+    }
+
+    /// Gives a result the screen does not know to the open flow.
+    fn msg_to_flow(&mut self, msg: Msg, ctx: &mut Ctx) {
+        if let Some(flow) = self.flow_mut() {
+            let out = flow.on_msg(msg, ctx);
+            self.after_booking(out, ctx);
+        }
+    }
 }
 
 pub struct BookingFlow {

@@ -18,12 +18,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View, explain};
-use crate::components::booking::{BookingFlow, BookingOutcome};
+use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::day_nav::{self, DayNav};
 use crate::components::refresh::{AutoRefresh, Etags};
 use crate::keys::{
-    self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST_ARROWS, Press, bind, char, code, is_down, is_left,
-    is_right, is_up,
+    self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST_ARROWS, bind, char, is_down, is_left, is_right,
+    is_up,
 };
 use crate::screens::Screen;
 use crate::theme::{Theme, status_word};
@@ -129,18 +129,6 @@ pub enum Act {
 
 type B = Binding<FrontDesk, Act>;
 
-const BOARD_GO: &[Press] = &[
-    code(KeyCode::Left),
-    code(KeyCode::Right),
-    code(KeyCode::Up),
-    code(KeyCode::Down),
-    char('h'),
-    char('l'),
-    char('k'),
-    char('j'),
-    code(KeyCode::Tab),
-];
-
 fn on_appt(s: &FrontDesk) -> bool {
     s.selected_appt().is_some()
 }
@@ -154,7 +142,7 @@ fn can_book(s: &FrontDesk) -> bool {
 }
 
 const BOARD: &[B] = &[
-    bind(BOARD_GO, "←→↑↓/Tab", "move", Act::Go).when(|s| s.columns.len() > 1 || s.rows.len() > 1),
+    bind(keys::GRID_TAB, "←→↑↓/Tab", "move", Act::Go).when(|s| s.columns.len() > 1 || s.rows.len() > 1),
     bind(ENTER, "Enter", "details", Act::Details).when(on_appt),
     bind(ENTER, "Enter", "book here", Act::BookHere).when(|s| !on_appt(s) && can_book(s)),
     bind(&[char('b')], "b", "book", Act::Book).when(can_book),
@@ -226,29 +214,60 @@ impl Keymap for FrontDesk {
     }
 }
 
+impl BookingHost for FrontDesk {
+    fn flow(&self) -> Option<&BookingFlow> {
+        match &self.modal {
+            Modal::Booking(flow) => Some(flow),
+            _ => None,
+        }
+    }
+
+    fn flow_mut(&mut self) -> Option<&mut BookingFlow> {
+        match &mut self.modal {
+            Modal::Booking(flow) => Some(flow),
+            _ => None,
+        }
+    }
+
+    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
+        match out {
+            BookingOutcome::Ignored => return Handled::Ignored,
+            BookingOutcome::Open => {}
+            BookingOutcome::Closed => self.modal = Modal::None,
+            BookingOutcome::Conflict => self.reload(ctx),
+            BookingOutcome::Done(a) => {
+                let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
+                self.modal = Modal::None;
+                ctx.info(format!(
+                    "{}: {} with {} on {}.",
+                    if moved { "Moved" } else { "Booked" },
+                    a.patient_name,
+                    a.doctor_name,
+                    time::day_hm(a.start, ctx.tz)
+                ));
+                self.show(&a, ctx);
+            }
+        }
+        Handled::Consumed
+    }
+}
+
 impl Screen for FrontDesk {
     fn title(&self) -> &'static str {
         "Front desk"
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        match &self.modal {
-            Modal::Booking(flow) => flow.commands(),
-            _ => keys::commands(self),
-        }
+        self.host_commands()
     }
 
     fn typing(&self) -> bool {
-        match &self.modal {
-            Modal::Booking(flow) => flow.typing(),
-            _ => self.text_field().is_some(),
-        }
+        self.host_typing()
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if let Modal::Booking(flow) = &mut self.modal {
-            let out = flow.handle_key(key, ctx);
-            return self.after_booking(out, ctx);
+        if let Some(handled) = self.key_to_flow(key, ctx) {
+            return handled;
         }
         match keys::action(self, &key) {
             Some(a) => self.act(a, key, ctx),
@@ -261,12 +280,7 @@ impl Screen for FrontDesk {
     fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
         match msg.take::<Msg>() {
             Ok(m) => self.on_result(m, ctx),
-            Err(m) => {
-                if let Modal::Booking(flow) = &mut self.modal {
-                    let out = flow.on_msg(m, ctx);
-                    self.after_booking(out, ctx);
-                }
-            }
+            Err(m) => self.msg_to_flow(m, ctx),
         }
     }
 
@@ -513,28 +527,6 @@ impl FrontDesk {
         ctx.spawn("registering the patient", async move { client.create_patient(&new).await }, |r| {
             reply(Msg::Registered(r))
         });
-    }
-
-    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
-        match out {
-            BookingOutcome::Ignored => return Handled::Ignored,
-            BookingOutcome::Open => {}
-            BookingOutcome::Closed => self.modal = Modal::None,
-            BookingOutcome::Conflict => self.reload(ctx),
-            BookingOutcome::Done(a) => {
-                let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
-                self.modal = Modal::None;
-                ctx.info(format!(
-                    "{}: {} with {} on {}.",
-                    if moved { "Moved" } else { "Booked" },
-                    a.patient_name,
-                    a.doctor_name,
-                    time::day_hm(a.start, ctx.tz)
-                ));
-                self.show(&a, ctx);
-            }
-        }
-        Handled::Consumed
     }
 
     /// Moves the board to an appointment's day and department and selects it.

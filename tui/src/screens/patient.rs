@@ -12,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Tabs};
 
 use crate::app::{self, Ctx, Handled, View};
-use crate::components::booking::{BookingFlow, BookingOutcome};
+use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::chart::record_lines;
 use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, TAB, bind, char};
 use crate::screens::Screen;
@@ -122,29 +122,53 @@ impl Keymap for PatientHome {
     }
 }
 
+impl BookingHost for PatientHome {
+    fn flow(&self) -> Option<&BookingFlow> {
+        match &self.modal {
+            Modal::Booking(flow) => Some(flow),
+            _ => None,
+        }
+    }
+
+    fn flow_mut(&mut self) -> Option<&mut BookingFlow> {
+        match &mut self.modal {
+            Modal::Booking(flow) => Some(flow),
+            _ => None,
+        }
+    }
+
+    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
+        match out {
+            BookingOutcome::Ignored => return Handled::Ignored,
+            BookingOutcome::Open | BookingOutcome::Conflict => {}
+            BookingOutcome::Closed => self.modal = Modal::None,
+            BookingOutcome::Done(a) => {
+                self.modal = Modal::None;
+                self.tab = Tab::Upcoming;
+                ctx.info(format!("Booked with {} on {}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
+                self.reload(ctx);
+            }
+        }
+        Handled::Consumed
+    }
+}
+
 impl Screen for PatientHome {
     fn title(&self) -> &'static str {
         "My health"
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        match &self.modal {
-            Modal::Booking(flow) => flow.commands(),
-            _ => keys::commands(self),
-        }
+        self.host_commands()
     }
 
     fn typing(&self) -> bool {
-        match &self.modal {
-            Modal::Booking(flow) => flow.typing(),
-            _ => self.text_field().is_some(),
-        }
+        self.host_typing()
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
-        if let Modal::Booking(flow) = &mut self.modal {
-            let out = flow.handle_key(key, ctx);
-            return self.after_booking(out, ctx);
+        if let Some(handled) = self.key_to_flow(key, ctx) {
+            return handled;
         }
         match (keys::action(self, &key), &mut self.modal) {
             (Some(a), _) => self.act(a, key, ctx),
@@ -159,12 +183,7 @@ impl Screen for PatientHome {
     fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
         match msg.take::<Msg>() {
             Ok(m) => self.on_result(m, ctx),
-            Err(m) => {
-                if let Modal::Booking(flow) = &mut self.modal {
-                    let out = flow.on_msg(m, ctx);
-                    self.after_booking(out, ctx);
-                }
-            }
+            Err(m) => self.msg_to_flow(m, ctx),
         }
     }
 
@@ -282,21 +301,6 @@ impl PatientHome {
         let Some(id) = self.selected_upcoming().map(|a| a.id) else { return };
         let client = ctx.client.clone();
         ctx.spawn("cancelling", async move { client.cancel(id, &reason).await }, |r| reply(Msg::Cancelled(r)));
-    }
-
-    fn after_booking(&mut self, out: BookingOutcome, ctx: &mut Ctx) -> Handled {
-        match out {
-            BookingOutcome::Ignored => return Handled::Ignored,
-            BookingOutcome::Open | BookingOutcome::Conflict => {}
-            BookingOutcome::Closed => self.modal = Modal::None,
-            BookingOutcome::Done(a) => {
-                self.modal = Modal::None;
-                self.tab = Tab::Upcoming;
-                ctx.info(format!("Booked with {} on {}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
-                self.reload(ctx);
-            }
-        }
-        Handled::Consumed
     }
 
     fn on_result(&mut self, msg: Msg, ctx: &mut Ctx) {
