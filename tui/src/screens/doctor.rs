@@ -325,7 +325,7 @@ impl Doctor {
                 self.reload(ctx);
             }
             Act::Availability => self.sub = Sub::Availability(Box::new(Avail::open(self.me, ctx))),
-            Act::Emergency => self.sub = Sub::Emergency(Box::new(Emergency::new())),
+            Act::Emergency => self.sub = Sub::Emergency(Box::default()),
             Act::Refresh => self.reload(ctx),
         }
     }

@@ -251,7 +251,7 @@ impl Nurse {
                 self.reload(ctx);
             }
             Act::Refresh => self.reload(ctx),
-            Act::Emergency => self.emergency = Some(Box::new(Emergency::new())),
+            Act::Emergency => self.emergency = Some(Box::default()),
             Act::DoneFiltering => {
                 self.filtering = false;
                 self.pick = Pick::default();
