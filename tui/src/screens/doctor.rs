@@ -107,6 +107,7 @@ const CALENDAR: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| !s.week && s.appts.len() > 1),
     bind(GRID, "←→↑↓/hjkl", "move", Act::Go).when(|s| s.week),
     bind(ENTER, "Enter", "open patient", Act::Open).when(selected),
+    bind(&[char('E')], "E", "emergency access", Act::Emergency),
     bind(&[char('f')], "f", "follow-up", Act::FollowUp).when(selected),
     bind(&[char('c')], "c", "complete", Act::Complete).when(|s| has_status(s, AppointmentStatus::CheckedIn)),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(|s| has_status(s, AppointmentStatus::Scheduled)),
@@ -117,7 +118,6 @@ const CALENDAR: &[B] = &[
     bind(day_nav::TODAY, "t", "today", Act::Day),
     bind(&[char('a')], "a", "availability", Act::Availability),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
-    bind(&[char('E')], "E", "emergency access", Act::Emergency),
 ];
 
 impl Keymap for Doctor {

@@ -68,13 +68,13 @@ type B = Binding<Nurse, Act>;
 const LIST_KEYS: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.shown().len() > 1),
     bind(ENTER, "Enter", "open patient", Act::Open).when(|s| s.selected().is_some()),
+    bind(&[char('E')], "E", "emergency access", Act::Emergency),
     bind(&[char('c')], "c", "check in", Act::CheckIn)
         .when(|s| s.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
     bind(&[char('/')], "/", "filter", Act::Filter),
     bind(day_nav::STEP, "[ ]", "day", Act::Day),
     bind(day_nav::TODAY, "t", "today", Act::Day),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
-    bind(&[char('E')], "E", "emergency access", Act::Emergency),
 ];
 const FILTER_KEYS: &[B] =
     &[bind(ENTER, "Enter", "done", Act::DoneFiltering), bind(ESC, "Esc", "clear", Act::ClearFilter)];
