@@ -1504,3 +1504,23 @@ fn admin_reviews_the_break_glass_queue_with_a_note() {
     assert_eq!(tasks(&mut app), ["loading the break-glass queue"]);
     assert!(screen(&app).contains("Review closed"), "{}", screen(&app));
 }
+
+#[test]
+fn a_patient_sees_emergency_access_marked_with_the_reason() {
+    let mut app = patient_app();
+    let log = vec![AccessLogEntry {
+        at: ts("2026-11-27T07:40:00Z"),
+        actor_name: "Stephen Strange".into(),
+        actor_role: Some(Role::Doctor),
+        action: "record.list".into(),
+        target_type: "patient".into(),
+        emergency: true,
+        reason: Some(REASON.into()),
+    }];
+    net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
+    for _ in 0..3 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    let s = text_of(&draw_at(&app, 160, 48));
+    assert!(s.contains("Stephen Strange") && s.contains("EMERGENCY: Collapsed in the corridor"), "{s}");
+}
