@@ -14,6 +14,8 @@ use uuid::Uuid;
 use healthsynx_shared::api::ChainReport;
 use healthsynx_shared::{AuditEntry, Outcome, Role};
 
+use crate::policy::Reach;
+
 /// The hash before the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -46,6 +48,8 @@ pub enum Action {
     AuthRefresh,
     AuthRefreshReuse,
     AvailabilityUpdate,
+    BreakGlassGrant,
+    BreakGlassReview,
     CalendarRead,
     DepartmentCreate,
     PatientCreate,
@@ -72,7 +76,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 42] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -90,6 +94,8 @@ impl Action {
         Action::AuthRefresh,
         Action::AuthRefreshReuse,
         Action::AvailabilityUpdate,
+        Action::BreakGlassGrant,
+        Action::BreakGlassReview,
         Action::CalendarRead,
         Action::DepartmentCreate,
         Action::PatientCreate,
@@ -135,6 +141,8 @@ impl Action {
             Action::AuthRefresh => "auth.refresh",
             Action::AuthRefreshReuse => "auth.refresh_reuse",
             Action::AvailabilityUpdate => "availability.update",
+            Action::BreakGlassGrant => "break_glass.grant",
+            Action::BreakGlassReview => "break_glass.review",
             Action::CalendarRead => "calendar.read",
             Action::DepartmentCreate => "department.create",
             Action::PatientCreate => "patient.create",
@@ -171,17 +179,34 @@ pub struct Draft {
     pub target_id: Option<Uuid>,
     pub patient_id: Option<Uuid>,
     pub outcome: Outcome,
+    /// The break-glass grant an emergency access went through.
+    pub grant_id: Option<Uuid>,
 }
 
 impl Draft {
     /// A successful `action` by `actor` on `target_type` `target_id`.
     pub fn new(actor: &Actor, action: Action, target_type: &'static str, target_id: Option<Uuid>) -> Self {
-        Draft { actor: actor.clone(), action, target_type, target_id, patient_id: None, outcome: Outcome::Success }
+        Draft {
+            actor: actor.clone(),
+            action,
+            target_type,
+            target_id,
+            patient_id: None,
+            outcome: Outcome::Success,
+            grant_id: None,
+        }
     }
 
     /// The patient whose data this touches (feeds their access log).
     pub fn patient(mut self, patient_id: Uuid) -> Self {
         self.patient_id = Some(patient_id);
+        self
+    }
+
+    /// Marks the access as emergency access when `reach` says it went through
+    /// a break-glass grant.
+    pub fn reach(mut self, reach: Reach) -> Self {
+        self.grant_id = reach.grant();
         self
     }
 
@@ -204,6 +229,10 @@ struct Canonical<'a> {
     patient_id: &'a Option<Uuid>,
     outcome: &'a Outcome,
     client_addr: &'a Option<String>,
+    // Left out when absent, so entries written before the field existed
+    // keep the hash they were linked with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: &'a Option<Uuid>,
     prev_hash: &'a str,
 }
 
@@ -220,6 +249,7 @@ pub fn hash_of(e: &AuditEntry) -> String {
         patient_id: &e.patient_id,
         outcome: &e.outcome,
         client_addr: &e.client_addr,
+        grant_id: &e.grant_id,
         prev_hash: &e.prev_hash,
     };
     let mut h = Sha256::new();
@@ -242,6 +272,7 @@ pub fn link(draft: Draft, seq: u64, prev_hash: &str, at: Timestamp) -> AuditEntr
         patient_id: draft.patient_id,
         outcome: draft.outcome,
         client_addr: draft.actor.addr,
+        grant_id: draft.grant_id,
         prev_hash: prev_hash.to_owned(),
         hash: String::new(),
     };
@@ -286,6 +317,58 @@ mod tests {
     #[test]
     fn intact_chain_verifies() {
         assert_eq!(verify(chain(5).into_iter()), ChainReport { ok: true, entries: Some(5), first_bad: None });
+    }
+
+    #[test]
+    fn an_entry_without_a_grant_hashes_as_before_the_field_existed() {
+        let d = Draft::new(&Actor::default(), Action::UserRead, "user", None);
+        let e = link(d, 1, GENESIS, Timestamp::UNIX_EPOCH);
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(!json.contains("grant_id"));
+        // The canonical form as it was before `grant_id` existed.
+        #[derive(Serialize)]
+        struct Legacy<'a> {
+            seq: u64,
+            at: &'a Timestamp,
+            actor_id: &'a Option<Uuid>,
+            actor_role: &'a Option<Role>,
+            action: &'a str,
+            target_type: &'a str,
+            target_id: &'a Option<Uuid>,
+            patient_id: &'a Option<Uuid>,
+            outcome: &'a Outcome,
+            client_addr: &'a Option<String>,
+            prev_hash: &'a str,
+        }
+        let legacy = Legacy {
+            seq: e.seq,
+            at: &e.at,
+            actor_id: &e.actor_id,
+            actor_role: &e.actor_role,
+            action: &e.action,
+            target_type: &e.target_type,
+            target_id: &e.target_id,
+            patient_id: &e.patient_id,
+            outcome: &e.outcome,
+            client_addr: &e.client_addr,
+            prev_hash: &e.prev_hash,
+        };
+        let mut h = Sha256::new();
+        h.update(e.prev_hash.as_bytes());
+        h.update(serde_json::to_vec(&legacy).unwrap());
+        assert_eq!(e.hash, hex::encode(h.finalize()));
+    }
+
+    #[test]
+    fn a_changed_grant_breaks_the_chain() {
+        let grant = Uuid::from_u128(7);
+        let d = Draft::new(&Actor::default(), Action::PatientRead, "patient", None).reach(Reach::Emergency(grant));
+        let e = link(d, 1, GENESIS, Timestamp::UNIX_EPOCH);
+        assert_eq!(e.grant_id, Some(grant));
+        let forged = serde_json::to_vec(&e).unwrap();
+        assert!(verify([(1, forged.clone())].into_iter()).ok);
+        let forged = String::from_utf8(forged).unwrap().replace(&grant.to_string(), &Uuid::from_u128(8).to_string());
+        assert!(!verify([(1, forged.into_bytes())].into_iter()).ok);
     }
 
     #[test]

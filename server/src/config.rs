@@ -219,6 +219,9 @@ pub struct SettingArgs {
     /// Patients may cancel up to this many hours before the start.
     #[arg(long, env = "HEALTHSYNX_CANCEL_HOURS", default_value_t = 24)]
     pub cancel_hours: u64,
+    /// Minutes a break-glass (emergency access) grant lasts.
+    #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
+    pub break_glass_minutes: u64,
     /// Origins that get CORS headers, comma-separated.
     #[arg(long, env = "HEALTHSYNX_CORS_ORIGINS", default_value = "http://localhost:3000", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -369,6 +372,8 @@ pub struct Config {
     pub access_ttl: u64,
     pub refresh_ttl: u64,
     pub cancel_hours: u64,
+    /// How long a break-glass grant lasts.
+    pub break_glass_ttl: std::time::Duration,
     pub cors_origins: Vec<String>,
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -407,6 +412,7 @@ impl Config {
             access_ttl: 300,
             refresh_ttl: 86_400,
             cancel_hours: 24,
+            break_glass_ttl: std::time::Duration::from_secs(60 * 60),
             cors_origins: vec!["http://localhost:3000".into()],
             tls: None,
             limits: crate::throttle::Limits::default(),
@@ -427,6 +433,10 @@ impl Config {
         self.access_ttl = s.access_ttl;
         self.refresh_ttl = s.refresh_ttl;
         self.cancel_hours = s.cancel_hours;
+        if s.break_glass_minutes == 0 || s.break_glass_minutes > 24 * 60 {
+            bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
+        }
+        self.break_glass_ttl = std::time::Duration::from_secs(s.break_glass_minutes * 60);
         self.cors_origins = s.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
         self.tls = s.tls_cert.clone().zip(s.tls_key.clone());
         self.limits = crate::throttle::Limits {

@@ -89,6 +89,28 @@ pub struct CareFacts {
     pub doctor_cares: bool,
     /// The caller's department has a non-cancelled appointment with the patient.
     pub department_cares: bool,
+    /// The caller holds a live break-glass grant on the patient. The domain
+    /// looks it up only after the rest said no, so in-scope reads cost nothing more.
+    pub grant: Option<Uuid>,
+}
+
+/// How a read of a patient's data is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Within the caller's normal scope.
+    InScope,
+    /// Only through this break-glass grant: read only, audited as emergency access.
+    Emergency(Uuid),
+}
+
+impl Reach {
+    /// The grant an emergency access goes through.
+    pub fn grant(self) -> Option<Uuid> {
+        match self {
+            Reach::InScope => None,
+            Reach::Emergency(g) => Some(g),
+        }
+    }
 }
 
 /// Which care fact a role's scope rests on, so the domain looks up only that.
@@ -98,6 +120,20 @@ pub fn care_question(p: &Principal) -> Option<CareScope> {
         Principal::Nurse { department, .. } => Some(CareScope::Department(department.clone())),
         _ => None,
     }
+}
+
+/// Whether a break-glass grant could widen what `p` may read: clinical staff,
+/// whose scope is care. Only for them does the domain look a grant up.
+pub fn may_hold_grant(p: &Principal) -> bool {
+    matches!(p, Principal::Doctor { .. } | Principal::Nurse { .. })
+}
+
+/// Reading a patient's data: in care, or else through a live grant.
+fn reach(p: &Principal, patient: Uuid, care: CareFacts) -> Option<Reach> {
+    if in_care(p, patient, care) {
+        return Some(Reach::InScope);
+    }
+    care.grant.filter(|_| may_hold_grant(p)).map(Reach::Emergency)
 }
 
 fn in_care(p: &Principal, patient: Uuid, care: CareFacts) -> bool {
@@ -155,8 +191,8 @@ pub fn list_patients(p: &Principal) -> Result<PatientList> {
 }
 
 /// Reading one patient profile.
-pub fn read_patient(p: &Principal, patient: Uuid, care: CareFacts) -> Result<()> {
-    if in_care(p, patient, care) { Ok(()) } else { Err(Error::NotFound) }
+pub fn read_patient(p: &Principal, patient: Uuid, care: CareFacts) -> Result<Reach> {
+    reach(p, patient, care).ok_or(Error::NotFound)
 }
 
 /// Which profile fields a caller may change.
@@ -166,9 +202,11 @@ pub enum PatientEdit {
     PhoneOnly,
 }
 
-/// Changing one patient profile.
+/// Changing one patient profile. A grant never helps: emergency access reads only.
 pub fn patch_patient(p: &Principal, patient: Uuid, care: CareFacts) -> Result<PatientEdit> {
-    read_patient(p, patient, care)?;
+    if !in_care(p, patient, care) {
+        return Err(Error::NotFound);
+    }
     match p.role() {
         Role::Receptionist | Role::Admin => Ok(PatientEdit::Any),
         Role::Patient => Ok(PatientEdit::PhoneOnly),
@@ -231,8 +269,17 @@ fn sees_appointment(p: &Principal, a: ApptFacts) -> bool {
     }
 }
 
-/// Reading one appointment.
-pub fn read_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
+/// Reading one appointment: visible to the caller, or else of a patient they
+/// hold a live grant on (`care.grant`, looked up for `a.patient_id`).
+pub fn read_appointment(p: &Principal, a: ApptFacts, care: CareFacts) -> Result<Reach> {
+    if sees_appointment(p, a) {
+        return Ok(Reach::InScope);
+    }
+    care.grant.filter(|_| may_hold_grant(p)).map(Reach::Emergency).ok_or(Error::NotFound)
+}
+
+/// An appointment the caller may change must be visible without a grant.
+fn change_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
     if sees_appointment(p, a) { Ok(()) } else { Err(Error::NotFound) }
 }
 
@@ -245,6 +292,12 @@ pub fn appointment_list_scope(p: &Principal) -> Result<Option<ApptScope>> {
         Principal::Nurse { department, .. } => Some(ApptScope::Department(department.clone())),
         Principal::Receptionist { .. } | Principal::Admin { .. } => None,
     })
+}
+
+/// A doctor's or nurse's list filtered to one patient they hold a live grant
+/// on (`care.grant`) reads all of that patient's appointments, as emergency access.
+pub fn emergency_appointment_list(p: &Principal, patient: Uuid, care: CareFacts) -> Option<(ApptScope, Reach)> {
+    care.grant.filter(|_| may_hold_grant(p)).map(|g| (ApptScope::Patient(patient), Reach::Emergency(g)))
 }
 
 /// Booking an appointment for `patient` with `doctor`. Doctors book
@@ -261,7 +314,7 @@ pub fn book(p: &Principal, patient: Uuid, doctor: Uuid, care: CareFacts) -> Resu
 
 /// Moving an appointment or changing its reason: the front desk.
 pub fn reschedule_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
-    read_appointment(p, a)?;
+    change_appointment(p, a)?;
     match p {
         Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(()),
         _ => Err(forbidden("do this to an appointment")),
@@ -271,7 +324,7 @@ pub fn reschedule_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
 /// Whether a caller may take `action` on an appointment they can see.
 /// A patient's cancel is further bound by the cancel window (domain rule).
 pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: AppointmentAction) -> Result<()> {
-    read_appointment(p, a)?;
+    change_appointment(p, a)?;
     use AppointmentAction::*;
     let allowed = match p {
         Principal::Receptionist { .. } | Principal::Admin { .. } => true,
@@ -288,6 +341,18 @@ pub fn bound_by_cancel_window(p: &Principal) -> bool {
     matches!(p, Principal::Patient { .. })
 }
 
+// ---- break-glass ----
+
+/// Asking for emergency access to a patient outside one's care: doctors and nurses.
+pub fn break_glass(p: &Principal) -> Result<()> {
+    if may_hold_grant(p) { Ok(()) } else { Err(forbidden("request emergency access")) }
+}
+
+/// Listing and reviewing break-glass grants: admins only.
+pub fn review_break_glass(p: &Principal) -> Result<()> {
+    if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("review emergency access")) }
+}
+
 // ---- medical records ----
 
 /// Who may list records at all (receptionists never see clinical content).
@@ -296,8 +361,11 @@ pub fn list_records(p: &Principal) -> Result<()> {
 }
 
 /// Reading the records of `patient`.
-pub fn read_records_of(p: &Principal, patient: Uuid, care: CareFacts) -> Result<()> {
-    if p.role() == Role::Receptionist || !in_care(p, patient, care) { Err(Error::NotFound) } else { Ok(()) }
+pub fn read_records_of(p: &Principal, patient: Uuid, care: CareFacts) -> Result<Reach> {
+    if p.role() == Role::Receptionist {
+        return Err(Error::NotFound);
+    }
+    reach(p, patient, care).ok_or(Error::NotFound)
 }
 
 /// Whether retracted records may be listed.
@@ -354,8 +422,31 @@ mod tests {
 
     const OWN_PATIENT: Uuid = Uuid::from_u128(100);
     const OTHER_PATIENT: Uuid = Uuid::from_u128(200);
-    const CARED: CareFacts = CareFacts { doctor_cares: true, department_cares: true };
-    const UNCARED: CareFacts = CareFacts { doctor_cares: false, department_cares: false };
+    const CARED: CareFacts = CareFacts { doctor_cares: true, department_cares: true, grant: None };
+    const UNCARED: CareFacts = CareFacts { doctor_cares: false, department_cares: false, grant: None };
+    const GRANT: Uuid = Uuid::from_u128(300);
+    const GRANTED: CareFacts = CareFacts { doctor_cares: false, department_cares: false, grant: Some(GRANT) };
+
+    #[test]
+    fn a_live_grant_lets_clinical_staff_read_and_never_write() {
+        table([403, 200, 200, 403, 403], |p| code(break_glass(p)));
+        table([403, 403, 403, 403, 200], |p| code(review_break_glass(p)));
+        table([404, 200, 200, 200, 200], |p| code(read_patient(p, OTHER_PATIENT, GRANTED)));
+        table([404, 200, 200, 404, 200], |p| code(read_records_of(p, OTHER_PATIENT, GRANTED)));
+        table([404, 404, 404, 200, 200], |p| code(patch_patient(p, OTHER_PATIENT, GRANTED)));
+        let doctor = who(Role::Doctor);
+        assert_eq!(read_patient(&doctor, OTHER_PATIENT, GRANTED).ok(), Some(Reach::Emergency(GRANT)));
+        assert_eq!(read_records_of(&doctor, OTHER_PATIENT, GRANTED).ok(), Some(Reach::Emergency(GRANT)));
+        let theirs = ApptFacts { patient_id: OTHER_PATIENT, doctor_id: Uuid::from_u128(999), department: "neurology" };
+        assert_eq!(read_appointment(&doctor, theirs, GRANTED).ok(), Some(Reach::Emergency(GRANT)));
+        assert_eq!(code(read_appointment(&doctor, theirs, UNCARED)), 404);
+        assert_eq!(code(act_on_appointment(&doctor, theirs, AppointmentAction::Complete)), 404);
+        assert!(emergency_appointment_list(&doctor, OTHER_PATIENT, GRANTED).is_some());
+        assert!(emergency_appointment_list(&who(Role::Patient), OTHER_PATIENT, GRANTED).is_none());
+        // In care, a grant changes nothing: the read is an ordinary one.
+        let cared = CareFacts { grant: Some(GRANT), ..CARED };
+        assert_eq!(read_patient(&doctor, OTHER_PATIENT, cared).ok(), Some(Reach::InScope));
+    }
 
     /// Runs `f` for each role in `Role::ALL` order and compares with `want`.
     fn table(want: [u16; 5], f: impl Fn(&Principal) -> u16) {
@@ -401,8 +492,8 @@ mod tests {
         let own_doctor = Uuid::from_u128(Role::Doctor as u128 + 1);
         let mine = ApptFacts { patient_id: OWN_PATIENT, doctor_id: own_doctor, department: DEPT };
         let theirs = ApptFacts { patient_id: OTHER_PATIENT, doctor_id: Uuid::from_u128(999), department: "neurology" };
-        table([200, 200, 200, 200, 200], |p| code(read_appointment(p, mine)));
-        table([404, 404, 404, 200, 200], |p| code(read_appointment(p, theirs)));
+        table([200, 200, 200, 200, 200], |p| code(read_appointment(p, mine, UNCARED)));
+        table([404, 404, 404, 200, 200], |p| code(read_appointment(p, theirs, UNCARED)));
         use AppointmentAction::*;
         table([403, 403, 403, 200, 200], |p| code(reschedule_appointment(p, mine)));
         table([200, 403, 403, 200, 200], |p| code(act_on_appointment(p, mine, Cancel)));

@@ -66,6 +66,10 @@ pub enum RouteId {
     ListAudit,
     VerifyAudit,
     AdminBackup,
+    // ---- break-glass (emergency access) ----
+    BreakGlass,
+    ListBreakGlass,
+    ReviewBreakGlass,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -143,6 +147,10 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListAudit, "GET", "/api/audit", Bearer),
     route(RouteId::VerifyAudit, "GET", "/api/audit/verify", Bearer),
     route(RouteId::AdminBackup, "POST", "/api/admin/backup", Bearer),
+    // ---- break-glass (emergency access) ----
+    route(RouteId::BreakGlass, "POST", "/api/patients/{id}/break-glass", Bearer),
+    route(RouteId::ListBreakGlass, "GET", "/api/break-glass", Bearer),
+    route(RouteId::ReviewBreakGlass, "POST", "/api/break-glass/{id}/review", Bearer),
 ];
 
 impl RouteId {
@@ -679,6 +687,56 @@ pub struct BackupDone {
 pub struct PageQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,
+}
+
+// ---- break-glass (emergency access) ----
+
+/// `POST /api/patients/{id}/break-glass`: why the caller needs the patient's
+/// data now (at least [`crate::validate::MIN_BREAK_GLASS_REASON_CHARS`] characters).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassRequest {
+    pub reason: String,
+}
+
+/// A break-glass grant made: read access to the patient until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakGlassGranted {
+    pub grant_id: Uuid,
+    pub expires_at: Timestamp,
+}
+
+/// `GET /api/break-glass` filters. Only `reviewed=false` (the default) is
+/// listed: reviewed grants stay in the audit log.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassQuery {
+    pub reviewed: Option<bool>,
+    pub limit: Option<usize>,
+}
+
+/// A break-glass grant as an admin reviews it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakGlassGrant {
+    pub id: Uuid,
+    pub actor_id: Uuid,
+    pub actor_name: String,
+    pub actor_role: Role,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub reason: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub reviewed_at: Option<Timestamp>,
+    pub reviewed_by: Option<Uuid>,
+    pub review_note: Option<String>,
+}
+
+/// `POST /api/break-glass/{id}/review`: what the reviewer concluded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassReview {
+    pub note: String,
 }
 
 #[cfg(test)]

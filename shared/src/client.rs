@@ -526,6 +526,23 @@ impl Client {
     pub async fn backup(&self) -> Result<BackupDone> {
         self.send(RouteId::AdminBackup, &[], None::<&()>).await
     }
+
+    // ---- break-glass (emergency access) ----
+
+    /// `POST /api/patients/{id}/break-glass`: emergency read access to a patient outside the caller's care.
+    pub async fn break_glass(&self, patient: Uuid, reason: &str) -> Result<BreakGlassGranted> {
+        self.send(RouteId::BreakGlass, &[patient], Some(&BreakGlassRequest { reason: reason.to_owned() })).await
+    }
+
+    /// `GET /api/break-glass?reviewed=false` (admin): grants waiting for review, oldest first.
+    pub async fn break_glass_grants(&self, query: &BreakGlassQuery) -> Result<Page<BreakGlassGrant>> {
+        self.get(RouteId::ListBreakGlass, &[], query).await
+    }
+
+    /// `POST /api/break-glass/{id}/review` (admin): closes a grant's review with a note.
+    pub async fn review_break_glass(&self, id: Uuid, note: &str) -> Result<BreakGlassGrant> {
+        self.send(RouteId::ReviewBreakGlass, &[id], Some(&BreakGlassReview { note: note.to_owned() })).await
+    }
 }
 
 fn session_of(pair: TokenPair) -> Session {

@@ -260,6 +260,10 @@ pub struct AuditEntry {
     pub patient_id: Option<Uuid>,
     pub outcome: Outcome,
     pub client_addr: Option<String>,
+    /// The break-glass grant this access went through, when it was emergency
+    /// access (absent on every other entry, so older entries hash as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<Uuid>,
     pub prev_hash: String,
     pub hash: String,
 }
@@ -272,4 +276,11 @@ pub struct AccessLogEntry {
     pub actor_role: Option<Role>,
     pub action: String,
     pub target_type: String,
+    /// Whether this was emergency (break-glass) access to a patient outside
+    /// the actor's care.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub emergency: bool,
+    /// For emergency access: the reason the actor gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

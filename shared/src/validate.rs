@@ -13,6 +13,9 @@ pub const MAX_SHORT_TEXT: usize = 200;
 pub const MAX_REASON_CHARS: usize = 500;
 /// Longest clinical free text (diagnosis, notes).
 pub const MAX_CLINICAL_TEXT: usize = 16 * 1024;
+/// Shortest reason for emergency (break-glass) access: enough words that a
+/// reviewer can judge it, not a click-through.
+pub const MIN_BREAK_GLASS_REASON_CHARS: usize = 20;
 
 /// Collects field errors so one answer can name every bad field.
 #[derive(Debug, Default)]
@@ -64,6 +67,16 @@ pub fn optional_text(s: &str, max: usize) -> Result<(), String> {
         return Err("must not contain control characters".to_owned());
     }
     Ok(())
+}
+
+/// Why someone needs emergency access to a patient outside their care: at
+/// least [`MIN_BREAK_GLASS_REASON_CHARS`] characters (not counting spaces
+/// around it), at most [`MAX_REASON_CHARS`].
+pub fn break_glass_reason(s: &str) -> Result<(), String> {
+    if s.trim().chars().count() < MIN_BREAK_GLASS_REASON_CHARS {
+        return Err(format!("must be at least {MIN_BREAK_GLASS_REASON_CHARS} characters: say why you need access"));
+    }
+    optional_text(s, MAX_REASON_CHARS)
 }
 
 /// A phone number: digits with optional `+`, spaces, dashes, dots and

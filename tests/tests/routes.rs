@@ -91,6 +91,10 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.audit(&AuditQuery::default()).await;
     let _ = c.verify_audit().await;
     let _ = c.backup().await;
+    // ---- break-glass ----
+    let _ = c.break_glass(patient, "an admin may not break glass").await;
+    let _ = c.break_glass_grants(&BreakGlassQuery::default()).await;
+    let _ = c.review_break_glass(nobody, "no such grant").await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.
     let _ = app.client().metrics().await;

@@ -13,6 +13,7 @@ use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
+use healthsynx_tui::components::emergency::EmergencyMsg;
 use healthsynx_tui::keys::{self, ch, ctrl, key};
 use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient};
 use healthsynx_tui::theme::Theme;
@@ -738,6 +739,8 @@ fn patient_app() -> App {
         actor_role: Some(Role::Doctor),
         action: "record.read".into(),
         target_type: "record".into(),
+        emergency: false,
+        reason: None,
     }];
     net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
     app
@@ -812,6 +815,7 @@ fn audit_entry(seq: u64) -> AuditEntry {
         patient_id: Some(id(101)),
         outcome: Outcome::Success,
         client_addr: Some("127.0.0.1".into()),
+        grant_id: None,
         prev_hash: "00".into(),
         hash: "ab".into(),
     }
@@ -1178,6 +1182,8 @@ fn doctor_keys_are_the_listed_keys() {
     walk("time off", then(availability_app, &[key(KeyCode::Tab)]));
     walk("time off form", then(availability_app, &[key(KeyCode::Tab), ch('a')]));
     walk("follow-up", then(doctor_app, &[ch('f')]));
+    walk("emergency request", then(doctor_app, &[ch('E')]));
+    walk("emergency chart", doctor_emergency_chart);
 }
 
 #[test]
@@ -1185,6 +1191,8 @@ fn nurse_keys_are_the_listed_keys() {
     walk("day", nurse_app);
     walk("day, checked in", then(nurse_app, &[ch('j')]));
     walk("filter", then(nurse_app, &[ch('/')]));
+    walk("emergency request", then(nurse_app, &[ch('E')]));
+    walk("emergency chart", nurse_emergency_chart);
     walk("chart", || {
         let mut app = then(nurse_app, &[key(KeyCode::Enter)])();
         net(&mut app, ChartMsg::Records(Ok(Page { items: vec![record(1, "x"), record(2, "y")], next_cursor: None })));
@@ -1239,6 +1247,13 @@ fn admin_keys_are_the_listed_keys() {
         let mut app = then(admin_with_audit, &[tab])();
         let report = healthsynx_shared::api::ChainReport { ok: true, entries: Some(2), first_bad: None };
         net(&mut app, admin::Msg::Verified(Ok(report)));
+        app
+    });
+    walk("break-glass queue", admin_with_grants);
+    walk("break-glass review", then(admin_with_grants, &[key(KeyCode::Enter)]));
+    walk("break-glass queue, empty", || {
+        let mut app = then(admin_with_audit, &[tab, tab])();
+        net(&mut app, admin::Msg::Grants(Ok(Page { items: vec![], next_cursor: None })));
         app
     });
 }
@@ -1356,4 +1371,156 @@ fn the_doctor_and_nurse_keep_their_lists_on_a_304() {
     assert_eq!(tasks(&mut app), ["loading the day"]);
     net(&mut app, nurse::Msg::Day(jiff::civil::date(2026, 11, 27), Ok(Fresh::Unchanged)));
     assert_eq!(screen(&app), shown);
+}
+
+// ---- break-glass ----
+
+const OUTSIDE: u128 = 777;
+const REASON: &str = "Collapsed in the corridor, needs allergy history";
+
+fn emergency_granted(app: &mut App) {
+    let grant = healthsynx_shared::api::BreakGlassGranted {
+        grant_id: id(900),
+        expires_at: now() + jiff::SignedDuration::from_mins(52),
+    };
+    net(app, EmergencyMsg::Granted(id(OUTSIDE), Ok(grant)));
+}
+
+/// `E`, the patient's id and a reason typed, sent.
+fn ask_emergency(app: &mut App) {
+    press(app, ch('E'));
+    typed(app, &id(OUTSIDE).to_string());
+    press(app, key(KeyCode::Tab));
+    typed(app, REASON);
+    press(app, key(KeyCode::Enter));
+}
+
+fn nurse_emergency_chart() -> App {
+    let mut app = nurse_app();
+    ask_emergency(&mut app);
+    tasks(&mut app);
+    emergency_granted(&mut app);
+    net(&mut app, ChartMsg::Patient(Ok(patient_profile(OUTSIDE, "Zoe Outside"))));
+    net(&mut app, ChartMsg::Records(Ok(Page { items: vec![record(1, "Penicillin allergy")], next_cursor: None })));
+    let a = appt(9, &wilson(), "Zoe Outside", "2026-11-20T10:00:00Z", AppointmentStatus::Completed);
+    net(&mut app, ChartMsg::Appointments(Ok(Page { items: vec![a], next_cursor: None })));
+    app
+}
+
+fn doctor_emergency_chart() -> App {
+    let mut app = doctor_app();
+    ask_emergency(&mut app);
+    tasks(&mut app);
+    emergency_granted(&mut app);
+    net(&mut app, ChartMsg::Patient(Ok(patient_profile(OUTSIDE, "Zoe Outside"))));
+    net(&mut app, ChartMsg::Records(Ok(Page { items: vec![record(1, "Penicillin allergy")], next_cursor: None })));
+    app
+}
+
+#[test]
+fn emergency_access_checks_the_reason_before_sending_then_marks_the_chart() {
+    let mut app = nurse_app();
+    press(&mut app, ch('E'));
+    let s = screen(&app);
+    assert!(s.contains("Emergency access") && s.contains("Patient id"), "{s}");
+    typed(&mut app, &id(OUTSIDE).to_string());
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "urgent");
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "a short reason is not sent");
+    assert!(screen(&app).contains("at least 20 characters"), "{}", screen(&app));
+    typed(&mut app, ": found unconscious, needs history");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["requesting emergency access"]);
+    emergency_granted(&mut app);
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading appointments", "loading records", "loading the patient"]);
+    let app = nurse_emergency_chart();
+    let s = screen(&app);
+    assert!(s.contains("EMERGENCY ACCESS — expires in 52 min"), "{s}");
+    assert!(s.contains("Zoe Outside") && s.contains("Penicillin allergy") && s.contains("James Wilson"), "{s}");
+    snapshots("nurse_emergency_chart", &app);
+}
+
+#[test]
+fn a_refused_emergency_request_says_why_and_stays_open() {
+    let mut app = doctor_app();
+    ask_emergency(&mut app);
+    assert_eq!(tasks(&mut app), ["requesting emergency access"]);
+    net_err(&mut app, 404, EmergencyMsg::Granted(id(OUTSIDE), Err(problem(404, "not found"))));
+    let s = screen(&app);
+    assert!(s.contains("No patient has this id") && s.contains("Emergency access"), "{s}");
+    let s = screen(&doctor_emergency_chart());
+    assert!(s.contains("EMERGENCY ACCESS") && !s.contains("new record"), "read only: {s}");
+}
+
+fn grant(n: u128, actor: &str, patient: &str) -> healthsynx_shared::api::BreakGlassGrant {
+    healthsynx_shared::api::BreakGlassGrant {
+        id: id(n),
+        actor_id: id(20),
+        actor_name: actor.into(),
+        actor_role: Role::Nurse,
+        patient_id: id(OUTSIDE),
+        patient_name: patient.into(),
+        reason: REASON.into(),
+        created_at: ts("2026-11-27T07:00:00Z"),
+        expires_at: ts("2026-11-27T08:00:00Z"),
+        reviewed_at: None,
+        reviewed_by: None,
+        review_note: None,
+    }
+}
+
+fn admin_with_grants() -> App {
+    let mut app = then(admin_with_audit, &[key(KeyCode::Tab), key(KeyCode::Tab)])();
+    let items = vec![grant(901, "Joy Nightingale", "Zoe Outside"), grant(902, "Gregory House", "Yuri Else")];
+    net(&mut app, admin::Msg::Grants(Ok(Page { items, next_cursor: None })));
+    app
+}
+
+#[test]
+fn admin_reviews_the_break_glass_queue_with_a_note() {
+    let mut app = then(admin_with_audit, &[key(KeyCode::Tab)])();
+    press(&mut app, key(KeyCode::Tab));
+    assert_eq!(tasks(&mut app), ["loading the break-glass queue"]);
+    let mut app = admin_with_grants();
+    let s = screen(&app);
+    assert!(
+        s.contains("Joy Nightingale") && s.contains("Zoe Outside") && s.contains("Collapsed in the corridor"),
+        "{s}"
+    );
+    snapshots("admin_break_glass", &app);
+    tasks(&mut app);
+    press(&mut app, key(KeyCode::Enter));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "an empty note is not sent");
+    typed(&mut app, "Confirmed with the ER: justified");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["closing the review"]);
+    let mut done = grant(901, "Joy Nightingale", "Zoe Outside");
+    done.reviewed_at = Some(now());
+    net(&mut app, admin::Msg::Reviewed(Ok(done)));
+    assert_eq!(tasks(&mut app), ["loading the break-glass queue"]);
+    assert!(screen(&app).contains("Review closed"), "{}", screen(&app));
+}
+
+#[test]
+fn a_patient_sees_emergency_access_marked_with_the_reason() {
+    let mut app = patient_app();
+    let log = vec![AccessLogEntry {
+        at: ts("2026-11-27T07:40:00Z"),
+        actor_name: "Stephen Strange".into(),
+        actor_role: Some(Role::Doctor),
+        action: "record.list".into(),
+        target_type: "patient".into(),
+        emergency: true,
+        reason: Some(REASON.into()),
+    }];
+    net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
+    for _ in 0..3 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    let s = text_of(&draw_at(&app, 160, 48));
+    assert!(s.contains("Stephen Strange") && s.contains("EMERGENCY: Collapsed in the corridor"), "{s}");
 }

@@ -4,7 +4,11 @@
 use healthsynx_shared::api::{AuditQuery, ChainReport, Page, PageQuery};
 use healthsynx_shared::{AccessLogEntry, AuditEntry};
 
-use super::{Caller, Pager, State, limit};
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::{Caller, Pager, State, break_glass, limit};
 use crate::error::Result;
 use crate::policy;
 
@@ -49,6 +53,8 @@ pub async fn access_log(st: &State, who: &Caller<'_>, q: PageQuery) -> Result<Pa
     let own = who.who.user_id();
     let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
     let mut tx = st.store.read().await?;
+    // Emergency accesses show the reason given; one lookup per grant.
+    let mut reasons: HashMap<Uuid, Option<String>> = HashMap::new();
     loop {
         let rows = tx.audit_of_patient(patient, pager.at(), pager.batch()).await?;
         let n = rows.len();
@@ -60,12 +66,25 @@ pub async fn access_log(st: &State, who: &Caller<'_>, q: PageQuery) -> Result<Pa
                     Some(id) => st.store.user(id).await?.map(|u| u.full_name).unwrap_or_else(|| "a former user".into()),
                     None => "unknown".into(),
                 };
+                let reason = match e.grant_id {
+                    Some(g) => match reasons.get(&g) {
+                        Some(r) => r.clone(),
+                        None => {
+                            let r = tx.grant(g).await?.map(|row| break_glass::reason_of(st, &row)).transpose()?;
+                            reasons.insert(g, r.clone());
+                            r
+                        }
+                    },
+                    None => None,
+                };
                 Some(AccessLogEntry {
                     at: e.at,
                     actor_name,
                     actor_role: e.actor_role,
                     action: e.action,
                     target_type: e.target_type,
+                    emergency: e.grant_id.is_some(),
+                    reason,
                 })
             };
             if !pager.push(at, entry) {

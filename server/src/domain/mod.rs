@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auditlog;
+pub mod break_glass;
 pub mod patients;
 pub mod records;
 pub mod scheduling;
@@ -17,7 +18,7 @@ use crate::config::Config;
 use crate::crypto::seal::Sealer;
 use crate::crypto::token::{Lifetimes, TokenKeys};
 use crate::error::{Error, Result};
-use crate::policy::{CareFacts, Principal, care_question};
+use crate::policy::{self, CareFacts, Principal, care_question};
 use crate::scope::CareScope;
 use crate::store::{Cursor, Store};
 use crate::throttle::Throttle;
@@ -56,9 +57,46 @@ impl State {
         let Some(scope) = care_question(p) else { return Ok(CareFacts::default()) };
         let cares = self.store.read().await?.cares_for(&scope, patient).await?;
         Ok(match scope {
-            CareScope::Doctor(_) => CareFacts { doctor_cares: cares, department_cares: false },
-            CareScope::Department(_) => CareFacts { doctor_cares: false, department_cares: cares },
+            CareScope::Doctor(_) => CareFacts { doctor_cares: cares, ..CareFacts::default() },
+            CareScope::Department(_) => CareFacts { department_cares: cares, ..CareFacts::default() },
         })
+    }
+
+    /// The live break-glass grant `p` holds on `patient`, if any.
+    pub async fn live_grant(&self, p: &Principal, patient: Uuid) -> Result<Option<Uuid>> {
+        let now = now();
+        let grants = self.store.read().await?.grants_of(p.user_id(), patient).await?;
+        Ok(grants.into_iter().find(|g| g.expires_at > now).map(|g| g.id))
+    }
+
+    /// Decides a read of `patient`'s data with `rule`, first on `care`; only
+    /// when that says no (`404`) and a grant could widen the caller's reach is
+    /// their live grant looked up and `rule` asked again with it.
+    pub async fn with_grant<T>(
+        &self,
+        p: &Principal,
+        patient: Uuid,
+        care: CareFacts,
+        rule: impl Fn(CareFacts) -> Result<T>,
+    ) -> Result<T> {
+        match rule(care) {
+            Err(Error::NotFound) if policy::may_hold_grant(p) => {
+                let grant = self.live_grant(p, patient).await?;
+                rule(CareFacts { grant, ..care })
+            }
+            decided => decided,
+        }
+    }
+
+    /// [`State::with_grant`] on the caller's care facts about `patient`.
+    pub async fn decide_read<T>(
+        &self,
+        p: &Principal,
+        patient: Uuid,
+        rule: impl Fn(CareFacts) -> Result<T>,
+    ) -> Result<T> {
+        let care = self.care_facts(p, patient).await?;
+        self.with_grant(p, patient, care, rule).await
     }
 }
 

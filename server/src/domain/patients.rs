@@ -113,10 +113,11 @@ fn to_patient(st: &State, p: &Principal, row: &PatientRow, user: &UserRow) -> Re
 
 /// `GET /api/patients/{id}` (scoped; out of scope is `404`).
 pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
-    let facts = st.care_facts(who.who, id).await?;
-    policy::read_patient(who.who, id, facts)?;
+    let reach = st.decide_read(who.who, id, |care| policy::read_patient(who.who, id, care)).await?;
     let patient = view(st, who.who, id).await?;
-    st.store.append_audit([Draft::new(&who.actor(), Action::PatientRead, "patient", Some(id)).patient(id)]).await?;
+    st.store
+        .append_audit([Draft::new(&who.actor(), Action::PatientRead, "patient", Some(id)).patient(id).reach(reach)])
+        .await?;
     Ok(patient)
 }
 

@@ -12,7 +12,7 @@ use healthsynx_shared::{AppointmentStatus, MedicalRecord, Prescription, RecordSt
 use super::{Caller, Pager, State, limit};
 use crate::audit::{Action, Draft};
 use crate::error::{Error, Result};
-use crate::policy::{self, ApptFacts};
+use crate::policy::{self, ApptFacts, Reach};
 use crate::store::RecordRow;
 
 const MAX_PRESCRIPTIONS: usize = 50;
@@ -65,8 +65,18 @@ fn to_record(st: &State, row: &RecordRow) -> Result<MedicalRecord> {
     })
 }
 
-/// Loads a record the caller may read; anything else is `404`.
-async fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
+/// Loads a record the caller may read (in scope, or through a live grant),
+/// and how; anything else is `404`.
+async fn readable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<(RecordRow, Reach)> {
+    let row = st.store.read().await?.record(id).await?.ok_or(Error::NotFound)?;
+    let reach = st.decide_read(who.who, row.patient_id, |care| policy::read_records_of(who.who, row.patient_id, care));
+    let reach = reach.await?;
+    Ok((row, reach))
+}
+
+/// Loads a record the caller may change: in scope, never through a grant
+/// (emergency access reads only).
+async fn changeable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow> {
     let row = st.store.read().await?.record(id).await?.ok_or(Error::NotFound)?;
     let care = st.care_facts(who.who, row.patient_id).await?;
     policy::read_records_of(who.who, row.patient_id, care)?;
@@ -81,7 +91,7 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<Medi
     // A doctor may see the patient but not another doctor's appointment:
     // refused plainly, since the patient is already in their care.
     let care = st.care_facts(who.who, appt.patient_id).await?;
-    if policy::read_appointment(who.who, visible).is_err() && !care.doctor_cares {
+    if policy::read_appointment(who.who, visible, care).is_err() && !care.doctor_cares {
         return Err(Error::NotFound);
     }
     policy::create_record(who.who, appt.doctor_id)?;
@@ -114,11 +124,10 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<Medi
 
 /// `GET /api/records/{id}` (scoped).
 pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<MedicalRecord> {
-    let row = readable(st, who, id).await?;
+    let (row, reach) = readable(st, who, id).await?;
     let rec = to_record(st, &row)?;
-    st.store
-        .append_audit([Draft::new(&who.actor(), Action::RecordRead, "record", Some(id)).patient(row.patient_id)])
-        .await?;
+    let entry = Draft::new(&who.actor(), Action::RecordRead, "record", Some(id)).patient(row.patient_id).reach(reach);
+    st.store.append_audit([entry]).await?;
     Ok(rec)
 }
 
@@ -137,8 +146,7 @@ pub async fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<M
         (None, None, Some(own)) => own,
         (None, None, None) => return Err(Error::invalid("patient_id", "give patient_id or appointment_id")),
     };
-    let care = st.care_facts(who.who, patient).await?;
-    policy::read_records_of(who.who, patient, care)?;
+    let reach = st.decide_read(who.who, patient, |care| policy::read_records_of(who.who, patient, care)).await?;
     let mut pager = Pager::new(super::cursor(q.cursor.as_deref())?, limit(q.limit)?);
     loop {
         let rows = match q.appointment_id {
@@ -158,14 +166,16 @@ pub async fn list(st: &State, who: &Caller<'_>, q: RecordQuery) -> Result<Page<M
         }
     }
     st.store
-        .append_audit([Draft::new(&who.actor(), Action::RecordList, "patient", Some(patient)).patient(patient)])
+        .append_audit([Draft::new(&who.actor(), Action::RecordList, "patient", Some(patient))
+            .patient(patient)
+            .reach(reach)])
         .await?;
     Ok(pager.finish())
 }
 
 /// `PATCH /api/records/{id}` with `If-Match`: a new version; the old stays in history.
 pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: RecordPatch) -> Result<MedicalRecord> {
-    let seen = readable(st, who, id).await?;
+    let seen = changeable(st, who, id).await?;
     policy::change_record(who.who, seen.doctor_id)?;
     let mut tx = st.store.begin().await?;
     let old = tx.record(id).await?.ok_or(Error::NotFound)?;
@@ -199,7 +209,7 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, req: R
 
 /// `DELETE /api/records/{id}`: retracts as entered in error; kept in history.
 pub async fn retract(st: &State, who: &Caller<'_>, id: Uuid) -> Result<()> {
-    let seen = readable(st, who, id).await?;
+    let seen = changeable(st, who, id).await?;
     policy::change_record(who.who, seen.doctor_id)?;
     let mut tx = st.store.begin().await?;
     let old = tx.record(id).await?.ok_or(Error::NotFound)?;
@@ -218,7 +228,7 @@ pub async fn retract(st: &State, who: &Caller<'_>, id: Uuid) -> Result<()> {
 
 /// `GET /api/records/{id}/history`: every version, oldest first, with what changed.
 pub async fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<RecordVersion>> {
-    let row = readable(st, who, id).await?;
+    let (row, reach) = readable(st, who, id).await?;
     let mut out: Vec<RecordVersion> = Vec::new();
     for v in st.store.read().await?.record_versions(id).await? {
         let rec = to_record(st, &v)?;
@@ -247,7 +257,9 @@ pub async fn history(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Vec<Recor
         });
     }
     st.store
-        .append_audit([Draft::new(&who.actor(), Action::RecordHistory, "record", Some(id)).patient(row.patient_id)])
+        .append_audit([Draft::new(&who.actor(), Action::RecordHistory, "record", Some(id))
+            .patient(row.patient_id)
+            .reach(reach)])
         .await?;
     Ok(out)
 }

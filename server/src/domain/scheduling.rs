@@ -19,7 +19,7 @@ use super::{Caller, Pager, State, limit};
 use crate::audit::{Action, Draft};
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
-use crate::policy::{self, ApptFacts, Principal};
+use crate::policy::{self, ApptFacts, CareFacts, Principal, Reach};
 use crate::scope::ApptScope;
 use crate::store::{AppointmentRow, IdempotencyRow, MAX_APPOINTMENT_HOURS, Txn, UserRow};
 
@@ -400,13 +400,12 @@ pub async fn book(
 /// `GET /api/appointments/{id}` (scoped).
 pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointment> {
     let row = st.store.read().await?.appointment(id).await?.ok_or(Error::NotFound)?;
-    policy::read_appointment(who.who, facts(&row))?;
+    let rule = |care| policy::read_appointment(who.who, facts(&row), care);
+    let reach = st.with_grant(who.who, row.patient_id, CareFacts::default(), rule).await?;
     let a = to_appointment(st, &row).await?;
-    st.store
-        .append_audit([
-            Draft::new(&who.actor(), Action::AppointmentRead, "appointment", Some(id)).patient(row.patient_id)
-        ])
-        .await?;
+    let entry =
+        Draft::new(&who.actor(), Action::AppointmentRead, "appointment", Some(id)).patient(row.patient_id).reach(reach);
+    st.store.append_audit([entry]).await?;
     Ok(a)
 }
 
@@ -575,7 +574,20 @@ pub async fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<P
     {
         return Err(Error::invalid("to", "must be after from"));
     }
-    let index = list_index(who.who, &q)?;
+    // A doctor's or nurse's list of one patient reads all of that patient's
+    // appointments while they hold a live grant on them; only those lists
+    // look a grant up.
+    let emergency = match q.patient_id {
+        Some(patient) if policy::may_hold_grant(who.who) => {
+            let care = CareFacts { grant: st.live_grant(who.who, patient).await?, ..CareFacts::default() };
+            policy::emergency_appointment_list(who.who, patient, care)
+        }
+        _ => None,
+    };
+    let (index, reach) = match emergency {
+        Some(found) => found,
+        None => (list_index(who.who, &q)?, Reach::InScope),
+    };
     let wanted = |a: &AppointmentRow| {
         q.doctor_id.is_none_or(|d| a.doctor_id == d)
             && q.patient_id.is_none_or(|p| a.patient_id == p)
@@ -607,7 +619,7 @@ pub async fn list(st: &State, who: &Caller<'_>, q: AppointmentQuery) -> Result<P
         .append_audit(
             patients
                 .into_iter()
-                .map(|p| Draft::new(&who.actor(), Action::AppointmentList, "patient", Some(p)).patient(p)),
+                .map(|p| Draft::new(&who.actor(), Action::AppointmentList, "patient", Some(p)).patient(p).reach(reach)),
         )
         .await?;
     Ok(pager.finish())

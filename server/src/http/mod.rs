@@ -11,6 +11,7 @@
 
 mod accounts;
 mod auth;
+mod break_glass;
 pub mod metrics;
 mod ops;
 mod patients;
@@ -389,6 +390,7 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit | AdminBackup => {
             accounts::handle(st, route, req, &c).await
         }
+        BreakGlass | ListBreakGlass | ReviewBreakGlass => break_glass::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm => {
             Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
         }

@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod break_glass;
 mod conditional;
 mod hardening;
 mod http;

@@ -2,7 +2,7 @@
 //! the server), the appointment that led here, and the patient's records.
 //! Doctors may write and retract their own records from here.
 
-use healthsynx_shared::api::RecordQuery;
+use healthsynx_shared::api::{AppointmentQuery, RecordQuery};
 use healthsynx_shared::{Appointment, MedicalRecord, Page, Patient, Problem, RecordStatus, RecordVersion};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::app::{Ctx, Msg, View};
 use crate::components::Outcome;
 use crate::components::editor::{Editor, EditorMsg, EditorOutcome, prescriptions_text};
+use crate::components::emergency;
 use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, bind, char, code};
 use crate::screens::front_desk::{appt_lines, patient_lines};
 use crate::time;
@@ -25,6 +26,8 @@ pub enum ChartMsg {
     Editor(EditorMsg),
     Retracted(Result<(), Problem>),
     History(Result<Vec<RecordVersion>, Problem>),
+    /// The patient's appointments, loaded for a chart opened under a grant.
+    Appointments(Result<Page<Appointment>, Problem>),
 }
 
 enum Mode {
@@ -45,6 +48,10 @@ pub struct Chart {
     pub records: Option<Vec<MedicalRecord>>,
     pick: Pick,
     mode: Mode,
+    /// Opened through a break-glass grant that lasts until then: read only, marked.
+    pub emergency: Option<jiff::Timestamp>,
+    /// Under a grant: the patient's appointments (there is no one visit that led here).
+    appts: Option<Vec<Appointment>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,13 +120,35 @@ impl Keymap for Chart {
 impl Chart {
     /// Opens a chart and starts loading the profile and records.
     pub fn open(patient_id: Uuid, appt: Option<Appointment>, writer: Option<Uuid>, ctx: &mut Ctx) -> Self {
-        let mut chart =
-            Chart { patient_id, appt, writer, patient: None, records: None, pick: Pick::default(), mode: Mode::List };
+        let mut chart = Chart {
+            patient_id,
+            appt,
+            writer,
+            patient: None,
+            records: None,
+            pick: Pick::default(),
+            mode: Mode::List,
+            emergency: None,
+            appts: None,
+        };
         let client = ctx.client.clone();
         ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, |r| {
             Msg::new(ChartMsg::Patient(r))
         });
         chart.load_records(ctx);
+        chart
+    }
+
+    /// Opens the chart of a patient outside the caller's care, through a
+    /// grant lasting until `expires_at`: read only, with the time left shown.
+    pub fn under_grant(patient_id: Uuid, expires_at: jiff::Timestamp, ctx: &mut Ctx) -> Self {
+        let mut chart = Chart::open(patient_id, None, None, ctx);
+        chart.emergency = Some(expires_at);
+        let client = ctx.client.clone();
+        let q = AppointmentQuery { patient_id: Some(patient_id), limit: Some(50), ..AppointmentQuery::default() };
+        ctx.spawn("loading appointments", async move { client.appointments(&q).await }, |r| {
+            Msg::new(ChartMsg::Appointments(r))
+        });
         chart
     }
 
@@ -242,6 +271,11 @@ impl Chart {
                 self.load_records(ctx);
             }
             ChartMsg::Retracted(Err(p)) => ctx.problem("Not retracted", &p),
+            ChartMsg::Appointments(Ok(page)) => self.appts = Some(page.items),
+            ChartMsg::Appointments(Err(p)) => {
+                self.appts = Some(Vec::new());
+                ctx.problem("Could not load the appointments", &p);
+            }
             ChartMsg::History(r) => {
                 if let Mode::History(versions) = &mut self.mode {
                     match r {
@@ -269,6 +303,14 @@ impl Chart {
             e.draw(f, area, &title, v);
             return;
         }
+        let area = match self.emergency {
+            Some(until) => {
+                let [banner, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
+                f.render_widget(Paragraph::new(emergency::banner(until, v)), banner);
+                rest
+            }
+            None => area,
+        };
         let [top, list] = Layout::vertical([Constraint::Length(8), Constraint::Min(3)]).areas(area);
         let [left, right] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
         let profile = match &self.patient {
@@ -276,11 +318,18 @@ impl Chart {
             None => vec![Line::from(Span::styled("Loading…", t.dim()))],
         };
         f.render_widget(Paragraph::new(profile).block(ui::block("Patient", t)), left);
-        let visit = match &self.appt {
-            Some(a) => appt_lines(a, v),
-            None => vec![Line::from(Span::styled("—", t.dim()))],
+        let (visit, visit_title) = match (&self.appt, &self.appts) {
+            (Some(a), _) => (appt_lines(a, v), "Appointment"),
+            (None, Some(appts)) if appts.is_empty() => {
+                (vec![Line::from(Span::styled("No appointments.", t.dim()))], "Appointments")
+            }
+            (None, Some(appts)) => (appts.iter().map(|a| appt_row(a, v)).collect(), "Appointments"),
+            (None, None) if self.emergency.is_some() => {
+                (vec![Line::from(Span::styled("Loading…", t.dim()))], "Appointments")
+            }
+            (None, None) => (vec![Line::from(Span::styled("—", t.dim()))], "Appointment"),
         };
-        f.render_widget(Paragraph::new(visit).wrap(Wrap { trim: true }).block(ui::block("Appointment", t)), right);
+        f.render_widget(Paragraph::new(visit).wrap(Wrap { trim: true }).block(ui::block(visit_title, t)), right);
         let rows = match &self.records {
             None => vec![Line::from(Span::styled("Loading…", t.dim()))],
             Some(recs) => recs.iter().map(|r| self.record_row(r, v)).collect(),
@@ -341,6 +390,16 @@ pub fn record_lines(r: &MedicalRecord, v: &View) -> Vec<Line<'static>> {
         v.theme.dim(),
     )));
     lines
+}
+
+/// One appointment in a short list: when, with whom, how it stands.
+fn appt_row(a: &Appointment, v: &View) -> Line<'static> {
+    Line::from(format!(
+        "{}  {}  {}",
+        time::full(a.start, v.tz),
+        ui::fit(&a.doctor_name, 18),
+        crate::theme::status_word(a.status)
+    ))
 }
 
 /// The first block of an id, enough to tell people apart in a short list.

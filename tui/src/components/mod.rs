@@ -6,6 +6,7 @@ pub mod booking;
 pub mod chart;
 pub mod day_nav;
 pub mod editor;
+pub mod emergency;
 pub mod refresh;
 
 /// What an embedded part tells its screen after a key.

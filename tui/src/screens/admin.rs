@@ -1,7 +1,10 @@
 //! Admin: user accounts (create, deactivate and activate, password reset
-//! with its one-time token) and the audit log (filters, verify the chain).
+//! with its one-time token), the audit log (filters, verify the chain) and
+//! the break-glass review queue (emergency accesses to judge, with a note).
 
-use healthsynx_shared::api::{AuditQuery, ChainReport, NewUser, ResetToken, UserQuery};
+use healthsynx_shared::api::{
+    AuditQuery, BreakGlassGrant, BreakGlassQuery, ChainReport, NewUser, ResetToken, UserQuery,
+};
 use healthsynx_shared::value::{DepartmentCode, Email};
 use healthsynx_shared::{AuditEntry, Outcome, Page, Problem, Role, User, validate};
 use ratatui::Frame;
@@ -24,12 +27,15 @@ pub enum Msg {
     Reset(String, Result<ResetToken, Problem>),
     Audit(bool, Result<Page<AuditEntry>, Problem>),
     Verified(Result<ChainReport, Problem>),
+    Grants(Result<Page<BreakGlassGrant>, Problem>),
+    Reviewed(Result<BreakGlassGrant, Problem>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Users,
     Audit,
+    BreakGlass,
 }
 
 enum Modal {
@@ -40,6 +46,8 @@ enum Modal {
     AuditFilter(Form),
     Entry,
     Chain(ChainReport),
+    /// Reviewing the selected break-glass grant: the note.
+    Review(Field),
 }
 
 pub struct Admin {
@@ -51,6 +59,9 @@ pub struct Admin {
     audit_pick: Pick,
     audit_query: AuditQuery,
     next_cursor: Option<String>,
+    /// Break-glass grants waiting for review; `None` until loaded.
+    grants: Option<Vec<BreakGlassGrant>>,
+    grant_pick: Pick,
     modal: Modal,
 }
 
@@ -76,6 +87,8 @@ pub enum Act {
     NextField,
     Create,
     Apply,
+    Review,
+    SendReview,
 }
 
 type B = Binding<Admin, Act>;
@@ -85,7 +98,7 @@ fn user_active(s: &Admin, active: bool) -> bool {
 }
 
 const USERS: &[B] = &[
-    bind(TAB, "Tab", "users/audit", Act::SwitchTab),
+    bind(TAB, "Tab", "next tab", Act::SwitchTab),
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.users.len() > 1),
     bind(&[char('/')], "/", "search", Act::Search),
     bind(&[char('a')], "a", "add user", Act::AddUser),
@@ -95,7 +108,7 @@ const USERS: &[B] = &[
     bind(&[char('g')], "g", "refresh", Act::Refresh),
 ];
 const AUDIT: &[B] = &[
-    bind(TAB, "Tab", "users/audit", Act::SwitchTab),
+    bind(TAB, "Tab", "next tab", Act::SwitchTab),
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.audit.len() > 1),
     bind(ENTER, "Enter", "details", Act::Details).when(|s| !s.audit.is_empty()),
     bind(&[char('/')], "/", "filter", Act::Filter),
@@ -103,6 +116,13 @@ const AUDIT: &[B] = &[
     bind(&[char(']')], "]", "more", Act::More).when(|s| s.next_cursor.is_some()),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
 ];
+const BREAK_GLASS: &[B] = &[
+    bind(TAB, "Tab", "next tab", Act::SwitchTab),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.grants.as_ref().is_some_and(|g| g.len() > 1)),
+    bind(ENTER, "Enter", "review", Act::Review).when(|s| s.selected_grant().is_some()),
+    bind(&[char('g')], "g", "refresh", Act::Refresh),
+];
+const REVIEW: &[B] = &[bind(ENTER, "Enter", "close review", Act::SendReview), bind(ESC, "Esc", "cancel", Act::Close)];
 const SEARCH: &[B] = &[bind(ENTER, "Enter", "done", Act::Close), bind(ESC, "Esc", "clear", Act::ClearSearch)];
 const CREATE: &[B] = &[
     bind(FIELDS, "Tab/↑↓", "next field", Act::NextField),
@@ -122,7 +142,9 @@ impl Keymap for Admin {
     fn bindings(&self) -> &'static [B] {
         match self.modal {
             Modal::None if self.tab == Tab::Users => USERS,
-            Modal::None => AUDIT,
+            Modal::None if self.tab == Tab::Audit => AUDIT,
+            Modal::None => BREAK_GLASS,
+            Modal::Review(_) => REVIEW,
             Modal::Search(_) => SEARCH,
             Modal::Create(_) => CREATE,
             Modal::AuditFilter(_) => FILTER,
@@ -135,6 +157,7 @@ impl Keymap for Admin {
             Modal::Search(_) => Some("search"),
             Modal::Create(_) => Some("the new user"),
             Modal::AuditFilter(_) => Some("filters"),
+            Modal::Review(_) => Some("the review note"),
             _ => None,
         }
     }
@@ -205,6 +228,8 @@ impl Admin {
             audit_pick: Pick::default(),
             audit_query: AuditQuery { limit: Some(200), ..AuditQuery::default() },
             next_cursor: None,
+            grants: None,
+            grant_pick: Pick::default(),
             modal: Modal::None,
         };
         a.load_users(ctx);
@@ -227,21 +252,59 @@ impl Admin {
         ctx.spawn("loading the audit log", async move { client.audit(&q).await }, move |r| msg(Msg::Audit(more, r)));
     }
 
+    fn load_grants(&mut self, ctx: &mut Ctx) {
+        let client = ctx.client.clone();
+        let q = BreakGlassQuery { reviewed: Some(false), limit: Some(200) };
+        ctx.spawn("loading the break-glass queue", async move { client.break_glass_grants(&q).await }, |r| {
+            msg(Msg::Grants(r))
+        });
+    }
+
+    fn selected_grant(&self) -> Option<&BreakGlassGrant> {
+        self.grants.as_ref().and_then(|g| g.get(self.grant_pick.sel))
+    }
+
+    fn send_review(&mut self, ctx: &mut Ctx) {
+        let (Modal::Review(note), Some(g)) = (&self.modal, self.selected_grant()) else { return };
+        let note = note.text().trim().to_owned();
+        if let Err(e) = validate::text(&note, validate::MAX_REASON_CHARS) {
+            ctx.error(format!("The note {e}."));
+            return;
+        }
+        let (id, client) = (g.id, ctx.client.clone());
+        ctx.spawn("closing the review", async move { client.review_break_glass(id, &note).await }, |r| {
+            msg(Msg::Reviewed(r))
+        });
+    }
+
     fn selected_user(&self) -> Option<&User> {
         self.users.get(self.user_pick.sel)
     }
 
     fn act(&mut self, a: Act, key: KeyEvent, ctx: &mut Ctx) {
         match a {
-            Act::SwitchTab => self.tab = if self.tab == Tab::Users { Tab::Audit } else { Tab::Users },
+            Act::SwitchTab => {
+                self.tab = match self.tab {
+                    Tab::Users => Tab::Audit,
+                    Tab::Audit => Tab::BreakGlass,
+                    Tab::BreakGlass => Tab::Users,
+                };
+                if self.tab == Tab::BreakGlass {
+                    self.load_grants(ctx);
+                }
+            }
             Act::Go if self.tab == Tab::Users => self.user_pick.go(&key, self.users.len()),
-            Act::Go => self.audit_pick.go(&key, self.audit.len()),
+            Act::Go if self.tab == Tab::Audit => self.audit_pick.go(&key, self.audit.len()),
+            Act::Go => self.grant_pick.go(&key, self.grants.as_ref().map_or(0, Vec::len)),
             Act::Search => self.modal = Modal::Search(Field::new("Search").with(self.query.clone())),
             Act::AddUser => self.modal = Modal::Create(create_form()),
             Act::Toggle => self.toggle(ctx),
             Act::Reset => self.reset(ctx),
             Act::Refresh if self.tab == Tab::Users => self.load_users(ctx),
-            Act::Refresh => self.load_audit(false, ctx),
+            Act::Refresh if self.tab == Tab::Audit => self.load_audit(false, ctx),
+            Act::Refresh => self.load_grants(ctx),
+            Act::Review => self.modal = Modal::Review(Field::new("Note").hint("what you found: justified or not, why")),
+            Act::SendReview => self.send_review(ctx),
             Act::Details => self.modal = Modal::Entry,
             Act::Filter => self.modal = Modal::AuditFilter(filter_form(&self.audit_query, ctx)),
             Act::Verify => {
@@ -280,6 +343,9 @@ impl Admin {
             }
             Modal::Create(form) | Modal::AuditFilter(form) => {
                 form.handle(&key);
+            }
+            Modal::Review(note) => {
+                note.handle(&key);
             }
             _ => {}
         }
@@ -364,14 +430,33 @@ impl Admin {
             Msg::Audit(_, Err(p)) => ctx.problem("Could not load the audit log", &p),
             Msg::Verified(Ok(r)) => self.modal = Modal::Chain(r),
             Msg::Verified(Err(p)) => ctx.problem("Could not verify the chain", &p),
+            Msg::Grants(Ok(page)) => {
+                self.grant_pick.clamp(page.items.len());
+                self.grants = Some(page.items);
+            }
+            Msg::Grants(Err(p)) => ctx.problem("Could not load the break-glass queue", &p),
+            Msg::Reviewed(Ok(g)) => {
+                self.modal = Modal::None;
+                ctx.info(format!("Review closed: {}'s access to {}.", g.actor_name, g.patient_name));
+                self.load_grants(ctx);
+            }
+            Msg::Reviewed(Err(p)) => {
+                ctx.problem("Review not closed", &p);
+                self.load_grants(ctx);
+            }
         }
     }
 
     fn draw_tabs(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
         let [tabs, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(area);
-        let sel = if self.tab == Tab::Users { 0 } else { 1 };
-        f.render_widget(Tabs::new(vec!["Users", "Audit log"]).select(sel).highlight_style(t.selected()), tabs);
+        let sel = match self.tab {
+            Tab::Users => 0,
+            Tab::Audit => 1,
+            Tab::BreakGlass => 2,
+        };
+        let names = vec!["Users", "Audit log", "Break-glass review"];
+        f.render_widget(Tabs::new(names).select(sel).highlight_style(t.selected()), tabs);
         match self.tab {
             Tab::Users => {
                 let rows = self.users.iter().map(user_row).collect();
@@ -387,8 +472,39 @@ impl Admin {
                 let title = format!("Audit log{}", filter_summary(&self.audit_query));
                 ui::draw_list(f, body, &title, rows, self.audit_pick, t, true);
             }
+            Tab::BreakGlass => self.draw_grants(f, body, v),
         }
         self.draw_modal(f, area, v);
+    }
+
+    fn draw_grants(&self, f: &mut Frame, area: Rect, v: &View) {
+        let t = v.theme;
+        let title = "Emergency accesses waiting for review (oldest first)";
+        match &self.grants {
+            None => f.render_widget(
+                ratatui::widgets::Paragraph::new(Span::styled("Loading…", t.dim())).block(ui::block(title, t)),
+                area,
+            ),
+            Some(g) if g.is_empty() => f.render_widget(
+                ratatui::widgets::Paragraph::new(Span::styled("Nothing to review.", t.dim()))
+                    .block(ui::block(title, t)),
+                area,
+            ),
+            Some(g) => {
+                let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(7)]).areas(area);
+                let rows = g.iter().map(|g| grant_row(g, v)).collect();
+                ui::draw_list(f, list, title, rows, self.grant_pick, t, true);
+                if let Some(g) = self.selected_grant() {
+                    let lines = grant_lines(g, v);
+                    f.render_widget(
+                        ratatui::widgets::Paragraph::new(lines)
+                            .wrap(ratatui::widgets::Wrap { trim: true })
+                            .block(ui::block("Selected", t)),
+                        detail,
+                    );
+                }
+            }
+        }
     }
 
     fn draw_modal(&self, f: &mut Frame, area: Rect, v: &View) {
@@ -410,6 +526,13 @@ impl Admin {
                 if let Some(e) = self.audit.get(self.audit_pick.sel) {
                     ui::draw_popup(f, area, "Audit entry", entry_lines(e, v), 78, t);
                 }
+            }
+            Modal::Review(note) => {
+                let who = self.selected_grant().map_or(String::new(), |g| {
+                    format!("{} ({}) read {}'s data.", g.actor_name, g.actor_role, g.patient_name)
+                });
+                let lines = vec![Line::from(who), Line::raw(""), note.line(t, true, 4)];
+                ui::draw_popup(f, area, "Close the review", lines, 78, t);
             }
             Modal::Chain(r) => {
                 let line = if r.ok {
@@ -457,9 +580,30 @@ fn audit_row(e: &AuditEntry, v: &View) -> Line<'static> {
     ))
 }
 
+fn grant_row(g: &BreakGlassGrant, v: &View) -> Line<'static> {
+    let state = if g.expires_at > v.now { "live" } else { "ended" };
+    Line::from(format!(
+        "{}  {:<20} {:<7} → {:<20} {}",
+        time::full(g.created_at, v.tz),
+        ui::fit(&g.actor_name, 19),
+        g.actor_role.as_str(),
+        ui::fit(&g.patient_name, 19),
+        state
+    ))
+}
+
+fn grant_lines(g: &BreakGlassGrant, v: &View) -> Vec<Line<'static>> {
+    vec![
+        Line::from(format!("{} ({}) → {}", g.actor_name, g.actor_role, g.patient_name)),
+        Line::from(format!("From {} until {}", time::full(g.created_at, v.tz), time::full(g.expires_at, v.tz))),
+        Line::from(format!("Reason: {}", g.reason)),
+        Line::from(format!("Grant {}", g.id)),
+    ]
+}
+
 fn entry_lines(e: &AuditEntry, v: &View) -> Vec<Line<'static>> {
     let id = |i: Option<Uuid>| i.map_or("—".to_owned(), |i| i.to_string());
-    vec![
+    let mut lines = vec![
         Line::from(format!("Seq:     {}   at {}", e.seq, time::full(e.at, v.tz))),
         Line::from(format!("Action:  {} on {} ({:?})", e.action, e.target_type, e.outcome)),
         Line::from(format!("Actor:   {} {}", id(e.actor_id), e.actor_role.map(Role::as_str).unwrap_or(""))),
@@ -468,7 +612,11 @@ fn entry_lines(e: &AuditEntry, v: &View) -> Vec<Line<'static>> {
         Line::from(format!("From:    {}", e.client_addr.as_deref().unwrap_or("—"))),
         Line::from(format!("Hash:    {}", e.hash)),
         Line::from(format!("Prev:    {}", e.prev_hash)),
-    ]
+    ];
+    if let Some(g) = e.grant_id {
+        lines.insert(5, Line::from(format!("EMERGENCY ACCESS under grant {g}")));
+    }
+    lines
 }
 
 fn filter_summary(q: &AuditQuery) -> String {

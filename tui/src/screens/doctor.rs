@@ -1,6 +1,7 @@
 //! Doctor: my calendar (day list or week grid), an appointment → the
 //! patient's chart → records and the record editor; complete / no-show;
-//! my weekly availability and time off.
+//! my weekly availability and time off; emergency access to a patient
+//! outside my care.
 
 use std::collections::BTreeSet;
 
@@ -23,6 +24,7 @@ use crate::components::Outcome;
 use crate::components::booking::{BookingFlow, BookingOutcome};
 use crate::components::chart::Chart;
 use crate::components::day_nav::{self, DayNav};
+use crate::components::emergency::{Emergency, EmergencyOutcome};
 use crate::components::refresh::AutoRefresh;
 use crate::keys::{
     self, Binding, Cmd, ENTER, ESC, FIELDS, GRID, Keymap, LIST, TAB, bind, char, ctrl_char, is_down, is_left, is_right,
@@ -57,6 +59,8 @@ enum Sub {
     FollowUp(Box<BookingFlow>),
     Chart(Box<Chart>),
     Availability(Box<Avail>),
+    /// `E`: asking for emergency access to a patient outside my care.
+    Emergency(Box<Emergency>),
 }
 
 pub struct Doctor {
@@ -86,6 +90,7 @@ pub enum Act {
     Day,
     Availability,
     Refresh,
+    Emergency,
 }
 
 type B = Binding<Doctor, Act>;
@@ -102,6 +107,7 @@ const CALENDAR: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| !s.week && s.appts.len() > 1),
     bind(GRID, "←→↑↓/hjkl", "move", Act::Go).when(|s| s.week),
     bind(ENTER, "Enter", "open patient", Act::Open).when(selected),
+    bind(&[char('E')], "E", "emergency access", Act::Emergency),
     bind(&[char('f')], "f", "follow-up", Act::FollowUp).when(selected),
     bind(&[char('c')], "c", "complete", Act::Complete).when(|s| has_status(s, AppointmentStatus::CheckedIn)),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(|s| has_status(s, AppointmentStatus::Scheduled)),
@@ -136,6 +142,7 @@ impl Screen for Doctor {
             Sub::Chart(c) => c.commands(),
             Sub::Availability(a) => keys::commands(a.as_ref()),
             Sub::FollowUp(flow) => flow.commands(),
+            Sub::Emergency(e) => e.commands(),
             Sub::Calendar => keys::commands(self),
         }
     }
@@ -145,6 +152,7 @@ impl Screen for Doctor {
             Sub::Chart(c) => c.typing(),
             Sub::Availability(a) => a.text_field().is_some(),
             Sub::FollowUp(flow) => flow.typing(),
+            Sub::Emergency(_) => true,
             Sub::Calendar => false,
         }
     }
@@ -157,6 +165,10 @@ impl Screen for Doctor {
                 let out = flow.handle_key(key, ctx);
                 return self.after_follow_up(out, ctx);
             }
+            Sub::Emergency(e) => match e.handle_key(key, ctx) {
+                EmergencyOutcome::Closed => Outcome::Closed,
+                _ => Outcome::Open,
+            },
             Sub::Calendar => match keys::action(self, &key) {
                 Some(a) => {
                     self.act(a, key, ctx);
@@ -188,6 +200,11 @@ impl Screen for Doctor {
                 let out = flow.on_msg(msg, ctx);
                 self.after_follow_up(out, ctx);
             }
+            Sub::Emergency(e) => {
+                if let EmergencyOutcome::Granted(patient, until) = e.on_msg(msg, ctx) {
+                    self.sub = Sub::Chart(Box::new(Chart::under_grant(patient, until, ctx)));
+                }
+            }
             Sub::Calendar => {}
         }
     }
@@ -207,6 +224,10 @@ impl Screen for Doctor {
             }
             Sub::Chart(c) => c.draw(f, area, v),
             Sub::Availability(a) => a.draw(f, area, v),
+            Sub::Emergency(e) => {
+                self.draw_calendar(f, area, v);
+                e.draw(f, area, v);
+            }
             Sub::Calendar => self.draw_calendar(f, area, v),
         }
     }
@@ -304,6 +325,7 @@ impl Doctor {
                 self.reload(ctx);
             }
             Act::Availability => self.sub = Sub::Availability(Box::new(Avail::open(self.me, ctx))),
+            Act::Emergency => self.sub = Sub::Emergency(Box::default()),
             Act::Refresh => self.reload(ctx),
         }
     }

@@ -1,5 +1,6 @@
 //! Nurse: the department's appointments of a day, check-in, and read-only
-//! charts (profile with masked insurance, records).
+//! charts (profile with masked insurance, records); emergency access to a
+//! patient outside the department's care.
 
 use healthsynx_shared::api::{AppointmentAction, AppointmentQuery};
 use healthsynx_shared::client::Fresh;
@@ -15,6 +16,7 @@ use crate::app::{self, Ctx, Handled, View};
 use crate::components::Outcome;
 use crate::components::chart::Chart;
 use crate::components::day_nav::{self, DayNav};
+use crate::components::emergency::{Emergency, EmergencyOutcome};
 use crate::components::refresh::AutoRefresh;
 use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LIST, bind, char};
 use crate::screens::Screen;
@@ -41,6 +43,8 @@ pub struct Nurse {
     pick: Pick,
     refresh: AutoRefresh,
     chart: Option<Box<Chart>>,
+    /// `E`: asking for emergency access to a patient outside the department's care.
+    emergency: Option<Box<Emergency>>,
     /// `/` narrows the list to patients or doctors whose name matches.
     filter: Field,
     filtering: bool,
@@ -54,6 +58,7 @@ pub enum Act {
     Filter,
     Day,
     Refresh,
+    Emergency,
     DoneFiltering,
     ClearFilter,
 }
@@ -63,6 +68,7 @@ type B = Binding<Nurse, Act>;
 const LIST_KEYS: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.shown().len() > 1),
     bind(ENTER, "Enter", "open patient", Act::Open).when(|s| s.selected().is_some()),
+    bind(&[char('E')], "E", "emergency access", Act::Emergency),
     bind(&[char('c')], "c", "check in", Act::CheckIn)
         .when(|s| s.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
     bind(&[char('/')], "/", "filter", Act::Filter),
@@ -78,7 +84,8 @@ impl Keymap for Nurse {
 
     fn bindings(&self) -> &'static [B] {
         match (&self.chart, self.filtering) {
-            // The chart answers its own keys.
+            // The chart and the emergency request answer their own keys.
+            _ if self.emergency.is_some() => &[],
             (Some(_), _) => &[],
             (None, true) => FILTER_KEYS,
             (None, false) => LIST_KEYS,
@@ -86,7 +93,7 @@ impl Keymap for Nurse {
     }
 
     fn text_field(&self) -> Option<&'static str> {
-        (self.chart.is_none() && self.filtering).then_some("filter by name")
+        (self.chart.is_none() && self.emergency.is_none() && self.filtering).then_some("filter by name")
     }
 }
 
@@ -96,17 +103,24 @@ impl Screen for Nurse {
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        match &self.chart {
-            Some(c) => c.commands(),
-            None => keys::commands(self),
+        match (&self.emergency, &self.chart) {
+            (Some(e), _) => e.commands(),
+            (None, Some(c)) => c.commands(),
+            (None, None) => keys::commands(self),
         }
     }
 
     fn typing(&self) -> bool {
-        self.filtering || self.chart.as_ref().is_some_and(|c| c.typing())
+        self.emergency.is_some() || self.filtering || self.chart.as_ref().is_some_and(|c| c.typing())
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        if let Some(e) = &mut self.emergency {
+            if e.handle_key(key, ctx) == EmergencyOutcome::Closed {
+                self.emergency = None;
+            }
+            return Handled::Consumed;
+        }
         if let Some(c) = &mut self.chart {
             return match c.handle_key(key, ctx) {
                 Outcome::Closed => {
@@ -132,7 +146,12 @@ impl Screen for Nurse {
         match msg.take::<Msg>() {
             Ok(m) => self.on_result(m, ctx),
             Err(m) => {
-                if let Some(c) = &mut self.chart {
+                if let Some(e) = &mut self.emergency {
+                    if let EmergencyOutcome::Granted(patient, until) = e.on_msg(m, ctx) {
+                        self.emergency = None;
+                        self.chart = Some(Box::new(Chart::under_grant(patient, until, ctx)));
+                    }
+                } else if let Some(c) = &mut self.chart {
                     c.on_msg(m, ctx);
                 }
             }
@@ -160,6 +179,7 @@ impl Nurse {
             pick: Pick::default(),
             refresh: AutoRefresh::default(),
             chart: None,
+            emergency: None,
             filter: Field::new("/"),
             filtering: false,
         };
@@ -231,6 +251,7 @@ impl Nurse {
                 self.reload(ctx);
             }
             Act::Refresh => self.reload(ctx),
+            Act::Emergency => self.emergency = Some(Box::default()),
             Act::DoneFiltering => {
                 self.filtering = false;
                 self.pick = Pick::default();
@@ -279,6 +300,13 @@ impl Nurse {
             c.draw(f, area, v);
             return;
         }
+        self.draw_list(f, area, v);
+        if let Some(e) = &self.emergency {
+            e.draw(f, area, v);
+        }
+    }
+
+    fn draw_list(&self, f: &mut Frame, area: Rect, v: &View) {
         let title = format!(
             "{} · {}",
             if self.department.is_empty() { "Department" } else { &self.department },

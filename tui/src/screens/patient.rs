@@ -363,13 +363,22 @@ impl PatientHome {
                 .iter()
                 .map(|e| {
                     let role = e.actor_role.map(|r| r.to_string()).unwrap_or_default();
-                    Line::from(format!(
+                    let line = format!(
                         "{}  {:<20} {:<12} {}",
                         time::full(e.at, v.tz),
                         ui::fit(&e.actor_name, 19),
                         role,
                         e.action
-                    ))
+                    );
+                    if !e.emergency {
+                        return Line::from(line);
+                    }
+                    // Emergency access outside the actor's care: marked, with the reason they gave.
+                    let reason = e.reason.as_deref().unwrap_or("no reason recorded");
+                    Line::from(vec![
+                        Span::raw(line),
+                        Span::styled(format!("  EMERGENCY: {}", ui::fit(reason, 60)), t.error()),
+                    ])
                 })
                 .collect(),
         };
