@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auditlog;
+pub mod mfa;
 pub mod patients;
 pub mod records;
 pub mod scheduling;
