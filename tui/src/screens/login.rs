@@ -184,8 +184,10 @@ impl Login {
             "logging in",
             async move {
                 let client = Client::new(&server)?;
-                let pair = client.login(&email, &password).await?;
-                Ok((client, pair.user))
+                match client.login(&email, &password).await? {
+                    healthsynx_shared::api::LoginAnswer::Tokens(pair) => Ok((client, pair.user)),
+                    _ => Err(Problem::new(401, "a second factor is needed")),
+                }
             },
             |r| app::Msg::new(Msg::Done(r)),
         );
