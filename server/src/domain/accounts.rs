@@ -117,12 +117,7 @@ pub(crate) fn new_family(st: &State, user: &UserRow, addr: Option<&str>, user_ag
 /// role needs one) answers with an `mfa_token` instead of tokens; its
 /// failures are forgiven only once the code is right, so guessing codes
 /// counts toward the same lockout as guessing passwords.
-pub async fn login(
-    st: &State,
-    req: LoginRequest,
-    addr: Option<&str>,
-    user_agent: Option<&str>,
-) -> Result<LoginAnswer> {
+pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>, user_agent: Option<&str>) -> Result<LoginAnswer> {
     let email = req.email.trim();
     let ip = addr.and_then(|a| a.parse().ok());
     let row = st.store.read().await?.user_by_email(email).await?;

@@ -201,7 +201,9 @@ pub async fn verify_login(
         let ip = addr.and_then(|a| a.parse().ok());
         if let Some(wait) = st.throttle.login_wait(&st.store, &u.email, ip).await? {
             st.store
-                .append_audit([Draft::new(&actor, Action::AuthLoginThrottled, "user", actor.id).outcome(Outcome::Denied)])
+                .append_audit([
+                    Draft::new(&actor, Action::AuthLoginThrottled, "user", actor.id).outcome(Outcome::Denied)
+                ])
                 .await?;
             return Err(throttled(wait, "too many failed logins; try again later"));
         }
@@ -247,8 +249,9 @@ pub async fn enrolment_bearer(st: &State, bearer: &str) -> Result<Option<(Princi
     }
     let hash = sha256_hex(bearer.as_bytes());
     let pending = st.store.read().await?.mfa_challenge(&hash).await?;
-    let pending =
-        pending.filter(|p| p.purpose == MfaPurpose::Enrol && p.expires_at > Timestamp::now()).ok_or_else(token_ended)?;
+    let pending = pending
+        .filter(|p| p.purpose == MfaPurpose::Enrol && p.expires_at > Timestamp::now())
+        .ok_or_else(token_ended)?;
     let user = st.store.user(pending.user_id).await?.filter(|u| u.active).ok_or_else(token_ended)?;
     let patient_id =
         if user.role == Role::Patient { st.store.read().await?.patient_id_of_user(user.id).await? } else { None };
@@ -344,7 +347,9 @@ pub async fn remove(st: &State, who: &Caller<'_>, req: TotpCode) -> Result<()> {
     if !ok {
         st.throttle.login_failed(&st.store, &user.email, ip).await?;
         st.store
-            .append_audit([Draft::new(&who.actor(), Action::MfaRemove, "user", Some(user.id)).outcome(Outcome::Failure)])
+            .append_audit(
+                [Draft::new(&who.actor(), Action::MfaRemove, "user", Some(user.id)).outcome(Outcome::Failure)],
+            )
             .await?;
         return Err(Error::invalid("code", "is not a current or recovery code of your second factor"));
     }

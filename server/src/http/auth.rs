@@ -20,9 +20,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             accounts::verify(st, req.json()?).await?;
             ok(&Empty {})
         }
-        RouteId::MfaVerify => {
-            ok(&mfa::verify_login(st, req.json()?, addr.as_deref(), req.header("user-agent")).await?)
-        }
+        RouteId::MfaVerify => ok(&mfa::verify_login(st, req.json()?, addr.as_deref(), req.header("user-agent")).await?),
         RouteId::PasswordResetConfirm => {
             accounts::confirm_reset(st, req.json()?, addr.as_deref()).await?;
             no_content()

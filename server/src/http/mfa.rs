@@ -13,7 +13,13 @@ use crate::error::{Error, Result};
 
 /// `enrol_token`: the hash of the enrolment token the caller came with,
 /// when not with an access token.
-pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>, enrol_token: Option<&str>) -> Result<Response> {
+pub async fn handle(
+    st: &State,
+    route: RouteId,
+    req: &Req,
+    c: &Caller<'_>,
+    enrol_token: Option<&str>,
+) -> Result<Response> {
     match route {
         RouteId::MfaTotpCreate => created(&mfa::begin_enrolment(st, c).await?, &RouteId::MfaTotpCreate.path(&[])),
         RouteId::MfaTotpConfirm => ok(&mfa::confirm(st, c, req.json()?, enrol_token).await?),

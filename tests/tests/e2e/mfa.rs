@@ -2,8 +2,8 @@
 //! independent implementation (Python's `pyotp`), replays, recovery codes,
 //! lockout, and accounts whose role must have a factor.
 
-use healthsynx_tests::shared::api::{LoginAnswer, RouteId};
 use healthsynx_tests::shared::Role;
+use healthsynx_tests::shared::api::{LoginAnswer, RouteId};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::{PASSWORD, TestApp};
 use serde_json::json;
