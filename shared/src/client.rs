@@ -56,6 +56,8 @@ impl Client {
     pub fn new(base: &str) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // What a session list shows for this login.
+            .user_agent(concat!("healthsynx-client/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Problem::new(0, format!("cannot build HTTP client: {e}")))?;

@@ -261,6 +261,7 @@ impl Login {
             Msg::Done(r) => r,
             Msg::Code(client, token) => {
                 self.mfa = Some((client, token));
+                self.picking = false;
                 self.code.value.clear();
                 self.form.fields[PASSWORD].value.clear();
                 self.error = None;
