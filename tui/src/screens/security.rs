@@ -286,9 +286,9 @@ impl Screen for Security {
                         let when = |at: Option<jiff::Timestamp>| at.map_or("—".to_owned(), |a| day_hm(a, v.tz));
                         let here = if s.current { "this one " } else { "         " };
                         Line::from(format!(
-                            "{here}{:<15} {:<18}  since {}  last used {}",
+                            "{here}{:<15} {:<24}  since {}  last used {}",
                             s.client_addr.as_deref().unwrap_or("—"),
-                            ui::fit(s.user_agent.as_deref().unwrap_or("—"), 18),
+                            ui::fit(s.user_agent.as_deref().unwrap_or("—"), 24),
                             when(s.created_at),
                             when(s.last_used_at),
                         ))

@@ -87,7 +87,7 @@ impl Accounts for PgTx<'_> {
 
     async fn refresh_families_of(&mut self, user: Uuid) -> Result<Vec<RefreshFamily>> {
         let rows = self.query("SELECT doc FROM refresh_families WHERE user_id = $1 ORDER BY id", &[&user]).await?;
-        rows.iter().map(|r| doc(&r, "doc")).collect()
+        rows.iter().map(|r| doc(r, "doc")).collect()
     }
 
     async fn reset_token(&mut self, hash: &str) -> Result<Option<ResetTokenRow>> {
