@@ -73,10 +73,17 @@ pub enum Action {
     UserPasswordResetIssue,
     UserRead,
     UserUpdate,
+    // ---- second factor and sessions ----
+    AuthMfaChallenge,
+    AuthMfaVerify,
+    MfaEnrol,
+    MfaConfirm,
+    MfaRemove,
+    SessionRevoke,
 }
 
 impl Action {
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 48] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -119,6 +126,12 @@ impl Action {
         Action::UserPasswordResetIssue,
         Action::UserRead,
         Action::UserUpdate,
+        Action::AuthMfaChallenge,
+        Action::AuthMfaVerify,
+        Action::MfaEnrol,
+        Action::MfaConfirm,
+        Action::MfaRemove,
+        Action::SessionRevoke,
     ];
 
     /// The name the log keeps.
@@ -166,6 +179,12 @@ impl Action {
             Action::UserPasswordResetIssue => "user.password_reset_issue",
             Action::UserRead => "user.read",
             Action::UserUpdate => "user.update",
+            Action::AuthMfaChallenge => "auth.mfa_challenge",
+            Action::AuthMfaVerify => "auth.mfa_verify",
+            Action::MfaEnrol => "mfa.enrol",
+            Action::MfaConfirm => "mfa.confirm",
+            Action::MfaRemove => "mfa.remove",
+            Action::SessionRevoke => "session.revoke",
         }
     }
 }

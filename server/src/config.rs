@@ -267,6 +267,14 @@ pub struct SettingArgs {
     /// Connections served at once; more are answered `503` and closed.
     #[arg(long, env = "HEALTHSYNX_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Roles that must log in with a second factor, comma-separated, or
+    /// `none` (default `admin`; `none` under `--demo`, so its logins work
+    /// with passwords alone).
+    #[arg(long, env = "HEALTHSYNX_MFA_REQUIRED_ROLES")]
+    pub mfa_required_roles: Option<String>,
+    /// Seconds an `mfa_token` from a login waits for its code.
+    #[arg(long, env = "HEALTHSYNX_MFA_TOKEN_TTL", default_value_t = 300)]
+    pub mfa_token_ttl: u64,
     /// Log lines as human text or JSON.
     #[arg(long, env = "HEALTHSYNX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
@@ -362,6 +370,18 @@ pub fn parse_data_key(s: &str, name: &str) -> anyhow::Result<[u8; 32]> {
     bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("{name} must decode to 32 bytes, not {}", b.len()))
 }
 
+/// `admin,doctor`, or `none` (or nothing) for no role.
+pub fn parse_roles(s: &str) -> anyhow::Result<Vec<healthsynx_shared::Role>> {
+    let mut roles = Vec::new();
+    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty() && *n != "none") {
+        let role = name.parse().map_err(|e: String| anyhow::anyhow!("HEALTHSYNX_MFA_REQUIRED_ROLES: {e}"))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(roles)
+}
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -389,6 +409,10 @@ pub struct Config {
     pub pool_size: usize,
     /// Connection timeouts and cap.
     pub connections: crate::wire::Limits,
+    /// Roles whose accounts get no tokens without a confirmed second factor.
+    pub mfa_required_roles: Vec<healthsynx_shared::Role>,
+    /// Seconds a login's `mfa_token` lives.
+    pub mfa_token_ttl: u64,
 }
 
 impl Config {
@@ -399,6 +423,9 @@ impl Config {
         config.addr = args.addr;
         config.database_url = args.database.database_url.clone();
         config.apply(&args.settings)?;
+        if args.demo && args.settings.mfa_required_roles.is_none() {
+            config.mfa_required_roles.clear();
+        }
         Ok(config)
     }
 
@@ -422,6 +449,8 @@ impl Config {
             database_url: None,
             pool_size: 16,
             connections: crate::wire::Limits::default(),
+            mfa_required_roles: vec![healthsynx_shared::Role::Admin],
+            mfa_token_ttl: 300,
         }
     }
 
@@ -455,6 +484,10 @@ impl Config {
             idle_timeout: secs(s.idle_timeout_secs),
             max_connections: s.max_connections.max(1),
         };
+        if let Some(roles) = &s.mfa_required_roles {
+            self.mfa_required_roles = parse_roles(roles)?;
+        }
+        self.mfa_token_ttl = s.mfa_token_ttl.max(1);
         Ok(())
     }
 }

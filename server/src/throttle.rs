@@ -192,6 +192,16 @@ impl Throttle {
         Ok(account.max(address))
     }
 
+    /// Counts a failure that names no account (a second-factor token that
+    /// is unknown or used up) against the client address alone.
+    pub async fn address_failed(&self, store: &Store, addr: IpAddr) -> Result<Option<Duration>> {
+        if !store.shares_login_failures() {
+            return Ok(self.addresses.fail(addr, Instant::now(), self.limits.lockout_base));
+        }
+        let (now, base) = (Timestamp::now(), self.limits.lockout_base);
+        store.count_login_failure(&address_key(addr), &move |f| f.fail(now, ADDRESS_FAILURES, base)).await
+    }
+
     /// A successful login forgives the account's failures.
     pub async fn login_succeeded(&self, store: &Store, email: &str) -> Result<()> {
         if !store.shares_login_failures() {

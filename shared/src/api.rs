@@ -70,6 +70,14 @@ pub enum RouteId {
     BreakGlass,
     ListBreakGlass,
     ReviewBreakGlass,
+    // ---- second factor and sessions ----
+    MfaVerify,
+    MfaTotpCreate,
+    MfaTotpConfirm,
+    MfaTotpDelete,
+    ListSessions,
+    RevokeSession,
+    RevokeUserSessions,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -151,6 +159,14 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::BreakGlass, "POST", "/api/patients/{id}/break-glass", Bearer),
     route(RouteId::ListBreakGlass, "GET", "/api/break-glass", Bearer),
     route(RouteId::ReviewBreakGlass, "POST", "/api/break-glass/{id}/review", Bearer),
+    // ---- second factor and sessions ----
+    route(RouteId::MfaVerify, "POST", "/api/auth/mfa/verify", Public),
+    route(RouteId::MfaTotpCreate, "POST", "/api/me/mfa/totp", Bearer),
+    route(RouteId::MfaTotpConfirm, "POST", "/api/me/mfa/totp/confirm", Bearer),
+    route(RouteId::MfaTotpDelete, "DELETE", "/api/me/mfa/totp", Bearer),
+    route(RouteId::ListSessions, "GET", "/api/me/sessions", Bearer),
+    route(RouteId::RevokeSession, "DELETE", "/api/me/sessions/{id}", Bearer),
+    route(RouteId::RevokeUserSessions, "POST", "/api/users/{id}/sessions/revoke", Bearer),
 ];
 
 impl RouteId {
@@ -739,6 +755,93 @@ pub struct BreakGlassReview {
     pub note: String,
 }
 
+// ---- second factor and sessions ----
+
+/// The answer to `POST /api/auth/jwt/create/`: tokens, or what stands
+/// between the password and them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    /// Password alone was enough.
+    Tokens(Box<TokenPair>),
+    /// The account has a second factor: send a code with the token to
+    /// `POST /api/auth/mfa/verify/`.
+    MfaRequired(MfaRequired),
+    /// The account's role needs a second factor it does not have yet: the
+    /// token, as the bearer, may only enrol one.
+    EnrolmentRequired(EnrolmentRequired),
+}
+
+impl LoginAnswer {
+    /// The tokens, when the login is done.
+    pub fn tokens(&self) -> Option<&TokenPair> {
+        match self {
+            LoginAnswer::Tokens(pair) => Some(pair),
+            _ => None,
+        }
+    }
+}
+
+/// `{"mfa_required": true, "mfa_token"}`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MfaRequired {
+    pub mfa_required: bool,
+    /// Single-use, valid for a few minutes.
+    pub mfa_token: String,
+}
+
+/// `{"mfa_enrolment_required": true, "mfa_token"}`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnrolmentRequired {
+    pub mfa_enrolment_required: bool,
+    /// The bearer for `POST /api/me/mfa/totp` and its confirmation only.
+    pub mfa_token: String,
+}
+
+/// `POST /api/auth/mfa/verify/`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaVerifyRequest {
+    pub mfa_token: String,
+    /// A 6-digit TOTP code or a recovery code.
+    pub code: String,
+}
+
+/// `POST /api/me/mfa/totp`: a pending factor, to be confirmed with a code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TotpEnrolment {
+    /// Base32, as authenticator apps take it when typed in.
+    pub secret: String,
+    /// `otpauth://totp/…`, as a QR code carries it.
+    pub otpauth_url: String,
+}
+
+/// `POST /api/me/mfa/totp/confirm` and `DELETE /api/me/mfa/totp`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+/// The recovery codes, shown once at confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+/// One live login of the caller (`GET /api/me/sessions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub id: Uuid,
+    pub created_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+    pub client_addr: Option<String>,
+    pub user_agent: Option<String>,
+    /// The login the request's own token belongs to.
+    pub current: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -776,6 +879,14 @@ mod tests {
             let path = r.id.path(&ids);
             assert_eq!(match_route(r.method, &path), Ok((r.id, ids)), "{} {path}", r.method);
         }
+    }
+
+    #[test]
+    fn a_login_answer_is_told_apart_by_its_fields() {
+        let v = serde_json::json!({"mfa_required": true, "mfa_token": "t"});
+        assert!(matches!(serde_json::from_value(v).unwrap(), LoginAnswer::MfaRequired(_)));
+        let v = serde_json::json!({"mfa_enrolment_required": true, "mfa_token": "t"});
+        assert!(matches!(serde_json::from_value(v).unwrap(), LoginAnswer::EnrolmentRequired(_)));
     }
 
     #[test]

@@ -46,6 +46,9 @@ pub struct Client {
     base: String,
     http: reqwest::Client,
     session: Arc<Mutex<Option<Session>>>,
+    /// The `mfa_token` of a login that must enrol a second factor first:
+    /// the bearer of the enrolment calls while there is no session.
+    enrolment: Arc<Mutex<Option<String>>>,
 }
 
 impl Client {
@@ -53,10 +56,17 @@ impl Client {
     pub fn new(base: &str) -> Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // What a session list shows for this login.
+            .user_agent(concat!("healthsynx-client/", env!("CARGO_PKG_VERSION")))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| Problem::new(0, format!("cannot build HTTP client: {e}")))?;
-        Ok(Client { base: base.trim_end_matches('/').to_owned(), http, session: Arc::new(Mutex::new(None)) })
+        Ok(Client {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+            session: Arc::new(Mutex::new(None)),
+            enrolment: Arc::new(Mutex::new(None)),
+        })
     }
 
     /// A client for another server holding a copy of this login's tokens
@@ -73,10 +83,29 @@ impl Client {
         &self.base
     }
 
-    /// Logs in and keeps the tokens for later calls.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair> {
+    /// Logs in. With tokens, keeps them for later calls; when the server
+    /// wants a second factor, the answer says so: finish with
+    /// [`Client::verify_mfa`], or (enrolment) enrol with
+    /// [`Client::enrol_totp`] and [`Client::confirm_totp`], then log in again.
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginAnswer> {
         let body = LoginRequest { email: email.to_owned(), password: password.to_owned() };
-        let pair: TokenPair = self.public(RouteId::JwtCreate, &body).await?;
+        let answer: LoginAnswer = self.public(RouteId::JwtCreate, &body).await?;
+        *self.enrolment.lock().await = None;
+        match &answer {
+            LoginAnswer::Tokens(pair) => self.keep(pair).await,
+            LoginAnswer::EnrolmentRequired(e) => {
+                *self.session.lock().await = None;
+                *self.enrolment.lock().await = Some(e.mfa_token.clone());
+            }
+            LoginAnswer::MfaRequired(_) => {}
+        }
+        Ok(answer)
+    }
+
+    /// `POST /api/auth/mfa/verify/`: the second step of a login; keeps the tokens.
+    pub async fn verify_mfa(&self, mfa_token: &str, code: &str) -> Result<TokenPair> {
+        let body = MfaVerifyRequest { mfa_token: mfa_token.to_owned(), code: code.to_owned() };
+        let pair: TokenPair = self.public(RouteId::MfaVerify, &body).await?;
         self.keep(&pair).await;
         Ok(pair)
     }
@@ -94,7 +123,9 @@ impl Client {
     /// A valid access token, refreshed first if it is about to expire.
     pub async fn access_token(&self) -> Result<String> {
         let mut guard = self.session.lock().await;
-        let session = guard.as_ref().ok_or_else(not_logged_in)?;
+        let Some(session) = guard.as_ref() else {
+            return self.enrolment.lock().await.clone().ok_or_else(not_logged_in);
+        };
         if session.access_expires_at > Instant::now() + REFRESH_MARGIN {
             return Ok(session.access.clone());
         }
@@ -191,7 +222,7 @@ impl Client {
         }
         let token = {
             let mut guard = self.session.lock().await;
-            let session = guard.as_ref().ok_or_else(not_logged_in)?;
+            let Some(session) = guard.as_ref() else { return Ok(resp) };
             if session.access != token {
                 session.access.clone()
             } else {
@@ -542,6 +573,46 @@ impl Client {
     /// `POST /api/break-glass/{id}/review` (admin): closes a grant's review with a note.
     pub async fn review_break_glass(&self, id: Uuid, note: &str) -> Result<BreakGlassGrant> {
         self.send(RouteId::ReviewBreakGlass, &[id], Some(&BreakGlassReview { note: note.to_owned() })).await
+    }
+
+    // ---- second factor and sessions ----
+
+    /// Whether this client holds only an enrolment token (the login must enrol a factor first).
+    pub async fn enrolling(&self) -> bool {
+        self.session.lock().await.is_none() && self.enrolment.lock().await.is_some()
+    }
+
+    /// `POST /api/me/mfa/totp`: a pending factor to set up in an authenticator.
+    pub async fn enrol_totp(&self) -> Result<TotpEnrolment> {
+        self.send(RouteId::MfaTotpCreate, &[], None::<&()>).await
+    }
+
+    /// `POST /api/me/mfa/totp/confirm`: turns the factor on; the recovery
+    /// codes come only now. After an enrolment login, log in again.
+    pub async fn confirm_totp(&self, code: &str) -> Result<RecoveryCodes> {
+        let codes = self.send(RouteId::MfaTotpConfirm, &[], Some(&TotpCode { code: code.to_owned() })).await?;
+        *self.enrolment.lock().await = None;
+        Ok(codes)
+    }
+
+    /// `DELETE /api/me/mfa/totp` with a current or recovery code.
+    pub async fn remove_totp(&self, code: &str) -> Result<()> {
+        self.send_empty(RouteId::MfaTotpDelete, &[], Some(&TotpCode { code: code.to_owned() })).await
+    }
+
+    /// `GET /api/me/sessions`: the caller's live logins.
+    pub async fn sessions(&self) -> Result<Vec<api::Session>> {
+        self.get(RouteId::ListSessions, &[], &()).await
+    }
+
+    /// `DELETE /api/me/sessions/{id}`: ends one of the caller's logins.
+    pub async fn revoke_session(&self, id: Uuid) -> Result<()> {
+        self.send_empty(RouteId::RevokeSession, &[id], None::<&()>).await
+    }
+
+    /// `POST /api/users/{id}/sessions/revoke` (admin): ends every login of a user.
+    pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<()> {
+        self.send_empty(RouteId::RevokeUserSessions, &[user], None::<&()>).await
     }
 }
 

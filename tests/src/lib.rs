@@ -120,6 +120,9 @@ impl TestApp {
         };
         config.database_url = db.as_ref().map(|d| d.url.clone());
         config.pool_size = 8;
+        // The suites log admins in with passwords; the second-factor tests
+        // ask for `admin` (the server's default) themselves.
+        config.mfa_required_roles.clear();
         tune(&mut config);
         let server = healthsynx_server::start(config).await.expect("server starts");
         TestApp { server, dir, db }

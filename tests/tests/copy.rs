@@ -17,7 +17,9 @@ fn admin_login() -> &'static demo::DemoLogin {
     demo::LOGINS.iter().find(|l| l.role == Role::Admin).expect("a demo admin")
 }
 
-async fn serve(config: Config) -> healthsynx_server::Running {
+async fn serve(mut config: Config) -> healthsynx_server::Running {
+    // The demo admin logs in with a password, as under `--demo`.
+    config.mfa_required_roles.clear();
     let state = State::open(config).await.expect("open");
     healthsynx_server::start_with(Arc::new(state)).await.expect("serve")
 }
@@ -124,6 +126,7 @@ async fn a_pg_dump_of_the_demo_clinic_holds_no_insurance_id_reason_diagnosis_or_
     let ClinicStore::Database(db) = ClinicStore::database().await else { unreachable!() };
     let mut config = Config::new(tempfile::tempdir().unwrap().path().to_path_buf(), Secrets::generate());
     config.database_url = Some(db.url.clone());
+    config.mfa_required_roles.clear();
     let state = State::open(config).await.unwrap();
     demo::seed(&state).await.unwrap();
     let server = healthsynx_server::start_with(Arc::new(state)).await.unwrap();

@@ -18,7 +18,7 @@ use ratatui::widgets::Paragraph;
 use uuid::Uuid;
 
 use crate::keys::{self, Cmd, is_char, is_ctrl};
-use crate::screens::{self, Screen, login};
+use crate::screens::{self, Screen, login, security};
 use crate::theme::Theme;
 use crate::ui;
 
@@ -184,6 +184,8 @@ pub struct App {
     /// The screen of a session that ended, kept so unsaved edits survive a
     /// re-login as the same user.
     suspended: Option<(Uuid, u64, Box<dyn Screen>)>,
+    /// The home screen (and its number) while Security is up over it.
+    under: Option<(u64, Box<dyn Screen>)>,
     tasks: Vec<Task>,
     in_flight: usize,
     ticks: usize,
@@ -216,6 +218,7 @@ impl App {
             quit: false,
             fatal: None,
             suspended: None,
+            under: None,
             tasks: Vec::new(),
             in_flight: 0,
             ticks: 0,
@@ -302,12 +305,50 @@ impl App {
         }
         let (screen, mut ctx) = self.ctx_parts();
         if screen.on_key(key, &mut ctx) == Handled::Consumed {
+            if self.screen.closed() {
+                self.close_screen();
+            }
             return;
         }
         if is_char(&key, 'q') {
             self.quit = true;
         } else if is_char(&key, 'L') && self.user.is_some() {
             self.log_out();
+        } else if is_char(&key, 'S') && self.security_offered() {
+            self.open_security();
+        }
+    }
+
+    /// Security is offered over a home screen, not over itself.
+    fn security_offered(&self) -> bool {
+        self.user.is_some() && self.under.is_none()
+    }
+
+    /// Puts Security up over the home screen, which waits underneath as it is.
+    fn open_security(&mut self) {
+        let home_id = self.screen_id;
+        self.screen_id += 1;
+        let (_, mut ctx) = self.ctx_parts();
+        let screen: Box<dyn Screen> = Box::new(security::Security::new(&mut ctx));
+        let home = std::mem::replace(&mut self.screen, screen);
+        self.under = Some((home_id, home));
+    }
+
+    /// A screen said it is done: the one under it comes back (or, after an
+    /// enrolment at login, the login screen).
+    fn close_screen(&mut self) {
+        match self.under.take() {
+            Some((id, home)) => {
+                self.screen = home;
+                self.screen_id = id;
+            }
+            None if self.user.is_none() => {
+                // An enrolment token is good for nothing more: drop it.
+                self.client = Client::new(&self.server).unwrap_or_else(|_| self.client.clone());
+                let login = login::Login::new(&self.server, self.demo.clone());
+                self.put_up(|_| Box::new(login));
+            }
+            None => self.open_home(),
         }
     }
 
@@ -327,6 +368,12 @@ impl App {
     fn on_net(&mut self, status: Option<u16>, msg: Msg) {
         let msg = match msg.take::<login::Msg>() {
             Ok(login::Msg::Done(Ok((client, user)))) => return self.logged_in(client, user),
+            Ok(login::Msg::Enrol(client)) => {
+                // The client holds an enrolment token: good for setting up a factor only.
+                self.client = client;
+                self.notice = None;
+                return self.put_up(|ctx| Box::new(security::Security::enrolment(ctx)));
+            }
             Ok(m) => Msg::new(m),
             Err(msg) => msg,
         };
@@ -334,6 +381,9 @@ impl App {
         // The screen hears about the failure first (so a save stops
         // spinning and keeps its text), then the session is put away.
         screen.on_msg(msg, &mut ctx);
+        if self.screen.closed() {
+            self.close_screen();
+        }
         if status == Some(401) && self.user.is_some() {
             self.session_ended();
         }
@@ -370,6 +420,11 @@ impl App {
     fn session_ended(&mut self) {
         let Some(user) = self.user.take() else { return };
         self.notice = None;
+        // The home screen under Security is the one worth keeping.
+        if let Some((id, home)) = self.under.take() {
+            self.screen = home;
+            self.screen_id = id;
+        }
         let mut login = login::Login::new(&self.server, self.demo.clone());
         login.prefill(&user.email);
         let msg = "Your session has ended. Log in again to continue; unsaved edits are kept until then.";
@@ -391,6 +446,7 @@ impl App {
         });
         self.user = None;
         self.suspended = None;
+        self.under = None;
         let login = login::Login::new(&self.server, self.demo.clone());
         self.put_up(|_| Box::new(login));
         self.notice = Some(Notice { text: "Logged out.".into(), error: false, at: self.now });
@@ -403,6 +459,9 @@ impl App {
             cmds.extend([keys::HELP_TYPING, keys::QUIT_NOW]);
         } else {
             cmds.push(keys::HELP);
+            if self.security_offered() {
+                cmds.push(keys::SECURITY);
+            }
             if self.user.is_some() {
                 cmds.push(keys::LOG_OUT);
             }

@@ -22,7 +22,9 @@ pub async fn start() -> anyhow::Result<Demo> {
     healthsynx_server::permissions::private_umask();
     let dir =
         tempfile::Builder::new().prefix("healthsynx-demo-").tempdir().context("create a temporary data directory")?;
-    let config = Config::new(dir.path().join("data"), Secrets::generate());
+    let mut config = Config::new(dir.path().join("data"), Secrets::generate());
+    // As `serve --demo`: every demo login works with its password alone.
+    config.mfa_required_roles.clear();
     let state = State::open(config).await.map_err(|e| anyhow::anyhow!("open the demo store: {e}"))?;
     demo::seed(&state).await.map_err(|e| anyhow::anyhow!("seed the demo clinic: {e}"))?;
     let server = start_with(Arc::new(state)).await.context("start the demo server")?;

@@ -142,6 +142,8 @@ pub struct Cmd {
 
 pub const HELP: Cmd = Cmd { key: "?", what: "help", keys: &[char('?'), code(KeyCode::F(1))] };
 pub const HELP_TYPING: Cmd = Cmd { key: "F1", what: "help", keys: &[code(KeyCode::F(1))] };
+/// Security (sessions, second factor), from every role's home.
+pub const SECURITY: Cmd = Cmd { key: "S", what: "security", keys: &[char('S')] };
 pub const LOG_OUT: Cmd = Cmd { key: "L", what: "log out", keys: &[char('L')] };
 pub const QUIT: Cmd = Cmd { key: "q", what: "quit", keys: &[char('q')] };
 pub const QUIT_NOW: Cmd = Cmd { key: "Ctrl-C", what: "quit now", keys: &[ctrl_char('c')] };

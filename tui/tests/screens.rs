@@ -15,7 +15,7 @@ use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
 use healthsynx_tui::components::emergency::EmergencyMsg;
 use healthsynx_tui::keys::{self, ch, ctrl, key};
-use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient};
+use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient, security};
 use healthsynx_tui::theme::Theme;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -1005,7 +1005,9 @@ fn every_key() -> Vec<KeyEvent> {
 }
 
 fn is_global(k: &KeyEvent) -> bool {
-    [keys::HELP, keys::LOG_OUT, keys::QUIT, keys::QUIT_NOW].iter().any(|c| c.keys.iter().any(|p| p.matches(k)))
+    [keys::HELP, keys::SECURITY, keys::LOG_OUT, keys::QUIT, keys::QUIT_NOW]
+        .iter()
+        .any(|c| c.keys.iter().any(|p| p.matches(k)))
 }
 
 /// What a key can change: everything drawn (styles too), quitting, and the tasks it queues.
@@ -1523,4 +1525,127 @@ fn a_patient_sees_emergency_access_marked_with_the_reason() {
     }
     let s = text_of(&draw_at(&app, 160, 48));
     assert!(s.contains("Stephen Strange") && s.contains("EMERGENCY: Collapsed in the corridor"), "{s}");
+}
+
+// ---- second factor and sessions ----
+
+fn session(n: u128, current: bool) -> healthsynx_shared::api::Session {
+    healthsynx_shared::api::Session {
+        id: id(n),
+        created_at: Some(ts("2026-12-01T08:00:00Z")),
+        last_used_at: Some(ts("2026-12-01T09:30:00Z")),
+        expires_at: ts("2026-12-02T08:00:00Z"),
+        client_addr: Some(format!("10.0.0.{n}")),
+        user_agent: Some(if current { "healthsynx-tui" } else { "curl/8.5" }.into()),
+        current,
+    }
+}
+
+/// Admin home, then `S`, with two sessions loaded.
+fn security_app() -> App {
+    let mut app = admin_with_audit();
+    press(&mut app, ch('S'));
+    assert_eq!(tasks(&mut app), ["loading sessions"]);
+    net(&mut app, security::Msg::Sessions(Ok(vec![session(1, true), session(2, false)])));
+    app
+}
+
+fn enrolment() -> healthsynx_shared::api::TotpEnrolment {
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP".to_owned();
+    let otpauth_url = format!("otpauth://totp/Health%20Synx:ada%40clinic.test?secret={secret}&issuer=Health%20Synx");
+    healthsynx_shared::api::TotpEnrolment { secret, otpauth_url }
+}
+
+fn enrolling_app() -> App {
+    let mut app = then(security_app, &[ch('e')])();
+    assert_eq!(tasks(&mut app), ["setting up"]);
+    net(&mut app, security::Msg::Enrolment(Ok(enrolment())));
+    app
+}
+
+fn codes_app() -> App {
+    let mut app = enrolling_app();
+    typed(&mut app, "123456");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["confirming"]);
+    let codes = (0..10).map(|n| format!("aaaa-bbbb-cccc-{n:04}")).collect();
+    net(&mut app, security::Msg::Confirmed(Ok(healthsynx_shared::api::RecoveryCodes { recovery_codes: codes })));
+    app
+}
+
+fn code_login() -> App {
+    // From the demo picker: the code step replaces it.
+    let mut app = demo_login();
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["logging in"]);
+    net(&mut app, login::Msg::Code(Client::new(SERVER).unwrap(), "mfa-token".into()));
+    app
+}
+
+#[test]
+fn security_is_a_key_away_from_home_and_esc_brings_home_back() {
+    let mut app = security_app();
+    let text = screen(&app);
+    assert!(text.contains("this one"), "{text}");
+    assert!(text.contains("10.0.0.2") && text.contains("curl/8.5"), "{text}");
+    assert!(app.commands().iter().all(|c| c.key != "S"), "no Security over Security");
+    // The other login may be ended; our own is not offered.
+    assert!(!app.screen.commands().iter().any(|c| c.key == "x"));
+    press(&mut app, ch('j'));
+    press(&mut app, ch('x'));
+    assert_eq!(tasks(&mut app), ["ending session"]);
+    net(&mut app, security::Msg::Revoked(Ok(())));
+    assert_eq!(tasks(&mut app), ["loading sessions"]);
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Ada Admin") && !screen(&app).contains("Sessions"));
+    assert!(app.commands().iter().any(|c| c.key == "S"));
+}
+
+#[test]
+fn enrolling_shows_the_qr_code_and_secret_then_the_recovery_codes_once() {
+    let mut app = enrolling_app();
+    let text = text_of(&draw_at(&app, 120, 45));
+    assert!(text.contains("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"), "{text}");
+    assert!(text.contains('▀') || text.contains('▄'), "a QR code of half blocks:\n{text}");
+    // Too short a code is refused before any round trip.
+    typed(&mut app, "12");
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty());
+    let app = codes_app();
+    let text = screen(&app);
+    assert!(text.contains("aaaa-bbbb-cccc-0009") && text.contains("shown only now"), "{text}");
+}
+
+#[test]
+fn a_login_with_a_second_factor_asks_for_the_code() {
+    let mut app = code_login();
+    assert!(screen(&app).contains("second factor") && !screen(&app).contains("Pick a role"), "{}", screen(&app));
+    typed(&mut app, "654321");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["verifying the code"]);
+    net_err(&mut app, 401, login::Msg::Done(Err(problem(401, "invalid code"))));
+    assert!(screen(&app).contains("Code not accepted"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Password"));
+}
+
+#[test]
+fn a_login_that_must_enrol_goes_to_the_enrolment_and_back_to_login() {
+    let mut app = app();
+    fill_login(&mut app);
+    net(&mut app, login::Msg::Enrol(Client::new(SERVER).unwrap()));
+    assert_eq!(tasks(&mut app), ["setting up"]);
+    net(&mut app, security::Msg::Enrolment(Ok(enrolment())));
+    assert!(screen(&app).contains("Your role must log in with a second factor"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Password"));
+}
+
+#[test]
+fn security_keys_are_the_listed_keys() {
+    walk("sessions", security_app);
+    walk("sessions, another login", then(security_app, &[ch('j')]));
+    walk("enrolment", enrolling_app);
+    walk("recovery codes", codes_app);
+    walk("login, code", code_login);
 }

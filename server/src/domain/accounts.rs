@@ -18,7 +18,7 @@ use crate::store::{RefreshFamily, ResetTokenRow, Txn, UserRow};
 /// How long an admin-issued reset (or activation) token lives.
 pub const RESET_TOKEN_TTL: SignedDuration = SignedDuration::from_hours(1);
 
-fn bad_credentials() -> Error {
+pub(crate) fn bad_credentials() -> Error {
     Error::Unauthorized("invalid email or password".into())
 }
 
@@ -27,7 +27,7 @@ pub fn throttled(wait: std::time::Duration, detail: &str) -> Error {
     Error::TooManyRequests { retry_after_secs: crate::throttle::retry_after_secs(wait), detail: detail.to_owned() }
 }
 
-fn token_ended() -> Error {
+pub(crate) fn token_ended() -> Error {
     Error::Unauthorized("invalid or expired token".into())
 }
 
@@ -83,7 +83,8 @@ fn claims(user: &UserRow, typ: TokenType, ttl: u64, login: Login, jti: Uuid) -> 
     }
 }
 
-fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<TokenPair> {
+/// The tokens of a login just begun or refreshed.
+pub(crate) fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<TokenPair> {
     let access = claims(user, TokenType::Access, st.config.access_ttl, Login::Session(family.id), Uuid::now_v7());
     let refresh = claims(user, TokenType::Refresh, st.config.refresh_ttl, Login::Family(family.id), family.current_jti);
     Ok(TokenPair {
@@ -95,8 +96,28 @@ fn token_pair(st: &State, user: &UserRow, family: &RefreshFamily) -> Result<Toke
     })
 }
 
-/// `POST /api/auth/jwt/create/`: unknown email and wrong password answer alike.
-pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>, user_agent: Option<&str>) -> Result<TokenPair> {
+/// A new login (refresh family) of `user`, not yet written.
+pub(crate) fn new_family(st: &State, user: &UserRow, addr: Option<&str>, user_agent: Option<&str>) -> RefreshFamily {
+    let now = Timestamp::now();
+    RefreshFamily {
+        id: Uuid::now_v7(),
+        user_id: user.id,
+        current_jti: Uuid::now_v7(),
+        revoked: false,
+        expires_at: now + SignedDuration::from_secs(st.config.refresh_ttl as i64),
+        created_at: Some(now),
+        last_used_at: Some(now),
+        client_addr: addr.map(str::to_owned),
+        user_agent: user_agent.map(agent_of),
+    }
+}
+
+/// `POST /api/auth/jwt/create/`: unknown email and wrong password answer
+/// alike. A right password of an account with a second factor (or whose
+/// role needs one) answers with an `mfa_token` instead of tokens; its
+/// failures are forgiven only once the code is right, so guessing codes
+/// counts toward the same lockout as guessing passwords.
+pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>, user_agent: Option<&str>) -> Result<LoginAnswer> {
     let email = req.email.trim();
     let ip = addr.and_then(|a| a.parse().ok());
     let row = st.store.read().await?.user_by_email(email).await?;
@@ -125,29 +146,21 @@ pub async fn login(st: &State, req: LoginRequest, addr: Option<&str>, user_agent
             return Err(bad_credentials());
         }
     };
+    if let Some(step) = super::mfa::second_step(st, &user, &actor).await? {
+        return Ok(step);
+    }
     st.throttle.login_succeeded(&st.store, email).await?;
     tracing::info!(user = %user.id, "login");
-    let now = Timestamp::now();
-    let family = RefreshFamily {
-        id: Uuid::now_v7(),
-        user_id: user.id,
-        current_jti: Uuid::now_v7(),
-        revoked: false,
-        expires_at: now + SignedDuration::from_secs(st.config.refresh_ttl as i64),
-        created_at: Some(now),
-        last_used_at: Some(now),
-        client_addr: addr.map(str::to_owned),
-        user_agent: user_agent.map(agent_of),
-    };
+    let family = new_family(st, &user, addr, user_agent);
     let mut tx = st.store.begin().await?;
     tx.put_refresh_family(&family).await?;
     tx.audit(Draft::new(&actor, Action::AuthLogin, "user", Some(user.id)));
     tx.commit().await?;
-    token_pair(st, &user, &family)
+    Ok(LoginAnswer::Tokens(Box::new(token_pair(st, &user, &family)?)))
 }
 
 /// A `User-Agent` as a session list shows it: at most 200 characters, no control characters.
-fn agent_of(raw: &str) -> String {
+pub(crate) fn agent_of(raw: &str) -> String {
     raw.chars().filter(|c| !c.is_control()).take(200).collect()
 }
 

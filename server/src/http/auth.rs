@@ -1,4 +1,4 @@
-//! `/api/auth/…`: login, refresh, verify and reset (public), logout and
+//! `/api/auth/…`: login, its second factor, refresh, verify and reset (public), logout and
 //! password change (with a token).
 
 use warp::reply::Response;
@@ -6,7 +6,7 @@ use warp::reply::Response;
 use healthsynx_shared::api::{Empty, RouteId};
 
 use super::{Req, no_content, ok};
-use crate::domain::{Caller, State, accounts};
+use crate::domain::{Caller, State, accounts, mfa};
 use crate::error::{Error, Result};
 
 pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
@@ -20,6 +20,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             accounts::verify(st, req.json()?).await?;
             ok(&Empty {})
         }
+        RouteId::MfaVerify => ok(&mfa::verify_login(st, req.json()?, addr.as_deref(), req.header("user-agent")).await?),
         RouteId::PasswordResetConfirm => {
             accounts::confirm_reset(st, req.json()?, addr.as_deref()).await?;
             no_content()

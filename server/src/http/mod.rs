@@ -13,6 +13,7 @@ mod accounts;
 mod auth;
 mod break_glass;
 pub mod metrics;
+mod mfa;
 mod ops;
 mod patients;
 mod records;
@@ -157,15 +158,20 @@ fn whole_numbers_as_integers(v: &mut serde_json::Value) {
     }
 }
 
-/// The authenticated caller of a request.
-pub async fn principal(st: &State, req: &Req) -> Result<Principal> {
+/// The bearer token of a request.
+pub fn bearer(req: &Req) -> Result<&str> {
     let missing = || Error::Unauthorized("send Authorization: Bearer <access token>".into());
     let value = req.header("authorization").ok_or_else(missing)?;
     let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(missing());
     }
-    let who = authenticate(st, token.trim()).await?;
+    Ok(token.trim())
+}
+
+/// The authenticated caller of a request.
+pub async fn principal(st: &State, req: &Req) -> Result<Principal> {
+    let who = authenticate(st, bearer(req)?).await?;
     if let Some(wait) = st.throttle.request(who.user_id()) {
         tracing::warn!(user = %who.user_id(), "request budget spent; throttled");
         let actor = crate::domain::actor_of(&who, req.addr().as_deref());
@@ -374,6 +380,15 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             _ => auth::handle(st, route, req).await,
         };
     }
+    if matches!(route, MfaTotpCreate | MfaTotpConfirm) {
+        // The two enrolment calls also take the `mfa_token` of a login
+        // that must enrol first; nothing else does.
+        if let Some((who, token_hash)) = crate::domain::mfa::enrolment_bearer(st, bearer(req)?).await? {
+            let addr = req.addr();
+            let c = Caller { who: &who, addr: addr.as_deref() };
+            return mfa::handle(st, route, req, &c, Some(&token_hash)).await;
+        }
+    }
     let who = principal(st, req).await?;
     let addr = req.addr();
     let c = Caller { who: &who, addr: addr.as_deref() };
@@ -391,7 +406,10 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
             accounts::handle(st, route, req, &c).await
         }
         BreakGlass | ListBreakGlass | ReviewBreakGlass => break_glass::handle(st, route, req, &c).await,
-        Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm => {
+        MfaTotpCreate | MfaTotpConfirm | MfaTotpDelete | ListSessions | RevokeSession | RevokeUserSessions => {
+            mfa::handle(st, route, req, &c, None).await
+        }
+        Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify => {
             Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
         }
     }

@@ -227,6 +227,7 @@ async fn a_backup_restores_to_the_same_clinic_and_refuses_bad_files() {
     Store::restore_backup(&sealer, &file, fresh.path()).unwrap();
     let mut config = Config::new(fresh.path().to_path_buf(), secrets);
     config.addr = "127.0.0.1:0".parse().unwrap();
+    config.mfa_required_roles.clear();
     let restored = TestApp::spawn_on(std::sync::Arc::new(State::open(config).await.unwrap()), fresh).await;
     reads_everything(&restored, ids).await;
     let admin = restored.login("admin@test.dev").await;

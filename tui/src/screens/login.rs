@@ -1,5 +1,6 @@
 //! Log in: server, email, masked password; or, with `--demo`, a role picker.
 
+use healthsynx_shared::api::LoginAnswer;
 use healthsynx_shared::client::Client;
 use healthsynx_shared::{Problem, Role, User, validate};
 use ratatui::Frame;
@@ -13,9 +14,15 @@ use crate::keys::{self, Binding, Cmd, ENTER, ESC, FIELDS, Keymap, LIST, bind};
 use crate::screens::Screen;
 use crate::ui::{self, Field, Form, Pick};
 
-/// The answer to a login attempt: a client holding the tokens, and who we are.
+/// The answer to a login attempt: a client holding the tokens, and who we
+/// are; or the second factor the server wants first.
 pub enum Msg {
     Done(Result<(Client, User), Problem>),
+    /// The password was right; a code finishes the login (the `mfa_token`).
+    Code(Client, String),
+    /// The account's role needs a second factor it lacks: the client holds
+    /// a token good only for setting one up.
+    Enrol(Client),
 }
 
 const SERVER: usize = 0;
@@ -30,6 +37,9 @@ pub struct Login {
     form: Form,
     busy: bool,
     error: Option<String>,
+    /// While the login waits for a code: the client and its `mfa_token`.
+    mfa: Option<(Client, String)>,
+    code: Field,
 }
 
 /// How a role reads on the picker.
@@ -50,6 +60,8 @@ pub enum Act {
     LogIn,
     NextField,
     Picker,
+    Verify,
+    StartOver,
 }
 
 type B = Binding<Login, Act>;
@@ -61,15 +73,26 @@ const FORM: &[B] = &[
     bind(ESC, "Esc", "role picker", Act::Picker).when(|s| !s.demo.is_empty()),
 ];
 
+const CODE: &[B] =
+    &[bind(ENTER, "Enter", "verify the code", Act::Verify), bind(ESC, "Esc", "start over", Act::StartOver)];
+
 impl Keymap for Login {
     type Action = Act;
 
     fn bindings(&self) -> &'static [B] {
-        if self.picking { PICKER } else { FORM }
+        match (self.mfa.is_some(), self.picking) {
+            (true, _) => CODE,
+            (false, true) => PICKER,
+            (false, false) => FORM,
+        }
     }
 
     fn text_field(&self) -> Option<&'static str> {
-        (!self.picking).then_some("email, password")
+        match (self.mfa.is_some(), self.picking) {
+            (true, _) => Some("the code"),
+            (false, true) => None,
+            (false, false) => Some("email, password"),
+        }
     }
 }
 
@@ -83,12 +106,15 @@ impl Screen for Login {
     }
 
     fn typing(&self) -> bool {
-        !self.picking
+        !self.picking || self.mfa.is_some()
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         match keys::action(self, &key) {
             Some(a) => self.act(a, key, ctx),
+            None if self.mfa.is_some() => {
+                self.code.handle(&key);
+            }
             None if self.picking => return Handled::Ignored,
             None => {
                 if let Some(field) = self.form.fields.get_mut(self.form.focus) {
@@ -118,7 +144,8 @@ impl Login {
             Field::new("Password").masked(),
         ]);
         let picking = !demo.is_empty();
-        let mut login = Login { demo, picking, pick: Pick::default(), form, busy: false, error: None };
+        let code = Field::new("Code").hint("6 digits, or a recovery code");
+        let mut login = Login { demo, picking, pick: Pick::default(), form, busy: false, error: None, mfa: None, code };
         login.form.focus = EMAIL;
         login
     }
@@ -158,7 +185,37 @@ impl Login {
                 self.form.handle(&key);
             }
             Act::Picker => self.picking = true,
+            Act::Verify => self.verify(ctx),
+            Act::StartOver => {
+                self.mfa = None;
+                self.code.value.clear();
+                self.form.fields[PASSWORD].value.clear();
+                self.form.focus = PASSWORD;
+                self.error = None;
+            }
         }
+    }
+
+    fn verify(&mut self, ctx: &mut Ctx) {
+        let Some((client, token)) = self.mfa.clone() else { return };
+        if self.busy {
+            return;
+        }
+        let code = self.code.value.trim().to_owned();
+        if code.is_empty() {
+            self.error = Some("Type the code your authenticator app shows.".into());
+            return;
+        }
+        self.busy = true;
+        self.error = None;
+        ctx.spawn(
+            "verifying the code",
+            async move {
+                let pair = client.verify_mfa(&token, &code).await?;
+                Ok((client, pair.user))
+            },
+            |r| app::Msg::new(Msg::Done(r)),
+        );
     }
 
     fn submit(&mut self, ctx: &mut Ctx) {
@@ -184,16 +241,46 @@ impl Login {
             "logging in",
             async move {
                 let client = Client::new(&server)?;
-                let pair = client.login(&email, &password).await?;
-                Ok((client, pair.user))
+                let answer = client.login(&email, &password).await?;
+                Ok((client, answer))
             },
-            |r| app::Msg::new(Msg::Done(r)),
+            |r| {
+                app::Msg::new(match r {
+                    Ok((client, LoginAnswer::Tokens(pair))) => Msg::Done(Ok((client, pair.user))),
+                    Ok((client, LoginAnswer::MfaRequired(m))) => Msg::Code(client, m.mfa_token),
+                    Ok((client, LoginAnswer::EnrolmentRequired(_))) => Msg::Enrol(client),
+                    Err(p) => Msg::Done(Err(p)),
+                })
+            },
         );
     }
 
     fn on_result(&mut self, msg: Msg) {
-        let Msg::Done(r) = msg;
         self.busy = false;
+        let r = match msg {
+            Msg::Done(r) => r,
+            Msg::Code(client, token) => {
+                self.mfa = Some((client, token));
+                self.picking = false;
+                self.code.value.clear();
+                self.form.fields[PASSWORD].value.clear();
+                self.error = None;
+                return;
+            }
+            // Taken by the app, which opens the enrolment.
+            Msg::Enrol(_) => return,
+        };
+        if let (Some(_), Err(p)) = (&self.mfa, &r) {
+            self.code.value.clear();
+            if p.status == 401 {
+                self.error = Some(
+                    "Code not accepted: wrong, already used, or the login waited too long. Try the next code, or Esc to start over."
+                        .into(),
+                );
+                return;
+            }
+            self.mfa = None;
+        }
         // Success is taken by the app, which switches screens.
         if let Err(p) = r {
             self.error = Some(self.login_problem(&p));
@@ -226,7 +313,11 @@ impl Login {
         let t = v.theme;
         let h = if self.picking { self.demo.len() as u16 + 10 } else { 14 };
         let r = ui::popup(f, area, 72, h);
-        let title = if self.picking { "Health Synx demo: who are you today?" } else { "Health Synx: log in" };
+        let title = match (self.mfa.is_some(), self.picking) {
+            (true, _) => "Health Synx: second factor",
+            (false, true) => "Health Synx demo: who are you today?",
+            (false, false) => "Health Synx: log in",
+        };
         let b = ui::block(title, t);
         let inner = b.inner(r);
         f.render_widget(b, r);
@@ -239,6 +330,15 @@ impl Login {
                 .chain(std::iter::once(Line::from("Another account…")))
                 .collect();
             ui::draw_list(f, top, "Pick a role (a running demo clinic)", rows, self.pick, t, true);
+        } else if self.mfa.is_some() {
+            let lines = vec![
+                Line::raw(""),
+                Line::from("This account has a second factor. Type the 6-digit code"),
+                Line::from("your authenticator app shows (or one of your recovery codes)."),
+                Line::raw(""),
+                self.code.line(t, true, 4),
+            ];
+            f.render_widget(Paragraph::new(lines), top);
         } else {
             let mut lines = vec![Line::raw("")];
             lines.extend(self.form.lines(t));
@@ -247,6 +347,7 @@ impl Login {
             f.render_widget(Paragraph::new(lines), top);
         }
         let status = match (&self.error, self.busy) {
+            (_, true) if self.mfa.is_some() => Line::from(Span::styled("Checking the code…", t.focus())),
             (_, true) => Line::from(Span::styled("Logging in…", t.focus())),
             (Some(e), _) => Line::from(Span::styled(e.clone(), t.error())),
             (None, _) => Line::raw(""),

@@ -8,6 +8,7 @@ pub mod front_desk;
 pub mod login;
 pub mod nurse;
 pub mod patient;
+pub mod security;
 
 use healthsynx_shared::Role;
 use ratatui::Frame;
@@ -29,6 +30,10 @@ pub trait Screen {
     fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx);
     /// Time passed.
     fn on_tick(&mut self, _ctx: &mut Ctx) {}
+    /// Whether the screen is done and the one under it should come back.
+    fn closed(&self) -> bool {
+        false
+    }
     fn draw(&self, f: &mut Frame, area: Rect, v: &View);
 }
 
