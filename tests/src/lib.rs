@@ -123,6 +123,7 @@ impl TestApp {
         // The suites log admins in with passwords; the second-factor tests
         // ask for `admin` (the server's default) themselves.
         config.mfa_required_roles.clear();
+        config.backup_dir = dir.path().join("backups");
         tune(&mut config);
         let server = healthsynx_server::start(config).await.expect("server starts");
         TestApp { server, dir, db }
