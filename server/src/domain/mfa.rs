@@ -12,8 +12,8 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 use uuid::Uuid;
 
+use healthsynx_shared::Outcome;
 use healthsynx_shared::api::*;
-use healthsynx_shared::{Outcome, Role};
 
 use super::accounts::{new_family, throttled, token_ended, token_pair};
 use super::{Caller, State};
@@ -253,10 +253,7 @@ pub async fn enrolment_bearer(st: &State, bearer: &str) -> Result<Option<(Princi
         .filter(|p| p.purpose == MfaPurpose::Enrol && p.expires_at > Timestamp::now())
         .ok_or_else(token_ended)?;
     let user = st.store.user(pending.user_id).await?.filter(|u| u.active).ok_or_else(token_ended)?;
-    let patient_id =
-        if user.role == Role::Patient { st.store.read().await?.patient_id_of_user(user.id).await? } else { None };
-    let who = Principal::of(user.id, user.role, user.department, patient_id).ok_or_else(token_ended)?;
-    Ok(Some((who, hash)))
+    Ok(Some((super::accounts::principal_of(st, user).await?, hash)))
 }
 
 /// `POST /api/me/mfa/totp`: a new pending factor (replacing a pending one);
@@ -429,6 +426,7 @@ pub mod sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use healthsynx_shared::Role;
 
     fn user() -> UserRow {
         UserRow {
