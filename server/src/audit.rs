@@ -50,6 +50,7 @@ pub enum Action {
     AvailabilityUpdate,
     BreakGlassGrant,
     BreakGlassReview,
+    BreakGlassSearch,
     CalendarRead,
     DepartmentCreate,
     PatientCreate,
@@ -83,7 +84,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 48] = [
+    pub const ALL: [Action; 49] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -103,6 +104,7 @@ impl Action {
         Action::AvailabilityUpdate,
         Action::BreakGlassGrant,
         Action::BreakGlassReview,
+        Action::BreakGlassSearch,
         Action::CalendarRead,
         Action::DepartmentCreate,
         Action::PatientCreate,
@@ -156,6 +158,7 @@ impl Action {
             Action::AvailabilityUpdate => "availability.update",
             Action::BreakGlassGrant => "break_glass.grant",
             Action::BreakGlassReview => "break_glass.review",
+            Action::BreakGlassSearch => "break_glass.search",
             Action::CalendarRead => "calendar.read",
             Action::DepartmentCreate => "department.create",
             Action::PatientCreate => "patient.create",

@@ -2,6 +2,7 @@
 //! Every path the server serves is listed once, in [`ROUTES`].
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -70,11 +71,13 @@ pub enum RouteId {
     BreakGlass,
     ListBreakGlass,
     ReviewBreakGlass,
+    SearchBreakGlass,
     // ---- second factor and sessions ----
     MfaVerify,
     MfaTotpCreate,
     MfaTotpConfirm,
     MfaTotpDelete,
+    MfaStatus,
     ListSessions,
     RevokeSession,
     RevokeUserSessions,
@@ -159,11 +162,13 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::BreakGlass, "POST", "/api/patients/{id}/break-glass", Bearer),
     route(RouteId::ListBreakGlass, "GET", "/api/break-glass", Bearer),
     route(RouteId::ReviewBreakGlass, "POST", "/api/break-glass/{id}/review", Bearer),
+    route(RouteId::SearchBreakGlass, "POST", "/api/break-glass/search", Bearer),
     // ---- second factor and sessions ----
     route(RouteId::MfaVerify, "POST", "/api/auth/mfa/verify", Public),
     route(RouteId::MfaTotpCreate, "POST", "/api/me/mfa/totp", Bearer),
     route(RouteId::MfaTotpConfirm, "POST", "/api/me/mfa/totp/confirm", Bearer),
     route(RouteId::MfaTotpDelete, "DELETE", "/api/me/mfa/totp", Bearer),
+    route(RouteId::MfaStatus, "GET", "/api/me/mfa", Bearer),
     route(RouteId::ListSessions, "GET", "/api/me/sessions", Bearer),
     route(RouteId::RevokeSession, "DELETE", "/api/me/sessions/{id}", Bearer),
     route(RouteId::RevokeUserSessions, "POST", "/api/users/{id}/sessions/revoke", Bearer),
@@ -722,6 +727,23 @@ pub struct BreakGlassGranted {
     pub expires_at: Timestamp,
 }
 
+/// `POST /api/break-glass/search`: a name (or part of one) to find a
+/// patient outside one's care before asking for emergency access. In the
+/// body, not the URL, so patient names stay out of access logs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmergencySearch {
+    pub q: String,
+}
+
+/// One patient an emergency search found: just enough to pick the right one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmergencyMatch {
+    pub patient_id: Uuid,
+    pub full_name: String,
+    pub date_of_birth: Date,
+}
+
 /// `GET /api/break-glass` filters. Only `reviewed=false` (the default) is
 /// listed: reviewed grants stay in the audit log.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -827,6 +849,25 @@ pub struct TotpCode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
+}
+
+/// `GET /api/me/mfa`: whether the caller's second factor is on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MfaStatus {
+    /// `off`, `pending` (enrolment started, not confirmed) or `on`.
+    pub totp: MfaState,
+    /// Unused recovery codes (0 unless `on`).
+    pub recovery_codes_left: usize,
+    /// Whether the caller's role must have a factor (`HEALTHSYNX_MFA_REQUIRED_ROLES`).
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaState {
+    Off,
+    Pending,
+    On,
 }
 
 /// One live login of the caller (`GET /api/me/sessions`).

@@ -575,6 +575,12 @@ impl Client {
         self.send(RouteId::ReviewBreakGlass, &[id], Some(&BreakGlassReview { note: note.to_owned() })).await
     }
 
+    /// `POST /api/break-glass/search` (doctor, nurse): patients anywhere in the
+    /// clinic whose name contains `q`, to ask for emergency access to one.
+    pub async fn emergency_search(&self, q: &str) -> Result<Vec<EmergencyMatch>> {
+        self.send(RouteId::SearchBreakGlass, &[], Some(&EmergencySearch { q: q.to_owned() })).await
+    }
+
     // ---- second factor and sessions ----
 
     /// Whether this client holds only an enrolment token (the login must enrol a factor first).
@@ -598,6 +604,11 @@ impl Client {
     /// `DELETE /api/me/mfa/totp` with a current or recovery code.
     pub async fn remove_totp(&self, code: &str) -> Result<()> {
         self.send_empty(RouteId::MfaTotpDelete, &[], Some(&TotpCode { code: code.to_owned() })).await
+    }
+
+    /// `GET /api/me/mfa`: whether the caller's second factor is on.
+    pub async fn mfa_status(&self) -> Result<MfaStatus> {
+        self.get(RouteId::MfaStatus, &[], &()).await
     }
 
     /// `GET /api/me/sessions`: the caller's live logins.

@@ -16,6 +16,9 @@ pub const MAX_CLINICAL_TEXT: usize = 16 * 1024;
 /// Shortest reason for emergency (break-glass) access: enough words that a
 /// reviewer can judge it, not a click-through.
 pub const MIN_BREAK_GLASS_REASON_CHARS: usize = 20;
+/// Shortest name fragment an emergency search takes: fewer letters would
+/// list half the clinic.
+pub const MIN_EMERGENCY_QUERY_CHARS: usize = 3;
 
 /// Collects field errors so one answer can name every bad field.
 #[derive(Debug, Default)]
@@ -77,6 +80,15 @@ pub fn break_glass_reason(s: &str) -> Result<(), String> {
         return Err(format!("must be at least {MIN_BREAK_GLASS_REASON_CHARS} characters: say why you need access"));
     }
     optional_text(s, MAX_REASON_CHARS)
+}
+
+/// What an emergency search looks for: part of a name,
+/// [`MIN_EMERGENCY_QUERY_CHARS`] to [`MAX_SHORT_TEXT`] characters.
+pub fn emergency_query(s: &str) -> Result<(), String> {
+    if s.trim().chars().count() < MIN_EMERGENCY_QUERY_CHARS {
+        return Err(format!("must be at least {MIN_EMERGENCY_QUERY_CHARS} letters of the patient's name"));
+    }
+    optional_text(s, MAX_SHORT_TEXT)
 }
 
 /// A phone number: digits with optional `+`, spaces, dashes, dots and

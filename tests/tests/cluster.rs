@@ -116,6 +116,45 @@ async fn a_logout_on_one_process_ends_the_access_token_on_the_other_within_a_sec
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_revoked_on_one_process_ends_on_the_other_and_spares_the_rest() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    seed(&servers[0].url, 1).await;
+    let (laptop, phone) = (Client::new(&servers[0].url).unwrap(), Client::new(&servers[0].url).unwrap());
+    laptop.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    phone.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    // Both logins' tokens, used on process B, so B has cached both.
+    let (laptop_on_b, phone_on_b) =
+        (laptop.with_base(&servers[1].url).await.unwrap(), phone.with_base(&servers[1].url).await.unwrap());
+    assert!(laptop_on_b.me().await.is_ok() && phone_on_b.me().await.is_ok());
+    let sessions = laptop.sessions().await.unwrap();
+    assert_eq!(sessions.len(), 2, "both logins are listed: {sessions:?}");
+    let other = sessions.iter().find(|s| !s.current).expect("the phone's login").id;
+    laptop.revoke_session(other).await.unwrap();
+    let took = within(Duration::from_secs(1), async || phone_on_b.me().await.is_err_and(|p| p.status == 401)).await;
+    assert!(took.is_some(), "process B still honours the access token of a session revoked on A");
+    assert_eq!(phone_on_b.refresh().await.unwrap_err().status, 401, "the revoked refresh token is dead on B");
+    assert!(laptop_on_b.me().await.is_ok(), "the session not revoked still works on B");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_revoking_a_users_sessions_on_one_process_ends_them_all_on_the_other() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    let (doctor, _) = seed(&servers[0].url, 1).await;
+    let mut on_b = Vec::new();
+    for _ in 0..2 {
+        let c = Client::new(&servers[1].url).unwrap();
+        c.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+        assert!(c.me().await.is_ok());
+        on_b.push(c);
+    }
+    admin_on(&servers[0].url).await.revoke_user_sessions(doctor).await.unwrap();
+    for c in &on_b {
+        let took = within(Duration::from_secs(1), async || c.me().await.is_err_and(|p| p.status == 401)).await;
+        assert!(took.is_some(), "process B still honours a login the admin revoked on A");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivation_on_one_process_ends_logins_on_the_other_within_a_second() {
     let (_store, servers, _) = cluster(2, &[]).await;
     let (doctor, _) = seed(&servers[0].url, 1).await;

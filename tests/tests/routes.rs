@@ -95,10 +95,12 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.break_glass(patient, "an admin may not break glass").await;
     let _ = c.break_glass_grants(&BreakGlassQuery::default()).await;
     let _ = c.review_break_glass(nobody, "no such grant").await;
+    let _ = c.emergency_search("an admin may not search").await;
     let _ = anon.verify_mfa("not-a-token", "123456").await;
     let _ = c.enrol_totp().await;
     let _ = c.confirm_totp("123456").await;
     let _ = c.remove_totp("123456").await;
+    let _ = c.mfa_status().await;
     let _ = c.sessions().await;
     let _ = c.revoke_session(nobody).await;
     let _ = c.revoke_user_sessions(nobody).await;

@@ -4,6 +4,7 @@
 use healthsynx_shared::api::{Me, PatientCreated};
 use std::any::Any;
 
+use healthsynx_shared::api::{MfaState, MfaStatus};
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
     AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
@@ -1185,6 +1186,17 @@ fn doctor_keys_are_the_listed_keys() {
     walk("time off form", then(availability_app, &[key(KeyCode::Tab), ch('a')]));
     walk("follow-up", then(doctor_app, &[ch('f')]));
     walk("emergency request", then(doctor_app, &[ch('E')]));
+    walk("emergency matches", || {
+        let mut app = doctor_app();
+        emergency_found(&mut app);
+        app
+    });
+    walk("emergency reason", || {
+        let mut app = doctor_app();
+        emergency_found(&mut app);
+        press(&mut app, key(KeyCode::Enter));
+        app
+    });
     walk("emergency chart", doctor_emergency_chart);
 }
 
@@ -1194,6 +1206,11 @@ fn nurse_keys_are_the_listed_keys() {
     walk("day, checked in", then(nurse_app, &[ch('j')]));
     walk("filter", then(nurse_app, &[ch('/')]));
     walk("emergency request", then(nurse_app, &[ch('E')]));
+    walk("emergency matches", || {
+        let mut app = nurse_app();
+        emergency_found(&mut app);
+        app
+    });
     walk("emergency chart", nurse_emergency_chart);
     walk("chart", || {
         let mut app = then(nurse_app, &[key(KeyCode::Enter)])();
@@ -1388,11 +1405,28 @@ fn emergency_granted(app: &mut App) {
     net(app, EmergencyMsg::Granted(id(OUTSIDE), Ok(grant)));
 }
 
-/// `E`, the patient's id and a reason typed, sent.
-fn ask_emergency(app: &mut App) {
+fn outside_match(n: u128, name: &str) -> healthsynx_shared::api::EmergencyMatch {
+    healthsynx_shared::api::EmergencyMatch {
+        patient_id: id(n),
+        full_name: name.into(),
+        date_of_birth: jiff::civil::date(1971, 3, 2),
+    }
+}
+
+/// `E`, "zoe" searched, and two patients found.
+fn emergency_found(app: &mut App) {
     press(app, ch('E'));
-    typed(app, &id(OUTSIDE).to_string());
-    press(app, key(KeyCode::Tab));
+    typed(app, "zoe");
+    press(app, key(KeyCode::Enter));
+    assert_eq!(tasks(app), ["searching the clinic's patients"]);
+    let found = vec![outside_match(OUTSIDE, "Zoe Outside"), outside_match(778, "Zoey Other")];
+    net(app, EmergencyMsg::Found("zoe".into(), Ok(found)));
+}
+
+/// The first patient found picked, a reason typed, sent.
+fn ask_emergency(app: &mut App) {
+    emergency_found(app);
+    press(app, key(KeyCode::Enter));
     typed(app, REASON);
     press(app, key(KeyCode::Enter));
 }
@@ -1424,9 +1458,24 @@ fn emergency_access_checks_the_reason_before_sending_then_marks_the_chart() {
     let mut app = nurse_app();
     press(&mut app, ch('E'));
     let s = screen(&app);
-    assert!(s.contains("Emergency access") && s.contains("Patient id"), "{s}");
-    typed(&mut app, &id(OUTSIDE).to_string());
-    press(&mut app, key(KeyCode::Tab));
+    assert!(s.contains("Emergency access") && s.contains("Patient name"), "{s}");
+    typed(&mut app, "zo");
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "two letters are not searched");
+    assert!(screen(&app).contains("at least 3 letters"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Esc));
+    emergency_found(&mut app);
+    let s = screen(&app);
+    assert!(s.contains("Zoe Outside") && s.contains("Zoey Other") && s.contains("born 1971-03-02"), "{s}");
+    snapshots("nurse_emergency_search", &app);
+    // The second one is picked, then back to the first.
+    press(&mut app, key(KeyCode::Down));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(screen(&app).contains("Zoey Other (born"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Esc));
+    press(&mut app, key(KeyCode::Up));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(screen(&app).contains("Zoe Outside (born"), "{}", screen(&app));
     typed(&mut app, "urgent");
     press(&mut app, key(KeyCode::Enter));
     assert!(tasks(&mut app).is_empty(), "a short reason is not sent");
@@ -1446,13 +1495,27 @@ fn emergency_access_checks_the_reason_before_sending_then_marks_the_chart() {
 }
 
 #[test]
+fn an_emergency_search_that_finds_nobody_says_so_and_a_new_name_searches_again() {
+    let mut app = doctor_app();
+    press(&mut app, ch('E'));
+    typed(&mut app, "xavier");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["searching the clinic's patients"]);
+    net(&mut app, EmergencyMsg::Found("xavier".into(), Ok(vec![])));
+    assert!(screen(&app).contains("No patient's name contains “xavier”"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Backspace));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["searching the clinic's patients"], "an edited name is a new search");
+}
+
+#[test]
 fn a_refused_emergency_request_says_why_and_stays_open() {
     let mut app = doctor_app();
     ask_emergency(&mut app);
     assert_eq!(tasks(&mut app), ["requesting emergency access"]);
     net_err(&mut app, 404, EmergencyMsg::Granted(id(OUTSIDE), Err(problem(404, "not found"))));
     let s = screen(&app);
-    assert!(s.contains("No patient has this id") && s.contains("Emergency access"), "{s}");
+    assert!(s.contains("no longer on record") && s.contains("Emergency access"), "{s}");
     let s = screen(&doctor_emergency_chart());
     assert!(s.contains("EMERGENCY ACCESS") && !s.contains("new record"), "read only: {s}");
 }
@@ -1541,12 +1604,24 @@ fn session(n: u128, current: bool) -> healthsynx_shared::api::Session {
     }
 }
 
-/// Admin home, then `S`, with two sessions loaded.
+fn factor(totp: MfaState, left: usize) -> security::Msg {
+    security::Msg::Factor(Ok(MfaStatus { totp, recovery_codes_left: left, required: true }))
+}
+
+/// Admin home, then `S`, with two sessions loaded and no second factor.
 fn security_app() -> App {
     let mut app = admin_with_audit();
     press(&mut app, ch('S'));
-    assert_eq!(tasks(&mut app), ["loading sessions"]);
+    assert_eq!(tasks(&mut app), ["loading sessions", "loading the second factor"]);
     net(&mut app, security::Msg::Sessions(Ok(vec![session(1, true), session(2, false)])));
+    net(&mut app, factor(MfaState::Off, 0));
+    app
+}
+
+/// The same with a second factor on.
+fn security_factor_on_app() -> App {
+    let mut app = security_app();
+    net(&mut app, factor(MfaState::On, 7));
     app
 }
 
@@ -1595,7 +1670,7 @@ fn security_is_a_key_away_from_home_and_esc_brings_home_back() {
     press(&mut app, ch('x'));
     assert_eq!(tasks(&mut app), ["ending session"]);
     net(&mut app, security::Msg::Revoked(Ok(())));
-    assert_eq!(tasks(&mut app), ["loading sessions"]);
+    assert_eq!(tasks(&mut app), ["loading sessions", "loading the second factor"]);
     press(&mut app, key(KeyCode::Esc));
     assert!(screen(&app).contains("Ada Admin") && !screen(&app).contains("Sessions"));
     assert!(app.commands().iter().any(|c| c.key == "S"));
@@ -1642,8 +1717,38 @@ fn a_login_that_must_enrol_goes_to_the_enrolment_and_back_to_login() {
 }
 
 #[test]
+fn the_security_view_shows_the_factor_and_removes_it_with_a_code() {
+    let app = security_app();
+    let text = screen(&app);
+    assert!(text.contains("Second factor: off") && text.contains("your role must have one"), "{text}");
+    assert!(!app.screen.commands().iter().any(|c| c.key == "d"), "nothing to remove");
+    let mut app = security_factor_on_app();
+    let text = screen(&app);
+    assert!(text.contains("Second factor: on") && text.contains("7 recovery codes left"), "{text}");
+    assert!(!app.screen.commands().iter().any(|c| c.key == "e"), "no second enrolment over one that is on");
+    snapshots("security_factor_on", &app);
+    press(&mut app, ch('d'));
+    assert!(screen(&app).contains("Remove the second factor"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "no code, no request");
+    typed(&mut app, "654321");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["removing the second factor"]);
+    net_err(&mut app, 422, security::Msg::Removed(Err(problem(422, "bad code"))));
+    assert!(screen(&app).contains("That code is not right"), "{}", screen(&app));
+    typed(&mut app, "123456");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["removing the second factor"]);
+    net(&mut app, security::Msg::Removed(Ok(())));
+    assert_eq!(tasks(&mut app), ["loading sessions", "loading the second factor"]);
+    assert!(screen(&app).contains("Second factor removed"), "{}", screen(&app));
+}
+
+#[test]
 fn security_keys_are_the_listed_keys() {
     walk("sessions", security_app);
+    walk("sessions, factor on", security_factor_on_app);
+    walk("removing the factor", then(security_factor_on_app, &[ch('d')]));
     walk("sessions, another login", then(security_app, &[ch('j')]));
     walk("enrolment", enrolling_app);
     walk("recovery codes", codes_app);

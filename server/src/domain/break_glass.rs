@@ -11,7 +11,8 @@ use jiff::SignedDuration;
 use uuid::Uuid;
 
 use healthsynx_shared::api::{
-    BreakGlassGrant, BreakGlassGranted, BreakGlassQuery, BreakGlassRequest, BreakGlassReview, Page,
+    BreakGlassGrant, BreakGlassGranted, BreakGlassQuery, BreakGlassRequest, BreakGlassReview, EmergencyMatch,
+    EmergencySearch, Page,
 };
 use healthsynx_shared::validate::{self, Errors, MAX_REASON_CHARS};
 
@@ -50,6 +51,54 @@ pub async fn grant(st: &State, who: &Caller<'_>, patient: Uuid, req: BreakGlassR
     tx.audit(entry.patient(patient).reach(Reach::Emergency(id)));
     tx.commit().await?;
     Ok(BreakGlassGranted { grant_id: id, expires_at })
+}
+
+/// The most an emergency search answers: enough to find the patient in
+/// front of you, too few to browse the clinic.
+pub const MAX_EMERGENCY_MATCHES: usize = 10;
+
+/// `POST /api/break-glass/search` (doctor, nurse): patients anywhere in the
+/// clinic whose name contains `q`, identity only (name, date of birth), at
+/// most [`MAX_EMERGENCY_MATCHES`]. Every patient shown is audited and sees
+/// the search in their access log; a search that finds nobody is audited too.
+pub async fn search(st: &State, who: &Caller<'_>, req: EmergencySearch) -> Result<Vec<EmergencyMatch>> {
+    policy::break_glass(who.who)?;
+    let mut errors = Errors::default();
+    errors.check("q", validate::emergency_query(&req.q));
+    errors.finish()?;
+    let needle = req.q.trim().to_lowercase();
+    let mut found = Vec::new();
+    let mut tx = st.store.read().await?;
+    let mut after = None;
+    'scan: loop {
+        let batch = tx.patients(after.as_ref(), 256).await?;
+        let ended = batch.len() < 256;
+        for (at, row) in batch {
+            after = Some(at);
+            let user = st.store.user(row.user_id).await?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
+            if user.full_name.to_lowercase().contains(&needle) {
+                found.push(EmergencyMatch {
+                    patient_id: row.id,
+                    full_name: user.full_name,
+                    date_of_birth: row.date_of_birth,
+                });
+                if found.len() == MAX_EMERGENCY_MATCHES {
+                    break 'scan;
+                }
+            }
+        }
+        if ended {
+            break;
+        }
+    }
+    let actor = who.actor();
+    let entry = |id| Draft::new(&actor, Action::BreakGlassSearch, "patient", id);
+    let entries: Vec<_> = match found.is_empty() {
+        true => vec![entry(None)],
+        false => found.iter().map(|m| entry(Some(m.patient_id)).patient(m.patient_id)).collect(),
+    };
+    st.store.append_audit(entries).await?;
+    Ok(found)
 }
 
 /// `GET /api/break-glass?reviewed=false` (admin): oldest first.

@@ -256,6 +256,19 @@ pub async fn enrolment_bearer(st: &State, bearer: &str) -> Result<Option<(Princi
     Ok(Some((super::accounts::principal_of(st, user).await?, hash)))
 }
 
+/// `GET /api/me/mfa`: the caller's factor, on, pending or off, and how many
+/// recovery codes are left. Tells nothing a code could be made from.
+pub async fn status(st: &State, who: &Caller<'_>) -> Result<MfaStatus> {
+    let row = st.store.read().await?.mfa(who.who.user_id()).await?;
+    let (totp, recovery_codes_left) = match row {
+        None => (MfaState::Off, 0),
+        Some(r) if !r.confirmed => (MfaState::Pending, 0),
+        Some(r) => (MfaState::On, r.recovery_hashes.len()),
+    };
+    let required = st.config.mfa_required_roles.contains(&who.who.role());
+    Ok(MfaStatus { totp, recovery_codes_left, required })
+}
+
 /// `POST /api/me/mfa/totp`: a new pending factor (replacing a pending one);
 /// `409` when a confirmed one exists.
 pub async fn begin_enrolment(st: &State, who: &Caller<'_>) -> Result<TotpEnrolment> {

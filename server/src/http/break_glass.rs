@@ -16,6 +16,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
         }
         RouteId::ListBreakGlass => ok(&break_glass::list(st, c, req.query()?).await?),
         RouteId::ReviewBreakGlass => ok(&break_glass::review(st, c, req.id()?, req.json()?).await?),
+        RouteId::SearchBreakGlass => ok(&break_glass::search(st, c, req.json()?).await?),
         _ => Err(Error::NotFound),
     }
 }

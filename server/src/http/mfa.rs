@@ -27,6 +27,7 @@ pub async fn handle(
             mfa::remove(st, c, req.json()?).await?;
             no_content()
         }
+        RouteId::MfaStatus => ok(&mfa::status(st, c).await?),
         RouteId::ListSessions => {
             // The login the caller's own token names (it was verified already).
             let current = st.tokens.verify(bearer(req)?, TokenType::Access).ok().and_then(|claims| claims.sid);

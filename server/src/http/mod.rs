@@ -405,10 +405,11 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         | UserPasswordReset | ListDepartments | CreateDepartment | ListAudit | VerifyAudit | AdminBackup => {
             accounts::handle(st, route, req, &c).await
         }
-        BreakGlass | ListBreakGlass | ReviewBreakGlass => break_glass::handle(st, route, req, &c).await,
-        MfaTotpCreate | MfaTotpConfirm | MfaTotpDelete | ListSessions | RevokeSession | RevokeUserSessions => {
-            mfa::handle(st, route, req, &c, None).await
+        BreakGlass | ListBreakGlass | ReviewBreakGlass | SearchBreakGlass => {
+            break_glass::handle(st, route, req, &c).await
         }
+        MfaTotpCreate | MfaTotpConfirm | MfaTotpDelete | MfaStatus | ListSessions | RevokeSession
+        | RevokeUserSessions => mfa::handle(st, route, req, &c, None).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify => {
             Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
         }

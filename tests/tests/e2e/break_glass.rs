@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use healthsynx_tests::shared::PatientType;
 use healthsynx_tests::shared::api::{
-    AppointmentAction, AppointmentQuery, AuditQuery, BreakGlassGranted, BreakGlassQuery, NewRecord, PageQuery,
-    PatientPatch, RecordPatch, RecordQuery, RouteId,
+    AppointmentAction, AppointmentQuery, AuditQuery, BreakGlassGranted, BreakGlassQuery, NewPatient, NewRecord,
+    PageQuery, PatientPatch, RecordPatch, RecordQuery, RouteId,
 };
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Appointment, MedicalRecord};
@@ -201,4 +202,73 @@ async fn an_admin_reviews_a_grant_and_it_leaves_the_queue() {
     let q = AuditQuery { action: Some("break_glass.review".into()), ..AuditQuery::default() };
     let log = admin.audit(&q).await.unwrap().items;
     assert_eq!(log.iter().map(|e| e.target_id).collect::<Vec<_>>(), [Some(grant.grant_id)]);
+}
+
+#[tokio::test]
+async fn an_emergency_search_finds_a_patient_outside_the_care_by_name_and_the_patient_sees_it() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let pid = clinic.patient.patient_id;
+    let neuro = &clinic.doctor2.client;
+    assert!(neuro.patients(&Default::default()).await.unwrap().items.is_empty(), "nobody in Nina's care");
+
+    let found = neuro.emergency_search("  paula PAT ").await.unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].patient_id, found[0].full_name.as_str()), (pid, "Paula Patient"));
+    assert_eq!(found[0].date_of_birth.to_string(), "1980-04-23");
+    // The body has nothing more than the match: no contact, insurance or clinical data.
+    let url = format!("{}{}", app.url(), RouteId::SearchBreakGlass.path(&[]));
+    let token = neuro.access_token().await.unwrap();
+    let resp = app.http().post(url).bearer_auth(token).json(&serde_json::json!({"q": "Paula"})).send().await;
+    let raw: serde_json::Value = resp.unwrap().json().await.unwrap();
+    let keys: Vec<_> = raw[0].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["date_of_birth", "full_name", "patient_id"]);
+
+    // The result leads straight to a grant.
+    neuro.break_glass(found[0].patient_id, REASON).await.unwrap();
+    neuro.patient(pid).await.unwrap();
+
+    // The patient sees who searched; the other patient, not found, sees nothing of it.
+    let seen = clinic.patient.client.my_access_log(&PageQuery::default()).await.unwrap().items;
+    assert!(seen.iter().any(|e| e.action == "break_glass.search" && e.actor_name == "Nina Neuro"), "{seen:?}");
+    let other = clinic.patient2.client.my_access_log(&PageQuery::default()).await.unwrap().items;
+    assert!(other.iter().all(|e| e.action != "break_glass.search"));
+
+    // A search that finds nobody is audited too, without a patient.
+    assert!(clinic.nurse2.client.emergency_search("Zebedee").await.unwrap().is_empty());
+    let q = AuditQuery { actor_id: Some(clinic.nurse2.user_id), ..AuditQuery::default() };
+    let entries = clinic.admin.client.audit(&q).await.unwrap().items;
+    assert!(entries.iter().any(|e| e.action == "break_glass.search" && e.target_id.is_none()), "{entries:?}");
+}
+
+#[tokio::test]
+async fn an_emergency_search_is_for_doctors_and_nurses_needs_three_letters_and_lists_ten_at_most() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    // Columns: patient, doctor, nurse, receptionist, admin.
+    let want = [403, 200, 200, 403, 403];
+    for ((role, c), want) in clinic.by_role().into_iter().zip(want) {
+        assert_eq!(code(c.emergency_search("Paula").await), want, "{role}");
+    }
+    let nurse = &clinic.nurse2.client;
+    assert_eq!(code(nurse.emergency_search(" pa ").await), 422, "two letters list half the clinic");
+    assert_eq!(code(nurse.emergency_search(&"a".repeat(201)).await), 422);
+    let extra = serde_json::json!({"q": "Paula", "all": true});
+    assert_eq!(send_json(&app, nurse, RouteId::SearchBreakGlass, &[], extra).await.0, 400);
+
+    for i in 0..12 {
+        let new = NewPatient {
+            email: format!("smith{i}@test.dev").parse().unwrap(),
+            full_name: format!("Sam Smith {i}"),
+            date_of_birth: "1990-01-01".into(),
+            phone: "+49 30 7654321".into(),
+            insurance_id: None,
+            patient_type: PatientType::Outpatient,
+            password: None,
+        };
+        clinic.reception.client.create_patient(&new).await.unwrap();
+    }
+    let found = nurse.emergency_search("smith").await.unwrap();
+    assert_eq!(found.len(), 10, "capped, so a search cannot browse the clinic");
+    assert!(found.iter().all(|m| m.full_name.starts_with("Sam Smith")));
 }

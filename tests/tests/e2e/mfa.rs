@@ -3,7 +3,7 @@
 //! lockout, and accounts whose role must have a factor.
 
 use healthsynx_tests::shared::Role;
-use healthsynx_tests::shared::api::{LoginAnswer, RouteId};
+use healthsynx_tests::shared::api::{LoginAnswer, MfaState, MfaStatus, RouteId};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::{PASSWORD, TestApp};
 use serde_json::json;
@@ -53,6 +53,8 @@ async fn a_user_enrols_confirms_and_logs_in_with_a_code_once() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let doc = &clinic.doctor;
+    doc.client.enrol_totp().await.unwrap();
+    assert_eq!(doc.client.mfa_status().await.unwrap().totp, MfaState::Pending, "not on until confirmed");
     let (secret, _) = enrol(&doc.client).await;
     // A confirmed factor is not enrolled twice.
     assert_eq!(status(doc.client.enrol_totp().await, "second enrolment"), 409);
@@ -92,7 +94,13 @@ async fn a_recovery_code_works_once_and_a_factor_can_be_removed() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let who = &clinic.reception;
+    let off = MfaStatus { totp: MfaState::Off, recovery_codes_left: 0, required: false };
+    assert_eq!(who.client.mfa_status().await.unwrap(), off);
     let (secret, codes) = enrol(&who.client).await;
+    assert_eq!(
+        who.client.mfa_status().await.unwrap(),
+        MfaStatus { totp: MfaState::On, recovery_codes_left: 10, ..off }
+    );
 
     let c = app.client();
     let token = mfa_token(&c, &who.email).await;
@@ -100,10 +108,12 @@ async fn a_recovery_code_works_once_and_a_factor_can_be_removed() {
     let token = mfa_token(&c, &who.email).await;
     assert_eq!(status(c.verify_mfa(&token, &codes[0]).await, "used recovery code"), 401);
     c.verify_mfa(&token, &codes[1]).await.unwrap();
+    assert_eq!(c.mfa_status().await.unwrap().recovery_codes_left, 8, "each used code is gone");
 
     // Removing takes a code too.
     assert_eq!(status(c.remove_totp("123").await, "removal with a wrong code"), 422);
     c.remove_totp(&codes[2]).await.unwrap();
+    assert_eq!(c.mfa_status().await.unwrap(), off);
     let _ = secret;
     assert!(app.client().login(&who.email, PASSWORD).await.unwrap().tokens().is_some(), "password alone again");
 }
@@ -154,6 +164,7 @@ async fn an_admin_without_a_factor_gets_no_tokens_when_admins_must_have_one() {
     assert_eq!(status(c.me().await, "me with an enrolment token"), 401);
 
     let e = c.enrol_totp().await.unwrap();
+    assert_eq!(with_bearer(&app, RouteId::MfaStatus, &token, json!({})).await, 401, "status is not an enrolment call");
     let codes = c.confirm_totp(&pyotp_now(&e.secret)).await.unwrap();
     assert_eq!(codes.recovery_codes.len(), 10);
     assert!(!c.enrolling().await);
@@ -165,6 +176,8 @@ async fn an_admin_without_a_factor_gets_no_tokens_when_admins_must_have_one() {
     let token = mfa_token(&c, "admin@test.dev").await;
     c.verify_mfa(&token, &pyotp_now(&e.secret)).await.unwrap();
     assert_eq!(c.me().await.unwrap().user.email, "admin@test.dev");
+    let status = c.mfa_status().await.unwrap();
+    assert_eq!((status.totp, status.required), (MfaState::On, true));
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
 //! Security, reachable from every role's home (`S`): one's logins, with
-//! the keys to end one, and setting up a TOTP second factor (its
-//! `otpauth://` URL as a QR code drawn in the terminal, a code to confirm
-//! it, then the recovery codes shown once). Also opened straight into
-//! enrolment by a login whose role needs a factor it lacks.
+//! the keys to end one; whether the second factor is on; setting up a TOTP
+//! factor (its `otpauth://` URL as a QR code drawn in the terminal, a code
+//! to confirm it, then the recovery codes shown once) and removing it with
+//! a code. Also opened straight into enrolment by a login whose role needs
+//! a factor it lacks.
 
 use healthsynx_shared::Problem;
-use healthsynx_shared::api::{RecoveryCodes, Session, TotpEnrolment};
+use healthsynx_shared::api::{MfaState, MfaStatus, RecoveryCodes, Session, TotpEnrolment};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use ratatui::Frame;
@@ -26,6 +27,8 @@ pub enum Msg {
     Revoked(Result<(), Problem>),
     Enrolment(Result<TotpEnrolment, Problem>),
     Confirmed(Result<RecoveryCodes, Problem>),
+    Factor(Result<MfaStatus, Problem>),
+    Removed(Result<(), Problem>),
 }
 
 enum Mode {
@@ -38,11 +41,17 @@ enum Mode {
     },
     /// The recovery codes, this once.
     Codes(Vec<String>),
+    /// Removing the factor: a current or recovery code proves it is you.
+    Remove {
+        code: Field,
+    },
 }
 
 pub struct Security {
     mode: Mode,
     sessions: Vec<Session>,
+    /// The second factor, once loaded.
+    factor: Option<MfaStatus>,
     pick: Pick,
     busy: bool,
     /// Opened by a login that must enrol: no sessions to show, and done
@@ -55,6 +64,8 @@ pub struct Security {
 pub enum Act {
     Move,
     Enrol,
+    AskRemove,
+    Remove,
     Revoke,
     Reload,
     Back,
@@ -67,7 +78,8 @@ type B = Binding<Security, Act>;
 
 const SESSIONS: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Move).when(|s| s.sessions.len() > 1),
-    bind(&[char('e')], "e", "set up a second factor", Act::Enrol).when(|s| !s.busy),
+    bind(&[char('e')], "e", "set up a second factor", Act::Enrol).when(|s| !s.busy && !s.factor_on()),
+    bind(&[char('d')], "d", "remove the second factor", Act::AskRemove).when(|s| !s.busy && s.factor_on()),
     bind(&[char('x')], "x", "end this session", Act::Revoke).when(|s| s.selected().is_some_and(|x| !x.current)),
     bind(&[char('r')], "r", "reload", Act::Reload),
     bind(ESC, "Esc", "back", Act::Back),
@@ -77,6 +89,8 @@ const ENROL: &[B] = &[
     bind(ESC, "Esc", "cancel", Act::Cancel),
 ];
 const CODES: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "I saved them", Act::Done)];
+const REMOVE: &[B] =
+    &[bind(ENTER, "Enter", "remove it", Act::Remove).when(|s| !s.busy), bind(ESC, "Esc", "keep it", Act::Cancel)];
 
 impl keys::Keymap for Security {
     type Action = Act;
@@ -86,11 +100,16 @@ impl keys::Keymap for Security {
             Mode::Sessions => SESSIONS,
             Mode::Enrol { .. } => ENROL,
             Mode::Codes(_) => CODES,
+            Mode::Remove { .. } => REMOVE,
         }
     }
 
     fn text_field(&self) -> Option<&'static str> {
-        matches!(self.mode, Mode::Enrol { .. }).then_some("the 6-digit code")
+        match self.mode {
+            Mode::Enrol { .. } => Some("the 6-digit code"),
+            Mode::Remove { .. } => Some("a current or recovery code"),
+            _ => None,
+        }
     }
 }
 
@@ -113,6 +132,7 @@ impl Security {
         Security {
             mode: Mode::Sessions,
             sessions: Vec::new(),
+            factor: None,
             pick: Pick::default(),
             busy: false,
             enrolment_only,
@@ -124,9 +144,15 @@ impl Security {
         self.sessions.get(self.pick.sel)
     }
 
+    fn factor_on(&self) -> bool {
+        self.factor.as_ref().is_some_and(|f| f.totp == MfaState::On)
+    }
+
     fn reload(&mut self, ctx: &mut Ctx) {
         let c = ctx.client.clone();
         ctx.spawn("loading sessions", async move { c.sessions().await }, |r| app::Msg::new(Msg::Sessions(r)));
+        let c = ctx.client.clone();
+        ctx.spawn("loading the second factor", async move { c.mfa_status().await }, |r| app::Msg::new(Msg::Factor(r)));
     }
 
     fn enrol(&mut self, ctx: &mut Ctx) {
@@ -139,6 +165,20 @@ impl Security {
         match a {
             Act::Move => self.pick.go(&key, self.sessions.len()),
             Act::Enrol => self.enrol(ctx),
+            Act::AskRemove => self.mode = Mode::Remove { code: Field::new("Code").hint("123456 or a recovery code") },
+            Act::Remove => {
+                let Mode::Remove { code } = &self.mode else { return };
+                let code = code.text().to_owned();
+                if code.is_empty() {
+                    ctx.error("Type a code from your authenticator app, or one of your recovery codes.");
+                    return;
+                }
+                self.busy = true;
+                let c = ctx.client.clone();
+                ctx.spawn("removing the second factor", async move { c.remove_totp(&code).await }, |r| {
+                    app::Msg::new(Msg::Removed(r))
+                });
+            }
             Act::Revoke => {
                 if let Some(id) = self.selected().map(|s| s.id) {
                     let c = ctx.client.clone();
@@ -164,8 +204,10 @@ impl Security {
             }
             Act::Cancel if self.enrolment_only => self.closed = true,
             Act::Cancel => {
+                if matches!(self.mode, Mode::Enrol { .. }) {
+                    ctx.info("Not set up: the pending factor does nothing until it is confirmed.");
+                }
                 self.mode = Mode::Sessions;
-                ctx.info("Not set up: the pending factor does nothing until it is confirmed.");
             }
             Act::Done if self.enrolment_only => self.closed = true,
             Act::Done => {
@@ -187,6 +229,25 @@ impl Security {
                 self.reload(ctx);
             }
             Msg::Revoked(Err(p)) => ctx.problem("Ending the session failed", &p),
+            Msg::Factor(Ok(f)) => self.factor = Some(f),
+            Msg::Factor(Err(p)) => ctx.problem("Loading the second factor failed", &p),
+            Msg::Removed(r) => {
+                self.busy = false;
+                match r {
+                    Ok(()) => {
+                        ctx.info("Second factor removed: logins ask only for the password now.");
+                        self.mode = Mode::Sessions;
+                        self.reload(ctx);
+                    }
+                    Err(p) if p.status == 422 => {
+                        ctx.error("That code is not right (or was used). Wrong codes count toward the lockout.");
+                        if let Mode::Remove { code } = &mut self.mode {
+                            code.value.clear();
+                        }
+                    }
+                    Err(p) => ctx.problem("Removing the second factor failed", &p),
+                }
+            }
             Msg::Enrolment(r) => {
                 self.busy = false;
                 match r {
@@ -236,14 +297,14 @@ impl Screen for Security {
     }
 
     fn typing(&self) -> bool {
-        matches!(self.mode, Mode::Enrol { .. })
+        matches!(self.mode, Mode::Enrol { .. } | Mode::Remove { .. })
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         match keys::action(self, &key) {
             Some(a) => self.act(a, key, ctx),
             None => match &mut self.mode {
-                Mode::Enrol { code, .. } => {
+                Mode::Enrol { code, .. } | Mode::Remove { code } => {
                     code.handle(&key);
                 }
                 _ => return Handled::Ignored,
@@ -273,10 +334,7 @@ impl Screen for Security {
                 let [top, list] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
                 let intro = vec![
                     Line::from("Your logins on every device. Ending one stops its tokens at once, on every server."),
-                    Line::from(Span::styled(
-                        "e sets up a second factor (an authenticator app): logins then ask for a code.",
-                        t.dim(),
-                    )),
+                    factor_line(self.factor.as_ref(), v),
                 ];
                 f.render_widget(Paragraph::new(intro).wrap(Wrap { trim: true }).block(ui::block("Security", t)), top);
                 let rows = self
@@ -341,6 +399,25 @@ impl Screen for Security {
                     right,
                 );
             }
+            Mode::Remove { code } => {
+                let mut lines = vec![
+                    Line::from("Without the second factor, your password alone logs you in."),
+                    Line::from("Type a code from your authenticator app, or one of your recovery codes:"),
+                    Line::raw(""),
+                    code.line(t, true, 6),
+                ];
+                if self.factor.as_ref().is_some_and(|f| f.required) {
+                    lines.push(Line::raw(""));
+                    lines.push(Line::from(Span::styled(
+                        "Your role must have one: your next login will ask you to set up a new one.",
+                        t.error(),
+                    )));
+                }
+                if self.busy {
+                    lines.push(Line::from(Span::styled("Checking…", t.focus())));
+                }
+                f.render_widget(Paragraph::new(lines).block(ui::block("Remove the second factor", t)), area);
+            }
             Mode::Codes(codes) => {
                 let mut lines = vec![
                     Line::from("The second factor is on. These recovery codes are shown only now:"),
@@ -355,5 +432,30 @@ impl Screen for Security {
                 f.render_widget(Paragraph::new(lines).block(ui::block("Recovery codes", t)), area);
             }
         }
+    }
+}
+
+/// One line on the second factor: on (with the recovery codes left) or not.
+fn factor_line(factor: Option<&MfaStatus>, v: &View) -> Line<'static> {
+    let t = v.theme;
+    match factor {
+        None => Line::from(Span::styled("Second factor: …", t.dim())),
+        Some(f) if f.totp == MfaState::On => Line::from(vec![
+            Span::raw("Second factor: "),
+            Span::styled("on", t.ok()),
+            Span::styled(format!(" · {} recovery codes left · d removes it", f.recovery_codes_left), t.dim()),
+        ]),
+        Some(f) => Line::from(vec![
+            Span::raw("Second factor: "),
+            Span::styled("off", if f.required { t.error() } else { t.dim() }),
+            Span::styled(
+                if f.required {
+                    " · your role must have one · e sets it up"
+                } else {
+                    " · e sets one up (an authenticator app): logins then ask for a code"
+                },
+                t.dim(),
+            ),
+        ]),
     }
 }
