@@ -229,7 +229,7 @@ impl Emergency {
             }
             Some(m) => {
                 lines.push(Line::from(vec![
-                    Span::styled("Patient      ", t.dim()),
+                    Span::styled(format!("{:>12}: ", "Patient"), t.dim()),
                     Span::styled(format!("{} (born {})", m.full_name, m.date_of_birth), t.title()),
                 ]));
                 lines.push(self.reason.line(t, true, 12));
