@@ -3,17 +3,16 @@
 
 use std::time::Duration;
 
-use healthsynx_tests::shared::PatientType;
 use healthsynx_tests::shared::api::{
-    AppointmentAction, AppointmentQuery, AuditQuery, BreakGlassGranted, BreakGlassQuery, NewPatient, NewRecord,
-    PageQuery, PatientPatch, RecordPatch, RecordQuery, RouteId,
+    AppointmentAction, AppointmentQuery, AuditQuery, BreakGlassGranted, BreakGlassQuery, NewRecord, PageQuery,
+    PatientPatch, RecordPatch, RecordQuery, RouteId,
 };
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{Appointment, MedicalRecord};
 use healthsynx_tests::{Clinic, TestApp, utc};
 use uuid::Uuid;
 
-use crate::support::{book, code, send_json, status};
+use crate::support::{book, code, more_patients, send_json, status};
 
 const REASON: &str = "Unconscious on arrival in the emergency room, needs history";
 
@@ -256,19 +255,8 @@ async fn an_emergency_search_is_for_doctors_and_nurses_needs_three_letters_and_l
     let extra = serde_json::json!({"q": "Paula", "all": true});
     assert_eq!(send_json(&app, nurse, RouteId::SearchBreakGlass, &[], extra).await.0, 400);
 
-    for i in 0..12 {
-        let new = NewPatient {
-            email: format!("smith{i}@test.dev").parse().unwrap(),
-            full_name: format!("Sam Smith {i}"),
-            date_of_birth: "1990-01-01".into(),
-            phone: "+49 30 7654321".into(),
-            insurance_id: None,
-            patient_type: PatientType::Outpatient,
-            password: None,
-        };
-        clinic.reception.client.create_patient(&new).await.unwrap();
-    }
-    let found = nurse.emergency_search("smith").await.unwrap();
+    more_patients(&clinic, 12).await;
+    let found = nurse.emergency_search("extra patient").await.unwrap();
     assert_eq!(found.len(), 10, "capped, so a search cannot browse the clinic");
-    assert!(found.iter().all(|m| m.full_name.starts_with("Sam Smith")));
+    assert!(found.iter().all(|m| m.full_name.starts_with("Extra Patient")));
 }

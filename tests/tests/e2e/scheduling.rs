@@ -4,35 +4,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use healthsynx_tests::shared::api::{
-    AppointmentAction, AppointmentPatch, AppointmentQuery, NewAppointment, NewPatient, NewTimeOff, PatientPatch,
-    RouteId,
+    AppointmentAction, AppointmentPatch, AppointmentQuery, NewAppointment, NewTimeOff, PatientPatch, RouteId,
 };
 use healthsynx_tests::shared::client::Client;
-use healthsynx_tests::shared::{Appointment, AppointmentStatus, AvailabilityRule, PatientType};
+use healthsynx_tests::shared::{Appointment, AppointmentStatus, AvailabilityRule};
 use healthsynx_tests::{Clinic, SLOT, TestApp, utc};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::support::{book, check_up, code, range, status};
-
-/// Registers `n` more patients (no password, so no hashing) and returns their ids.
-async fn patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let p = NewPatient {
-            email: format!("extra{i}@test.dev").parse().unwrap(),
-            full_name: format!("Extra Patient{i}"),
-            date_of_birth: "1990-01-01".into(),
-            phone: "+49 30 1234567".into(),
-            insurance_id: None,
-            patient_type: PatientType::Outpatient,
-            password: None,
-        };
-        ids.push(clinic.reception.client.create_patient(&p).await.unwrap().patient.id);
-    }
-    ids
-}
+use crate::support::{book, check_up, code, more_patients, range, status};
 
 fn assert_no_overlap(items: &[Appointment]) {
     let live: Vec<&Appointment> = items.iter().filter(|a| a.status != AppointmentStatus::Cancelled).collect();
@@ -140,7 +121,7 @@ async fn availability_rules_are_validated_and_scoped() {
 async fn two_hundred_concurrent_bookings_on_five_slots_give_five_winners() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
-    let pats = patients(&clinic, 20).await;
+    let pats = more_patients(&clinic, 20).await;
     let doc = clinic.doctor.user_id;
     let slots: Vec<Timestamp> = (0..5).map(|i| utc(6, 9, 0) + SLOT * i).collect();
     let desk = Arc::new(clinic.reception.client.clone());
@@ -170,7 +151,7 @@ async fn two_hundred_concurrent_bookings_on_five_slots_give_five_winners() {
 async fn concurrent_overlapping_intervals_never_both_win() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
-    let pats = patients(&clinic, 12).await;
+    let pats = more_patients(&clinic, 12).await;
     let doc = clinic.doctor.user_id;
     let c = Arc::new(clinic.reception.client.clone());
     let mut tasks = Vec::new();
@@ -436,7 +417,7 @@ async fn an_idempotency_key_replays_the_first_answer() {
 async fn calendars_and_lists_page_through_in_time_order() {
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
-    let pats = patients(&clinic, 6).await;
+    let pats = more_patients(&clinic, 6).await;
     let doc = clinic.doctor.user_id;
     for (i, p) in pats.iter().enumerate() {
         book(&clinic.reception.client, *p, doc, utc(17, 9, 0) + SLOT * i as i32).await.unwrap();
@@ -464,7 +445,7 @@ fn random_operation_sequences_never_overlap() {
     let (app, clinic, pats) = rt.block_on(async {
         let app = TestApp::spawn().await;
         let clinic = app.clinic().await;
-        let pats = patients(&clinic, 3).await;
+        let pats = more_patients(&clinic, 3).await;
         (app, clinic, pats)
     });
     let doctors = [clinic.doctor.user_id, clinic.doctor2.user_id];

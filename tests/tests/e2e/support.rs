@@ -1,9 +1,9 @@
 //! Small helpers shared by the test modules.
 
-use healthsynx_tests::TestApp;
-use healthsynx_tests::shared::api::{NewAppointment, RangeQuery, RouteId};
+use healthsynx_tests::shared::api::{NewAppointment, NewPatient, RangeQuery, RouteId};
 use healthsynx_tests::shared::client::{Client, Result, problem_of};
-use healthsynx_tests::shared::{Appointment, Problem};
+use healthsynx_tests::shared::{Appointment, PatientType, Problem};
+use healthsynx_tests::{Clinic, TestApp};
 use jiff::Timestamp;
 use uuid::Uuid;
 
@@ -64,4 +64,22 @@ pub async fn login_attempt(app: &TestApp, email: &str, password: &str) -> (u16, 
     let status = resp.status().as_u16();
     let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
     (status, retry, problem_of(resp).await)
+}
+
+/// Registers `n` more patients, "Extra Patient0" …, (no password, so no hashing) and returns their ids.
+pub async fn more_patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let p = NewPatient {
+            email: format!("extra{i}@test.dev").parse().unwrap(),
+            full_name: format!("Extra Patient{i}"),
+            date_of_birth: "1990-01-01".into(),
+            phone: "+49 30 1234567".into(),
+            insurance_id: None,
+            patient_type: PatientType::Outpatient,
+            password: None,
+        };
+        ids.push(clinic.reception.client.create_patient(&p).await.unwrap().patient.id);
+    }
+    ids
 }
