@@ -9,6 +9,9 @@
 //! a leaked secret cannot mint a ten-year token that outlives a rotation
 //! unnoticed, and a token dated in the future cannot be pre-made.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, decode_header, encode};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -99,7 +102,13 @@ pub struct TokenKeys {
     previous: Option<SigningKey>,
     validation: Validation,
     lifetimes: Lifetimes,
+    verified: Mutex<HashMap<Box<str>, Claims>>,
 }
+
+/// Tokens whose signature was checked, kept before the map starts over: a
+/// client sends the same access token until it expires, and decoding and
+/// checking it again was a sixth of a cheap request.
+const VERIFIED_MAX: usize = 20_000;
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -119,7 +128,13 @@ impl TokenKeys {
         // `nbf` is checked in `verify` with the clock leeway (the library's
         // leeway would apply to `exp` too, which gets none).
         validation.validate_nbf = false;
-        TokenKeys { current: SigningKey::new(current), previous: previous.map(SigningKey::new), validation, lifetimes }
+        TokenKeys {
+            current: SigningKey::new(current),
+            previous: previous.map(SigningKey::new),
+            validation,
+            lifetimes,
+            verified: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Signs `claims` with the current secret.
@@ -130,7 +145,37 @@ impl TokenKeys {
     }
 
     /// Verifies a token of the expected type; anything wrong is `401`.
+    /// A token seen before skips the signature (it is the same string the
+    /// signature was checked on); its times and type are checked every time.
     pub fn verify(&self, token: &str, typ: TokenType) -> Result<Claims> {
+        self.verify_at(token, typ, jiff::Timestamp::now().as_second())
+    }
+
+    fn verify_at(&self, token: &str, typ: TokenType, now: i64) -> Result<Claims> {
+        let invalid = || Error::Unauthorized("invalid or expired token".into());
+        let known = self.verified.lock().ok().and_then(|v| v.get(token).cloned());
+        let claims = match known {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token).map_err(|_| invalid())?;
+                if let Ok(mut v) = self.verified.lock() {
+                    if v.len() >= VERIFIED_MAX {
+                        v.clear();
+                    }
+                    v.insert(token.into(), claims.clone());
+                }
+                claims
+            }
+        };
+        // `exp` as the library checks it (no leeway): good through its second.
+        if claims.typ != typ || claims.exp < now || !self.times_are_plausible(&claims, now) {
+            return Err(invalid());
+        }
+        Ok(claims)
+    }
+
+    /// The claims of a token signed by one of our keys, with `iss`, `aud` and `exp` checked.
+    fn verify_signature(&self, token: &str) -> Result<Claims> {
         let invalid = || Error::Unauthorized("invalid or expired token".into());
         let header = decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::HS256 {
@@ -141,11 +186,7 @@ impl TokenKeys {
             Some(kid) => self.previous.as_ref().filter(|k| k.kid == kid).ok_or_else(invalid)?,
             None => return Err(invalid()),
         };
-        let data = decode::<Claims>(token, &key.decoding, &self.validation).map_err(|_| invalid())?;
-        if data.claims.typ != typ || !self.times_are_plausible(&data.claims, jiff::Timestamp::now().as_second()) {
-            return Err(invalid());
-        }
-        Ok(data.claims)
+        Ok(decode::<Claims>(token, &key.decoding, &self.validation).map_err(|_| invalid())?.claims)
     }
 
     /// Issued no later than now, valid from no later than now (both within
@@ -196,5 +237,22 @@ mod tests {
         assert!(!verify(&access(now, now + 301)), "one second over the access lifetime");
         let refresh = Claims { typ: TokenType::Refresh, ..access(now, now + 86_400) };
         assert!(k.verify(&k.sign(&refresh).unwrap(), TokenType::Refresh).is_ok(), "refreshes live longer");
+    }
+
+    #[test]
+    fn a_token_seen_before_is_still_checked_for_expiry_type_and_tampering() {
+        let k = keys();
+        let now = jiff::Timestamp::now().as_second();
+        let token = k.sign(&access(now, now + 300)).unwrap();
+        assert!(k.verify_at(&token, TokenType::Access, now).is_ok());
+        assert!(k.verify_at(&token, TokenType::Access, now + 300).is_ok(), "good through its last second");
+        assert!(k.verify_at(&token, TokenType::Access, now + 301).is_err(), "expired once seen");
+        assert!(k.verify_at(&token, TokenType::Refresh, now).is_err(), "of the wrong type once seen");
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(k.verify(&forged, TokenType::Access).is_err(), "another signature is checked anew");
+        let other = TokenKeys::new(&[8u8; 32], None, Lifetimes { access: 300, refresh: 86_400 });
+        assert!(other.verify(&token, TokenType::Access).is_err(), "another server's secret");
     }
 }

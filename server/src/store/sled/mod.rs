@@ -313,8 +313,21 @@ impl Sled {
                 touched.push(*t);
             }
         }
-        if touched.is_empty() {
-            return Ok(());
+        match touched.as_slice() {
+            [] => return Ok(()),
+            // One tree (a drain of read audit entries, most often): a batch
+            // is as atomic there as a transaction, at a fraction of its cost.
+            [only] => {
+                let mut batch = sled::Batch::default();
+                for (_, k, v) in ops {
+                    match v {
+                        Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                        None => batch.remove(k.as_slice()),
+                    }
+                }
+                return Ok(self.tree(*only).apply_batch(batch)?);
+            }
+            _ => {}
         }
         let trees: Vec<&Tree> = touched.iter().map(|t| self.tree(*t)).collect();
         let result: std::result::Result<(), TransactionError<()>> = trees.as_slice().transaction(|txs| {
