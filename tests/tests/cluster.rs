@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use healthsynx_tests::process::{
     ADMIN_PASSWORD, ClinicStore, DOCTOR_PASSWORD, ProcessSecrets, ServerProcess, create_admin, seed,
 };
-use healthsynx_tests::shared::api::{AppointmentQuery, NewAppointment};
+use healthsynx_tests::shared::api::{AppointmentQuery, NewAppointment, RouteId};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::{SLOT, utc};
 use uuid::Uuid;
@@ -164,6 +164,60 @@ async fn deactivation_on_one_process_ends_logins_on_the_other_within_a_second() 
     admin_on(&servers[0].url).await.deactivate_user(doctor).await.unwrap();
     let took = within(Duration::from_secs(1), async || on_b.me().await.is_err_and(|p| p.status == 401)).await;
     assert!(took.is_some(), "process B still serves a deactivated account");
+}
+
+/// A doctor's calendar over day 3, revalidated with `etag` when given: (status, ETag).
+async fn calendar_on(url: &str, c: &Client, doctor: Uuid, etag: Option<&str>) -> (u16, String) {
+    let token = c.access_token().await.unwrap();
+    let mut req = reqwest::Client::new()
+        .get(format!("{url}{}", RouteId::Calendar.path(&[doctor])))
+        .bearer_auth(token)
+        .query(&[("from", utc(3, 0, 0).to_string()), ("to", utc(4, 0, 0).to_string())]);
+    if let Some(tag) = etag {
+        req = req.header("if-none-match", tag);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.headers().get("etag").unwrap().to_str().unwrap().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_on_one_process_changes_the_calendar_another_answered_unchanged_within_a_second() {
+    let (_store, servers, _) = cluster(2, &[]).await;
+    let (doctor, patients) = seed(&servers[0].url, 2).await;
+    let (a, b) = (&servers[0].url, &servers[1].url);
+    let on_b = Client::new(b).unwrap();
+    on_b.login("doc@process.test", DOCTOR_PASSWORD).await.unwrap();
+    let (status, etag) = calendar_on(b, &on_b, doctor, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(calendar_on(b, &on_b, doctor, Some(&etag)).await, (304, etag.clone()), "B keeps the tag");
+    let book = |patient, hh| NewAppointment {
+        patient_id: patient,
+        doctor_id: doctor,
+        start: utc(3, hh, 0),
+        end: None,
+        reason: "check-up".parse().unwrap(),
+    };
+    admin_on(a).await.book(&book(patients[0], 9), None).await.unwrap();
+    let mut latest = etag.clone();
+    let took = within(Duration::from_secs(1), async || {
+        let (status, tag) = calendar_on(b, &on_b, doctor, Some(&etag)).await;
+        latest = tag;
+        status == 200
+    })
+    .await;
+    assert!(took.is_some(), "process B still calls the calendar unchanged a second after A booked on it");
+    assert_ne!(latest, etag, "the calendar with the booking has another tag");
+    // The other way round, and a cancellation (a changed row, not a new one).
+    let on_a = on_b.with_base(a).await.unwrap();
+    assert_eq!(calendar_on(a, &on_a, doctor, Some(&latest)).await.0, 304, "A agrees on the new tag");
+    let second = admin_on(b).await.book(&book(patients[1], 10), None).await.unwrap();
+    let took = within(Duration::from_secs(1), async || calendar_on(a, &on_a, doctor, Some(&latest)).await.0 == 200);
+    assert!(took.await.is_some(), "process A still calls the calendar unchanged after B booked on it");
+    let (_, tag) = calendar_on(a, &on_a, doctor, None).await;
+    assert_eq!(calendar_on(a, &on_a, doctor, Some(&tag)).await.0, 304);
+    admin_on(b).await.cancel(second.id, "called").await.unwrap();
+    let took = within(Duration::from_secs(1), async || calendar_on(a, &on_a, doctor, Some(&tag)).await.0 == 200);
+    assert!(took.await.is_some(), "process A still calls the calendar unchanged after B cancelled on it");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! Prometheus counters: requests and latency by route and status, login
 //! failures, bookings. A mutex over a small map; held for a few nanoseconds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -20,8 +20,9 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-fn requests() -> &'static Mutex<BTreeMap<(String, u16), Series>> {
-    static M: OnceLock<Mutex<BTreeMap<(String, u16), Series>>> = OnceLock::new();
+/// Keyed by route, not its label, so counting a request formats nothing.
+fn requests() -> &'static Mutex<HashMap<(Option<RouteId>, u16), Series>> {
+    static M: OnceLock<Mutex<HashMap<(Option<RouteId>, u16), Series>>> = OnceLock::new();
     M.get_or_init(Default::default)
 }
 
@@ -87,7 +88,7 @@ pub fn observe(route: Option<RouteId>, status: u16, took: Duration) {
         THROTTLED.fetch_add(1, Ordering::Relaxed);
     }
     if let Ok(mut m) = requests().lock() {
-        let s = m.entry((route_label(route), status)).or_default();
+        let s = m.entry((route, status)).or_default();
         let secs = took.as_secs_f64();
         s.count += 1;
         s.seconds += secs;
@@ -102,8 +103,10 @@ pub fn render(store_bytes: u64) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# HELP healthsynx_requests_total Requests answered, by route and status.");
     let _ = writeln!(out, "# TYPE healthsynx_requests_total counter");
-    let snapshot: Vec<((String, u16), Series)> =
-        requests().lock().map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
+    let snapshot: BTreeMap<(String, u16), Series> = requests()
+        .lock()
+        .map(|m| m.iter().map(|((route, status), v)| ((route_label(*route), *status), *v)).collect())
+        .unwrap_or_default();
     for ((route, status), s) in &snapshot {
         let _ = writeln!(out, "healthsynx_requests_total{{route=\"{route}\",status=\"{status}\"}} {}", s.count);
     }

@@ -39,10 +39,9 @@ pub struct Committed {
     /// Appointments written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub appointments: Vec<Uuid>,
-    /// Doctors whose calendars the appointments written are on. Only the
-    /// embedded store fills it (its calendar ETags rest on it); it is never
-    /// announced to other processes.
-    #[serde(skip)]
+    /// Doctors whose calendars the appointments written are on (kept
+    /// calendar ETags rest on it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doctors: Vec<Uuid>,
     /// Refresh families (logins) written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -55,13 +54,23 @@ pub struct Committed {
 impl Committed {
     /// Whether any cache holds what this changed.
     pub fn touches_caches(&self) -> bool {
+        self.must_announce_in_commit() || !self.doctors.is_empty()
+    }
+
+    /// Whether another process could serve something wrong, not merely
+    /// something stale by a moment, if it learnt of this commit late (a
+    /// revoked login, a changed row in a cache), so the announcement must
+    /// be part of the commit. A new booking only moves a calendar's ETag:
+    /// its announcement may follow the commit, which keeps bookings from
+    /// queueing on PostgreSQL's notification lock while their commits flush.
+    pub fn must_announce_in_commit(&self) -> bool {
         self.accounts || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
     }
 
     /// The announcement of this commit: small enough for a notification
     /// (8 000 bytes), saying "everything" when the ids would not fit.
     pub fn for_notify(&self) -> Committed {
-        if self.appointments.len() + self.families.len() > 150 {
+        if self.appointments.len() + self.families.len() + self.doctors.len() > 150 {
             Committed { everything: true, ..Committed::default() }
         } else {
             self.clone()

@@ -133,17 +133,28 @@ pub struct Store {
 }
 
 /// The `ETag`s of calendars known to be current, so an unchanged calendar
-/// is answered `304` without being read. Only for the embedded store, whose
-/// process sees every write: PostgreSQL's other processes do not announce
-/// new bookings. A write on a doctor's calendar bumps that doctor's
-/// generation (and a change of names, everyone's); a tag is kept only if
-/// its generation did not move while its calendar was read.
+/// is answered `304` without being read. A write on a doctor's calendar
+/// bumps that doctor's generation (and a change of names, everyone's),
+/// here or, announced, in another process sharing the database; a tag is
+/// kept only if its generation did not move while its calendar was read.
+/// While announcements are not arriving no tag is used, and none is trusted
+/// past [`CALENDAR_TAG_TRUST`]: that bounds what an announcement lost with a
+/// process killed between its commit and its announcement can hold back.
 #[derive(Default)]
 struct CalendarTags {
     everyone: u64,
     doctors: HashMap<Uuid, u64>,
-    tags: HashMap<(Uuid, Timestamp, Timestamp), (CalendarGeneration, String)>,
+    tags: HashMap<(Uuid, Timestamp, Timestamp), KeptTag>,
 }
+
+struct KeptTag {
+    read_at: CalendarGeneration,
+    kept: std::time::Instant,
+    tag: String,
+}
+
+/// How long a kept calendar tag is trusted before the calendar is read again.
+const CALENDAR_TAG_TRUST: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where a doctor's calendar stood when a read of it began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -446,20 +457,21 @@ impl Store {
 
     // ---- calendar validators ----
 
-    /// The `ETag` of `doctor`'s calendar over `from..to`, if one is known
-    /// to be current (never for a store shared with other processes).
+    /// The `ETag` of `doctor`'s calendar over `from..to`, if one is known to be current.
     pub fn calendar_tag(&self, doctor: Uuid, from: Timestamp, to: Timestamp) -> Result<Option<String>> {
-        if self.backend.remote().is_some() {
+        if !self.sync_remote()? {
             return Ok(None);
         }
         let tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
         let now = tags.generation(doctor);
-        Ok(tags.tags.get(&(doctor, from, to)).filter(|(g, _)| *g == now).map(|(_, tag)| tag.clone()))
+        let current = |k: &&KeptTag| k.read_at == now && k.kept.elapsed() < CALENDAR_TAG_TRUST;
+        Ok(tags.tags.get(&(doctor, from, to)).filter(current).map(|k| k.tag.clone()))
     }
 
     /// Where `doctor`'s calendar stands, to hand to [`Store::keep_calendar_tag`]
     /// with the tag of what is read next.
     pub fn calendar_generation(&self, doctor: Uuid) -> Result<CalendarGeneration> {
+        self.sync_remote()?;
         Ok(self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?.generation(doctor))
     }
 
@@ -472,7 +484,7 @@ impl Store {
         read_at: CalendarGeneration,
         tag: String,
     ) -> Result<()> {
-        if self.backend.remote().is_some() {
+        if !self.sync_remote()? {
             return Ok(());
         }
         let mut tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
@@ -482,7 +494,7 @@ impl Store {
         if tags.tags.len() >= CALENDAR_TAGS_MAX {
             tags.tags.clear();
         }
-        tags.tags.insert((doctor, from, to), (read_at, tag));
+        tags.tags.insert((doctor, from, to), KeptTag { read_at, kept: std::time::Instant::now(), tag });
         Ok(())
     }
 

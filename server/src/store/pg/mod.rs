@@ -415,14 +415,21 @@ impl Tx for PgTx<'_> {
             )),
             false => None,
         };
+        let in_commit = done.must_announce_in_commit();
         let audit = async { if entries.is_empty() { Ok(()) } else { c.execute(&insert, &[&entries]).await.map(drop) } };
-        let announce = async {
-            match &notify {
-                Some((stmt, payload)) => c.execute(stmt, &[&CHANNEL, payload]).await.map(drop),
-                None => Ok(()),
-            }
+        let announce = async |now: bool| match &notify {
+            Some((stmt, payload)) if now => c.execute(stmt, &[&CHANNEL, payload]).await.map(drop),
+            _ => Ok(()),
         };
-        let flight = tokio::try_join!(self.begin_if_pending(c), audit, announce, c.batch_execute("COMMIT"));
+        // Sent in one flight, in this order; an announcement after `COMMIT`
+        // is a transaction of its own, with nothing to flush.
+        let flight = tokio::try_join!(
+            self.begin_if_pending(c),
+            audit,
+            announce(in_commit),
+            c.batch_execute("COMMIT"),
+            announce(!in_commit)
+        );
         // Sent either way: the transaction is over, committed or rolled back.
         self.ended = true;
         flight.map_err(db_error)?;

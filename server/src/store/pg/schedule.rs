@@ -131,11 +131,14 @@ impl Schedule for PgTx<'_> {
         )
         .await?;
         // Only a changed appointment can be in another process's view cache;
-        // announcing every new booking would also serialize their commits
-        // (PostgreSQL queues notifications under one lock).
-        if old.is_some() {
+        // every write moves the calendars it is on.
+        if let Some(old) = old {
             self.done.appointments.push(a.id);
+            if old.doctor_id != a.doctor_id {
+                self.done.doctors.push(old.doctor_id);
+            }
         }
+        self.done.doctors.push(a.doctor_id);
         Ok(())
     }
 
