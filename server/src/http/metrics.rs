@@ -20,9 +20,12 @@ struct Series {
     buckets: [u64; BUCKETS.len()],
 }
 
-/// Keyed by route, not its label, so counting a request formats nothing.
-fn requests() -> &'static Mutex<HashMap<(Option<RouteId>, u16), Series>> {
-    static M: OnceLock<Mutex<HashMap<(Option<RouteId>, u16), Series>>> = OnceLock::new();
+/// Series by route and status: keyed by route, not its label, so counting
+/// a request formats nothing.
+type Requests = HashMap<(Option<RouteId>, u16), Series>;
+
+fn requests() -> &'static Mutex<Requests> {
+    static M: OnceLock<Mutex<Requests>> = OnceLock::new();
     M.get_or_init(Default::default)
 }
 
