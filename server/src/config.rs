@@ -219,6 +219,9 @@ pub struct SettingArgs {
     /// Patients may cancel up to this many hours before the start.
     #[arg(long, env = "HEALTHSYNX_CANCEL_HOURS", default_value_t = 24)]
     pub cancel_hours: u64,
+    /// Check-in opens this many minutes before the start.
+    #[arg(long, env = "HEALTHSYNX_CHECKIN_EARLY_MINUTES", default_value_t = 120)]
+    pub checkin_early_minutes: u64,
     /// Minutes a break-glass (emergency access) grant lasts.
     #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
     pub break_glass_minutes: u64,
@@ -392,6 +395,8 @@ pub struct Config {
     pub access_ttl: u64,
     pub refresh_ttl: u64,
     pub cancel_hours: u64,
+    /// How long before the start check-in opens.
+    pub checkin_early: jiff::SignedDuration,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
     pub cors_origins: Vec<String>,
@@ -439,6 +444,7 @@ impl Config {
             access_ttl: 300,
             refresh_ttl: 86_400,
             cancel_hours: 24,
+            checkin_early: jiff::SignedDuration::from_mins(120),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
             cors_origins: vec!["http://localhost:3000".into()],
             tls: None,
@@ -462,6 +468,10 @@ impl Config {
         self.access_ttl = s.access_ttl;
         self.refresh_ttl = s.refresh_ttl;
         self.cancel_hours = s.cancel_hours;
+        if s.checkin_early_minutes > 7 * 24 * 60 {
+            bail!("HEALTHSYNX_CHECKIN_EARLY_MINUTES must be at most 10080 (a week)");
+        }
+        self.checkin_early = jiff::SignedDuration::from_mins(s.checkin_early_minutes as i64);
         if s.break_glass_minutes == 0 || s.break_glass_minutes > 24 * 60 {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }

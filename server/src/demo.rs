@@ -197,8 +197,8 @@ async fn seed_coming_week(
                 reason: valid(REASONS[dice.roll(REASONS.len() as u64) as usize])?,
             };
             let Ok(Booked::New(a)) = scheduling::book(st, sys, req, None).await else { continue };
-            if i < 2 {
-                // The first patients of the day are already in the waiting room.
+            if i < 2 && a.start - st.config.checkin_early <= Timestamp::now() {
+                // The next patients, due within the check-in window, are already in the waiting room.
                 scheduling::transition(st, sys, a.id, AppointmentAction::CheckIn, None, None).await?;
             } else if dice.roll(12) == 0 {
                 scheduling::transition(st, sys, a.id, AppointmentAction::Cancel, None, Some(valid("Patient called")?))

@@ -127,19 +127,30 @@ fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
     let pane = t.wait_for(&format!("{at} {patient} · booked"));
     assert!(pane.contains("Health Synx · Front desk"), "{pane}");
 
-    // The booked cell is selected: check the patient in.
-    t.keys(&["c"]);
-    t.wait_for(&format!("Checked in: {patient}"));
-    t.wait_for(&format!("{at} {patient} · checked in"));
-
-    // The server agrees.
-    let found = rt.block_on(async {
-        let page = client.appointments(&AppointmentQuery { limit: Some(500), ..Default::default() }).await.unwrap();
-        page.items.into_iter().find(|a| a.reason == "Tmux e2e visit")
-    });
-    let a = found.expect("the API lists the appointment booked in the terminal");
+    // The server has it.
+    let booked_visit = || {
+        rt.block_on(async {
+            let q = AppointmentQuery { limit: Some(500), ..Default::default() };
+            client.appointments(&q).await.unwrap().items.into_iter().find(|a| a.reason == "Tmux e2e visit")
+        })
+    };
+    let a = booked_visit().expect("the API lists the appointment booked in the terminal");
     assert_eq!(a.patient_name, patient);
-    assert_eq!(a.status, AppointmentStatus::CheckedIn);
+
+    // The booked cell is selected: check the patient in. Check-in opens two
+    // hours before the start, so the first free time is either in the window
+    // or the screen says why not.
+    let in_window = a.start - jiff::SignedDuration::from_mins(120) <= jiff::Timestamp::now();
+    t.keys(&["c"]);
+    if in_window {
+        t.wait_for(&format!("Checked in: {patient}"));
+        t.wait_for(&format!("{at} {patient} · checked in"));
+    } else {
+        t.wait_for("check-in opens 120 minutes before the start time");
+        t.wait_for(&format!("{at} {patient} · booked"));
+    }
+    let want = if in_window { AppointmentStatus::CheckedIn } else { AppointmentStatus::Scheduled };
+    assert_eq!(booked_visit().unwrap().status, want, "the server agrees with the screen");
 
     // q quits and gives the terminal back.
     t.keys(&["q"]);

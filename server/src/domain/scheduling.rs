@@ -475,8 +475,15 @@ pub async fn transition(
         check_version(&old, if_match)?;
         let next = match (action, old.status) {
             (AppointmentAction::Cancel, Scheduled) => Cancelled,
-            (AppointmentAction::CheckIn, Scheduled) => CheckedIn,
-            (AppointmentAction::Complete, CheckedIn) => Completed,
+            (AppointmentAction::CheckIn, Scheduled) if now >= old.start - st.config.checkin_early => CheckedIn,
+            (AppointmentAction::CheckIn, Scheduled) => {
+                let opens = st.config.checkin_early.as_mins();
+                return Err(Error::Conflict(format!("check-in opens {opens} minutes before the start time")));
+            }
+            (AppointmentAction::Complete, CheckedIn) if now >= old.start => Completed,
+            (AppointmentAction::Complete, CheckedIn) => {
+                return Err(Error::Conflict("a visit can only be completed after its start time".into()));
+            }
             (AppointmentAction::NoShow, Scheduled) if now >= old.start => NoShow,
             (AppointmentAction::NoShow, Scheduled) => {
                 return Err(Error::Conflict("a no-show can only be recorded after the start time".into()));

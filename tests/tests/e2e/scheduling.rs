@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::support::{book, check_up, code, more_patients, range, status};
+use crate::support::{book, check_up, code, more_patients, range, status, visit_at};
 
 fn assert_no_overlap(items: &[Appointment]) {
     let live: Vec<&Appointment> = items.iter().filter(|a| a.status != AppointmentStatus::Cancelled).collect();
@@ -306,20 +306,23 @@ async fn each_role_may_do_to_appointments_what_the_table_says() {
     let want_reschedule = [403, 403, 403, 200, 200];
     let want_cancel = [200, 403, 403, 200, 200];
     let want_check_in = [403, 403, 200, 200, 200];
+    // Visits due within the check-in window, half an hour apart (the patient is never in two).
+    let mut due = (0..6).map(|k| SignedDuration::from_mins(90 - 30 * k));
     for (i, (role, c)) in clinic.by_role().into_iter().enumerate() {
         let a = book(desk, pid, doc, utc(13, 8, 0) + SLOT * (3 * i as i32)).await.unwrap();
         let patch = AppointmentPatch { reason: Some("changed".parse().unwrap()), ..Default::default() };
         assert_eq!(code(c.patch_appointment(a.id, 1, &patch).await), want_reschedule[i], "{role} reschedule");
         let b = book(desk, pid, doc, utc(13, 8, 30) + SLOT * (3 * i as i32)).await.unwrap();
         assert_eq!(code(c.cancel(b.id, "").await), want_cancel[i], "{role} cancel");
-        let d = book(desk, pid, doc, utc(13, 9, 0) + SLOT * (3 * i as i32)).await.unwrap();
+        let d = visit_at(&app, &clinic, pid, due.next().unwrap()).await;
         assert_eq!(
-            code(c.appointment_action(d.id, AppointmentAction::CheckIn).await),
+            code(c.appointment_action(d, AppointmentAction::CheckIn).await),
             want_check_in[i],
             "{role} check-in"
         );
     }
-    let d = book(desk, pid, doc, utc(14, 9, 0)).await.unwrap();
+    let started = visit_at(&app, &clinic, pid, due.next().unwrap()).await;
+    let d = clinic.nurse.client.appointment(started).await.unwrap();
     assert_eq!(code(clinic.nurse.client.appointment_action(d.id, AppointmentAction::Complete).await), 403);
     assert_eq!(
         code(clinic.doctor.client.appointment_action(d.id, AppointmentAction::Complete).await),
@@ -338,6 +341,46 @@ async fn each_role_may_do_to_appointments_what_the_table_says() {
         409,
         "not started yet"
     );
+}
+
+#[tokio::test]
+async fn check_in_opens_two_hours_before_the_start_and_a_visit_completes_only_after_it() {
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let (pid, nurse, doctor) = (clinic.patient.patient_id, &clinic.nurse.client, &clinic.doctor.client);
+    let desk = &clinic.reception.client;
+    let in_three_days = book(desk, pid, clinic.doctor.user_id, utc(3, 9, 0)).await.unwrap();
+    let early = nurse.appointment_action(in_three_days.id, AppointmentAction::CheckIn).await.unwrap_err();
+    assert_eq!(early.status, 409, "three days ahead is too early: {early}");
+    assert!(early.detail.as_deref().unwrap_or("").contains("120 minutes"), "says when it opens: {early}");
+    assert_eq!(desk.appointment(in_three_days.id).await.unwrap().status, AppointmentStatus::Scheduled);
+
+    let too_early = visit_at(&app, &clinic, pid, SignedDuration::from_mins(125)).await;
+    assert_eq!(code(nurse.appointment_action(too_early, AppointmentAction::CheckIn).await), 409, "2 h 5 min ahead");
+    let due = visit_at(&app, &clinic, pid, SignedDuration::from_mins(115)).await;
+    nurse.appointment_action(due, AppointmentAction::CheckIn).await.expect("1 h 55 min ahead is within the window");
+    let not_yet = doctor.appointment_action(due, AppointmentAction::Complete).await.unwrap_err();
+    assert_eq!(not_yet.status, 409, "checked in but not started: {not_yet}");
+    assert_eq!(desk.appointment(due).await.unwrap().status, AppointmentStatus::CheckedIn, "nothing changed");
+
+    let started = visit_at(&app, &clinic, pid, SignedDuration::from_mins(-10)).await;
+    nurse.appointment_action(started, AppointmentAction::CheckIn).await.unwrap();
+    let done = doctor.appointment_action(started, AppointmentAction::Complete).await.unwrap();
+    assert_eq!(done.status, AppointmentStatus::Completed);
+}
+
+#[tokio::test]
+async fn the_check_in_window_is_configurable() {
+    let app = TestApp::spawn_with(|c| c.checkin_early = SignedDuration::from_hours(96)).await;
+    let clinic = app.clinic().await;
+    let (desk, nurse) = (&clinic.reception.client, &clinic.nurse.client);
+    let (pid, doc) = (clinic.patient.patient_id, clinic.doctor.user_id);
+    let within = book(desk, pid, doc, utc(3, 9, 0)).await.unwrap();
+    let beyond = book(desk, pid, doc, utc(5, 9, 0)).await.unwrap();
+    assert_eq!(code(nurse.appointment_action(within.id, AppointmentAction::CheckIn).await), 200, "under four days");
+    let p = nurse.appointment_action(beyond.id, AppointmentAction::CheckIn).await.unwrap_err();
+    assert_eq!(p.status, 409);
+    assert!(p.detail.as_deref().unwrap_or("").contains("5760 minutes"), "{p}");
 }
 
 #[tokio::test]

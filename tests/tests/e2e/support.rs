@@ -4,7 +4,7 @@ use healthsynx_tests::shared::api::{NewAppointment, NewPatient, RangeQuery, Rout
 use healthsynx_tests::shared::client::{Client, Result, problem_of};
 use healthsynx_tests::shared::{Appointment, PatientType, Problem};
 use healthsynx_tests::{Clinic, TestApp};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
 /// The status of a failed call (panics on success, naming `what`).
@@ -82,4 +82,33 @@ pub async fn more_patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
         ids.push(clinic.reception.client.create_patient(&p).await.unwrap().patient.id);
     }
     ids
+}
+
+/// A scheduled five-minute visit starting `from_now` (negative: already
+/// started) for `patient` with the clinic's cardiology doctor, written
+/// straight into the store: booking refuses the past, and check-in waits for
+/// its window. Returns its id.
+pub async fn visit_at(app: &TestApp, clinic: &Clinic, patient: Uuid, from_now: SignedDuration) -> Uuid {
+    use healthsynx_server::store::AppointmentRow;
+    let st = app.state();
+    let (id, start) = (Uuid::now_v7(), Timestamp::from_second(Timestamp::now().as_second()).unwrap() + from_now);
+    let row = AppointmentRow {
+        id,
+        patient_id: patient,
+        doctor_id: clinic.doctor.user_id,
+        department: "cardiology".into(),
+        start,
+        end: start + SignedDuration::from_mins(5),
+        status: healthsynx_tests::shared::AppointmentStatus::Scheduled,
+        reason_sealed: st.sealer.seal("check-up", id.as_bytes()).unwrap(),
+        cancel_reason_sealed: None,
+        version: 1,
+        created_at: start,
+        updated_at: start,
+        created_by: clinic.reception.user_id,
+    };
+    let mut tx = st.store.begin().await.unwrap();
+    tx.put_appointment(&row, None).await.unwrap();
+    tx.commit().await.unwrap();
+    id
 }
