@@ -219,6 +219,15 @@ pub struct SettingArgs {
     /// Patients may cancel up to this many hours before the start.
     #[arg(long, env = "HEALTHSYNX_CANCEL_HOURS", default_value_t = 24)]
     pub cancel_hours: u64,
+    /// Patients may not book sooner than this many hours ahead.
+    #[arg(long, env = "HEALTHSYNX_MIN_NOTICE_HOURS", default_value_t = 2)]
+    pub min_notice_hours: u64,
+    /// Patients may not book further ahead than this many days.
+    #[arg(long, env = "HEALTHSYNX_BOOKING_HORIZON_DAYS", default_value_t = 180)]
+    pub booking_horizon_days: u64,
+    /// Upcoming appointments a patient may hold when booking online.
+    #[arg(long, env = "HEALTHSYNX_MAX_OPEN_PER_PATIENT", default_value_t = 10)]
+    pub max_open_per_patient: u64,
     /// Check-in opens this many minutes before the start.
     #[arg(long, env = "HEALTHSYNX_CHECKIN_EARLY_MINUTES", default_value_t = 120)]
     pub checkin_early_minutes: u64,
@@ -397,6 +406,8 @@ pub struct Config {
     pub cancel_hours: u64,
     /// How long before the start check-in opens.
     pub checkin_early: jiff::SignedDuration,
+    /// What binds patients booking online (staff are not bound).
+    pub booking_rules: BookingRules,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
     pub cors_origins: Vec<String>,
@@ -445,6 +456,7 @@ impl Config {
             refresh_ttl: 86_400,
             cancel_hours: 24,
             checkin_early: jiff::SignedDuration::from_mins(120),
+            booking_rules: BookingRules::default(),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
             cors_origins: vec!["http://localhost:3000".into()],
             tls: None,
@@ -472,6 +484,20 @@ impl Config {
             bail!("HEALTHSYNX_CHECKIN_EARLY_MINUTES must be at most 10080 (a week)");
         }
         self.checkin_early = jiff::SignedDuration::from_mins(s.checkin_early_minutes as i64);
+        if s.min_notice_hours > 24 * 365 || s.booking_horizon_days > 3 * 365 || s.max_open_per_patient == 0 {
+            bail!(
+                "HEALTHSYNX_MIN_NOTICE_HOURS must be at most 8760, HEALTHSYNX_BOOKING_HORIZON_DAYS at most 1095, \
+                 and HEALTHSYNX_MAX_OPEN_PER_PATIENT at least 1"
+            );
+        }
+        if s.booking_horizon_days * 24 <= s.min_notice_hours {
+            bail!("HEALTHSYNX_BOOKING_HORIZON_DAYS must reach past HEALTHSYNX_MIN_NOTICE_HOURS");
+        }
+        self.booking_rules = BookingRules {
+            min_notice_hours: s.min_notice_hours,
+            horizon_days: s.booking_horizon_days,
+            max_open: s.max_open_per_patient,
+        };
         if s.break_glass_minutes == 0 || s.break_glass_minutes > 24 * 60 {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }
@@ -499,5 +525,34 @@ impl Config {
         }
         self.mfa_token_ttl = s.mfa_token_ttl.max(1);
         Ok(())
+    }
+}
+
+/// The rules patients book by online; each refusal names its setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingRules {
+    /// `HEALTHSYNX_MIN_NOTICE_HOURS`.
+    pub min_notice_hours: u64,
+    /// `HEALTHSYNX_BOOKING_HORIZON_DAYS`.
+    pub horizon_days: u64,
+    /// `HEALTHSYNX_MAX_OPEN_PER_PATIENT`.
+    pub max_open: u64,
+}
+
+impl Default for BookingRules {
+    fn default() -> Self {
+        BookingRules { min_notice_hours: 2, horizon_days: 180, max_open: 10 }
+    }
+}
+
+impl BookingRules {
+    /// The earliest start a patient may book at `now`.
+    pub fn earliest(&self, now: jiff::Timestamp) -> jiff::Timestamp {
+        now + jiff::SignedDuration::from_hours(self.min_notice_hours as i64)
+    }
+
+    /// The latest start a patient may book at `now`.
+    pub fn latest(&self, now: jiff::Timestamp) -> jiff::Timestamp {
+        now + jiff::SignedDuration::from_hours(24 * self.horizon_days as i64)
     }
 }

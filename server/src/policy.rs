@@ -341,6 +341,12 @@ pub fn bound_by_cancel_window(p: &Principal) -> bool {
     matches!(p, Principal::Patient { .. })
 }
 
+/// Whether the caller books by the online booking rules (notice, horizon,
+/// upcoming appointments): patients; staff book whatever the clinic decides.
+pub fn bound_by_booking_rules(p: &Principal) -> bool {
+    matches!(p, Principal::Patient { .. })
+}
+
 // ---- break-glass ----
 
 /// Asking for emergency access to a patient outside one's care: doctors and nurses.

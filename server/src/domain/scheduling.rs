@@ -17,6 +17,7 @@ use healthsynx_shared::{Appointment, AppointmentStatus, Availability, Availabili
 
 use super::{Caller, Pager, State, limit};
 use crate::audit::{Action, Draft};
+use crate::config::BookingRules;
 use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts, CareFacts, Principal, Reach};
@@ -243,10 +244,17 @@ pub async fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp
 }
 
 /// `GET /api/doctors/{id}/slots?from=&to=` (any role).
-pub async fn slots(st: &State, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
+pub async fn slots(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
     doctor_row(st, doctor).await?;
     check_range(q.from, q.to)?;
-    free_slots(st, doctor, q.from, q.to, super::now()).await
+    let now = super::now();
+    let mut free = free_slots(st, doctor, q.from, q.to, now).await?;
+    if policy::bound_by_booking_rules(who.who) {
+        // A patient is offered only what the booking rules let them book.
+        let (earliest, latest) = (st.config.booking_rules.earliest(now), st.config.booking_rules.latest(now));
+        free.retain(|s| s.start >= earliest && s.start <= latest);
+    }
+    Ok(free)
 }
 
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
@@ -333,6 +341,47 @@ async fn check_no_overlap(tx: &mut Txn<'_>, row: &AppointmentRow) -> Result<()> 
     Ok(())
 }
 
+/// The online booking rules: enough notice, within the horizon, and fewer
+/// upcoming appointments than the most a patient may hold. Each refusal is
+/// a `422` naming its setting and value.
+async fn check_booking_rules(
+    tx: &mut Txn<'_>,
+    rules: BookingRules,
+    patient: Uuid,
+    start: Timestamp,
+    now: Timestamp,
+) -> Result<()> {
+    if start < rules.earliest(now) {
+        let h = rules.min_notice_hours;
+        return Err(Error::invalid(
+            "start",
+            format!(
+                "online bookings need {h} hours' notice (HEALTHSYNX_MIN_NOTICE_HOURS = {h}); please call the clinic"
+            ),
+        ));
+    }
+    if start > rules.latest(now) {
+        let d = rules.horizon_days;
+        return Err(Error::invalid(
+            "start",
+            format!("online bookings open {d} days ahead (HEALTHSYNX_BOOKING_HORIZON_DAYS = {d})"),
+        ));
+    }
+    tx.hold_patient_bookings(patient).await?;
+    let upcoming = tx.appointments_in(&ApptScope::Patient(patient), Some(now), None, None, usize::MAX).await?;
+    let open = upcoming.iter().filter(|(_, a)| a.status.holds_time()).count() as u64;
+    if open >= rules.max_open {
+        let n = rules.max_open;
+        return Err(Error::invalid(
+            "patient_id",
+            format!(
+                "already holds {open} upcoming appointments, the most that can be booked online (HEALTHSYNX_MAX_OPEN_PER_PATIENT = {n})"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a booking made a new appointment or replayed an earlier answer.
 pub enum Booked {
     New(Appointment),
@@ -370,6 +419,9 @@ pub async fn book(
     }
     let a = tx.availability(req.doctor_id).await?;
     let end = check_bookable(st, &a, req.start, req.end, now)?;
+    if policy::bound_by_booking_rules(who.who) {
+        check_booking_rules(&mut tx, st.config.booking_rules, req.patient_id, req.start, now).await?;
+    }
     let id = Uuid::now_v7();
     let row = AppointmentRow {
         id,

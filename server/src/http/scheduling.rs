@@ -34,7 +34,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
             scheduling::delete_time_off(st, c, req.id()?, req.tid()?).await?;
             no_content()
         }
-        RouteId::Slots => ok(&scheduling::slots(st, req.id()?, req.query()?).await?),
+        RouteId::Slots => ok(&scheduling::slots(st, c, req.id()?, req.query()?).await?),
         RouteId::Calendar => calendar(st, req, c).await,
         RouteId::ListAppointments => ok(&scheduling::list(st, c, req.query()?).await?),
         RouteId::CreateAppointment => {

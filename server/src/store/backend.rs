@@ -180,6 +180,13 @@ pub trait Schedule {
             .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
             .collect())
     }
+    /// Makes other transactions that call this for `patient` wait until
+    /// this one ends, so what they count of the patient's appointments
+    /// includes this one's booking. The embedded store runs one write
+    /// transaction at a time already.
+    async fn hold_patient_bookings(&mut self, _patient: Uuid) -> Result<()> {
+        Ok(())
+    }
     /// A doctor's rules and time off (empty when never set).
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability>;
     /// The same, to be changed: concurrent changes of it wait for this one.

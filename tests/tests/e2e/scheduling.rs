@@ -40,7 +40,7 @@ async fn slots_keep_local_clock_times_across_both_dst_changes() {
         let before = day.yesterday().unwrap();
         let from = before.to_zoned(tz.clone()).unwrap().timestamp();
         let to = day.tomorrow().unwrap().to_zoned(tz.clone()).unwrap().timestamp();
-        let slots = clinic.patient.client.slots(clinic.doctor.user_id, &range(from, to)).await.unwrap();
+        let slots = clinic.reception.client.slots(clinic.doctor.user_id, &range(from, to)).await.unwrap();
         assert_eq!(slots.len(), 48, "24 slots on each of the two days around {change}");
         for s in &slots {
             let local = s.start.to_zoned(tz.clone());
@@ -381,6 +381,66 @@ async fn the_check_in_window_is_configurable() {
     let p = nurse.appointment_action(beyond.id, AppointmentAction::CheckIn).await.unwrap_err();
     assert_eq!(p.status, 409);
     assert!(p.detail.as_deref().unwrap_or("").contains("5760 minutes"), "{p}");
+}
+
+/// The field and message of a `422`.
+fn refusal<T: std::fmt::Debug>(r: healthsynx_tests::shared::client::Result<T>) -> (String, String) {
+    let p = r.expect_err("refused");
+    assert_eq!(p.status, 422, "{p}");
+    let e = p.errors.first().expect("a field error");
+    (e.field.clone(), e.message.clone())
+}
+
+#[tokio::test]
+async fn patients_book_by_notice_horizon_and_upcoming_limits_and_staff_are_not_bound() {
+    use healthsynx_server::config::BookingRules;
+    let rules = BookingRules { min_notice_hours: 48, horizon_days: 5, max_open: 2 };
+    let app = TestApp::spawn_with(|c| c.booking_rules = rules).await;
+    let clinic = app.clinic().await;
+    let (pid, doc) = (clinic.patient.patient_id, clinic.doctor.user_id);
+    let (me, desk) = (&clinic.patient.client, &clinic.reception.client);
+    let now = Timestamp::now();
+    let week = range(now, now + SignedDuration::from_hours(24 * 8));
+    let all = desk.slots(doc, &week).await.unwrap();
+    let mine = me.slots(doc, &week).await.unwrap();
+    let (earliest, latest) = (now + SignedDuration::from_hours(48), now + SignedDuration::from_hours(24 * 5));
+    assert!(
+        mine.iter().all(|s| s.start >= earliest && s.start <= latest),
+        "a patient is offered only what they may book"
+    );
+    assert!(all.len() > mine.len(), "the front desk sees every free slot");
+    let (first, last) = (mine.first().unwrap().start, mine.last().unwrap().start);
+    let before = all.iter().rev().find(|s| s.start < first).expect("a free slot inside the notice").start;
+    let after = all.iter().find(|s| s.start > last).expect("a free slot beyond the horizon").start;
+
+    // Notice: the slot before the patient's first is refused, the first is not.
+    let (field, message) = refusal(book(me, pid, doc, before).await);
+    assert_eq!(field, "start");
+    assert!(message.contains("HEALTHSYNX_MIN_NOTICE_HOURS = 48"), "{message}");
+    let kept = book(me, pid, doc, first).await.expect("exactly the notice is enough");
+    // Horizon: the patient's last slot is bookable, the next one is not.
+    let mut to_cancel = vec![book(me, pid, doc, last).await.expect("the last day of the horizon").id];
+    let (field, message) = refusal(book(me, pid, doc, after).await);
+    assert_eq!(field, "start");
+    assert!(message.contains("HEALTHSYNX_BOOKING_HORIZON_DAYS = 5"), "{message}");
+    to_cancel.push(book(desk, pid, doc, after).await.expect("staff book beyond the horizon").id);
+    // That made three upcoming: over the patient's limit of two, not the desk's.
+    let mid = mine[mine.len() / 2].start;
+    let (field, message) = refusal(book(me, pid, doc, mid).await);
+    assert_eq!(field, "patient_id");
+    assert!(message.contains("HEALTHSYNX_MAX_OPEN_PER_PATIENT = 2"), "{message}");
+    to_cancel.push(book(desk, pid, doc, before).await.expect("staff book inside the notice").id);
+    to_cancel.push(book(desk, pid, doc, mid).await.expect("staff are not bound by the limit").id);
+
+    // The refusals wrote nothing; cancellations make room under the limit.
+    let q = AppointmentQuery { patient_id: Some(pid), limit: Some(100), ..Default::default() };
+    assert_eq!(desk.appointments(&q).await.unwrap().items.len(), 5);
+    for id in to_cancel {
+        desk.cancel(id, "rebooking").await.unwrap();
+    }
+    let free = me.slots(doc, &week).await.unwrap();
+    let again = free.iter().find(|s| s.start != kept.start).expect("a free slot").start;
+    book(me, pid, doc, again).await.expect("one upcoming leaves room for a second");
 }
 
 #[tokio::test]

@@ -154,6 +154,12 @@ impl Schedule for PgTx<'_> {
         Ok(rows.into_iter().map(|a| (time_cursor(a.start, a.id), a)).collect())
     }
 
+    async fn hold_patient_bookings(&mut self, patient: Uuid) -> Result<()> {
+        // Its own key space (2): the overlap locks (1) are taken in doctor–patient order.
+        let key = patient.to_string();
+        self.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 2))", &[&key]).await.map(drop)
+    }
+
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
         let row = self.query_opt("SELECT doc FROM availability WHERE doctor_id = $1", &[&doctor]).await?;
         Ok(row.map(|r| doc(&r, "doc")).transpose()?.unwrap_or_default())
