@@ -278,7 +278,7 @@ async fn seed_past_week(
                                 .patient(patient),
                         );
                         if status == AppointmentStatus::Completed && dice.roll(2) == 0 {
-                            visits.push(id);
+                            visits.push((id, row.end));
                         }
                     }
                 }
@@ -286,7 +286,7 @@ async fn seed_past_week(
         }
     }
     tx.commit().await?;
-    for (i, appointment_id) in visits.into_iter().enumerate() {
+    for (i, (appointment_id, ended)) in visits.into_iter().enumerate() {
         let rec = NewRecord {
             appointment_id,
             diagnosis: [
@@ -304,7 +304,9 @@ async fn seed_past_week(
                 days: [90, 10, 30, 90][i % 4],
             }],
         };
-        records::create(st, sys, rec).await?;
+        // Written as the visit ended, not all at the minute the demo started.
+        let written = (ended + SignedDuration::from_mins(3 + (i as i64 * 7) % 12)).min(Timestamp::now());
+        records::create_written_at(st, sys, rec, written).await?;
     }
     Ok(())
 }

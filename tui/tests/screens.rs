@@ -561,10 +561,33 @@ fn open_chart(app: &mut App) {
     press(app, key(KeyCode::Enter));
     let mut queued = tasks(app);
     queued.sort();
-    assert_eq!(queued, ["loading records", "loading the patient"]);
+    assert_eq!(queued, ["loading appointments", "loading records", "loading the patient"]);
     net(app, ChartMsg::Patient(Ok(patient_profile(101, "Alice Moreau"))));
+    let visits = vec![appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn)];
+    net(app, ChartMsg::Appointments(Ok(Page { items: visits, next_cursor: None })));
     let page = Page { items: vec![record(2, "Essential hypertension")], next_cursor: None };
     net(app, ChartMsg::Records(Ok(page)));
+}
+
+#[test]
+fn chart_lists_records_by_their_visit_not_by_when_they_were_written() {
+    let mut app = doctor_app();
+    open_chart(&mut app);
+    let older_visit = appt(7, &house(), "Alice Moreau", "2026-11-20T14:00:00Z", AppointmentStatus::Completed);
+    net(&mut app, ChartMsg::Appointments(Ok(Page { items: vec![older_visit], next_cursor: None })));
+    let written_late = MedicalRecord {
+        id: id(501),
+        appointment_id: id(7),
+        diagnosis: "Seasonal allergic rhinitis".into(),
+        created_at: now() + jiff::SignedDuration::from_hours(24),
+        ..record(1, "")
+    };
+    let page = Page { items: vec![written_late, record(2, "Essential hypertension")], next_cursor: None };
+    net(&mut app, ChartMsg::Records(Ok(page)));
+    let s = screen(&app);
+    let row = |text: &str| s.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("{text}: {s}"));
+    assert!(row("Essential hypertension") < row("Seasonal allergic rhinitis"), "newest visit first: {s}");
+    assert!(s.lines().any(|l| l.contains("2026-11-20 14:00") && l.contains("Seasonal")), "the visit's time: {s}");
 }
 
 fn editor_msg(app: &mut App, status: Option<u16>, m: EditorMsg) {
@@ -703,7 +726,7 @@ fn nurse_sees_the_department_day_and_checks_in() {
     press(&mut app, key(KeyCode::Enter));
     let mut queued = tasks(&mut app);
     queued.sort();
-    assert_eq!(queued, ["loading records", "loading the patient"]);
+    assert_eq!(queued, ["loading appointments", "loading records", "loading the patient"]);
     let s = screen(&app);
     assert!(s.contains("Chiara Rossi") && s.contains("James Wilson"), "the chart of the filtered row: {s}");
 }

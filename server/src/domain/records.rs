@@ -85,6 +85,17 @@ async fn changeable(st: &State, who: &Caller<'_>, id: Uuid) -> Result<RecordRow>
 
 /// `POST /api/records`: by the appointment's doctor or an admin.
 pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<MedicalRecord> {
+    create_written_at(st, who, req, Timestamp::now()).await
+}
+
+/// [`create`], dated `written` rather than now: the demo clinic's past
+/// visits get records written when the visit ended, as a real day would.
+pub async fn create_written_at(
+    st: &State,
+    who: &Caller<'_>,
+    req: NewRecord,
+    written: Timestamp,
+) -> Result<MedicalRecord> {
     policy::write_records(who.who)?;
     let appt = st.store.read().await?.appointment(req.appointment_id).await?.ok_or(Error::NotFound)?;
     let visible = ApptFacts { patient_id: appt.patient_id, doctor_id: appt.doctor_id, department: &appt.department };
@@ -100,7 +111,7 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewRecord) -> Result<Medi
     }
     let body = Body { diagnosis: req.diagnosis.trim().to_owned(), notes: req.notes, prescriptions: req.prescriptions };
     check_body(&body)?;
-    let now = Timestamp::now();
+    let now = written;
     let id = Uuid::now_v7();
     let row = RecordRow {
         id,

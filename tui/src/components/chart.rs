@@ -2,6 +2,8 @@
 //! the server), the appointment that led here, and the patient's records.
 //! Doctors may write and retract their own records from here.
 
+use std::collections::HashMap;
+
 use healthsynx_shared::api::{AppointmentQuery, RecordQuery};
 use healthsynx_shared::{Appointment, MedicalRecord, Page, Patient, Problem, RecordStatus, RecordVersion};
 use ratatui::Frame;
@@ -52,6 +54,8 @@ pub struct Chart {
     pub emergency: Option<jiff::Timestamp>,
     /// Under a grant: the patient's appointments (there is no one visit that led here).
     appts: Option<Vec<Appointment>>,
+    /// When each visit the caller may see began: records are listed by it.
+    visits: HashMap<Uuid, jiff::Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,12 +134,19 @@ impl Chart {
             mode: Mode::List,
             emergency: None,
             appts: None,
+            visits: HashMap::new(),
         };
+        chart.visits.extend(chart.appt.as_ref().map(|a| (a.id, a.start)));
         let client = ctx.client.clone();
         ctx.spawn("loading the patient", async move { client.patient(patient_id).await }, |r| {
             Msg::new(ChartMsg::Patient(r))
         });
         chart.load_records(ctx);
+        let client = ctx.client.clone();
+        let q = AppointmentQuery { patient_id: Some(patient_id), limit: Some(200), ..AppointmentQuery::default() };
+        ctx.spawn("loading appointments", async move { client.appointments(&q).await }, |r| {
+            Msg::new(ChartMsg::Appointments(r))
+        });
         chart
     }
 
@@ -144,12 +155,20 @@ impl Chart {
     pub fn under_grant(patient_id: Uuid, expires_at: jiff::Timestamp, ctx: &mut Ctx) -> Self {
         let mut chart = Chart::open(patient_id, None, None, ctx);
         chart.emergency = Some(expires_at);
-        let client = ctx.client.clone();
-        let q = AppointmentQuery { patient_id: Some(patient_id), limit: Some(50), ..AppointmentQuery::default() };
-        ctx.spawn("loading appointments", async move { client.appointments(&q).await }, |r| {
-            Msg::new(ChartMsg::Appointments(r))
-        });
         chart
+    }
+
+    /// When the record's visit began, or, for a visit the caller cannot
+    /// see, when the record was written.
+    fn visit_of(&self, r: &MedicalRecord) -> jiff::Timestamp {
+        self.visits.get(&r.appointment_id).copied().unwrap_or(r.created_at)
+    }
+
+    /// Newest visit first.
+    fn sort_records(&mut self) {
+        let mut recs = self.records.take().unwrap_or_default();
+        recs.sort_by_key(|r| std::cmp::Reverse((self.visit_of(r), r.created_at)));
+        self.records = Some(recs);
     }
 
     fn load_records(&mut self, ctx: &mut Ctx) {
@@ -248,10 +267,9 @@ impl Chart {
             ChartMsg::Patient(Ok(p)) => self.patient = Some(p),
             ChartMsg::Patient(Err(p)) => ctx.problem("Could not load the patient", &p),
             ChartMsg::Records(Ok(page)) => {
-                let mut recs = page.items;
-                recs.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-                self.pick.clamp(recs.len());
-                self.records = Some(recs);
+                self.pick.clamp(page.items.len());
+                self.records = Some(page.items);
+                self.sort_records();
             }
             ChartMsg::Records(Err(p)) => {
                 self.records = Some(Vec::new());
@@ -271,10 +289,21 @@ impl Chart {
                 self.load_records(ctx);
             }
             ChartMsg::Retracted(Err(p)) => ctx.problem("Not retracted", &p),
-            ChartMsg::Appointments(Ok(page)) => self.appts = Some(page.items),
+            ChartMsg::Appointments(Ok(page)) => {
+                self.visits.extend(page.items.iter().map(|a| (a.id, a.start)));
+                if self.records.is_some() {
+                    self.sort_records();
+                }
+                if self.emergency.is_some() {
+                    self.appts = Some(page.items);
+                }
+            }
             ChartMsg::Appointments(Err(p)) => {
-                self.appts = Some(Vec::new());
-                ctx.problem("Could not load the appointments", &p);
+                // Records then go by when they were written.
+                if self.emergency.is_some() {
+                    self.appts = Some(Vec::new());
+                    ctx.problem("Could not load the appointments", &p);
+                }
             }
             ChartMsg::History(r) => {
                 if let Mode::History(versions) = &mut self.mode {
@@ -368,7 +397,7 @@ impl Chart {
     fn record_row(&self, r: &MedicalRecord, v: &View) -> Line<'static> {
         let mine = if self.writer == Some(r.doctor_id) { " (yours)" } else { "" };
         let state = if r.status == RecordStatus::EnteredInError { " [retracted]" } else { "" };
-        Line::from(format!("{}  {}{mine}{state}", time::full(r.created_at, v.tz), ui::fit(&r.diagnosis, 44)))
+        Line::from(format!("{}  {}{mine}{state}", time::full(self.visit_of(r), v.tz), ui::fit(&r.diagnosis, 44)))
     }
 }
 
