@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod break_glass;
 mod conditional;
+mod demo;
 mod hardening;
 mod http;
 mod mfa;

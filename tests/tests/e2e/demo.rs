@@ -1,0 +1,61 @@
+//! The demo clinic looks like a real working day to someone trying it:
+//! nobody is checked in before their check-in opens, and each record was
+//! written when its visit ended.
+
+use std::collections::HashMap;
+
+use healthsynx_server::demo;
+use healthsynx_tests::TestApp;
+use healthsynx_tests::shared::api::{AppointmentQuery, PatientQuery, RecordQuery};
+use healthsynx_tests::shared::client::Client;
+use healthsynx_tests::shared::{AppointmentStatus, Role};
+use jiff::{SignedDuration, Timestamp};
+
+#[tokio::test]
+async fn the_demo_day_checks_in_only_who_is_due_and_dates_records_by_their_visit() {
+    let app = TestApp::spawn_with(|c| c.mfa_required_roles.clear()).await;
+    demo::seed(app.state()).await.unwrap();
+    let admin = demo::LOGINS.iter().find(|l| l.role == Role::Admin).unwrap();
+    let c = Client::new(&app.url()).unwrap();
+    c.login(admin.email, admin.password).await.unwrap();
+    let now = Timestamp::now();
+
+    let mut appointments = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = c.appointments(&AppointmentQuery { limit: Some(500), cursor, ..Default::default() }).await.unwrap();
+        appointments.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert!(appointments.len() > 100, "a clinic's week: {}", appointments.len());
+    let window = app.state().config.checkin_early;
+    for a in appointments.iter().filter(|a| a.status == AppointmentStatus::CheckedIn) {
+        assert!(a.start - window <= now, "checked in before check-in opened: {} at {}", a.patient_name, a.start);
+    }
+    for a in appointments.iter().filter(|a| a.status == AppointmentStatus::Completed) {
+        assert!(a.start <= now, "completed before it began: {} at {}", a.patient_name, a.start);
+    }
+
+    let visits: HashMap<_, _> = appointments.iter().map(|a| (a.id, a)).collect();
+    let patients = c.patients(&PatientQuery { limit: Some(500), ..Default::default() }).await.unwrap().items;
+    let mut written = Vec::new();
+    for p in &patients {
+        let q = RecordQuery { patient_id: Some(p.id), limit: Some(200), ..Default::default() };
+        for r in c.records(&q).await.unwrap().items {
+            let visit = visits[&r.appointment_id];
+            assert!(r.created_at >= visit.end, "a record written before its visit ended: {r:?}");
+            assert!(
+                r.created_at <= now && r.created_at.duration_since(visit.end) < SignedDuration::from_mins(30),
+                "{r:?}"
+            );
+            written.push(r.created_at);
+        }
+    }
+    assert!(written.len() > 10, "the demo has records: {}", written.len());
+    written.sort();
+    written.dedup_by_key(|t| t.as_second() / 60);
+    assert!(written.len() > 10, "records are not all from one minute: {written:?}");
+}
