@@ -51,6 +51,9 @@ pub enum Action {
     BreakGlassGrant,
     BreakGlassReview,
     BreakGlassSearch,
+    CalendarFeedCreate,
+    CalendarFeedRead,
+    CalendarFeedRevoke,
     CalendarRead,
     DepartmentCreate,
     PatientCreate,
@@ -84,7 +87,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 49] = [
+    pub const ALL: [Action; 52] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -105,6 +108,9 @@ impl Action {
         Action::BreakGlassGrant,
         Action::BreakGlassReview,
         Action::BreakGlassSearch,
+        Action::CalendarFeedCreate,
+        Action::CalendarFeedRead,
+        Action::CalendarFeedRevoke,
         Action::CalendarRead,
         Action::DepartmentCreate,
         Action::PatientCreate,
@@ -159,6 +165,9 @@ impl Action {
             Action::BreakGlassGrant => "break_glass.grant",
             Action::BreakGlassReview => "break_glass.review",
             Action::BreakGlassSearch => "break_glass.search",
+            Action::CalendarFeedCreate => "calendar_feed.create",
+            Action::CalendarFeedRead => "calendar_feed.read",
+            Action::CalendarFeedRevoke => "calendar_feed.revoke",
             Action::CalendarRead => "calendar.read",
             Action::DepartmentCreate => "department.create",
             Action::PatientCreate => "patient.create",

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ics;
 pub mod listen;
 pub mod permissions;
 pub mod policy;

@@ -347,6 +347,18 @@ pub fn bound_by_booking_rules(p: &Principal) -> bool {
     matches!(p, Principal::Patient { .. })
 }
 
+// ---- calendar feeds ----
+
+/// What the caller's calendar feed shows: a doctor's own calendar, a
+/// patient's own appointments; nobody else keeps one.
+pub fn calendar_feed_scope(p: &Principal) -> Result<ApptScope> {
+    match p {
+        Principal::Doctor { user_id, .. } => Ok(ApptScope::Doctor(*user_id)),
+        Principal::Patient { patient_id, .. } => Ok(ApptScope::Patient(*patient_id)),
+        _ => Err(forbidden("keep a calendar feed (doctors and patients do)")),
+    }
+}
+
 // ---- break-glass ----
 
 /// Asking for emergency access to a patient outside one's care: doctors and nurses.

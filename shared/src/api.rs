@@ -81,6 +81,10 @@ pub enum RouteId {
     ListSessions,
     RevokeSession,
     RevokeUserSessions,
+    // ---- calendar feeds ----
+    CreateCalendarFeed,
+    RevokeCalendarFeed,
+    CalendarFeed,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -97,7 +101,8 @@ pub enum Auth {
 pub struct Route {
     pub id: RouteId,
     pub method: &'static str,
-    /// `{…}` segments are UUIDs, filled in order by [`RouteId::path`].
+    /// `{…}` segments are UUIDs, filled in order by [`RouteId::path`];
+    /// `{token}` is a secret in text, left to the server (see [`feed_token`]).
     pub pattern: &'static str,
     pub auth: Auth,
 }
@@ -172,6 +177,11 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListSessions, "GET", "/api/me/sessions", Bearer),
     route(RouteId::RevokeSession, "DELETE", "/api/me/sessions/{id}", Bearer),
     route(RouteId::RevokeUserSessions, "POST", "/api/users/{id}/sessions/revoke", Bearer),
+    // ---- calendar feeds ----
+    route(RouteId::CreateCalendarFeed, "POST", "/api/me/calendar-feed", Bearer),
+    route(RouteId::RevokeCalendarFeed, "DELETE", "/api/me/calendar-feed", Bearer),
+    // The unguessable token in the path is the credential (calendar apps send no headers).
+    route(RouteId::CalendarFeed, "GET", "/feeds/{token}.ics", Public),
 ];
 
 impl RouteId {
@@ -197,11 +207,11 @@ impl RouteId {
         let mut out = String::with_capacity(pattern.len() + 36 * ids.len());
         for segment in pattern.split('/').skip(1) {
             out.push('/');
-            let id = if segment.starts_with('{') { ids.next() } else { None };
+            let id = if segment.starts_with('{') && !segment.starts_with(TOKEN) { ids.next() } else { None };
             match id {
                 Some(id) => out.push_str(&id.to_string()),
                 None => {
-                    debug_assert!(!segment.starts_with('{'), "{pattern} needs more ids");
+                    debug_assert!(!segment.starts_with('{') || segment.starts_with(TOKEN), "{pattern} needs more ids");
                     out.push_str(segment);
                 }
             }
@@ -239,12 +249,26 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), Rou
     if allowed.is_empty() { Err(RouteMiss::NotFound) } else { Err(RouteMiss::MethodNotAllowed(allowed)) }
 }
 
+/// A path segment that is a secret token, not an id.
+const TOKEN: &str = "{token}";
+
+/// The token of a calendar feed's path (`/feeds/<token>.ics`).
+pub fn feed_token(path: &str) -> Option<&str> {
+    path.strip_prefix("/feeds/")?.strip_suffix(".ics").filter(|t| !t.is_empty() && !t.contains('/'))
+}
+
 fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {
     let mut want = pattern.split('/');
     let mut params = Vec::new();
     for &h in have {
         match want.next()? {
-            w if w.starts_with('{') && !h.is_empty() => params.push(h),
+            w if w.starts_with('{') => {
+                let (name, suffix) = w[1..].split_once('}')?;
+                let value = h.strip_suffix(suffix).filter(|v| !v.is_empty())?;
+                if name != "token" {
+                    params.push(value);
+                }
+            }
             w if w == h => {}
             _ => return None,
         }
@@ -851,6 +875,14 @@ pub struct RecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
 
+/// `POST /api/me/calendar-feed`: where the caller's calendar can be
+/// subscribed to. The URL holds the only copy of its token: asking again
+/// makes a new one and ends the old.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalendarFeedUrl {
+    pub url: String,
+}
+
 /// `GET /api/me/mfa`: whether the caller's second factor is on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MfaStatus {
@@ -916,7 +948,12 @@ mod tests {
         for (i, r) in ROUTES.iter().enumerate() {
             assert_eq!(r.id as usize, i, "{:?} is out of place in ROUTES", r.id);
             assert!(seen.insert((r.method, r.pattern)), "{} {} twice", r.method, r.pattern);
-            let ids: Vec<Uuid> = r.pattern.matches('{').map(|_| Uuid::now_v7()).collect();
+            let ids: Vec<Uuid> = r
+                .pattern
+                .matches('{')
+                .count()
+                .checked_sub(r.pattern.matches(TOKEN).count())
+                .map_or(Vec::new(), |n| (0..n).map(|_| Uuid::now_v7()).collect());
             let path = r.id.path(&ids);
             assert_eq!(match_route(r.method, &path), Ok((r.id, ids)), "{} {path}", r.method);
         }

@@ -611,6 +611,27 @@ impl Client {
         self.get(RouteId::MfaStatus, &[], &()).await
     }
 
+    /// `POST /api/me/calendar-feed`: a new subscription URL for the
+    /// caller's calendar (the previous one stops working).
+    pub async fn create_calendar_feed(&self) -> Result<api::CalendarFeedUrl> {
+        self.send(RouteId::CreateCalendarFeed, &[], None::<&()>).await
+    }
+
+    /// `GET /feeds/{token}.ics` at `url` (as `create_calendar_feed` gave
+    /// it): the iCalendar text, fetched as a calendar app would, with no token.
+    pub async fn calendar_feed(&self, url: &str) -> Result<String> {
+        let resp = self.http.get(url).send().await.map_err(transport)?;
+        if !resp.status().is_success() {
+            return Err(problem_of(resp).await);
+        }
+        resp.text().await.map_err(transport)
+    }
+
+    /// `DELETE /api/me/calendar-feed`: the subscription URL stops working.
+    pub async fn revoke_calendar_feed(&self) -> Result<()> {
+        self.send_empty(RouteId::RevokeCalendarFeed, &[], None::<&()>).await
+    }
+
     /// `GET /api/me/sessions`: the caller's live logins.
     pub async fn sessions(&self) -> Result<Vec<api::Session>> {
         self.get(RouteId::ListSessions, &[], &()).await

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auditlog;
 pub mod break_glass;
+pub mod feeds;
 pub mod mfa;
 pub mod patients;
 pub mod records;

@@ -12,6 +12,7 @@
 mod accounts;
 mod auth;
 mod break_glass;
+mod feeds;
 pub mod metrics;
 mod mfa;
 mod ops;
@@ -53,6 +54,8 @@ pub struct Req {
     pub body: Bytes,
     /// The ids of the route's `{…}` segments, in order.
     pub ids: Vec<uuid::Uuid>,
+    /// The `{token}` of a calendar feed's path.
+    pub token: Option<String>,
 }
 
 impl Req {
@@ -340,7 +343,8 @@ async fn serve(
         Ok(b) => b,
         Err(e) => return (Some(route), problem(&e)),
     };
-    let req = Req { method, query, headers, addr, body, ids };
+    let token = healthsynx_shared::api::feed_token(path).filter(|_| route == RouteId::CalendarFeed).map(str::to_owned);
+    let req = Req { method, query, headers, addr, body, ids, token };
     let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| problem(&e));
     (Some(route), representation::finish_get(&req.method, &req.headers, resp).await)
 }
@@ -377,6 +381,7 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
     if route.auth() == Auth::Public {
         return match route {
             Healthz | Readyz | Metrics => ops::handle(st, route, req).await,
+            CalendarFeed => feeds::serve(st, req).await,
             _ => auth::handle(st, route, req).await,
         };
     }
@@ -410,9 +415,9 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         }
         MfaTotpCreate | MfaTotpConfirm | MfaTotpDelete | MfaStatus | ListSessions | RevokeSession
         | RevokeUserSessions => mfa::handle(st, route, req, &c, None).await,
-        Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify => {
-            Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
-        }
+        CreateCalendarFeed | RevokeCalendarFeed => feeds::handle(st, route, req, &c).await,
+        Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
+        | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }
 }
 

@@ -109,9 +109,16 @@ pub trait Accounts {
     async fn put_idempotency(&mut self, actor: Uuid, key: &str, row: &IdempotencyRow) -> Result<()>;
 }
 
-/// Break-glass grants and second factors.
+/// Break-glass grants, second factors and calendar feed tokens.
 #[async_trait]
 pub trait Safety {
+    /// The feed whose token hashes to `hash`.
+    async fn calendar_feed_by_hash(&mut self, hash: &str) -> Result<Option<CalendarFeedRow>>;
+    async fn calendar_feed_of(&mut self, user: Uuid) -> Result<Option<CalendarFeedRow>>;
+    /// Writes `user`'s feed, ending `old` (its token stops working).
+    async fn put_calendar_feed(&mut self, row: &CalendarFeedRow, old: Option<&CalendarFeedRow>) -> Result<()>;
+    async fn remove_calendar_feed(&mut self, row: &CalendarFeedRow) -> Result<()>;
+
     async fn grant(&mut self, id: Uuid) -> Result<Option<GrantRow>>;
     async fn put_grant(&mut self, row: &GrantRow) -> Result<()>;
     /// The grants `actor` holds on `patient`, newest first.

@@ -174,6 +174,14 @@ pub enum MfaPurpose {
     Enrol,
 }
 
+/// A user's calendar feed: the token is in the URL only; this keeps its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalendarFeedRow {
+    pub user_id: Uuid,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+}
+
 /// A single-use second-factor token, stored by its hash.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MfaChallengeRow {

@@ -7,6 +7,7 @@ mod auth;
 mod break_glass;
 mod conditional;
 mod demo;
+mod feeds;
 mod hardening;
 mod http;
 mod mfa;

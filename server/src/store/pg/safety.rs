@@ -7,10 +7,36 @@ use uuid::Uuid;
 
 use super::{PgTx, doc};
 use crate::store::backend::Safety;
-use crate::store::{GrantRow, MfaChallengeRow, MfaRow, Result};
+use crate::store::{CalendarFeedRow, GrantRow, MfaChallengeRow, MfaRow, Result};
 
 #[async_trait]
 impl Safety for PgTx<'_> {
+    async fn calendar_feed_by_hash(&mut self, hash: &str) -> Result<Option<CalendarFeedRow>> {
+        let row = self.query_opt("SELECT doc FROM calendar_feeds WHERE token_hash = $1", &[&hash]).await?;
+        row.map(|r| doc(&r, "doc")).transpose()
+    }
+
+    async fn calendar_feed_of(&mut self, user: Uuid) -> Result<Option<CalendarFeedRow>> {
+        let sql = format!("SELECT doc FROM calendar_feeds WHERE user_id = $1{}", self.lock());
+        self.query_opt(&sql, &[&user]).await?.map(|r| doc(&r, "doc")).transpose()
+    }
+
+    async fn put_calendar_feed(&mut self, row: &CalendarFeedRow, _old: Option<&CalendarFeedRow>) -> Result<()> {
+        // One row per user: the new token replaces the old one's hash.
+        self.execute(
+            "INSERT INTO calendar_feeds (user_id, token_hash, doc) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET token_hash = $2, doc = $3",
+            &[&row.user_id, &row.token_hash, &Json(row)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_calendar_feed(&mut self, row: &CalendarFeedRow) -> Result<()> {
+        self.execute("DELETE FROM calendar_feeds WHERE user_id = $1", &[&row.user_id]).await?;
+        Ok(())
+    }
+
     async fn grant(&mut self, id: Uuid) -> Result<Option<GrantRow>> {
         let sql = format!("SELECT doc FROM break_glass_grants WHERE id = $1{}", self.lock());
         self.query_opt(&sql, &[&id]).await?.map(|r| doc(&r, "doc")).transpose()

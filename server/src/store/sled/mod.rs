@@ -80,9 +80,13 @@ pub enum T {
     GrantsByActor,
     Mfa,
     MfaChallenges,
+    /// `user` → its calendar feed.
+    CalendarFeeds,
+    /// `token hash` → the user.
+    CalendarFeedsByHash,
 }
 
-const TREES: [(T, &str); 28] = [
+const TREES: [(T, &str); 30] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -111,6 +115,8 @@ const TREES: [(T, &str); 28] = [
     (T::GrantsByActor, "grants_by_actor"),
     (T::Mfa, "mfa"),
     (T::MfaChallenges, "mfa_challenges"),
+    (T::CalendarFeeds, "calendar_feeds"),
+    (T::CalendarFeedsByHash, "calendar_feeds_by_hash"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;

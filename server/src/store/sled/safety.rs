@@ -1,14 +1,39 @@
-//! Break-glass grants and second factors as sled rows (JSON).
+//! Break-glass grants, second factors and calendar feeds as sled rows (JSON).
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{SledTx, T, keys};
 use crate::store::backend::Safety;
-use crate::store::{GrantRow, MfaChallengeRow, MfaRow, Result};
+use crate::store::{CalendarFeedRow, GrantRow, MfaChallengeRow, MfaRow, Result};
 
 #[async_trait]
 impl Safety for SledTx<'_> {
+    async fn calendar_feed_by_hash(&mut self, hash: &str) -> Result<Option<CalendarFeedRow>> {
+        match self.s.tree(T::CalendarFeedsByHash).get(hash)? {
+            Some(user) => self.s.get_json(T::CalendarFeeds, &user),
+            None => Ok(None),
+        }
+    }
+
+    async fn calendar_feed_of(&mut self, user: Uuid) -> Result<Option<CalendarFeedRow>> {
+        self.s.get_json(T::CalendarFeeds, user.as_bytes())
+    }
+
+    async fn put_calendar_feed(&mut self, row: &CalendarFeedRow, old: Option<&CalendarFeedRow>) -> Result<()> {
+        if let Some(old) = old {
+            self.changes.remove(T::CalendarFeedsByHash, old.token_hash.as_bytes());
+        }
+        self.changes.put(T::CalendarFeedsByHash, row.token_hash.as_bytes(), row.user_id.as_bytes().to_vec());
+        self.changes.put_json(T::CalendarFeeds, row.user_id.as_bytes(), row)
+    }
+
+    async fn remove_calendar_feed(&mut self, row: &CalendarFeedRow) -> Result<()> {
+        self.changes.remove(T::CalendarFeedsByHash, row.token_hash.as_bytes());
+        self.changes.remove(T::CalendarFeeds, row.user_id.as_bytes());
+        Ok(())
+    }
+
     async fn grant(&mut self, id: Uuid) -> Result<Option<GrantRow>> {
         self.s.get_json(T::Grants, id.as_bytes())
     }
