@@ -47,7 +47,7 @@ fn at(v: &Value) -> jiff::Timestamp {
     v.as_str().expect("a time").parse().expect("an RFC 3339 time")
 }
 
-fn event<'a>(events: &'a [Value], id: uuid::Uuid) -> &'a Value {
+fn event(events: &[Value], id: uuid::Uuid) -> &Value {
     let uid = format!("{id}@healthsynx");
     events.iter().find(|e| e["uid"] == uid.as_str()).unwrap_or_else(|| panic!("{uid} in {events:?}"))
 }
