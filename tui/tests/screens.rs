@@ -4,7 +4,7 @@
 use healthsynx_shared::api::{Me, PatientCreated};
 use std::any::Any;
 
-use healthsynx_shared::api::{MfaState, MfaStatus};
+use healthsynx_shared::api::{CalendarFeedUrl, MfaState, MfaStatus};
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
     AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
@@ -1767,8 +1767,46 @@ fn the_security_view_shows_the_factor_and_removes_it_with_a_code() {
     assert!(screen(&app).contains("Second factor removed"), "{}", screen(&app));
 }
 
+/// A doctor's home, then `S`: the same view, with the calendar feed.
+fn doctor_security_app() -> App {
+    let mut app = doctor_app();
+    press(&mut app, ch('S'));
+    assert_eq!(tasks(&mut app), ["loading sessions", "loading the second factor"]);
+    net(&mut app, security::Msg::Sessions(Ok(vec![session(1, true)])));
+    net(&mut app, factor(MfaState::On, 10));
+    app
+}
+
+#[test]
+fn a_doctor_makes_and_ends_a_calendar_feed_url_in_the_security_view() {
+    let mut app = doctor_security_app();
+    let s = screen(&app);
+    assert!(s.contains("c makes a URL for your phone's calendar"), "{s}");
+    assert!(app.commands().iter().any(|c| c.key == "c") && app.commands().iter().any(|c| c.key == "C"));
+    press(&mut app, ch('c'));
+    assert_eq!(tasks(&mut app), ["making a feed URL"]);
+    let url = "http://127.0.0.1:8080/feeds/kX9v2cQmZ0pW4rT7yB1nE5sH8jL3aD6fG0uI2oP4qR6.ics".to_owned();
+    net(&mut app, security::Msg::Feed(Ok(CalendarFeedUrl { url: url.clone() })));
+    let s = screen(&app);
+    assert!(s.contains("Calendar feed:") && s.contains("http://127.0.0.1:8080/feeds/kX9v"), "the URL is shown: {s}");
+    assert!(s.contains("any older one stopped working"), "{s}");
+    snapshots("security_feed", &app);
+    press(&mut app, ch('C'));
+    assert_eq!(tasks(&mut app), ["ending the feed"]);
+    net(&mut app, security::Msg::FeedEnded(Ok(())));
+    let s = screen(&app);
+    assert!(s.contains("Calendar feed ended") && !s.contains("/feeds/"), "{s}");
+    press(&mut app, ch('C'));
+    assert_eq!(tasks(&mut app), ["ending the feed"]);
+    net_err(&mut app, 404, security::Msg::FeedEnded(Err(problem(404, "none"))));
+    assert!(screen(&app).contains("There is no calendar feed to end"));
+    let admin = security_app();
+    assert!(admin.commands().iter().all(|c| c.key != "c" && c.key != "C"), "admins keep no feed");
+}
+
 #[test]
 fn security_keys_are_the_listed_keys() {
+    walk("sessions, a doctor", doctor_security_app);
     walk("sessions", security_app);
     walk("sessions, factor on", security_factor_on_app);
     walk("removing the factor", then(security_factor_on_app, &[ch('d')]));

@@ -2,11 +2,12 @@
 //! the keys to end one; whether the second factor is on; setting up a TOTP
 //! factor (its `otpauth://` URL as a QR code drawn in the terminal, a code
 //! to confirm it, then the recovery codes shown once) and removing it with
-//! a code. Also opened straight into enrolment by a login whose role needs
-//! a factor it lacks.
+//! a code. Doctors and patients also get their calendar feed URL here (a
+//! new one ends the old) and can end it. Also opened straight into
+//! enrolment by a login whose role needs a factor it lacks.
 
-use healthsynx_shared::Problem;
-use healthsynx_shared::api::{MfaState, MfaStatus, RecoveryCodes, Session, TotpEnrolment};
+use healthsynx_shared::api::{CalendarFeedUrl, MfaState, MfaStatus, RecoveryCodes, Session, TotpEnrolment};
+use healthsynx_shared::{Problem, Role};
 use qrcode::QrCode;
 use qrcode::render::unicode::Dense1x2;
 use ratatui::Frame;
@@ -29,6 +30,8 @@ pub enum Msg {
     Confirmed(Result<RecoveryCodes, Problem>),
     Factor(Result<MfaStatus, Problem>),
     Removed(Result<(), Problem>),
+    Feed(Result<CalendarFeedUrl, Problem>),
+    FeedEnded(Result<(), Problem>),
 }
 
 enum Mode {
@@ -58,6 +61,10 @@ pub struct Security {
     /// means back to logging in.
     enrolment_only: bool,
     closed: bool,
+    /// Whether the caller's role keeps a calendar feed (doctor, patient).
+    keeps_feed: bool,
+    /// The feed URL made in this view (the server keeps only its hash).
+    feed_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +79,8 @@ pub enum Act {
     Confirm,
     Cancel,
     Done,
+    NewFeed,
+    EndFeed,
 }
 
 type B = Binding<Security, Act>;
@@ -81,6 +90,8 @@ const SESSIONS: &[B] = &[
     bind(&[char('e')], "e", "set up a second factor", Act::Enrol).when(|s| !s.busy && !s.factor_on()),
     bind(&[char('d')], "d", "remove the second factor", Act::AskRemove).when(|s| !s.busy && s.factor_on()),
     bind(&[char('x')], "x", "end this session", Act::Revoke).when(|s| s.selected().is_some_and(|x| !x.current)),
+    bind(&[char('c')], "c", "new feed URL", Act::NewFeed).when(|s| s.keeps_feed && !s.busy),
+    bind(&[char('C')], "C", "end feed", Act::EndFeed).when(|s| s.keeps_feed && !s.busy),
     bind(&[char('r')], "r", "reload", Act::Reload),
     bind(ESC, "Esc", "back", Act::Back),
 ];
@@ -117,6 +128,7 @@ impl Security {
     /// The sessions view; starts loading them.
     pub fn new(ctx: &mut Ctx) -> Self {
         let mut s = Security::blank(false);
+        s.keeps_feed = ctx.user.is_some_and(|u| matches!(u.role, Role::Doctor | Role::Patient));
         s.reload(ctx);
         s
     }
@@ -137,6 +149,8 @@ impl Security {
             busy: false,
             enrolment_only,
             closed: false,
+            keeps_feed: false,
+            feed_url: None,
         }
     }
 
@@ -188,6 +202,20 @@ impl Security {
                 }
             }
             Act::Reload => self.reload(ctx),
+            Act::NewFeed => {
+                self.busy = true;
+                let c = ctx.client.clone();
+                ctx.spawn("making a feed URL", async move { c.create_calendar_feed().await }, |r| {
+                    app::Msg::new(Msg::Feed(r))
+                });
+            }
+            Act::EndFeed => {
+                self.busy = true;
+                let c = ctx.client.clone();
+                ctx.spawn("ending the feed", async move { c.revoke_calendar_feed().await }, |r| {
+                    app::Msg::new(Msg::FeedEnded(r))
+                });
+            }
             Act::Back => self.closed = true,
             Act::Confirm => {
                 let Mode::Enrol { code, .. } = &self.mode else { return };
@@ -229,6 +257,25 @@ impl Security {
                 self.reload(ctx);
             }
             Msg::Revoked(Err(p)) => ctx.problem("Ending the session failed", &p),
+            Msg::Feed(r) => {
+                self.busy = false;
+                match r {
+                    Ok(feed) => {
+                        ctx.info("New feed URL made: subscribe to it; any older one stopped working.");
+                        self.feed_url = Some(feed.url);
+                    }
+                    Err(p) => ctx.problem("Making a feed URL failed", &p),
+                }
+            }
+            Msg::FeedEnded(r) => {
+                self.busy = false;
+                self.feed_url = None;
+                match r {
+                    Ok(()) => ctx.info("Calendar feed ended: its URL no longer works."),
+                    Err(p) if p.status == 404 => ctx.info("There is no calendar feed to end."),
+                    Err(p) => ctx.problem("Ending the feed failed", &p),
+                }
+            }
             Msg::Factor(Ok(f)) => self.factor = Some(f),
             Msg::Factor(Err(p)) => ctx.problem("Loading the second factor failed", &p),
             Msg::Removed(r) => {
@@ -331,11 +378,22 @@ impl Screen for Security {
                 f.render_widget(Paragraph::new(text).block(ui::block("Second factor", t)), area);
             }
             Mode::Sessions => {
-                let [top, list] = Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(area);
-                let intro = vec![
+                let tall = if self.keeps_feed { 8 } else { 5 };
+                let [top, list] = Layout::vertical([Constraint::Length(tall), Constraint::Min(3)]).areas(area);
+                let mut intro = vec![
                     Line::from("Your logins on every device. Ending one stops its tokens at once, on every server."),
                     factor_line(self.factor.as_ref(), v),
                 ];
+                if self.keeps_feed {
+                    intro.push(Line::raw(""));
+                    intro.push(match &self.feed_url {
+                        Some(url) => Line::from(vec![Span::raw("Calendar feed: "), Span::styled(url.clone(), t.focus())]),
+                        None => Line::from(Span::styled(
+                            "Calendar feed: c makes a URL for your phone's calendar (times and initials, never reasons).",
+                            t.dim(),
+                        )),
+                    });
+                }
                 f.render_widget(Paragraph::new(intro).wrap(Wrap { trim: true }).block(ui::block("Security", t)), top);
                 let rows = self
                     .sessions
