@@ -234,6 +234,10 @@ pub struct SettingArgs {
     /// Minutes a break-glass (emergency access) grant lasts.
     #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
     pub break_glass_minutes: u64,
+    /// The address clients reach this server by (`https://clinic.example`),
+    /// for the URLs it hands out; default: the `Host` each request names.
+    #[arg(long, env = "HEALTHSYNX_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Origins that get CORS headers, comma-separated.
     #[arg(long, env = "HEALTHSYNX_CORS_ORIGINS", default_value = "http://localhost:3000", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
@@ -410,6 +414,8 @@ pub struct Config {
     pub booking_rules: BookingRules,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
+    /// `HEALTHSYNX_PUBLIC_URL`, without a trailing slash.
+    pub public_url: Option<String>,
     pub cors_origins: Vec<String>,
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -458,6 +464,7 @@ impl Config {
             checkin_early: jiff::SignedDuration::from_mins(120),
             booking_rules: BookingRules::default(),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
+            public_url: None,
             cors_origins: vec!["http://localhost:3000".into()],
             tls: None,
             limits: crate::throttle::Limits::default(),
@@ -502,6 +509,13 @@ impl Config {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }
         self.break_glass_ttl = std::time::Duration::from_secs(s.break_glass_minutes * 60);
+        if let Some(url) = s.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')).filter(|u| !u.is_empty()) {
+            let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+            if host.is_none_or(|h| h.is_empty() || h.contains(['/', '?', '#', ' '])) {
+                bail!("HEALTHSYNX_PUBLIC_URL must be http(s)://host[:port], like https://clinic.example");
+            }
+            self.public_url = Some(url.to_owned());
+        }
         self.cors_origins = s.cors_origins.iter().map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
         self.tls = s.tls_cert.clone().zip(s.tls_key.clone());
         self.limits = crate::throttle::Limits {
@@ -554,5 +568,46 @@ impl BookingRules {
     /// The latest start a patient may book at `now`.
     pub fn latest(&self, now: jiff::Timestamp) -> jiff::Timestamp {
         now + jiff::SignedDuration::from_hours(24 * self.horizon_days as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: super::SettingArgs,
+    }
+
+    fn configured(args: &[&str]) -> anyhow::Result<super::Config> {
+        let cli = Cli::try_parse_from(std::iter::once("healthsynx-server").chain(args.iter().copied()))?;
+        let mut c = super::Config::new("unused".into(), super::Secrets::generate());
+        c.apply(&cli.settings)?;
+        Ok(c)
+    }
+
+    #[test]
+    fn the_public_url_is_an_origin_and_loses_its_trailing_slash() {
+        let c = configured(&["--public-url", "https://clinic.example:8443/"]).unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://clinic.example:8443"));
+        assert_eq!(configured(&[]).unwrap().public_url, None);
+        for bad in ["clinic.example", "ftp://clinic.example", "https://", "https://clinic.example/feeds", "http://a b"]
+        {
+            assert!(configured(&["--public-url", bad]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn booking_rules_and_the_check_in_window_are_bounded() {
+        let c = configured(&["--min-notice-hours", "24", "--max-open-per-patient", "3"]).unwrap();
+        assert_eq!((c.booking_rules.min_notice_hours, c.booking_rules.max_open), (24, 3));
+        assert!(configured(&["--max-open-per-patient", "0"]).is_err());
+        assert!(
+            configured(&["--min-notice-hours", "48", "--booking-horizon-days", "2"]).is_err(),
+            "horizon inside notice"
+        );
+        assert!(configured(&["--checkin-early-minutes", "20000"]).is_err());
     }
 }

@@ -35,8 +35,12 @@ pub async fn serve(st: &State, req: &Req) -> Result<Response> {
     Ok(r)
 }
 
-/// `scheme://host` as the caller reached this server (`Host`), for the feed URL.
+/// `HEALTHSYNX_PUBLIC_URL`, else `scheme://host` as the caller reached this
+/// server (`Host`), for the feed URL.
 fn origin(st: &State, req: &Req) -> Result<String> {
+    if let Some(url) = &st.config.public_url {
+        return Ok(url.clone());
+    }
     let host = req.header("host").unwrap_or("").trim();
     let plausible = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
     if host.is_empty() || host.len() > 255 || !host.chars().all(plausible) {

@@ -121,3 +121,13 @@ async fn a_patients_feed_holds_only_their_appointments_and_only_doctors_and_pati
         assert_eq!(code(c.create_calendar_feed().await), 403, "{role}");
     }
 }
+
+#[tokio::test]
+async fn behind_a_proxy_the_feed_url_names_the_public_address() {
+    let app = TestApp::spawn_with(|c| c.public_url = Some("https://clinic.example".into())).await;
+    let clinic = app.clinic().await;
+    let feed = clinic.doctor.client.create_calendar_feed().await.unwrap();
+    assert!(feed.url.starts_with("https://clinic.example/feeds/") && feed.url.ends_with(".ics"), "{}", feed.url);
+    let local = feed.url.replace("https://clinic.example", &app.url());
+    parse(&app.client().calendar_feed(&local).await.unwrap());
+}
