@@ -252,9 +252,15 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), Rou
 /// A path segment that is a secret token, not an id.
 const TOKEN: &str = "{token}";
 
-/// The token of a calendar feed's path (`/feeds/<token>.ics`).
+/// The path of the calendar feed with `token` (`/feeds/<token>.ics`).
+pub fn feed_path(token: &str) -> String {
+    RouteId::CalendarFeed.route().pattern.replace(TOKEN, token)
+}
+
+/// The token of a calendar feed's path: [`feed_path`] read backwards.
 pub fn feed_token(path: &str) -> Option<&str> {
-    path.strip_prefix("/feeds/")?.strip_suffix(".ics").filter(|t| !t.is_empty() && !t.contains('/'))
+    let (before, after) = RouteId::CalendarFeed.route().pattern.split_once(TOKEN)?;
+    path.strip_prefix(before)?.strip_suffix(after).filter(|t| !t.is_empty() && !t.contains('/'))
 }
 
 fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {

@@ -450,3 +450,18 @@ pub fn data_dir_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
     }
     false
 }
+
+/// Every appointment `c` may list, all pages.
+pub async fn all_appointments(c: &Client) -> Vec<healthsynx_shared::Appointment> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = healthsynx_shared::api::AppointmentQuery { limit: Some(500), cursor, ..Default::default() };
+        let page = c.appointments(&q).await.expect("list appointments");
+        out.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return out;
+        }
+    }
+}

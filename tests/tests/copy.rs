@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use healthsynx_server::config::Secrets;
 use healthsynx_server::{Config, State, demo};
+use healthsynx_tests::all_appointments;
 use healthsynx_tests::process::{ClinicStore, server_bin};
 use healthsynx_tests::shared::Role;
 use healthsynx_tests::shared::api::{AppointmentQuery, PatientQuery, RecordQuery, UserQuery};
@@ -64,16 +65,7 @@ async fn everything(c: &Client) -> Vec<(String, Value)> {
         out.push((format!("records of {}", p.id), json(&c.records(&q).await.unwrap().items)));
     }
     out.push(("patients".into(), json(&patients)));
-    let mut appointments = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = c.appointments(&AppointmentQuery { limit: Some(500), cursor, ..Default::default() }).await.unwrap();
-        appointments.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let appointments = all_appointments(c).await;
     out.push(("appointments".into(), json(&appointments)));
     for d in c.doctors(None).await.unwrap() {
         out.push((format!("availability of {}", d.id), json(&c.availability(d.id).await.unwrap())));

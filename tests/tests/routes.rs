@@ -106,7 +106,7 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.revoke_user_sessions(nobody).await;
     let _ = c.create_calendar_feed().await;
     let _ = c.revoke_calendar_feed().await;
-    let _ = anon.calendar_feed(&format!("{}/feeds/no-such-token.ics", app.url())).await;
+    let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.
     let _ = app.client().metrics().await;

@@ -8,14 +8,15 @@
 use jiff::{SignedDuration, Timestamp};
 
 use healthsynx_shared::AppointmentStatus;
-use healthsynx_shared::api::CalendarFeedUrl;
+use healthsynx_shared::api::{CalendarFeedUrl, feed_path};
 
 use super::{Caller, State};
-use crate::audit::{Action, Actor, Draft};
+use crate::audit::{Action, Draft};
 use crate::crypto::{random_token, sha256_hex};
 use crate::error::{Error, Result};
 use crate::ics;
-use crate::policy::{self, Principal};
+use crate::policy;
+use crate::scope::ApptScope;
 use crate::store::CalendarFeedRow;
 
 /// How far back a feed reaches, and how long a cancellation stays in it
@@ -41,7 +42,7 @@ pub async fn create(st: &State, who: &Caller<'_>, origin: &str) -> Result<Calend
     tx.put_calendar_feed(&row, old.as_ref()).await?;
     tx.audit(Draft::new(&who.actor(), Action::CalendarFeedCreate, "user", Some(row.user_id)));
     tx.commit().await?;
-    Ok(CalendarFeedUrl { url: format!("{origin}/feeds/{token}.ics") })
+    Ok(CalendarFeedUrl { url: format!("{origin}{}", feed_path(&token)) })
 }
 
 /// `DELETE /api/me/calendar-feed`: `404` when there is none.
@@ -72,8 +73,9 @@ pub async fn render(st: &State, token: &str, addr: Option<&str>) -> Result<Strin
         if cancelled && a.updated_at < now - PAST {
             continue;
         }
-        let summary = match &who {
-            Principal::Patient { .. } => {
+        // A patient's own feed names the doctor; a doctor's names no patient in full.
+        let summary = match &scope {
+            ApptScope::Patient(_) => {
                 format!("Appointment with {} ({})", st.store.user_name(a.doctor_id).await?, a.department)
             }
             _ => format!("Visit: {}", initials(&st.store.patient_name(a.patient_id).await?)),
@@ -88,10 +90,9 @@ pub async fn render(st: &State, token: &str, addr: Option<&str>) -> Result<Strin
             cancelled,
         });
     }
-    let actor = Actor { id: Some(who.user_id()), role: Some(who.role()), addr: addr.map(str::to_owned) };
-    let mut entry = Draft::new(&actor, Action::CalendarFeedRead, "user", Some(who.user_id()));
-    if let Principal::Patient { patient_id, .. } = &who {
-        entry = entry.patient(*patient_id);
+    let mut entry = Draft::new(&super::actor_of(&who, addr), Action::CalendarFeedRead, "user", Some(who.user_id()));
+    if let ApptScope::Patient(patient) = scope {
+        entry = entry.patient(patient);
     }
     st.store.append_audit([entry]).await?;
     Ok(ics::calendar(&format!("Health Synx · {name}"), &events))

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use healthsynx_server::demo;
-use healthsynx_tests::TestApp;
-use healthsynx_tests::shared::api::{AppointmentQuery, PatientQuery, RecordQuery};
+use healthsynx_tests::shared::api::{PatientQuery, RecordQuery};
 use healthsynx_tests::shared::client::Client;
 use healthsynx_tests::shared::{AppointmentStatus, Role};
+use healthsynx_tests::{TestApp, all_appointments};
 use jiff::{SignedDuration, Timestamp};
 
 #[tokio::test]
@@ -20,16 +20,7 @@ async fn the_demo_day_checks_in_only_who_is_due_and_dates_records_by_their_visit
     c.login(admin.email, admin.password).await.unwrap();
     let now = Timestamp::now();
 
-    let mut appointments = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = c.appointments(&AppointmentQuery { limit: Some(500), cursor, ..Default::default() }).await.unwrap();
-        appointments.extend(page.items);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-    }
+    let appointments = all_appointments(&c).await;
     assert!(appointments.len() > 100, "a clinic's week: {}", appointments.len());
     let window = app.state().config.checkin_early;
     for a in appointments.iter().filter(|a| a.status == AppointmentStatus::CheckedIn) {

@@ -3,7 +3,7 @@
 //! carried by `SEQUENCE`, cancellations as `STATUS:CANCELLED`, no clinical
 //! text, and a revoked or replaced URL answers `404`.
 
-use healthsynx_tests::shared::api::{AppointmentPatch, AuditQuery};
+use healthsynx_tests::shared::api::{AppointmentPatch, AuditQuery, feed_path};
 use healthsynx_tests::{SLOT, TestApp, utc};
 use serde_json::Value;
 
@@ -96,7 +96,7 @@ async fn a_doctors_feed_holds_their_appointments_without_clinical_text_and_ends_
     clinic.doctor.client.revoke_calendar_feed().await.unwrap();
     assert_eq!(app.client().calendar_feed(&again.url).await.unwrap_err().status, 404, "the revoked URL");
     assert_eq!(code(clinic.doctor.client.revoke_calendar_feed().await), 404, "nothing left to revoke");
-    let guessed = format!("{}/feeds/{}.ics", app.url(), "A".repeat(43));
+    let guessed = format!("{}{}", app.url(), feed_path(&"A".repeat(43)));
     assert_eq!(app.client().calendar_feed(&guessed).await.unwrap_err().status, 404);
 }
 
