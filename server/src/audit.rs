@@ -56,6 +56,10 @@ pub enum Action {
     CalendarFeedRevoke,
     CalendarRead,
     DepartmentCreate,
+    AppointmentTypeCreate,
+    AppointmentTypeUpdate,
+    ResourceCreate,
+    ResourceUpdate,
     PatientCreate,
     PatientRead,
     PatientUpdate,
@@ -87,7 +91,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 52] = [
+    pub const ALL: [Action; 56] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -113,6 +117,10 @@ impl Action {
         Action::CalendarFeedRevoke,
         Action::CalendarRead,
         Action::DepartmentCreate,
+        Action::AppointmentTypeCreate,
+        Action::AppointmentTypeUpdate,
+        Action::ResourceCreate,
+        Action::ResourceUpdate,
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -170,6 +178,10 @@ impl Action {
             Action::CalendarFeedRevoke => "calendar_feed.revoke",
             Action::CalendarRead => "calendar.read",
             Action::DepartmentCreate => "department.create",
+            Action::AppointmentTypeCreate => "appointment_type.create",
+            Action::AppointmentTypeUpdate => "appointment_type.update",
+            Action::ResourceCreate => "resource.create",
+            Action::ResourceUpdate => "resource.update",
             Action::PatientCreate => "patient.create",
             Action::PatientRead => "patient.read",
             Action::PatientUpdate => "patient.update",

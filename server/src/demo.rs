@@ -1,19 +1,22 @@
 //! The demo clinic for `--demo`: three departments, six doctors with weekly
-//! hours, nurses, a front desk, forty patients, two weeks of appointments in
-//! every state and some records. Deterministic, so screenshots and tests
+//! hours, kinds of visit with buffers and prices, two procedure rooms and
+//! an echo machine, nurses, a front desk, forty patients, two weeks of
+//! appointments in every state and some records. Deterministic, so screenshots and tests
 //! can rely on its names.
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_shared::api::{AppointmentAction, NewDepartment, NewPatient, NewRecord, NewUser};
+use healthsynx_shared::api::{
+    AppointmentAction, NewAppointmentType, NewDepartment, NewPatient, NewRecord, NewResource, NewUser,
+};
 use healthsynx_shared::value::ClockTime;
-use healthsynx_shared::{AppointmentStatus, AvailabilityRule, PatientType, Prescription, Role};
+use healthsynx_shared::{AppointmentStatus, AppointmentType, AvailabilityRule, Money, PatientType, Prescription, Role};
 
 use crate::audit::{Action, Draft};
 use crate::domain::scheduling::{self, Booked};
-use crate::domain::{Caller, State, accounts, patients, records};
+use crate::domain::{Caller, State, accounts, catalog, patients, records};
 use crate::error::{Error, Result};
 use crate::policy::Principal;
 use crate::store::AppointmentRow;
@@ -79,6 +82,24 @@ pub const LOGINS: &[DemoLogin] = &[
 
 const DEPARTMENTS: [(&str, &str); 3] =
     [("cardiology", "Cardiology"), ("general", "General Medicine"), ("neurology", "Neurology")];
+
+/// Kinds of visit: department, name, minutes, buffers before and after,
+/// price in cents, bookable online, the resource kind it needs.
+type Kind = (&'static str, &'static str, u16, u16, u16, i64, bool, Option<&'static str>);
+const KINDS: [Kind; 6] = [
+    ("cardiology", "Consultation", 30, 0, 0, 6500, true, None),
+    ("cardiology", "Echocardiogram", 45, 0, 15, 14000, false, Some("echo")),
+    ("general", "Check-up", 30, 0, 0, 4500, true, None),
+    ("general", "Minor procedure", 30, 10, 20, 9000, false, Some("procedure-room")),
+    ("neurology", "Consultation", 30, 0, 0, 7000, true, None),
+    ("neurology", "Nerve conduction study", 60, 0, 10, 16000, false, None),
+];
+/// Rooms and devices: department, kind, name.
+const RESOURCES: [(&str, &str, &str); 3] = [
+    ("general", "procedure-room", "Procedure room 1"),
+    ("general", "procedure-room", "Procedure room 2"),
+    ("cardiology", "echo", "Echo machine"),
+];
 
 const FIRST: [&str; 13] =
     ["Bruno", "Chiara", "Dmitri", "Elif", "Farah", "Gustav", "Hana", "Ivo", "Jonas", "Kaja", "Luis", "Mina", "Noor"];
@@ -152,9 +173,33 @@ pub async fn seed(st: &State) -> Result<()> {
         let p = patients::create(st, &sys, patient(&email, &name, i, None)?).await?;
         patient_ids.push(p.patient.id);
     }
+    let kinds = seed_catalog(st, &sys).await?;
     let mut dice = Dice(20_261_127);
     seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &mut dice).await?;
-    seed_coming_week(st, &sys, &doctors, &patient_ids, &mut dice).await
+    seed_coming_week(st, &sys, &doctors, &patient_ids, &kinds, &mut dice).await
+}
+
+/// The kinds of visit and the rooms and devices they book.
+async fn seed_catalog(st: &State, sys: &Caller<'_>) -> Result<Vec<AppointmentType>> {
+    for (department, kind, name) in RESOURCES {
+        let r = NewResource { kind: valid(kind)?, name: name.into(), department: valid(department)? };
+        catalog::create_resource(st, sys, r, None).await?;
+    }
+    let mut out = Vec::new();
+    for (department, name, minutes, before, after, cents, online, needs) in KINDS {
+        let t = NewAppointmentType {
+            department: valid(department)?,
+            name: name.into(),
+            minutes,
+            buffer_before: before,
+            buffer_after: after,
+            price: Money { amount: cents, currency: valid("EUR")? },
+            patient_bookable: online,
+            resource_kind: needs.map(valid).transpose()?,
+        };
+        out.push(catalog::create_type(st, sys, t, None).await?);
+    }
+    Ok(out)
 }
 
 fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> Result<NewPatient> {
@@ -173,7 +218,7 @@ fn patient(email: &str, name: &str, i: usize, password: Option<&str>) -> Result<
 async fn coming_slots(st: &State, doctor: Uuid, days: i64) -> Result<Vec<Timestamp>> {
     let now = Timestamp::now();
     let to = now + SignedDuration::from_hours(24 * days);
-    Ok(scheduling::free_slots(st, doctor, now, to, now).await?.into_iter().map(|s| s.start).collect())
+    Ok(scheduling::free_slots(st, doctor, now, to, now, None).await?.into_iter().map(|s| s.start).collect())
 }
 
 /// Today's remaining day and the next week: booked through the real rules,
@@ -183,18 +228,25 @@ async fn seed_coming_week(
     sys: &Caller<'_>,
     doctors: &[(Uuid, &str)],
     patients: &[Uuid],
+    kinds: &[AppointmentType],
     dice: &mut Dice,
 ) -> Result<()> {
-    for (n, (doctor, _)) in doctors.iter().enumerate() {
+    for (n, (doctor, dept)) in doctors.iter().enumerate() {
         let slots = coming_slots(st, *doctor, 8).await?;
+        let offered: Vec<&AppointmentType> = kinds.iter().filter(|k| k.department == *dept).collect();
         for (i, start) in slots.iter().enumerate().filter(|(i, _)| (i + n) % 3 != 0) {
             let patient = patients[(i * 7 + n * 5) % patients.len()];
+            // Mostly the department's first kind, every fifth visit its second
+            // (with buffers, and a room or a device where it needs one); a
+            // visit whose buffers no longer fit is simply not booked.
+            let kind = offered.get(usize::from(i % 5 == 2)).map(|k| k.id);
             let req = healthsynx_shared::api::NewAppointment {
                 patient_id: patient,
                 doctor_id: *doctor,
                 start: *start,
                 end: None,
                 reason: valid(REASONS[dice.roll(REASONS.len() as u64) as usize])?,
+                type_id: kind,
             };
             let Ok(Booked::New(a)) = scheduling::book(st, sys, req, None).await else { continue };
             if i < 2 && a.start - st.config.checkin_early <= Timestamp::now() {
@@ -264,6 +316,10 @@ async fn seed_past_week(
                             created_at: start - SignedDuration::from_hours(72),
                             updated_at: start,
                             created_by: sys.who.user_id(),
+                            type_id: None,
+                            resource_id: None,
+                            buffer_before: 0,
+                            buffer_after: 0,
                         };
                         // A patient is never in two places: skip clashes.
                         let clash = written.iter().any(|(p, s, e)| *p == patient && *s < row.end && row.start < *e);

@@ -93,7 +93,7 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
     });
     // Expired refresh families, reset tokens and idempotency answers.
     every(&state, Duration::from_secs(3600), |st| async move {
-        match st.store.sweep_expired(jiff::Timestamp::now(), domain::scheduling::IDEMPOTENCY_TTL).await {
+        match st.store.sweep_expired(jiff::Timestamp::now(), domain::IDEMPOTENCY_TTL).await {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "deleted expired tokens and idempotency answers"),
             Err(e) => tracing::error!(error = %e, "sweeping expired rows failed"),

@@ -9,6 +9,8 @@ pub enum ApptScope {
     Doctor(Uuid),
     Patient(Uuid),
     Department(String),
+    /// The appointments holding a room or a device.
+    Resource(Uuid),
     All,
 }
 

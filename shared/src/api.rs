@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::model::*;
-use crate::value::{DepartmentCode, Email, Reason};
+use crate::value::{DepartmentCode, Email, Reason, ResourceKind};
 
 /// Largest accepted request body; larger ones get `413`.
 pub const MAX_BODY_BYTES: u64 = 64 * 1024;
@@ -85,6 +85,15 @@ pub enum RouteId {
     CreateCalendarFeed,
     RevokeCalendarFeed,
     CalendarFeed,
+    // ---- appointment types and resources ----
+    ListAppointmentTypes,
+    CreateAppointmentType,
+    GetAppointmentType,
+    PatchAppointmentType,
+    ListResources,
+    CreateResource,
+    GetResource,
+    PatchResource,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -182,6 +191,15 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::RevokeCalendarFeed, "DELETE", "/api/me/calendar-feed", Bearer),
     // The unguessable token in the path is the credential (calendar apps send no headers).
     route(RouteId::CalendarFeed, "GET", "/feeds/{token}.ics", Public),
+    // ---- appointment types and resources ----
+    route(RouteId::ListAppointmentTypes, "GET", "/api/appointment-types", Bearer),
+    route(RouteId::CreateAppointmentType, "POST", "/api/appointment-types", Bearer),
+    route(RouteId::GetAppointmentType, "GET", "/api/appointment-types/{id}", Bearer),
+    route(RouteId::PatchAppointmentType, "PATCH", "/api/appointment-types/{id}", Bearer),
+    route(RouteId::ListResources, "GET", "/api/resources", Bearer),
+    route(RouteId::CreateResource, "POST", "/api/resources", Bearer),
+    route(RouteId::GetResource, "GET", "/api/resources/{id}", Bearer),
+    route(RouteId::PatchResource, "PATCH", "/api/resources/{id}", Bearer),
 ];
 
 impl RouteId {
@@ -587,6 +605,110 @@ pub struct NewAppointment {
     pub end: Option<Timestamp>,
     #[serde(default)]
     pub reason: Reason,
+    /// The type sets the length and buffers, and books a resource if it needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<Uuid>,
+}
+
+/// `GET /api/doctors/{id}/slots?from=&to=&type_id=`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotQuery {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    /// Slots long enough for this type, clear of buffers, with a resource free.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<Uuid>,
+}
+
+// ---- appointment types and resources ----
+
+/// `GET /api/appointment-types?department=&include_inactive=`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    /// `GET /api/resources` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Inactive ones too (admin screens); default only active ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_inactive: bool,
+}
+
+/// `POST /api/appointment-types`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointmentType {
+    pub department: DepartmentCode,
+    pub name: String,
+    pub minutes: u16,
+    #[serde(default)]
+    pub buffer_before: u16,
+    #[serde(default)]
+    pub buffer_after: u16,
+    pub price: Money,
+    #[serde(default = "yes")]
+    pub patient_bookable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_kind: Option<ResourceKind>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Some(None) for an explicit `null`, None when the field is absent.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/appointment-types/{id}`: the fields given change. Booked
+/// appointments keep the length and buffers they were booked with.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppointmentTypePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_before: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_after: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_bookable: Option<bool>,
+    /// `null` removes the need for a resource.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub resource_kind: Option<Option<ResourceKind>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+/// `POST /api/resources`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewResource {
+    pub kind: ResourceKind,
+    pub name: String,
+    pub department: DepartmentCode,
+}
+
+/// `PATCH /api/resources/{id}`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
 }
 
 /// `PATCH /api/appointments/{id}`

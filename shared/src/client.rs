@@ -387,6 +387,48 @@ impl Client {
         self.send(RouteId::CreateDepartment, &[], Some(&body)).await
     }
 
+    // ---- appointment types and resources ----
+
+    /// `GET /api/appointment-types?department=`
+    pub async fn appointment_types(&self, query: &CatalogQuery) -> Result<Vec<AppointmentType>> {
+        self.get(RouteId::ListAppointmentTypes, &[], query).await
+    }
+
+    /// `POST /api/appointment-types` (admin)
+    pub async fn create_appointment_type(&self, new: &NewAppointmentType) -> Result<AppointmentType> {
+        self.send(RouteId::CreateAppointmentType, &[], Some(new)).await
+    }
+
+    /// `GET /api/appointment-types/{id}`
+    pub async fn appointment_type(&self, id: Uuid) -> Result<AppointmentType> {
+        self.get(RouteId::GetAppointmentType, &[id], &()).await
+    }
+
+    /// `PATCH /api/appointment-types/{id}` with `If-Match` (admin)
+    pub async fn patch_appointment_type(
+        &self,
+        id: Uuid,
+        version: u64,
+        patch: &AppointmentTypePatch,
+    ) -> Result<AppointmentType> {
+        self.send_if_match(RouteId::PatchAppointmentType, id, version, patch).await
+    }
+
+    /// `GET /api/resources?kind=&department=`
+    pub async fn resources(&self, query: &CatalogQuery) -> Result<Vec<Resource>> {
+        self.get(RouteId::ListResources, &[], query).await
+    }
+
+    /// `POST /api/resources` (admin)
+    pub async fn create_resource(&self, new: &NewResource) -> Result<Resource> {
+        self.send(RouteId::CreateResource, &[], Some(new)).await
+    }
+
+    /// `PATCH /api/resources/{id}` with `If-Match` (admin)
+    pub async fn patch_resource(&self, id: Uuid, version: u64, patch: &ResourcePatch) -> Result<Resource> {
+        self.send_if_match(RouteId::PatchResource, id, version, patch).await
+    }
+
     // ---- patients ----
 
     /// `GET /api/patients?q=`
@@ -439,6 +481,11 @@ impl Client {
     /// `GET /api/doctors/{id}/slots?from=&to=`
     pub async fn slots(&self, doctor: Uuid, range: &RangeQuery) -> Result<Vec<Slot>> {
         self.get(RouteId::Slots, &[doctor], range).await
+    }
+
+    /// `GET /api/doctors/{id}/slots?from=&to=&type_id=`: slots that fit a type.
+    pub async fn slots_of_type(&self, doctor: Uuid, query: &SlotQuery) -> Result<Vec<Slot>> {
+        self.get(RouteId::Slots, &[doctor], query).await
     }
 
     /// [`Client::slots`], answered `Unchanged` while `etag` is current.

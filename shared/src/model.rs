@@ -191,6 +191,69 @@ pub struct Appointment {
     pub version: u64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The appointment type it was booked as, if any.
+    #[serde(default)]
+    pub type_id: Option<Uuid>,
+    /// The room or device it holds, if its type needs one.
+    #[serde(default)]
+    pub resource_id: Option<Uuid>,
+    /// Minutes before `start` and after `end` the doctor (and the resource)
+    /// are busy too: preparing, cleaning up.
+    #[serde(default)]
+    pub buffer_before: u16,
+    #[serde(default)]
+    pub buffer_after: u16,
+}
+
+impl Appointment {
+    /// The time the doctor (and the resource) are busy: the visit and its buffers.
+    pub fn busy(&self) -> (Timestamp, Timestamp) {
+        busy_span(self.start, self.end, self.buffer_before, self.buffer_after)
+    }
+}
+
+/// `[start − before, end + after)`, buffers in minutes.
+pub fn busy_span(start: Timestamp, end: Timestamp, before: u16, after: u16) -> (Timestamp, Timestamp) {
+    let mins = |m: u16| jiff::SignedDuration::from_mins(i64::from(m));
+    (start - mins(before), end + mins(after))
+}
+
+/// An amount in the currency's minor unit (cents for EUR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Money {
+    pub amount: i64,
+    pub currency: crate::value::Currency,
+}
+
+/// A kind of visit a department offers: how long it takes, the busy time
+/// around it, its price, and the room or device it needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppointmentType {
+    pub id: Uuid,
+    pub department: String,
+    pub name: String,
+    pub minutes: u16,
+    pub buffer_before: u16,
+    pub buffer_after: u16,
+    pub price: Money,
+    /// Whether patients may book it themselves.
+    pub patient_bookable: bool,
+    /// The kind of resource each visit books one of (`room`, `ecg`…).
+    pub resource_kind: Option<String>,
+    pub active: bool,
+    pub version: u64,
+}
+
+/// A room or a piece of equipment that visits book, one at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: Uuid,
+    pub kind: String,
+    pub name: String,
+    pub department: String,
+    pub active: bool,
+    pub version: u64,
 }
 
 /// One prescribed drug.

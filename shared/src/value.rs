@@ -98,6 +98,22 @@ text_value!(
 );
 
 text_value!(
+    /// The kind of a resource, like `room` or `ecg`: 2–32 lowercase letters,
+    /// digits or dashes.
+    ResourceKind,
+    validate::department_code
+);
+
+text_value!(
+    /// An ISO 4217 currency code, like `EUR`.
+    Currency,
+    |s| {
+        let ok = s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase());
+        if ok { Ok(()) } else { Err("must be a three-letter currency code like EUR".to_owned()) }
+    }
+);
+
+text_value!(
     /// An email address as given (the server compares addresses without case).
     Email,
     validate::email

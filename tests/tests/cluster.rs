@@ -63,6 +63,7 @@ async fn two_hundred_bookings_over_three_processes_on_five_slots_have_one_winner
             start: slots[k % 5],
             end: None,
             reason: format!("attempt {k}").parse().unwrap(),
+            type_id: None,
         };
         tasks.push(tokio::spawn(async move {
             match client.book(&req, None).await {
@@ -196,6 +197,7 @@ async fn a_booking_on_one_process_changes_the_calendar_another_answered_unchange
         start: utc(3, hh, 0),
         end: None,
         reason: "check-up".parse().unwrap(),
+        type_id: None,
     };
     admin_on(a).await.book(&book(patients[0], 9), None).await.unwrap();
     let mut latest = etag.clone();
@@ -260,6 +262,7 @@ async fn sigkill_of_one_process_under_booking_load_loses_no_acknowledged_booking
                     start: utc(day, 8, 0) + SLOT * i as i32,
                     end: None,
                     reason: "load".parse().unwrap(),
+                    type_id: None,
                 };
                 match client.book(&req, None).await {
                     Ok(a) => acked.lock().unwrap().push(a.id),

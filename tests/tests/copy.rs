@@ -39,6 +39,9 @@ fn json(v: &impl serde::Serialize) -> Value {
 async fn everything(c: &Client) -> Vec<(String, Value)> {
     let mut out = vec![("departments".to_owned(), json(&c.departments().await.unwrap()))];
     out.push(("doctors".into(), json(&c.doctors(None).await.unwrap())));
+    let every = healthsynx_shared::api::CatalogQuery { include_inactive: true, ..Default::default() };
+    out.push(("appointment types".into(), json(&c.appointment_types(&every).await.unwrap())));
+    out.push(("resources".into(), json(&c.resources(&every).await.unwrap())));
     let mut users = Vec::new();
     let mut cursor = None;
     loop {

@@ -156,6 +156,7 @@ async fn stopping_postgres_under_load_gives_503_never_a_hang_and_the_server_reco
                     start: utc(day, 8, 0) + SLOT * i as i32,
                     end: None,
                     reason: "outage".parse().unwrap(),
+                    type_id: None,
                 };
                 let started = Instant::now();
                 let answer = admin.book(&req, None).await;

@@ -48,6 +48,7 @@ async fn sigkill_mid_booking_loses_no_acknowledged_booking() {
                         start: utc(day, 8, 0) + SLOT * i as i32,
                         end: None,
                         reason: format!("round {round}").parse().unwrap(),
+                        type_id: None,
                     };
                     match admin.book(&req, None).await {
                         Ok(a) => acked.lock().unwrap().push(a.id),

@@ -71,8 +71,14 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.slots(doctor, &range).await;
     let _ = c.calendar_if_changed(doctor, &range, None).await;
     let _ = c.appointments(&AppointmentQuery::default()).await;
-    let booking =
-        NewAppointment { patient_id: patient, doctor_id: nobody, start: soon, end: None, reason: Default::default() };
+    let booking = NewAppointment {
+        patient_id: patient,
+        doctor_id: nobody,
+        start: soon,
+        end: None,
+        reason: Default::default(),
+        type_id: None,
+    };
     let _ = c.book(&booking, None).await;
     let _ = c.appointment(nobody).await;
     let _ = c.patch_appointment(nobody, 1, &AppointmentPatch::default()).await;

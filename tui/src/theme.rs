@@ -61,6 +61,11 @@ impl Theme {
         self.fg(Color::Green).add_modifier(Modifier::DIM)
     }
 
+    /// Busy time around a visit (its buffers): shaded, not bookable.
+    pub fn buffer(self) -> Style {
+        self.dim()
+    }
+
     /// The board's status colours.
     pub fn status(self, s: AppointmentStatus) -> Style {
         match s {

@@ -79,6 +79,10 @@ fn appt(n: u128, doctor: &Doctor, patient: &str, start: &str, status: Appointmen
         version: 1,
         created_at: now(),
         updated_at: now(),
+        type_id: None,
+        resource_id: None,
+        buffer_before: 0,
+        buffer_after: 0,
     }
 }
 

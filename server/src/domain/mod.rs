@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auditlog;
 pub mod break_glass;
+pub mod catalog;
 pub mod feeds;
 pub mod mfa;
 pub mod patients;
@@ -14,15 +15,17 @@ pub mod scheduling;
 use uuid::Uuid;
 
 use healthsynx_shared::api::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+use healthsynx_shared::value::IdempotencyKey;
 
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::crypto::seal::Sealer;
+use crate::crypto::sha256_hex;
 use crate::crypto::token::{Lifetimes, TokenKeys};
 use crate::error::{Error, Result};
 use crate::policy::{self, CareFacts, Principal, care_question};
 use crate::scope::CareScope;
-use crate::store::{Cursor, Store};
+use crate::store::{Cursor, IdempotencyRow, Store, Txn};
 use crate::throttle::Throttle;
 
 /// Everything a request needs, shared by all requests.
@@ -125,6 +128,55 @@ impl Caller<'_> {
 pub fn now() -> jiff::Timestamp {
     let t = jiff::Timestamp::now();
     jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// A creating request's `Idempotency-Key`, looked up in its transaction.
+pub struct Once<'k> {
+    key: Option<&'k IdempotencyKey>,
+    actor: Uuid,
+    request_hash: String,
+    now: jiff::Timestamp,
+    /// What the same request created before: answer with it again.
+    pub replayed: Option<Uuid>,
+}
+
+impl Once<'_> {
+    /// Keeps the id this request created as the answer to its key.
+    pub async fn remember(&self, tx: &mut Txn<'_>, created: Uuid) -> Result<()> {
+        if let Some(key) = self.key {
+            let row =
+                IdempotencyRow { request_hash: self.request_hash.clone(), created_id: created, created_at: self.now };
+            tx.put_idempotency(self.actor, key, &row).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Looks `key` up for this caller: the id an earlier same request created,
+/// or nothing yet; a key reused for a different request is a `422`.
+pub async fn idempotent<'k>(
+    tx: &mut Txn<'_>,
+    who: &Caller<'_>,
+    key: Option<&'k IdempotencyKey>,
+    request: &impl serde::Serialize,
+    now: jiff::Timestamp,
+) -> Result<Once<'k>> {
+    let request_hash = sha256_hex(&serde_json::to_vec(request).map_err(anyhow::Error::from)?);
+    let actor = who.who.user_id();
+    let mut replayed = None;
+    if let Some(key) = key
+        && let Some(prev) = tx.idempotency(actor, key).await?
+        && prev.created_at + IDEMPOTENCY_TTL > now
+    {
+        if prev.request_hash != request_hash {
+            return Err(Error::invalid("Idempotency-Key", "was already used with a different request"));
+        }
+        replayed = Some(prev.created_id);
+    }
+    Ok(Once { key, actor, request_hash, now, replayed })
 }
 
 /// A page size from `?limit=`.

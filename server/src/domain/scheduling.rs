@@ -13,21 +13,20 @@ use uuid::Uuid;
 use healthsynx_shared::api::*;
 use healthsynx_shared::validate::{self, Errors, MAX_SHORT_TEXT};
 use healthsynx_shared::value::{IdempotencyKey, Reason};
-use healthsynx_shared::{Appointment, AppointmentStatus, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff};
+use healthsynx_shared::{
+    Appointment, AppointmentStatus, AppointmentType, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff,
+};
 
-use super::{Caller, Pager, State, limit};
+use super::{Caller, Pager, State, idempotent, limit};
 use crate::audit::{Action, Draft};
 use crate::config::BookingRules;
-use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts, CareFacts, Principal, Reach};
 use crate::scope::ApptScope;
-use crate::store::{AppointmentRow, IdempotencyRow, MAX_APPOINTMENT_HOURS, Txn, UserRow};
+use crate::store::{AppointmentRow, MAX_APPOINTMENT_HOURS, Tx, Txn, UserRow, longest_held, max_buffer};
 
 /// Longest range a slot search or calendar may cover.
 pub const MAX_RANGE_DAYS: i64 = 31;
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL: SignedDuration = SignedDuration::from_hours(24);
 const MAX_RULES: usize = 100;
 
 async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
@@ -164,11 +163,13 @@ pub fn check_range(from: Timestamp, to: Timestamp) -> Result<()> {
     Ok(())
 }
 
-/// A slot of a rule, with which rule made it.
+/// A slot of a rule, with which rule made it and where that rule's
+/// window ends that day (a visit longer than a slot must end by then).
 #[derive(Debug, Clone, Copy)]
 struct GridSlot {
     rule: usize,
     slot: Slot,
+    window_end: Timestamp,
 }
 
 /// The instant of a civil time in `tz`; `None` in a daylight-saving gap
@@ -191,13 +192,17 @@ fn grid(tz: &TimeZone, rules: &[AvailabilityRule], first: Date, last: Date) -> V
         for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.weekday == weekday) {
             let (s, e) = (r.start.minutes(), r.end.minutes());
             let step = r.slot_minutes.max(1);
+            let first = out.len();
             let mut m = s;
             while m + step <= e {
                 if let Some(start) = instant(tz, date, m) {
                     let end = start + SignedDuration::from_mins(step as i64);
-                    out.push(GridSlot { rule: i, slot: Slot { start, end } });
+                    out.push(GridSlot { rule: i, slot: Slot { start, end }, window_end: end });
                 }
                 m += step;
+            }
+            if let Some(window_end) = out[first..].last().map(|g| g.slot.end) {
+                out[first..].iter_mut().for_each(|g| g.window_end = window_end);
             }
         }
         match date.tomorrow() {
@@ -217,38 +222,138 @@ fn overlaps(a_start: Timestamp, a_end: Timestamp, b_start: Timestamp, b_end: Tim
     a_start < b_end && b_start < a_end
 }
 
-/// Free slots = rules − time off − booked appointments − the past.
-pub async fn free_slots(st: &State, doctor: Uuid, from: Timestamp, to: Timestamp, now: Timestamp) -> Result<Vec<Slot>> {
+/// The busy spans (visit and buffers) of a scope's appointments that can
+/// reach into `[from, to)`.
+async fn busy_in(
+    tx: &mut (dyn Tx + '_),
+    scope: &ApptScope,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(Timestamp, Timestamp)>> {
+    let rows = tx.appointments_in(scope, Some(from - longest_held(scope)), Some(to + max_buffer()), None, usize::MAX);
+    Ok(rows.await?.into_iter().filter(|(_, a)| a.status.holds_time()).map(|(_, a)| a.held_in(scope)).collect())
+}
+
+/// The active resources a type books one of, in the order they are given out.
+async fn resources_for(tx: &mut (dyn Tx + '_), department: &str, kind: &str) -> Result<Vec<Uuid>> {
+    let all = tx.resources().await?;
+    Ok(all.into_iter().filter(|r| r.active && r.department == department && r.kind == kind).map(|r| r.id).collect())
+}
+
+/// The length and buffers of a typed visit: its type's when booked, its
+/// own once booked (a changed type moves no booking).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    minutes: u16,
+    before: u16,
+    after: u16,
+}
+
+impl Shape {
+    fn of_type(t: &AppointmentType) -> Self {
+        Shape { minutes: t.minutes, before: t.buffer_before, after: t.buffer_after }
+    }
+
+    fn of_row(row: &AppointmentRow) -> Self {
+        let minutes = u16::try_from(row.end.duration_since(row.start).as_mins()).unwrap_or(u16::MAX);
+        Shape { minutes, before: row.buffer_before, after: row.buffer_after }
+    }
+}
+
+/// What a visit takes from a slot's start: its end, and the time the
+/// doctor (and resource) are busy with it.
+fn visit_at(start: Timestamp, grid_end: Timestamp, shape: Option<Shape>) -> (Timestamp, (Timestamp, Timestamp)) {
+    match shape {
+        None => (grid_end, (start, grid_end)),
+        Some(t) => {
+            let end = start + SignedDuration::from_mins(i64::from(t.minutes));
+            (end, healthsynx_shared::busy_span(start, end, t.before, t.after))
+        }
+    }
+}
+
+/// Free slots = rules − time off − booked appointments and their buffers −
+/// the past; for a type, slots as long as it whose buffers are clear too
+/// and that leave one of its resources free.
+pub async fn free_slots(
+    st: &State,
+    doctor: Uuid,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+    kind: Option<&AppointmentType>,
+) -> Result<Vec<Slot>> {
     let tz = &st.config.tz;
     let mut tx = st.store.read().await?;
     let a = tx.availability(doctor).await?;
     // A day either side: local dates of the UTC range, whatever the offset.
     let first = local_date(tz, from).yesterday().unwrap_or(local_date(tz, from));
     let last = local_date(tz, to).tomorrow().unwrap_or(local_date(tz, to));
-    let lookback = from - SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
-    let booked: Vec<(Timestamp, Timestamp)> = tx
-        .appointments_in(&ApptScope::Doctor(doctor), Some(lookback), Some(to), None, usize::MAX)
-        .await?
-        .into_iter()
-        .filter(|(_, ap)| ap.status.holds_time())
-        .map(|(_, ap)| (ap.start, ap.end))
-        .collect();
+    let booked = busy_in(&mut *tx, &ApptScope::Doctor(doctor), from, to).await?;
+    let mut rooms = Vec::new();
+    if let Some(t) = kind
+        && let Some(k) = &t.resource_kind
+    {
+        for r in resources_for(&mut *tx, &t.department, k).await? {
+            rooms.push(busy_in(&mut *tx, &ApptScope::Resource(r), from, to).await?);
+        }
+    }
+    let clear = |spans: &[(Timestamp, Timestamp)], (b0, b1): (Timestamp, Timestamp)| {
+        !spans.iter().any(|(s0, s1)| overlaps(b0, b1, *s0, *s1))
+    };
+    let needs_room = kind.is_some_and(|t| t.resource_kind.is_some());
     let slots: Vec<Slot> = grid(tz, &a.rules, first, last)
         .into_iter()
-        .map(|g| g.slot)
-        .filter(|s| s.start >= from && s.start < to && s.start >= now)
-        .filter(|s| !a.time_off.iter().any(|t| overlaps(s.start, s.end, t.start, t.end)))
-        .filter(|s| !booked.iter().any(|(b0, b1)| overlaps(s.start, s.end, *b0, *b1)))
+        .filter(|g| g.slot.start >= from && g.slot.start < to && g.slot.start >= now)
+        .filter_map(|g| {
+            let (end, busy) = visit_at(g.slot.start, g.slot.end, kind.map(Shape::of_type));
+            let fits = end <= g.window_end
+                && !a.time_off.iter().any(|t| overlaps(busy.0, busy.1, t.start, t.end))
+                && clear(&booked, busy)
+                && (!needs_room || rooms.iter().any(|r| clear(r, busy)));
+            fits.then_some(Slot { start: g.slot.start, end })
+        })
         .collect();
     Ok(slots)
 }
 
-/// `GET /api/doctors/{id}/slots?from=&to=` (any role).
-pub async fn slots(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) -> Result<Vec<Slot>> {
-    doctor_row(st, doctor).await?;
+/// A type as a booking or slot search of `doctor` may use it: active, of
+/// the doctor's department, and bookable by the caller.
+fn check_type_use(who: &Principal, t: &AppointmentType, doctor: &UserRow) -> Result<()> {
+    if !t.active {
+        return Err(Error::invalid("type_id", "is no longer offered"));
+    }
+    if t.department != doctor_dept(doctor) {
+        return Err(Error::invalid(
+            "type_id",
+            format!("is a type of {}, not of this doctor's department", t.department),
+        ));
+    }
+    if policy::bound_by_booking_rules(who) && !t.patient_bookable {
+        return Err(Error::invalid("type_id", "is booked by the clinic, not online; please call the clinic"));
+    }
+    Ok(())
+}
+
+async fn type_for(
+    tx: &mut (dyn Tx + '_),
+    who: &Principal,
+    id: Option<Uuid>,
+    doctor: &UserRow,
+) -> Result<Option<AppointmentType>> {
+    let Some(id) = id else { return Ok(None) };
+    let t = tx.appointment_type(id).await?.ok_or_else(|| Error::invalid("type_id", "is not an appointment type"))?;
+    check_type_use(who, &t, doctor)?;
+    Ok(Some(t))
+}
+
+/// `GET /api/doctors/{id}/slots?from=&to=&type_id=` (any role).
+pub async fn slots(st: &State, who: &Caller<'_>, doctor: Uuid, q: SlotQuery) -> Result<Vec<Slot>> {
+    let d = doctor_row(st, doctor).await?;
     check_range(q.from, q.to)?;
+    let kind = type_for(&mut *st.store.read().await?, who.who, q.type_id, &d).await?;
     let now = super::now();
-    let mut free = free_slots(st, doctor, q.from, q.to, now).await?;
+    let mut free = free_slots(st, doctor, q.from, q.to, now, kind.as_ref()).await?;
     if policy::bound_by_booking_rules(who.who) {
         // A patient is offered only what the booking rules let them book.
         let (earliest, latest) = (st.config.booking_rules.earliest(now), st.config.booking_rules.latest(now));
@@ -258,13 +363,14 @@ pub async fn slots(st: &State, who: &Caller<'_>, doctor: Uuid, q: RangeQuery) ->
 }
 
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
-/// rule, outside time off and not in the past; returns `end` resolved (one
-/// slot when not given).
+/// rule, its busy time outside time off, and not in the past; returns `end`
+/// resolved: one slot when not given, or the type's length.
 fn check_bookable(
     st: &State,
     a: &Availability,
     start: Timestamp,
     end: Option<Timestamp>,
+    shape: Option<Shape>,
     now: Timestamp,
 ) -> Result<Timestamp> {
     if start < now {
@@ -287,9 +393,14 @@ fn check_bookable(
     let Some(first) = grid.iter().find(|g| g.slot.start == start) else {
         return Err(Error::invalid("start", "is not the start of a slot in the doctor's availability"));
     };
-    let end = match end {
-        None => first.slot.end,
-        Some(end) => {
+    let (visit_end, busy) = visit_at(start, first.slot.end, shape);
+    let end = match (end, shape) {
+        (None, _) => visit_end,
+        (Some(end), Some(t)) if end != visit_end => {
+            return Err(Error::invalid("end", format!("is set by the appointment type: {} minutes", t.minutes)));
+        }
+        (Some(end), Some(_)) => end,
+        (Some(end), None) => {
             let fits = grid.iter().any(|g| g.rule == first.rule && g.slot.start >= start && g.slot.end == end);
             if !fits {
                 return Err(Error::invalid("end", "must be the end of a slot in the same availability window"));
@@ -297,10 +408,31 @@ fn check_bookable(
             end
         }
     };
-    if a.time_off.iter().any(|t| overlaps(start, end, t.start, t.end)) {
+    if end > first.window_end {
+        return Err(Error::invalid("start", "leaves too little time before the doctor's availability ends"));
+    }
+    let busy = if shape.is_some() { busy } else { (start, end) };
+    if a.time_off.iter().any(|t| overlaps(busy.0, busy.1, t.start, t.end)) {
         return Err(Error::invalid("start", "falls in the doctor's time off"));
     }
     Ok(end)
+}
+
+/// Books one free resource of `kind` for `row`'s busy time, the one it
+/// holds already if that is still free; others booking the same kind wait.
+async fn pick_resource(tx: &mut (dyn Tx + '_), row: &AppointmentRow, kind: &str) -> Result<Uuid> {
+    tx.hold_resources(&row.department, kind).await?;
+    let mut candidates = resources_for(tx, &row.department, kind).await?;
+    if let Some(held) = row.resource_id {
+        candidates.sort_by_key(|r| *r != held);
+    }
+    let (start, end) = row.busy();
+    for r in candidates {
+        if tx.overlapping(&ApptScope::Resource(r), start, end, Some(row.id)).await?.is_empty() {
+            return Ok(r);
+        }
+    }
+    Err(Error::Conflict(format!("no {kind} is free at that time")))
 }
 
 // ---- appointments ----
@@ -323,6 +455,10 @@ pub async fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointm
         version: row.version,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        type_id: row.type_id,
+        resource_id: row.resource_id,
+        buffer_before: row.buffer_before,
+        buffer_after: row.buffer_after,
     })
 }
 
@@ -330,12 +466,13 @@ fn facts(row: &AppointmentRow) -> ApptFacts<'_> {
     ApptFacts { patient_id: row.patient_id, doctor_id: row.doctor_id, department: &row.department }
 }
 
+/// The doctor is free for the visit and its buffers, the patient for the visit.
 async fn check_no_overlap(tx: &mut Txn<'_>, row: &AppointmentRow) -> Result<()> {
-    let (start, end, id) = (row.start, row.end, Some(row.id));
-    if !tx.overlapping(&ApptScope::Doctor(row.doctor_id), start, end, id).await?.is_empty() {
+    let ((busy_start, busy_end), id) = (row.busy(), Some(row.id));
+    if !tx.overlapping(&ApptScope::Doctor(row.doctor_id), busy_start, busy_end, id).await?.is_empty() {
         return Err(Error::Conflict("the doctor already has an appointment at that time".into()));
     }
-    if !tx.overlapping(&ApptScope::Patient(row.patient_id), start, end, id).await?.is_empty() {
+    if !tx.overlapping(&ApptScope::Patient(row.patient_id), row.start, row.end, id).await?.is_empty() {
         return Err(Error::Conflict("the patient already has an appointment at that time".into()));
     }
     Ok(())
@@ -403,27 +540,22 @@ pub async fn book(
     st.store.read().await?.patient(req.patient_id).await?.ok_or(Error::NotFound)?;
     let care = st.care_facts(who.who, req.patient_id).await?;
     policy::book(who.who, req.patient_id, req.doctor_id, care)?;
-    let request_hash = sha256_hex(&serde_json::to_vec(&req).map_err(anyhow::Error::from)?);
     let now = super::now();
     let mut tx = st.store.begin().await?;
-    if let Some(key) = idempotency_key
-        && let Some(prev) = tx.idempotency(who.who.user_id(), key).await?
-        && prev.created_at + IDEMPOTENCY_TTL > now
-    {
-        if prev.request_hash != request_hash {
-            return Err(Error::invalid("Idempotency-Key", "was already used with a different request"));
-        }
-        let row = tx.appointment(prev.appointment_id).await?.ok_or(Error::NotFound)?;
+    let once = idempotent(&mut tx, who, idempotency_key, &req, now).await?;
+    if let Some(id) = once.replayed {
+        let row = tx.appointment(id).await?.ok_or(Error::NotFound)?;
         drop(tx);
         return Ok(Booked::Replayed(to_appointment(st, &row).await?));
     }
+    let kind = type_for(&mut *tx, who.who, req.type_id, &doctor).await?;
     let a = tx.availability(req.doctor_id).await?;
-    let end = check_bookable(st, &a, req.start, req.end, now)?;
+    let end = check_bookable(st, &a, req.start, req.end, kind.as_ref().map(Shape::of_type), now)?;
     if policy::bound_by_booking_rules(who.who) {
         check_booking_rules(&mut tx, st.config.booking_rules, req.patient_id, req.start, now).await?;
     }
     let id = Uuid::now_v7();
-    let row = AppointmentRow {
+    let mut row = AppointmentRow {
         id,
         patient_id: req.patient_id,
         doctor_id: req.doctor_id,
@@ -437,13 +569,17 @@ pub async fn book(
         created_at: now,
         updated_at: now,
         created_by: who.who.user_id(),
+        type_id: kind.as_ref().map(|t| t.id),
+        resource_id: None,
+        buffer_before: kind.as_ref().map_or(0, |t| t.buffer_before),
+        buffer_after: kind.as_ref().map_or(0, |t| t.buffer_after),
     };
     check_no_overlap(&mut tx, &row).await?;
-    tx.put_appointment(&row, None).await?;
-    if let Some(key) = idempotency_key {
-        let idem = IdempotencyRow { request_hash: request_hash.clone(), appointment_id: id, created_at: now };
-        tx.put_idempotency(who.who.user_id(), key, &idem).await?;
+    if let Some(k) = kind.as_ref().and_then(|t| t.resource_kind.as_deref()) {
+        row.resource_id = Some(pick_resource(&mut *tx, &row, k).await?);
     }
+    tx.put_appointment(&row, None).await?;
+    once.remember(&mut tx, id).await?;
     tx.audit(Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(id)).patient(row.patient_id));
     tx.commit().await?;
     Ok(Booked::New(to_appointment(st, &row).await?))
@@ -493,9 +629,15 @@ pub async fn reschedule(
             (None, None) => None,
         };
         let a = tx.availability(old.doctor_id).await?;
-        row.end = check_bookable(st, &a, start, end, now)?;
+        // A typed visit keeps the length and buffers it was booked with.
+        let shape = old.type_id.map(|_| Shape::of_row(&old));
+        row.end = check_bookable(st, &a, start, end, shape, now)?;
         row.start = start;
         check_no_overlap(&mut tx, &row).await?;
+        if let Some(held) = old.resource_id {
+            let kind = tx.resource(held).await?.map(|r| r.kind).ok_or(Error::NotFound)?;
+            row.resource_id = Some(pick_resource(&mut *tx, &row, &kind).await?);
+        }
     }
     if let Some(r) = &req.reason {
         row.reason_sealed = st.sealer.seal(r.trim(), id.as_bytes())?;

@@ -12,6 +12,7 @@
 mod accounts;
 mod auth;
 mod break_glass;
+mod catalog;
 mod feeds;
 pub mod metrics;
 mod mfa;
@@ -37,6 +38,7 @@ use warp::reply::Response;
 use healthsynx_shared::Outcome;
 use healthsynx_shared::api::{Auth, MAX_BODY_BYTES, RouteId, RouteMiss, match_route};
 use healthsynx_shared::value;
+use healthsynx_shared::value::IdempotencyKey;
 
 use crate::audit::{Action, Draft};
 use crate::domain::accounts::{authenticate, throttled};
@@ -122,6 +124,12 @@ impl Req {
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `Idempotency-Key` header, when given.
+    pub fn idempotency_key(&self) -> Result<Option<IdempotencyKey>> {
+        let key = self.header("idempotency-key").map(IdempotencyKey::parse).transpose();
+        key.map_err(|m| Error::BadRequest(format!("Idempotency-Key {m}")))
     }
 
     /// `If-Match: "<version>"`, required: `428` when missing, `400` when not a version.
@@ -416,6 +424,14 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         MfaTotpCreate | MfaTotpConfirm | MfaTotpDelete | MfaStatus | ListSessions | RevokeSession
         | RevokeUserSessions => mfa::handle(st, route, req, &c, None).await,
         CreateCalendarFeed | RevokeCalendarFeed => feeds::handle(st, route, req, &c).await,
+        ListAppointmentTypes
+        | CreateAppointmentType
+        | GetAppointmentType
+        | PatchAppointmentType
+        | ListResources
+        | CreateResource
+        | GetResource
+        | PatchResource => catalog::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
         | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }

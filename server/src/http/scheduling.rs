@@ -6,7 +6,6 @@ use warp::reply::Response;
 use healthsynx_shared::api::{
     AppointmentAction, AvailabilityUpdate, CancelRequest, DoctorQuery, Empty, RangeQuery, RouteId,
 };
-use healthsynx_shared::value::IdempotencyKey;
 
 use super::representation::{none_match, not_modified, tag_of};
 use super::{Req, array_of, created, json_body, no_content, ok, with_etag};
@@ -38,8 +37,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
         RouteId::Calendar => calendar(st, req, c).await,
         RouteId::ListAppointments => ok(&scheduling::list(st, c, req.query()?).await?),
         RouteId::CreateAppointment => {
-            let key = req.header("idempotency-key").map(IdempotencyKey::parse).transpose();
-            let key = key.map_err(|m| Error::BadRequest(format!("Idempotency-Key {m}")))?;
+            let key = req.idempotency_key()?;
             let a = match scheduling::book(st, c, req.json()?, key.as_ref()).await? {
                 Booked::New(a) | Booked::Replayed(a) => a,
             };

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use healthsynx_shared::api::ChainReport;
-use healthsynx_shared::{AuditEntry, Availability, Department};
+use healthsynx_shared::{AppointmentType, AuditEntry, Availability, Department, Resource};
 
 use super::rows::*;
 use super::{Cursor, Result};
@@ -43,6 +43,9 @@ pub struct Committed {
     /// calendar ETags rest on it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doctors: Vec<Uuid>,
+    /// An appointment type or a resource changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub catalog: bool,
     /// Refresh families (logins) written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<Uuid>,
@@ -64,7 +67,7 @@ impl Committed {
     /// its announcement may follow the commit, which keeps bookings from
     /// queueing on PostgreSQL's notification lock while their commits flush.
     pub fn must_announce_in_commit(&self) -> bool {
-        self.accounts || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
+        self.accounts || self.catalog || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
     }
 
     /// The announcement of this commit: small enough for a notification
@@ -169,9 +172,10 @@ pub trait Schedule {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Result<Rows<AppointmentRow>>;
-    /// Appointments of a doctor or patient that hold time overlapping
-    /// `[start, end)`, other than `except`: those starting up to the longest
-    /// appointment before `start`, read through the scope's time index.
+    /// Appointments of a doctor, patient or resource whose held time (see
+    /// [`AppointmentRow::held_in`]) overlaps `[start, end)`, other than
+    /// `except`: read through the scope's time index, from the longest
+    /// appointment and buffer before `start` to the longest buffer after `end`.
     async fn overlapping(
         &mut self,
         scope: &ApptScope,
@@ -179,12 +183,16 @@ pub trait Schedule {
         end: Timestamp,
         except: Option<Uuid>,
     ) -> Result<Vec<AppointmentRow>> {
-        let from = start - jiff::SignedDuration::from_hours(super::MAX_APPOINTMENT_HOURS);
-        let rows = self.appointments_in(scope, Some(from), Some(end), None, usize::MAX).await?;
+        let reach = super::longest_held(scope);
+        let rows = self.appointments_in(scope, Some(start - reach), Some(end + super::max_buffer()), None, usize::MAX);
         Ok(rows
+            .await?
             .into_iter()
             .map(|(_, a)| a)
-            .filter(|a| a.status.holds_time() && a.end > start && a.start < end && Some(a.id) != except)
+            .filter(|a| {
+                let (s, e) = a.held_in(scope);
+                a.status.holds_time() && e > start && s < end && Some(a.id) != except
+            })
             .collect())
     }
     /// Makes other transactions that call this for `patient` wait until
@@ -199,6 +207,29 @@ pub trait Schedule {
     /// The same, to be changed: concurrent changes of it wait for this one.
     async fn availability_to_change(&mut self, doctor: Uuid) -> Result<Availability>;
     async fn put_availability(&mut self, doctor: Uuid, a: &Availability) -> Result<()>;
+}
+
+/// Appointment types and the resources (rooms, equipment) visits book.
+/// Both are few (tens): lists return all of them, the caller filters.
+#[async_trait]
+pub trait Catalog {
+    /// Every type, by department and name.
+    async fn appointment_types(&mut self) -> Result<Vec<AppointmentType>>;
+    /// A type; in a write transaction, concurrent changes of it wait.
+    async fn appointment_type(&mut self, id: Uuid) -> Result<Option<AppointmentType>>;
+    async fn put_appointment_type(&mut self, t: &AppointmentType) -> Result<()>;
+    /// Every resource, by department, kind and name.
+    async fn resources(&mut self) -> Result<Vec<Resource>>;
+    /// A resource; in a write transaction, concurrent changes of it wait.
+    async fn resource(&mut self, id: Uuid) -> Result<Option<Resource>>;
+    async fn put_resource(&mut self, r: &Resource) -> Result<()>;
+    /// Makes other transactions that call this for the same department and
+    /// kind wait until this one ends, so the resource they pick is not the
+    /// one this one booked. The embedded store runs one write transaction
+    /// at a time already.
+    async fn hold_resources(&mut self, _department: &str, _kind: &str) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Medical records and every version of them.
@@ -245,7 +276,7 @@ pub trait AuditLog {
 /// One transaction handle: every entity's operations, the audit entries its
 /// writes carry, and commit.
 #[async_trait]
-pub trait Tx: Accounts + Patients + Schedule + Records + AuditLog + Safety + Send {
+pub trait Tx: Accounts + Patients + Schedule + Catalog + Records + AuditLog + Safety + Send {
     /// Appends an audit entry, linked into the chain and written with this
     /// transaction's changes.
     fn audit(&mut self, draft: Draft);

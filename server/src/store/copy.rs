@@ -25,6 +25,8 @@ pub struct Counts {
     pub users: usize,
     pub patients: usize,
     pub availability: usize,
+    pub appointment_types: usize,
+    pub resources: usize,
     pub appointments: usize,
     pub records: usize,
     pub record_versions: usize,
@@ -35,12 +37,15 @@ impl fmt::Display for Counts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "copied and verified: {} departments, {} users, {} patients, {} availability sets, {} appointments, \
-             {} records ({} versions), an audit chain of {} entries",
+            "copied and verified: {} departments, {} users, {} patients, {} availability sets, \
+             {} appointment types, {} resources, {} appointments, {} records ({} versions), \
+             an audit chain of {} entries",
             self.departments,
             self.users,
             self.patients,
             self.availability,
+            self.appointment_types,
+            self.resources,
             self.appointments,
             self.records,
             self.record_versions,
@@ -105,6 +110,14 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
     for d in src.departments().await? {
         tx.put_department(&d).await?;
         n.departments += 1;
+    }
+    for t in src.appointment_types().await? {
+        tx.put_appointment_type(&t).await?;
+        n.appointment_types += 1;
+    }
+    for r in src.resources().await? {
+        tx.put_resource(&r).await?;
+        n.resources += 1;
     }
     tx.commit().await?;
     let mut after = None;
@@ -172,6 +185,8 @@ pub async fn count(store: &Store) -> Result<Counts> {
     let mut n = Counts::default();
     let mut r = store.read().await?;
     n.departments = r.departments().await?.len();
+    n.appointment_types = r.appointment_types().await?.len();
+    n.resources = r.resources().await?.len();
     let mut after = None;
     loop {
         let rows = r.users(after.as_ref(), CHUNK).await?;

@@ -90,6 +90,23 @@ impl Cursor {
 
 /// The longest appointment; overlap scans look back this far.
 pub const MAX_APPOINTMENT_HOURS: i64 = 8;
+/// The longest buffer before or after a visit, minutes.
+pub const MAX_BUFFER_MINUTES: u16 = 120;
+
+/// The longest buffer, as a duration.
+pub fn max_buffer() -> jiff::SignedDuration {
+    jiff::SignedDuration::from_mins(i64::from(MAX_BUFFER_MINUTES))
+}
+
+/// How far before a time an appointment can start and still hold it in
+/// `scope`: the longest appointment, and for doctors and resources its buffers.
+pub fn longest_held(scope: &crate::scope::ApptScope) -> jiff::SignedDuration {
+    let visit = jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
+    match scope {
+        crate::scope::ApptScope::Patient(_) => visit,
+        _ => visit + max_buffer(),
+    }
+}
 
 /// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a
 /// doctor's week is ~16 KB, so this holds ~1 000 doctor-weeks.
@@ -297,7 +314,7 @@ impl Store {
                 logins.families.remove(id);
             }
         }
-        let all = done.accounts || done.everything;
+        let all = done.accounts || done.catalog || done.everything;
         if all || !done.doctors.is_empty() {
             let mut tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
             if all {

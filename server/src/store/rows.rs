@@ -70,9 +70,35 @@ pub struct AppointmentRow {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub created_by: Uuid,
+    /// The type it was booked as; its length and buffers were copied here
+    /// then, so changing the type later moves no booking.
+    #[serde(default)]
+    pub type_id: Option<Uuid>,
+    /// The room or device it holds.
+    #[serde(default)]
+    pub resource_id: Option<Uuid>,
+    /// Minutes of busy time before and after the visit (doctor and resource).
+    #[serde(default)]
+    pub buffer_before: u16,
+    #[serde(default)]
+    pub buffer_after: u16,
 }
 
 impl AppointmentRow {
+    /// The time the doctor and the resource are busy: the visit and its buffers.
+    pub fn busy(&self) -> (Timestamp, Timestamp) {
+        healthsynx_shared::busy_span(self.start, self.end, self.buffer_before, self.buffer_after)
+    }
+
+    /// The time this holds in `scope`'s calendar: a patient is busy for
+    /// the visit only, a doctor and a resource for its buffers too.
+    pub fn held_in(&self, scope: &crate::scope::ApptScope) -> (Timestamp, Timestamp) {
+        match scope {
+            crate::scope::ApptScope::Patient(_) => (self.start, self.end),
+            _ => self.busy(),
+        }
+    }
+
     /// The shape of an appointment needed to stage care-scope entries alone.
     pub(super) fn care_link(doctor: Uuid, dept: &str, patient: Uuid, id: Uuid) -> Self {
         AppointmentRow {
@@ -89,6 +115,10 @@ impl AppointmentRow {
             created_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
             created_by: doctor,
+            type_id: None,
+            resource_id: None,
+            buffer_before: 0,
+            buffer_after: 0,
         }
     }
 }
@@ -197,10 +227,12 @@ pub struct ResetTokenRow {
     pub expires_at: Timestamp,
 }
 
-/// The first answer to an idempotent booking.
+/// The first answer to an idempotent request that created something.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdempotencyRow {
     pub request_hash: String,
-    pub appointment_id: Uuid,
+    /// What the first request created (an appointment, a type, a resource).
+    #[serde(alias = "appointment_id")]
+    pub created_id: Uuid,
     pub created_at: Timestamp,
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::config::Secrets;
 use healthsynx_server::crypto::seal::Sealer;
-use healthsynx_server::domain::scheduling::IDEMPOTENCY_TTL;
+use healthsynx_server::domain::IDEMPOTENCY_TTL;
 use healthsynx_server::store::Store;
 use healthsynx_server::throttle::Limits;
 use healthsynx_server::{Config, State};

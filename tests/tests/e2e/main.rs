@@ -17,4 +17,5 @@ mod records;
 mod scheduling;
 mod sessions;
 mod support;
+mod types;
 mod values;

@@ -165,6 +165,7 @@ async fn concurrent_overlapping_intervals_never_both_win() {
             start,
             end: Some(start + len),
             reason: Default::default(),
+            type_id: None,
         };
         tasks.push(tokio::spawn(async move { c.book(&req, None).await }));
     }
@@ -475,6 +476,7 @@ async fn bad_booking_input_is_refused_and_writes_nothing() {
         start,
         end,
         reason: Default::default(),
+        type_id: None,
     };
     let s = utc(15, 10, 0);
     for (what, r, want) in [
@@ -576,7 +578,7 @@ fn random_operation_sequences_never_overlap() {
                 match op {
                     Op::Book { patient, doctor, slot, len } => {
                         let start = base + SLOT * *slot;
-                        let req = NewAppointment { patient_id: pats[*patient], doctor_id: doctors[*doctor], start, end: Some(start + SLOT * *len), reason: Default::default() };
+                        let req = NewAppointment { patient_id: pats[*patient], doctor_id: doctors[*doctor], start, end: Some(start + SLOT * *len), reason: Default::default(), type_id: None };
                         match desk.book(&req, None).await {
                             Ok(a) => made.push(a.id),
                             Err(p) => assert_eq!(p.status, 409, "{p}"),

@@ -22,7 +22,14 @@ pub fn code<T>(r: Result<T>) -> u16 {
 
 /// A default-length check-up.
 pub fn check_up(patient: Uuid, doctor: Uuid, start: Timestamp) -> NewAppointment {
-    NewAppointment { patient_id: patient, doctor_id: doctor, start, end: None, reason: "check-up".parse().unwrap() }
+    NewAppointment {
+        patient_id: patient,
+        doctor_id: doctor,
+        start,
+        end: None,
+        reason: "check-up".parse().unwrap(),
+        type_id: None,
+    }
 }
 
 /// Books one default-length slot.
@@ -106,9 +113,36 @@ pub async fn visit_at(app: &TestApp, clinic: &Clinic, patient: Uuid, from_now: S
         created_at: start,
         updated_at: start,
         created_by: clinic.reception.user_id,
+        type_id: None,
+        resource_id: None,
+        buffer_before: 0,
+        buffer_after: 0,
     };
     let mut tx = st.store.begin().await.unwrap();
     tx.put_appointment(&row, None).await.unwrap();
     tx.commit().await.unwrap();
     id
+}
+
+/// Adds a doctor to `department` who works the clinic's test hours, written
+/// straight into the store (no login: the front desk books for them).
+pub async fn another_doctor(app: &TestApp, department: &str, name: &str) -> Uuid {
+    use healthsynx_server::domain::accounts::{NewAccount, stage_account};
+    use healthsynx_tests::shared::Role;
+    let st = app.state();
+    let mut tx = st.store.begin().await.unwrap();
+    let email = format!("{}@test.dev", name.to_lowercase().replace(' ', "."));
+    let new = NewAccount {
+        email: &email,
+        full_name: name,
+        role: Role::Doctor,
+        department: Some(department),
+        username: None,
+        password_hash: None,
+    };
+    let row = stage_account(&mut tx, new).await.unwrap();
+    let rules = healthsynx_tests::all_week_rules();
+    tx.put_availability(row.id, &healthsynx_tests::shared::Availability { rules, time_off: vec![] }).await.unwrap();
+    tx.commit().await.unwrap();
+    row.id
 }

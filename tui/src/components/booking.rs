@@ -1,9 +1,10 @@
-//! Booking, step by step: doctor → free slot → patient → reason. The same
-//! flow reschedules (slot only). Screens embed it and route its results to it.
+//! Booking, step by step: doctor → kind of visit (when the department has
+//! appointment types) → free slot → patient → reason. The same flow
+//! reschedules (slot only). Screens embed it and route its results to it.
 
-use healthsynx_shared::api::{AppointmentPatch, NewAppointment, PatientQuery, RangeQuery};
+use healthsynx_shared::api::{AppointmentPatch, CatalogQuery, NewAppointment, PatientQuery, SlotQuery};
 use healthsynx_shared::value::Reason;
-use healthsynx_shared::{Appointment, Doctor, Page, Patient, Problem, Slot};
+use healthsynx_shared::{Appointment, AppointmentType, Doctor, Page, Patient, Problem, Resource, Slot};
 use jiff::SignedDuration;
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -21,6 +22,8 @@ use crate::ui::{self, Field, Pick};
 const SLOT_DAYS: i64 = 14;
 
 pub enum BookingMsg {
+    /// A department's visit types and the resources they book.
+    Types(String, Result<(Vec<AppointmentType>, Vec<Resource>), Problem>),
     Slots(Uuid, Result<Vec<Slot>, Problem>),
     Patients(String, Result<Page<Patient>, Problem>),
     Done(Result<Appointment, Problem>),
@@ -35,8 +38,9 @@ pub enum BookingOutcome {
     /// Not one of its keys: the screen (and then the app) may use it.
     Ignored,
     Closed,
-    /// Booked or moved: the screen refreshes and closes the flow.
-    Done(Appointment),
+    /// Booked or moved: the screen refreshes and closes the flow. With the
+    /// name of the room or device the visit holds, if any.
+    Done(Appointment, Option<String>),
     /// A colleague took the time first: the flow stays open on fresh
     /// slots, and the screen refreshes what it shows.
     Conflict,
@@ -45,6 +49,7 @@ pub enum BookingOutcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Doctor,
+    Type,
     Slot,
     Patient,
     Reason,
@@ -88,6 +93,13 @@ pub struct BookingFlow {
     pub step: Step,
     doctors: Vec<Doctor>,
     doctor_pick: Pick,
+    /// The doctor's department's visit types (`None` while loading); the
+    /// list's first row is a plain visit of one slot.
+    types: Option<Vec<AppointmentType>>,
+    resources: Vec<Resource>,
+    type_pick: Pick,
+    /// Patients see only the types they may book online.
+    online: bool,
     slots: Option<Vec<Slot>>,
     slot_pick: Pick,
     /// Set when the patient is known up front (a patient booking for
@@ -113,6 +125,7 @@ pub struct BookingFlow {
 pub enum Act {
     Go,
     PickDoctor,
+    PickType,
     PickSlot,
     PickPatient,
     Book,
@@ -126,6 +139,12 @@ const DOCTOR: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.doctors.len() > 1),
     bind(ENTER, "Enter", "pick doctor", Act::PickDoctor).when(|s| s.doctor().is_some()),
     bind(ESC, "Esc", "cancel booking", Act::Close),
+];
+const TYPE: &[B] = &[
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.types.as_ref().is_some_and(|t| !t.is_empty())),
+    bind(ENTER, "Enter", "pick visit", Act::PickType).when(|s| s.types.is_some()),
+    bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.doctors.len() == 1),
+    bind(ESC, "Esc", "back", Act::Back).when(|s| s.doctors.len() > 1),
 ];
 const SLOT: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.slots.as_ref().is_some_and(|v| v.len() > 1)),
@@ -150,6 +169,7 @@ impl Keymap for BookingFlow {
         match self.step {
             _ if self.busy => BUSY,
             Step::Doctor => DOCTOR,
+            Step::Type => TYPE,
             Step::Slot => SLOT,
             Step::Patient => PATIENT,
             Step::Reason => REASON,
@@ -175,6 +195,10 @@ impl BookingFlow {
             step: Step::Doctor,
             doctors,
             doctor_pick: Pick { sel },
+            types: None,
+            resources: Vec::new(),
+            type_pick: Pick::default(),
+            online: false,
             slots: None,
             slot_pick: Pick::default(),
             fixed_patient: patient,
@@ -222,6 +246,12 @@ impl BookingFlow {
         flow
     }
 
+    /// A patient booking for themselves: only types bookable online.
+    pub fn online(mut self) -> Self {
+        self.online = true;
+        self
+    }
+
     /// Whether this flow moves an existing appointment.
     pub fn is_move(&self) -> bool {
         self.moving.is_some()
@@ -237,6 +267,17 @@ impl BookingFlow {
 
     fn doctor(&self) -> Option<&Doctor> {
         self.doctors.get(self.doctor_pick.sel)
+    }
+
+    /// The visit type chosen; `None` for a plain one-slot visit.
+    fn visit_type(&self) -> Option<&AppointmentType> {
+        self.type_pick.sel.checked_sub(1).and_then(|i| self.types.as_ref()?.get(i))
+    }
+
+    /// The name of the resource `a` holds, as this flow loaded them.
+    fn resource_name(&self, a: &Appointment) -> Option<String> {
+        let id = a.resource_id?;
+        Some(self.resources.iter().find(|r| r.id == id).map_or_else(|| "a room".to_owned(), |r| r.name.clone()))
     }
 
     fn slot(&self) -> Option<Slot> {
@@ -257,13 +298,29 @@ impl BookingFlow {
         self.doctors.len() == 1 && self.slots.as_ref().is_some_and(|s| s.len() == 1)
     }
 
+    /// Loads the doctor's department's visit types; with none, goes on to the slots.
+    fn load_types(&mut self, ctx: &mut Ctx) {
+        let Some(dept) = self.doctor().map(|d| d.department.clone()) else { return };
+        self.types = None;
+        self.type_pick = Pick::default();
+        let client = ctx.client.clone();
+        let q = CatalogQuery { department: Some(dept.clone()), ..CatalogQuery::default() };
+        let load = async move {
+            let types = client.appointment_types(&q).await?;
+            let resources = client.resources(&q).await?;
+            Ok((types, resources))
+        };
+        ctx.spawn("loading visit types", load, move |r| Msg::new(BookingMsg::Types(dept, r)));
+    }
+
     fn load_slots(&mut self, ctx: &mut Ctx) {
         let Some(doctor) = self.doctor().map(|d| d.id) else { return };
         self.slots = None;
         self.slot_pick = Pick::default();
-        let range = RangeQuery { from: ctx.now, to: ctx.now + SignedDuration::from_hours(24 * SLOT_DAYS) };
+        let to = ctx.now + SignedDuration::from_hours(24 * SLOT_DAYS);
+        let q = SlotQuery { from: ctx.now, to, type_id: self.visit_type().map(|t| t.id) };
         let client = ctx.client.clone();
-        ctx.spawn("loading free slots", async move { client.slots(doctor, &range).await }, move |r| {
+        ctx.spawn("loading free slots", async move { client.slots_of_type(doctor, &q).await }, move |r| {
             Msg::new(BookingMsg::Slots(doctor, r))
         });
     }
@@ -305,10 +362,15 @@ impl BookingFlow {
             Act::Close => return BookingOutcome::Closed,
             Act::Go => match self.step {
                 Step::Doctor => self.doctor_pick.go(&key, self.doctors.len()),
+                Step::Type => self.type_pick.go(&key, self.types.as_ref().map_or(0, |t| t.len() + 1)),
                 Step::Slot => self.slot_pick.go(&key, self.slots.as_ref().map_or(0, Vec::len)),
                 _ => self.patient_pick.go(&key, self.patients.len()),
             },
             Act::PickDoctor => {
+                self.step = Step::Type;
+                self.load_types(ctx);
+            }
+            Act::PickType => {
                 self.step = Step::Slot;
                 self.load_slots(ctx);
             }
@@ -327,7 +389,8 @@ impl BookingFlow {
             Act::Back => {
                 self.step = match self.step {
                     Step::Reason if self.fixed_patient.is_none() => Step::Patient,
-                    Step::Slot => Step::Doctor,
+                    Step::Slot if self.types.as_ref().is_some_and(|t| !t.is_empty()) => Step::Type,
+                    Step::Slot | Step::Type => Step::Doctor,
                     _ => Step::Slot,
                 }
             }
@@ -372,7 +435,10 @@ impl BookingFlow {
                 return;
             }
         };
-        let new = NewAppointment { patient_id, doctor_id: doctor, start: slot.start, end: Some(slot.end), reason };
+        // A type sets the length itself.
+        let type_id = self.visit_type().map(|t| t.id);
+        let end = if type_id.is_some() { None } else { Some(slot.end) };
+        let new = NewAppointment { patient_id, doctor_id: doctor, start: slot.start, end, reason, type_id };
         let key = self.idempotency_key.clone();
         ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, |r| Msg::new(BookingMsg::Done(r)));
     }
@@ -381,6 +447,25 @@ impl BookingFlow {
     pub fn on_msg(&mut self, msg: Msg, ctx: &mut Ctx) -> BookingOutcome {
         let Ok(msg) = msg.take::<BookingMsg>() else { return BookingOutcome::Open };
         match msg {
+            BookingMsg::Types(dept, r) if Some(dept.as_str()) == self.doctor().map(|d| d.department.as_str()) => {
+                match r {
+                    Ok((types, resources)) => {
+                        let online = self.online;
+                        self.types = Some(types.into_iter().filter(|t| !online || t.patient_bookable).collect());
+                        self.resources = resources;
+                    }
+                    Err(p) => {
+                        self.types = Some(Vec::new());
+                        self.error = Some(format!("Could not load the kinds of visit: {}", explain(&p)));
+                    }
+                }
+                if self.step == Step::Type && self.types.as_ref().is_some_and(Vec::is_empty) {
+                    // Nothing to choose: a plain visit.
+                    self.step = Step::Slot;
+                    self.load_slots(ctx);
+                }
+            }
+            BookingMsg::Types(..) => {}
             BookingMsg::Slots(doctor, r) if Some(doctor) == self.doctor().map(|d| d.id) => match r {
                 Ok(slots) => self.slots = Some(slots),
                 Err(p) => {
@@ -409,7 +494,10 @@ impl BookingFlow {
     fn done(&mut self, r: Result<Appointment, Problem>, ctx: &mut Ctx) -> BookingOutcome {
         self.busy = false;
         match r {
-            Ok(a) => BookingOutcome::Done(a),
+            Ok(a) => {
+                let room = self.resource_name(&a);
+                BookingOutcome::Done(a, room)
+            }
             Err(p) if p.status == 409 || p.status == 412 => {
                 let what = if self.moving.is_some() { "moved or booked" } else { "booked" };
                 self.error = Some(format!(
@@ -445,6 +533,14 @@ impl BookingFlow {
                     self.doctors.iter().map(|d| Line::from(format!("{:<28} {}", d.full_name, d.department))).collect();
                 ui::draw_list(f, body, "1 · Doctor", rows, self.doctor_pick, t, true);
             }
+            Step::Type => match &self.types {
+                None => f.render_widget(Paragraph::new(Span::styled("Loading kinds of visit…", t.dim())), body),
+                Some(types) => {
+                    let mut rows = vec![Line::from("Standard visit                 one slot")];
+                    rows.extend(types.iter().map(|ty| Line::from(type_line(ty))));
+                    ui::draw_list(f, body, "2 · Kind of visit", rows, self.type_pick, t, true);
+                }
+            },
             Step::Slot => match &self.slots {
                 None => f.render_widget(Paragraph::new(Span::styled("Loading free times…", t.dim())), body),
                 Some(slots) => {
@@ -452,7 +548,10 @@ impl BookingFlow {
                         .iter()
                         .map(|s| Line::from(format!("{}–{}", time::day_hm(s.start, v.tz), time::hm(s.end, v.tz))))
                         .collect();
-                    let title = format!("2 · Free times, next {SLOT_DAYS} days");
+                    let title = match self.visit_type() {
+                        Some(ty) => format!("3 · Free times for {}, next {SLOT_DAYS} days", ty.name),
+                        None => format!("3 · Free times, next {SLOT_DAYS} days"),
+                    };
                     ui::draw_list(f, body, &title, rows, self.slot_pick, t, true);
                 }
             },
@@ -464,7 +563,7 @@ impl BookingFlow {
                     .iter()
                     .map(|p| Line::from(format!("{:<24} {}  {}", ui::fit(&p.full_name, 24), p.date_of_birth, p.email)))
                     .collect();
-                ui::draw_list(f, list, "3 · Patient", rows, self.patient_pick, t, true);
+                ui::draw_list(f, list, "4 · Patient", rows, self.patient_pick, t, true);
             }
             Step::Reason => {
                 let lines = vec![
@@ -472,7 +571,7 @@ impl BookingFlow {
                     Line::raw(""),
                     Line::from(Span::styled("Enter books the appointment.", t.dim())),
                 ];
-                f.render_widget(Paragraph::new(lines).block(ui::block("4 · Reason for the visit", t)), body);
+                f.render_widget(Paragraph::new(lines).block(ui::block("5 · Reason for the visit", t)), body);
             }
         }
         let msg = match (&self.error, self.busy) {
@@ -489,7 +588,7 @@ impl BookingFlow {
             _ => self.doctor().map_or("?".into(), |d| d.full_name.clone()),
         };
         let when = match self.step {
-            Step::Doctor | Step::Slot => "?".to_owned(),
+            Step::Doctor | Step::Type | Step::Slot => "?".to_owned(),
             _ => self.slot().map_or("?".into(), |s| time::day_hm(s.start, v.tz)),
         };
         let who = match &self.moving {
@@ -497,9 +596,26 @@ impl BookingFlow {
             None => self.patient().map_or("?".into(), |p| p.1.clone()),
         };
         let mut lines = vec![Line::from(format!("Doctor: {doctor}   When: {when}   Patient: {who}"))];
+        if let Some(ty) = self.visit_type().filter(|_| self.step != Step::Type) {
+            lines.push(Line::from(Span::styled(format!("Visit: {}", type_line(ty)), v.theme.dim())));
+        }
         if let Some(a) = &self.moving {
             lines.push(Line::from(Span::styled(format!("Now at {}", time::day_hm(a.start, v.tz)), v.theme.dim())));
         }
         lines
     }
+}
+
+/// A visit type as the flow lists it: name, length, buffers, what it books, price.
+fn type_line(t: &AppointmentType) -> String {
+    let mut s = format!("{:<30} {} min", ui::fit(&t.name, 30), t.minutes);
+    if t.buffer_before + t.buffer_after > 0 {
+        s.push_str(&format!(" (+{}/{} min)", t.buffer_before, t.buffer_after));
+    }
+    if let Some(kind) = &t.resource_kind {
+        s.push_str(&format!(" · needs {kind}"));
+    }
+    let (major, minor) = (t.price.amount / 100, t.price.amount % 100);
+    s.push_str(&format!(" · {major}.{minor:02} {}", t.price.currency));
+    s
 }

@@ -347,7 +347,7 @@ impl Doctor {
         match out {
             BookingOutcome::Ignored => return Handled::Ignored,
             BookingOutcome::Closed => self.sub = Sub::Calendar,
-            BookingOutcome::Done(a) => {
+            BookingOutcome::Done(a, _) => {
                 ctx.info(format!("Follow-up booked: {} on {}.", a.patient_name, time::day_hm(a.start, ctx.tz)));
                 self.sub = Sub::Calendar;
                 self.reload(ctx);

@@ -1,13 +1,15 @@
-//! Front desk: today's board (a department's doctors side by side, time
-//! down the left), booking, moving, cancelling, check-in, no-show, finding
-//! and registering patients.
+//! Front desk: today's board (a department's doctors side by side, then its
+//! rooms and devices, time down the left, buffers shaded), booking, moving,
+//! cancelling, check-in, no-show, finding and registering patients.
 
 use std::collections::BTreeSet;
 
-use healthsynx_shared::api::{AppointmentAction, NewPatient, PatientCreated, PatientQuery, RangeQuery};
+use healthsynx_shared::api::{AppointmentAction, CatalogQuery, NewPatient, PatientCreated, PatientQuery, RangeQuery};
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::value::Email;
-use healthsynx_shared::{Appointment, AppointmentStatus, Doctor, Page, Patient, PatientType, Problem, Slot, validate};
+use healthsynx_shared::{
+    Appointment, AppointmentStatus, Doctor, Page, Patient, PatientType, Problem, Resource, Slot, validate,
+};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use ratatui::Frame;
@@ -32,6 +34,7 @@ use crate::ui::{self, Field, Form, Pick};
 
 pub enum Msg {
     Doctors(Result<Vec<Doctor>, Problem>),
+    Rooms(Result<Vec<Resource>, Problem>),
     Board(Date, String, Result<Vec<ColumnUpdate>, Problem>),
     /// An appointment action finished; the text says what was done.
     Changed(&'static str, Result<Appointment, Problem>),
@@ -73,6 +76,8 @@ enum Cell<'a> {
     Cont(&'a Appointment),
     /// Bookable; with the appointment that was cancelled there, if any.
     Free(Slot, Option<&'a Appointment>),
+    /// Busy before or after a visit (preparing, cleaning up).
+    Buffer(&'a Appointment),
     Empty,
 }
 
@@ -92,6 +97,9 @@ pub struct FrontDesk {
     departments: Vec<String>,
     dept: usize,
     columns: Vec<Column>,
+    /// Every active room and device; the board shows its department's
+    /// after the doctors, filled from the doctors' calendars.
+    rooms: Vec<Resource>,
     /// Start times of the rows, the union over all columns.
     rows: Vec<Timestamp>,
     col: usize,
@@ -142,7 +150,7 @@ fn can_book(s: &FrontDesk) -> bool {
 }
 
 const BOARD: &[B] = &[
-    bind(keys::GRID_TAB, "←→↑↓/Tab", "move", Act::Go).when(|s| s.columns.len() > 1 || s.rows.len() > 1),
+    bind(keys::GRID_TAB, "←→↑↓/Tab", "move", Act::Go).when(|s| s.width() > 1 || s.rows.len() > 1),
     bind(ENTER, "Enter", "details", Act::Details).when(on_appt),
     bind(ENTER, "Enter", "book here", Act::BookHere).when(|s| !on_appt(s) && can_book(s)),
     bind(&[char('b')], "b", "book", Act::Book).when(can_book),
@@ -235,15 +243,16 @@ impl BookingHost for FrontDesk {
             BookingOutcome::Open => {}
             BookingOutcome::Closed => self.modal = Modal::None,
             BookingOutcome::Conflict => self.reload(ctx),
-            BookingOutcome::Done(a) => {
+            BookingOutcome::Done(a, room) => {
                 let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
                 self.modal = Modal::None;
                 ctx.info(format!(
-                    "{}: {} with {} on {}.",
+                    "{}: {} with {} on {}{}.",
                     if moved { "Moved" } else { "Booked" },
                     a.patient_name,
                     a.doctor_name,
-                    time::day_hm(a.start, ctx.tz)
+                    time::day_hm(a.start, ctx.tz),
+                    room.map(|r| format!(", in {r}")).unwrap_or_default()
                 ));
                 self.show(&a, ctx);
             }
@@ -299,12 +308,16 @@ impl FrontDesk {
     pub fn new(ctx: &mut Ctx) -> Self {
         let client = ctx.client.clone();
         ctx.spawn("loading doctors", async move { client.doctors(None).await }, |r| reply(Msg::Doctors(r)));
+        let client = ctx.client.clone();
+        let all = CatalogQuery::default();
+        ctx.spawn("loading rooms", async move { client.resources(&all).await }, |r| reply(Msg::Rooms(r)));
         FrontDesk {
             nav: DayNav::today(ctx),
             doctors: Vec::new(),
             departments: Vec::new(),
             dept: 0,
             columns: Vec::new(),
+            rooms: Vec::new(),
             rows: Vec::new(),
             col: 0,
             row: 0,
@@ -336,7 +349,25 @@ impl FrontDesk {
         });
     }
 
+    /// The department's rooms and devices, shown after its doctors.
+    fn room_columns(&self) -> Vec<&Resource> {
+        self.rooms.iter().filter(|r| Some(r.department.as_str()) == self.department()).collect()
+    }
+
+    /// Columns on the board: doctors, then rooms.
+    fn width(&self) -> usize {
+        self.columns.len() + self.room_columns().len()
+    }
+
+    /// Every visit on the board.
+    fn all_appts(&self) -> impl Iterator<Item = &Appointment> {
+        self.columns.iter().flat_map(|c| c.appts.iter())
+    }
+
     fn cell(&self, col: usize, row: usize) -> Cell<'_> {
+        if col >= self.columns.len() {
+            return self.room_cell(col - self.columns.len(), row);
+        }
         let (Some(c), Some(&t)) = (self.columns.get(col), self.rows.get(row)) else { return Cell::Empty };
         // What matters most at the desk wins: a live appointment, then a
         // bookable time (even where one was cancelled), then a cancellation.
@@ -350,7 +381,21 @@ impl FrontDesk {
         match (c.free.iter().find(|s| s.start == t), at.first()) {
             (Some(s), cancelled) => Cell::Free(*s, cancelled.copied()),
             (None, Some(a)) => Cell::Appt(a),
-            (None, None) => Cell::Empty,
+            (None, None) => buffer_at(c.appts.iter(), t),
+        }
+    }
+
+    /// A room's cell: the live visit holding it then, or its buffer.
+    fn room_cell(&self, i: usize, row: usize) -> Cell<'_> {
+        let (Some(room), Some(&t)) = (self.room_columns().get(i).map(|r| r.id), self.rows.get(row)) else {
+            return Cell::Empty;
+        };
+        let held: Vec<&Appointment> =
+            self.all_appts().filter(|a| a.resource_id == Some(room) && a.status.holds_time()).collect();
+        match held.iter().find(|a| a.start <= t && t < a.end) {
+            Some(a) if a.start == t => Cell::Appt(a),
+            Some(a) => Cell::Cont(a),
+            None => buffer_at(held.into_iter(), t),
         }
     }
 
@@ -459,7 +504,7 @@ impl FrontDesk {
     }
 
     fn go(&mut self, key: &KeyEvent) {
-        let cols = self.columns.len();
+        let cols = self.width();
         if is_up(key) {
             self.row = self.row.saturating_sub(1);
         } else if is_down(key) {
@@ -548,6 +593,8 @@ impl FrontDesk {
                 self.reload(ctx);
             }
             Msg::Doctors(Err(p)) => ctx.problem("Could not load the doctors", &p),
+            Msg::Rooms(Ok(rooms)) => self.rooms = rooms,
+            Msg::Rooms(Err(p)) => ctx.problem("Could not load the rooms", &p),
             Msg::Board(day, dept, r) => {
                 if day != self.nav.day || Some(dept.as_str()) != self.department() {
                     return; // an older request; a newer one is on its way
@@ -617,7 +664,7 @@ impl FrontDesk {
             self.col = self.columns.iter().position(|c| c.doctor.id == doctor).unwrap_or(self.col);
             self.row = self.rows.iter().position(|t| *t == start).unwrap_or(self.row);
         }
-        self.col = self.col.min(self.columns.len().saturating_sub(1));
+        self.col = self.col.min(self.width().saturating_sub(1));
         self.row = self.row.min(self.rows.len().saturating_sub(1));
     }
 
@@ -654,24 +701,27 @@ impl FrontDesk {
         }
         const TIME_W: usize = 6;
         let width = area.width as usize;
-        let per = ((width - TIME_W.min(width)) / self.columns.len()).clamp(16, 30);
+        let cols = self.width();
+        let per = ((width - TIME_W.min(width)) / cols).clamp(16, 30);
         let visible = ((width.saturating_sub(TIME_W)) / per).max(1);
         let first_col = self.col.saturating_sub(visible - 1);
         let body_h = (area.height as usize).saturating_sub(1).max(1);
         let first_row = self.row.saturating_sub(body_h - 1);
         let mut lines = Vec::new();
         let mut head = vec![Span::styled(format!("{:<TIME_W$}", "Time"), t.title())];
-        for (i, c) in self.columns.iter().enumerate().skip(first_col).take(visible) {
+        let names = self.columns.iter().map(|c| c.doctor.full_name.clone());
+        let names: Vec<String> = names.chain(self.room_columns().iter().map(|r| format!("▣ {}", r.name))).collect();
+        for (i, name) in names.iter().enumerate().skip(first_col).take(visible) {
             let style = if i == self.col { t.focus() } else { t.title() };
-            head.push(Span::styled(format!("{:<per$}", ui::fit(&c.doctor.full_name, per - 1)), style));
+            head.push(Span::styled(format!("{:<per$}", ui::fit(name, per - 1)), style));
         }
-        if first_col + visible < self.columns.len() {
+        if first_col + visible < cols {
             head.push(Span::styled("→", t.dim()));
         }
         lines.push(Line::from(head));
         for (r, ts) in self.rows.iter().enumerate().skip(first_row).take(body_h) {
             let mut spans = vec![Span::raw(format!("{:<TIME_W$}", time::hm(*ts, v.tz)))];
-            for c in first_col..(first_col + visible).min(self.columns.len()) {
+            for c in first_col..(first_col + visible).min(cols) {
                 let (text, style) = cell_text(self.cell(c, r), t);
                 let mut style = style;
                 if c == self.col && r == self.row {
@@ -776,13 +826,23 @@ fn cell_text(cell: Cell<'_>, t: Theme) -> (String, Style) {
         Cell::Cont(a) => (format!("  ┆ {}", a.patient_name), t.status(a.status)),
         Cell::Free(_, None) => ("free".to_owned(), t.free()),
         Cell::Free(_, Some(a)) => (format!("free ({} cancelled)", a.patient_name), t.free()),
+        Cell::Buffer(a) => (format!("░░ buffer · {}", a.patient_name), t.buffer()),
         Cell::Empty => (String::new(), Style::new()),
     }
 }
 
+/// The buffer (busy time before or after a live visit) that `t` falls in, if any.
+fn buffer_at<'a>(mut appts: impl Iterator<Item = &'a Appointment>, t: Timestamp) -> Cell<'a> {
+    let in_buffer = |a: &&Appointment| {
+        let (from, to) = a.busy();
+        a.status.holds_time() && from <= t && t < to && !(a.start <= t && t < a.end)
+    };
+    appts.find(in_buffer).map_or(Cell::Empty, Cell::Buffer)
+}
+
 fn legend_line(t: Theme) -> Line<'static> {
     use AppointmentStatus::*;
-    let mut spans = vec![Span::styled("free ", t.free())];
+    let mut spans = vec![Span::styled("free ", t.free()), Span::styled("░ buffer ", t.buffer())];
     for s in [Scheduled, CheckedIn, Completed, NoShow, Cancelled] {
         spans.push(Span::styled(status_word(s), t.status(s)));
         spans.push(Span::raw(" "));

@@ -142,10 +142,11 @@ impl BookingHost for PatientHome {
             BookingOutcome::Ignored => return Handled::Ignored,
             BookingOutcome::Open | BookingOutcome::Conflict => {}
             BookingOutcome::Closed => self.modal = Modal::None,
-            BookingOutcome::Done(a) => {
+            BookingOutcome::Done(a, room) => {
                 self.modal = Modal::None;
                 self.tab = Tab::Upcoming;
-                ctx.info(format!("Booked with {} on {}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
+                let room = room.map(|r| format!(", in {r}")).unwrap_or_default();
+                ctx.info(format!("Booked with {} on {}{room}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
                 self.reload(ctx);
             }
         }
@@ -282,7 +283,7 @@ impl PatientHome {
             return;
         };
         let me = Some((patient.id, patient.full_name.clone()));
-        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), None, me)));
+        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), None, me).online()));
     }
 
     fn ask_cancel(&mut self, ctx: &mut Ctx) {

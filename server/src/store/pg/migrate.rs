@@ -8,11 +8,15 @@ use super::{db_error, pool};
 use crate::store::{Result, StoreError};
 
 /// The migrations, oldest first; a version is never edited once released.
-const MIGRATIONS: &[(i32, &str)] =
-    &[(1, include_str!("schema_v1.sql")), (2, include_str!("schema_v2.sql")), (3, include_str!("schema_v3.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("schema_v1.sql")),
+    (2, include_str!("schema_v2.sql")),
+    (3, include_str!("schema_v3.sql")),
+    (4, include_str!("schema_v4.sql")),
+];
 
 /// The schema version this server needs.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 const MIGRATION_LOCK: i64 = 0x4853_4d49_4752; // "HSMIGR"
 

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit_log;
+mod catalog;
 mod listen;
 mod migrate;
 mod patients;
@@ -202,12 +203,15 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
     match code {
         c if *c == SqlState::EXCLUSION_VIOLATION => StoreError::Conflict(match constraint.as_str() {
             "appointments_patient_no_overlap" => "the patient already has an appointment at that time".into(),
+            "appointments_resource_no_overlap" => "that room or device is already booked at that time".into(),
             _ => "the doctor already has an appointment at that time".into(),
         }),
         c if *c == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(match constraint.as_str() {
             "users_email_lower_key" => "an account with that email exists".into(),
             "users_username_key" => "that username is taken".into(),
             "departments_pkey" => "that department exists".into(),
+            "appointment_types_name_key" => "the department has a type of that name".into(),
+            "resources_name_key" => "the department has a resource of that name".into(),
             other => format!("a conflicting write came first ({other})"),
         }),
         c if *c == SqlState::T_R_DEADLOCK_DETECTED

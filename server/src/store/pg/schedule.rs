@@ -16,17 +16,24 @@ use crate::store::backend::{Rows, Schedule};
 use crate::store::{AppointmentRow, Cursor, Result, StoreError};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, department, start_at, end_at, status, reason_sealed, \
-                       cancel_reason_sealed, version, created_at, updated_at, created_by";
+                       cancel_reason_sealed, version, created_at, updated_at, created_by, type_id, resource_id, \
+                       busy_start, busy_end";
+
+/// Minutes between two instants, as a stored buffer.
+fn minutes_between(from: Timestamp, to: Timestamp) -> Result<u16> {
+    u16::try_from(to.duration_since(from).as_mins()).map_err(|_| StoreError::Corrupt("a buffer out of range".into()))
+}
 
 fn appointment_of(r: &Row) -> Result<AppointmentRow> {
     let status: &str = r.get(6);
+    let (start, end): (Timestamp, Timestamp) = (r.get(4), r.get(5));
     Ok(AppointmentRow {
         id: r.get(0),
         patient_id: r.get(1),
         doctor_id: r.get(2),
         department: r.get(3),
-        start: r.get(4),
-        end: r.get(5),
+        start,
+        end,
         status: status.parse::<AppointmentStatus>().map_err(StoreError::Corrupt)?,
         reason_sealed: r.get(7),
         cancel_reason_sealed: r.get(8),
@@ -34,6 +41,10 @@ fn appointment_of(r: &Row) -> Result<AppointmentRow> {
         created_at: r.get(10),
         updated_at: r.get(11),
         created_by: r.get(12),
+        type_id: r.get(13),
+        resource_id: r.get(14),
+        buffer_before: minutes_between(r.get(15), start)?,
+        buffer_after: minutes_between(end, r.get(16))?,
     })
 }
 
@@ -42,6 +53,7 @@ fn scope_column(scope: &ApptScope) -> Option<(&'static str, &(dyn ToSql + Sync))
         ApptScope::Doctor(d) => Some(("doctor_id", d)),
         ApptScope::Patient(p) => Some(("patient_id", p)),
         ApptScope::Department(code) => Some(("department", code)),
+        ApptScope::Resource(r) => Some(("resource_id", r)),
         ApptScope::All => None,
     }
 }
@@ -93,7 +105,8 @@ impl Schedule for PgTx<'_> {
     async fn put_appointment(&mut self, a: &AppointmentRow, old: Option<&AppointmentRow>) -> Result<()> {
         let version = a.version as i64;
         let status = a.status.as_str();
-        let row: [&(dyn ToSql + Sync); 13] = [
+        let (busy_start, busy_end) = a.busy();
+        let row: [&(dyn ToSql + Sync); 17] = [
             &a.id,
             &a.patient_id,
             &a.doctor_id,
@@ -107,25 +120,33 @@ impl Schedule for PgTx<'_> {
             &a.created_at,
             &a.updated_at,
             &a.created_by,
+            &a.type_id,
+            &a.resource_id,
+            &busy_start,
+            &busy_end,
         ];
-        // The doctor's and the patient's exclusion checks would otherwise
-        // wait on each other across two bookings (a deadlock); taken in one
-        // order, the second booking waits, then sees the overlap.
-        let (first, second) =
-            if a.doctor_id < a.patient_id { (a.doctor_id, a.patient_id) } else { (a.patient_id, a.doctor_id) };
-        let (first, second) = (first.to_string(), second.to_string());
-        let locks: [&(dyn ToSql + Sync); 2] = [&first, &second];
+        // The doctor's, the patient's and the resource's exclusion checks
+        // would otherwise wait on each other across two bookings (a
+        // deadlock); taken in one order, the second booking waits, then
+        // sees the overlap. Without a resource the doctor stands in for it.
+        let mut owners = [a.doctor_id, a.patient_id, a.resource_id.unwrap_or(a.doctor_id)];
+        owners.sort();
+        let owners = owners.map(|o| o.to_string());
+        let locks: [&(dyn ToSql + Sync); 3] = [&owners[0], &owners[1], &owners[2]];
         let take_locks = a.status.holds_time().then_some((
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1)), pg_advisory_xact_lock(hashtextextended($2::text, 1))",
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1)), pg_advisory_xact_lock(hashtextextended($2::text, 1)), \
+             pg_advisory_xact_lock(hashtextextended($3::text, 1))",
             locks.as_slice(),
         ));
         self.execute_after(
             take_locks,
             &format!(
-                "INSERT INTO appointments ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                "INSERT INTO appointments ({COLUMNS})
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  ON CONFLICT (id) DO UPDATE SET patient_id = $2, doctor_id = $3, department = $4, start_at = $5,
                  end_at = $6, status = $7, reason_sealed = $8, cancel_reason_sealed = $9, version = $10,
-                 created_at = $11, updated_at = $12, created_by = $13"
+                 created_at = $11, updated_at = $12, created_by = $13, type_id = $14, resource_id = $15,
+                 busy_start = $16, busy_end = $17"
             ),
             &row,
         )
@@ -203,12 +224,17 @@ pub(super) async fn bulk_insert(client: &mut Object, rows: &[AppointmentRow]) ->
         let versions: Vec<i64> = chunk.iter().map(|a| a.version as i64).collect();
         let created: Vec<Timestamp> = chunk.iter().map(|a| a.created_at).collect();
         let updated: Vec<Timestamp> = chunk.iter().map(|a| a.updated_at).collect();
+        let types: Vec<Option<Uuid>> = chunk.iter().map(|a| a.type_id).collect();
+        let resources: Vec<Option<Uuid>> = chunk.iter().map(|a| a.resource_id).collect();
+        let busy_starts: Vec<Timestamp> = chunk.iter().map(|a| a.busy().0).collect();
+        let busy_ends: Vec<Timestamp> = chunk.iter().map(|a| a.busy().1).collect();
         client
             .execute(
                 &format!(
                     "INSERT INTO appointments ({COLUMNS}) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[],
                      $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
-                     $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::uuid[])"
+                     $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::uuid[], $15::uuid[],
+                     $16::timestamptz[], $17::timestamptz[])"
                 ),
                 &[
                     &ids,
@@ -224,6 +250,10 @@ pub(super) async fn bulk_insert(client: &mut Object, rows: &[AppointmentRow]) ->
                     &created,
                     &updated,
                     &created_by,
+                    &types,
+                    &resources,
+                    &busy_starts,
+                    &busy_ends,
                 ],
             )
             .await

@@ -10,7 +10,12 @@
 //! signed like the seconds, each),
 //! `status` (u8), `version` (u64), `department` (u16 length ‖ UTF-8),
 //! `reason_sealed` (u32 length ‖ UTF-8), `cancel_reason_sealed` (u8 0/1, then
-//! u32 length ‖ UTF-8). Rows written before v1 are JSON and still read.
+//! u32 length ‖ UTF-8).
+//!
+//! Layout v2 (written since appointment types): `0x02`, the v1 fields, then
+//! `flags` (u8: 1 type, 2 resource), `type_id` and `resource_id` (16 bytes
+//! each, when flagged), `buffer_before ‖ buffer_after` (u16 minutes each).
+//! Rows written before v1 are JSON; they and v1 rows still read.
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -20,6 +25,9 @@ use healthsynx_shared::AppointmentStatus;
 use crate::store::{AppointmentRow, Result, StoreError};
 
 const V1: u8 = 1;
+const V2: u8 = 2;
+const HAS_TYPE: u8 = 1;
+const HAS_RESOURCE: u8 = 2;
 
 const STATUSES: [AppointmentStatus; 5] = [
     AppointmentStatus::Scheduled,
@@ -29,10 +37,10 @@ const STATUSES: [AppointmentStatus; 5] = [
     AppointmentStatus::NoShow,
 ];
 
-/// Encodes `row` in layout v1.
+/// Encodes `row` in layout v2.
 pub fn encode_appointment(row: &AppointmentRow) -> Vec<u8> {
-    let mut out = Vec::with_capacity(128 + row.department.len() + row.reason_sealed.len());
-    out.push(V1);
+    let mut out = Vec::with_capacity(170 + row.department.len() + row.reason_sealed.len());
+    out.push(V2);
     for id in [row.id, row.patient_id, row.doctor_id, row.created_by] {
         out.extend_from_slice(id.as_bytes());
     }
@@ -52,6 +60,13 @@ pub fn encode_appointment(row: &AppointmentRow) -> Vec<u8> {
         }
         None => out.push(0),
     }
+    let flags = u8::from(row.type_id.is_some()) * HAS_TYPE + u8::from(row.resource_id.is_some()) * HAS_RESOURCE;
+    out.push(flags);
+    for id in [row.type_id, row.resource_id].into_iter().flatten() {
+        out.extend_from_slice(id.as_bytes());
+    }
+    out.extend_from_slice(&row.buffer_before.to_be_bytes());
+    out.extend_from_slice(&row.buffer_after.to_be_bytes());
     out
 }
 
@@ -60,10 +75,12 @@ fn put_long_text(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-/// Decodes a stored appointment row: layout v1, or JSON from before it.
+/// Decodes a stored appointment row: layout v2 or v1, or JSON from before them.
 pub fn decode_appointment(bytes: &[u8]) -> Result<AppointmentRow> {
     match bytes.first() {
-        Some(&V1) => Reader(&bytes[1..]).appointment().ok_or_else(|| unreadable("damaged appointment row")),
+        Some(&v @ (V1 | V2)) => {
+            Reader(&bytes[1..]).appointment(v == V2).ok_or_else(|| unreadable("damaged appointment row"))
+        }
         Some(b'{') => serde_json::from_slice(bytes).map_err(|e| unreadable(&e.to_string())),
         _ => Err(unreadable("unknown appointment row layout")),
     }
@@ -108,7 +125,7 @@ impl Reader<'_> {
         self.text(len)
     }
 
-    fn appointment(mut self) -> Option<AppointmentRow> {
+    fn appointment(mut self, v2: bool) -> Option<AppointmentRow> {
         let (id, patient_id, doctor_id, created_by) = (self.id()?, self.id()?, self.id()?, self.id()?);
         let (start, end, created_at, updated_at) = (self.time()?, self.time()?, self.time()?, self.time()?);
         let status = *STATUSES.get(usize::from(self.array::<1>()?[0]))?;
@@ -121,6 +138,21 @@ impl Reader<'_> {
             1 => Some(self.long_text()?),
             _ => return None,
         };
+        let (mut type_id, mut resource_id, mut buffer_before, mut buffer_after) = (None, None, 0, 0);
+        if v2 {
+            let flags = self.array::<1>()?[0];
+            if flags & !(HAS_TYPE | HAS_RESOURCE) != 0 {
+                return None;
+            }
+            if flags & HAS_TYPE != 0 {
+                type_id = Some(self.id()?);
+            }
+            if flags & HAS_RESOURCE != 0 {
+                resource_id = Some(self.id()?);
+            }
+            buffer_before = u16::from_be_bytes(self.array()?);
+            buffer_after = u16::from_be_bytes(self.array()?);
+        }
         if !self.0.is_empty() {
             return None;
         }
@@ -138,6 +170,10 @@ impl Reader<'_> {
             created_at,
             updated_at,
             created_by,
+            type_id,
+            resource_id,
+            buffer_before,
+            buffer_after,
         })
     }
 }
@@ -162,6 +198,20 @@ mod tests {
             created_at: t("1969-12-31T23:59:59.123456789Z"),
             updated_at: t("2026-11-27T14:43:33.000000001Z"),
             created_by: Uuid::from_u128(4),
+            type_id: None,
+            resource_id: None,
+            buffer_before: 0,
+            buffer_after: 0,
+        }
+    }
+
+    fn booked(cancel: Option<&str>) -> AppointmentRow {
+        AppointmentRow {
+            type_id: Some(Uuid::from_u128(5)),
+            resource_id: Some(Uuid::from_u128(6)),
+            buffer_before: 10,
+            buffer_after: 120,
+            ..row(cancel)
         }
     }
 
@@ -170,12 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn v1_round_trips_every_field_and_is_smaller_than_json() {
-        for r in [row(None), row(Some("hs1.abcd1234.Y2FuY2Vs"))] {
+    fn v2_round_trips_every_field_and_is_smaller_than_json() {
+        let only_type = AppointmentRow { resource_id: None, ..booked(None) };
+        for r in [row(None), row(Some("hs1.abcd1234.Y2FuY2Vs")), booked(None), booked(Some("x")), only_type] {
             let bytes = encode_appointment(&r);
             same(&decode_appointment(&bytes).unwrap(), &r);
             assert!(bytes.len() * 2 < serde_json::to_vec(&r).unwrap().len(), "{} bytes", bytes.len());
         }
+    }
+
+    #[test]
+    fn v1_rows_still_read() {
+        // v1 is v2 without its tail (flags, ids, buffers), marked 1.
+        let r = row(Some("x"));
+        let mut bytes = encode_appointment(&r);
+        bytes.truncate(bytes.len() - 5);
+        bytes[0] = V1;
+        same(&decode_appointment(&bytes).unwrap(), &r);
     }
 
     #[test]
@@ -186,7 +247,7 @@ mod tests {
 
     #[test]
     fn damaged_rows_are_errors_never_garbage() {
-        let bytes = encode_appointment(&row(Some("x")));
+        let bytes = encode_appointment(&booked(Some("x")));
         for cut in 0..bytes.len() {
             assert!(decode_appointment(&bytes[..cut]).is_err(), "cut at {cut}");
         }

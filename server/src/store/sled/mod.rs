@@ -11,6 +11,7 @@
 
 mod accounts;
 pub mod backup;
+mod catalog;
 mod codec;
 mod flusher;
 mod keys;
@@ -84,9 +85,13 @@ pub enum T {
     CalendarFeeds,
     /// `token hash` → the user.
     CalendarFeedsByHash,
+    AppointmentTypes,
+    Resources,
+    /// `resource ‖ start ‖ id` → the doctor id, like the patient index.
+    ApptByResource,
 }
 
-const TREES: [(T, &str); 30] = [
+const TREES: [(T, &str); 33] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -117,6 +122,9 @@ const TREES: [(T, &str); 30] = [
     (T::MfaChallenges, "mfa_challenges"),
     (T::CalendarFeeds, "calendar_feeds"),
     (T::CalendarFeedsByHash, "calendar_feeds_by_hash"),
+    (T::AppointmentTypes, "appointment_types"),
+    (T::Resources, "resources"),
+    (T::ApptByResource, "appt_by_resource"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
@@ -278,6 +286,7 @@ impl Sled {
         for (t, k, _) in &changes.ops {
             match t {
                 T::Users | T::Patients => done.accounts = true,
+                T::AppointmentTypes | T::Resources => done.catalog = true,
                 T::Appointments => done.appointments.push(uuid_of(k)?),
                 // A doctor index entry is `doctor ‖ time ‖ id`: a write there
                 // (new, moved or changed) changes that doctor's calendar.

@@ -1,5 +1,6 @@
-//! Appointments (a fixed binary layout, `codec`), their three time indexes,
-//! and availability.
+//! Appointments (a fixed binary layout, `codec`), their time indexes (by
+//! doctor, patient, department and, when they hold one, resource), and
+//! availability.
 //!
 //! Every entry an appointment adds costs sled a share of a page (a leaf
 //! splits at 16 entries) and that page's bookkeeping in memory, so there is
@@ -20,12 +21,16 @@ use crate::scope::ApptScope;
 use crate::store::backend::{Rows, Schedule};
 use crate::store::{AppointmentRow, Cursor, Result};
 
-fn index_keys(a: &AppointmentRow) -> [(T, Vec<u8>); 3] {
-    [
+fn index_keys(a: &AppointmentRow) -> Vec<(T, Vec<u8>)> {
+    let mut keys = vec![
         (T::ApptByDoctor, keys::owner_time_id(a.doctor_id.as_bytes(), a.start, a.id)),
         (T::ApptByPatient, keys::owner_time_id(a.patient_id.as_bytes(), a.start, a.id)),
         (T::ApptByDept, keys::owner_time_id(&keys::dept(&a.department), a.start, a.id)),
-    ]
+    ];
+    if let Some(r) = a.resource_id {
+        keys.push((T::ApptByResource, keys::owner_time_id(r.as_bytes(), a.start, a.id)));
+    }
+    keys
 }
 
 /// Stages an appointment and every index of it, replacing `old`'s entries.
@@ -81,6 +86,7 @@ impl Sled {
             ApptScope::Doctor(d) => Some((self.tree(T::ApptByDoctor), d.as_bytes().to_vec())),
             ApptScope::Patient(p) => Some((self.tree(T::ApptByPatient), p.as_bytes().to_vec())),
             ApptScope::Department(code) => Some((self.tree(T::ApptByDept), keys::dept(code))),
+            ApptScope::Resource(r) => Some((self.tree(T::ApptByResource), r.as_bytes().to_vec())),
             ApptScope::All => None,
         }
     }
@@ -282,6 +288,10 @@ mod tests {
             created_at: start,
             updated_at: start,
             created_by: Uuid::from_u128(4),
+            type_id: None,
+            resource_id: None,
+            buffer_before: 0,
+            buffer_after: 0,
         };
         // Layout 1: the whole row by id and in the doctor index, empty
         // patient and department entries.

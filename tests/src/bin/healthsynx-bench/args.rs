@@ -10,9 +10,11 @@ pub const ALL: &[&str] = &[
     "calendar-week",
     "calendar-week-304",
     "slots-4w",
+    "slots-4w-rooms",
     "login",
     "login-storm",
     "book",
+    "book-rooms",
     "book-contention",
     "front-desk-day",
 ];

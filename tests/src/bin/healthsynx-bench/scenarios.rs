@@ -21,7 +21,7 @@ use healthsynx_tests::process::ProcessSecrets;
 use crate::args::Args;
 use crate::conn::{Answer, Conn, login};
 use crate::report::{Row, WireSizes, progress, row, size};
-use crate::seed::{Clinic, DOCTORS, LOGIN_USERS, PASSWORD, SLOTS_PER_WEEK, patient_for, seed};
+use crate::seed::{Clinic, DOCTORS, LOGIN_USERS, PASSWORD, ROOMS_PER_DEPT, SLOTS_PER_WEEK, patient_for, seed};
 use crate::server::{self, BenchStore, reopen};
 
 /// The store of phase 1.
@@ -322,6 +322,39 @@ fn slots_plan(c: &Clinic) -> Plan {
     })
 }
 
+/// Slots of each department's room-needing type (length, buffers, a free room).
+fn room_slots_plan(c: &Clinic) -> Plan {
+    let c = c.clone();
+    Arc::new(move |rng| {
+        let d = rng.below(c.doctors.len());
+        let from = Timestamp::now();
+        let to = from + SignedDuration::from_hours(24 * 28);
+        let path = RouteId::Slots.path(&[c.doctors[d]]);
+        Req::get(Kind::Read, format!("{path}?from={}&to={}&type_id={}", rfc(from), rfc(to), c.room_types[d]))
+    })
+}
+
+/// Typed bookings that each take a room: every other slot of the weeks
+/// after the plain bookings' (its buffers reach into the slots either side).
+fn book_rooms_plan(c: &Clinic) -> Plan {
+    let c = c.clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    Arc::new(move |_| {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let (d, slot) = (i % DOCTORS, i / DOCTORS);
+        let per_week = SLOTS_PER_WEEK / 2;
+        let week = 2 + BOOKING_WEEKS + (slot / per_week) as i64;
+        let start = c.grid.slot(week, 2 * (slot % per_week));
+        let mut req = book_req(&c, d, start);
+        if let Some(body) = &mut req.body {
+            let mut v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            v["type_id"] = serde_json::json!(c.room_types[d]);
+            *body = v.to_string().into_bytes();
+        }
+        req
+    })
+}
+
 /// Distinct free future slots, handed out once each.
 struct SlotQueue {
     next: AtomicUsize,
@@ -489,6 +522,12 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
         progress(&r);
         rows.push(r);
     }
+    if wants("slots-4w-rooms") {
+        let s = run_load(&shared, vec![(conns, room_slots_plan(&clinic))], warmup, measure).await;
+        let r = row("slots-4w-rooms", &merged(&s), secs, server.rss_mb(), "a type with buffers and a room".into());
+        progress(&r);
+        rows.push(r);
+    }
     if wants("login") {
         let n = conns.min(LOGIN_USERS);
         let s = run_load(&shared, vec![(n, login_plan(&clinic))], warmup, measure).await;
@@ -537,6 +576,18 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
             secs,
             server.rss_mb(),
             format!("{BOOK_CLIENTS} clients, distinct slots, 201 = durable"),
+        );
+        progress(&r);
+        rows.push(r);
+    }
+    if wants("book-rooms") {
+        let s = run_load(&shared, vec![(BOOK_CLIENTS, book_rooms_plan(&clinic))], warmup, measure).await;
+        let r = row(
+            "book-rooms",
+            &merged(&s),
+            secs,
+            server.rss_mb(),
+            format!("{BOOK_CLIENTS} clients, typed, buffers, 1 of {ROOMS_PER_DEPT} rooms"),
         );
         progress(&r);
         rows.push(r);

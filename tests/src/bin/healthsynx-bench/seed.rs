@@ -13,7 +13,9 @@ use healthsynx_server::State;
 use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::domain::accounts::{NewAccount, stage_account};
 use healthsynx_server::store::{AppointmentRow, PatientRow};
-use healthsynx_shared::{AppointmentStatus, Availability, AvailabilityRule, Department, PatientType, Role};
+use healthsynx_shared::{
+    AppointmentStatus, AppointmentType, Availability, AvailabilityRule, Department, Money, PatientType, Resource, Role,
+};
 use healthsynx_tests::clock;
 use healthsynx_tests::process::ProcessSecrets;
 
@@ -89,7 +91,13 @@ pub struct Clinic {
     /// The doctor-week holding the most appointments (the first of them):
     /// doctor index, week, appointments.
     pub fullest_week: (usize, i64, usize),
+    /// Each department's "Room visit" type (30 minutes, 10-minute buffers,
+    /// books one of the department's rooms), by the doctor's index.
+    pub room_types: Vec<Uuid>,
 }
+
+/// Rooms per department: fewer than its doctors (17), as in a real clinic.
+pub const ROOMS_PER_DEPT: usize = 12;
 
 fn email_desk(i: usize) -> String {
     format!("desk{i}@bench.test")
@@ -128,6 +136,36 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
         let row = stage_account(&mut tx, new).await.map_err(seed_err("staff"))?;
         tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
     }
+    let mut dept_types = Vec::new();
+    for code in depts {
+        for r in 0..ROOMS_PER_DEPT {
+            let room = Resource {
+                id: Uuid::now_v7(),
+                kind: "room".into(),
+                name: format!("Room {r:02}"),
+                department: code.into(),
+                active: true,
+                version: 1,
+            };
+            tx.put_resource(&room).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let t = AppointmentType {
+            id: Uuid::now_v7(),
+            department: code.into(),
+            name: "Room visit".into(),
+            minutes: 30,
+            buffer_before: 10,
+            buffer_after: 10,
+            price: Money { amount: 6000, currency: "EUR".parse().map_err(|e: String| anyhow::anyhow!(e))? },
+            patient_bookable: true,
+            resource_kind: Some("room".into()),
+            active: true,
+            version: 1,
+        };
+        tx.put_appointment_type(&t).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        dept_types.push(t.id);
+    }
+    let room_types: Vec<Uuid> = (0..DOCTORS).map(|d| dept_types[d % depts.len()]).collect();
     for d in 0..DOCTORS {
         let email = format!("doctor{d}@bench.test");
         let name = format!("Doctor Number{d:02}");
@@ -226,6 +264,10 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
                     created_at: start - SignedDuration::from_hours(24 * 14),
                     updated_at: start - SignedDuration::from_hours(24 * 14),
                     created_by: sys,
+                    type_id: None,
+                    resource_id: None,
+                    buffer_before: 0,
+                    buffer_after: 0,
                 });
                 made += 1;
                 if (made - in_week) as usize > fullest_week.2 {
@@ -258,5 +300,6 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
         desk_email: email_desk(0),
         login_emails: (0..LOGIN_USERS).map(email_desk).collect(),
         fullest_week,
+        room_types,
     })
 }
