@@ -152,6 +152,11 @@ pub fn administer(p: &Principal) -> Result<()> {
     if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("administer accounts")) }
 }
 
+/// Appointment types, rooms and devices: admins change them.
+pub fn manage_catalog(p: &Principal) -> Result<()> {
+    if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("change appointment types and resources")) }
+}
+
 /// The audit log and its verification: admins only.
 pub fn read_audit(p: &Principal) -> Result<()> {
     if p.role() == Role::Admin { Ok(()) } else { Err(forbidden("read the audit log")) }

@@ -424,6 +424,11 @@ impl Client {
         self.send(RouteId::CreateResource, &[], Some(new)).await
     }
 
+    /// `GET /api/resources/{id}`
+    pub async fn resource(&self, id: Uuid) -> Result<Resource> {
+        self.get(RouteId::GetResource, &[id], &()).await
+    }
+
     /// `PATCH /api/resources/{id}` with `If-Match` (admin)
     pub async fn patch_resource(&self, id: Uuid, version: u64, patch: &ResourcePatch) -> Result<Resource> {
         self.send_if_match(RouteId::PatchResource, id, version, patch).await

@@ -112,6 +112,30 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.revoke_user_sessions(nobody).await;
     let _ = c.create_calendar_feed().await;
     let _ = c.revoke_calendar_feed().await;
+    use healthsynx_shared::api::{AppointmentTypePatch, CatalogQuery, NewAppointmentType, NewResource, ResourcePatch};
+    let _ = c.appointment_types(&CatalogQuery::default()).await;
+    let new_type = NewAppointmentType {
+        department: "cardiology".parse().unwrap(),
+        name: "Route check".into(),
+        minutes: 30,
+        buffer_before: 0,
+        buffer_after: 0,
+        price: healthsynx_shared::Money { amount: 0, currency: "EUR".parse().unwrap() },
+        patient_bookable: true,
+        resource_kind: None,
+    };
+    let _ = c.create_appointment_type(&new_type).await;
+    let _ = c.appointment_type(nobody).await;
+    let _ = c.patch_appointment_type(nobody, 1, &AppointmentTypePatch::default()).await;
+    let _ = c.resources(&CatalogQuery::default()).await;
+    let room = NewResource {
+        kind: "room".parse().unwrap(),
+        name: "Route room".into(),
+        department: "cardiology".parse().unwrap(),
+    };
+    let _ = c.create_resource(&room).await;
+    let _ = c.resource(nobody).await;
+    let _ = c.patch_resource(nobody, 1, &ResourcePatch::default()).await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.

@@ -7,8 +7,8 @@ use std::any::Any;
 use healthsynx_shared::api::{CalendarFeedUrl, MfaState, MfaStatus};
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
-    AccessLogEntry, Appointment, AppointmentStatus, AuditEntry, Doctor, MedicalRecord, Outcome, Page, Patient,
-    PatientType, Prescription, Problem, RecordStatus, Role, Slot, User,
+    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, MedicalRecord, Money, Outcome,
+    Page, Patient, PatientType, Prescription, Problem, RecordStatus, Resource, Role, Slot, User,
 };
 use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::booking::BookingMsg;
@@ -284,7 +284,10 @@ fn front_desk() -> App {
     let mut app = app();
     log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
     assert_eq!(app.screen.title(), "Front desk");
-    assert_eq!(tasks(&mut app), ["loading doctors"]);
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading doctors", "loading rooms"]);
+    net(&mut app, front_desk::Msg::Rooms(Ok(vec![])));
     let general = Doctor { id: id(12), full_name: "Meredith Grey".into(), department: "general".into() };
     net(&mut app, front_desk::Msg::Doctors(Ok(vec![house(), wilson(), general])));
     assert_eq!(tasks(&mut app), ["loading the board"]);
@@ -368,6 +371,74 @@ fn booking_msg(app: &mut App, m: BookingMsg) {
     net(app, m);
 }
 
+fn echo_type() -> AppointmentType {
+    AppointmentType {
+        id: id(700),
+        department: "cardiology".into(),
+        name: "Echocardiogram".into(),
+        minutes: 45,
+        buffer_before: 0,
+        buffer_after: 15,
+        price: Money { amount: 14000, currency: "EUR".parse().unwrap() },
+        patient_bookable: false,
+        resource_kind: Some("echo".into()),
+        active: true,
+        version: 1,
+    }
+}
+
+fn echo_machine() -> Resource {
+    Resource {
+        id: id(800),
+        kind: "echo".into(),
+        name: "Echo machine".into(),
+        department: "cardiology".into(),
+        active: true,
+        version: 1,
+    }
+}
+
+#[test]
+fn the_board_shows_rooms_after_the_doctors_and_buffers_shaded() {
+    let mut app = front_desk();
+    net(&mut app, front_desk::Msg::Rooms(Ok(vec![echo_machine()])));
+    let mut echo = appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn);
+    // A 30-minute visit with half an hour of clean-up after it.
+    (echo.type_id, echo.resource_id, echo.buffer_after) = (Some(echo_type().id), Some(echo_machine().id), 30);
+    let columns = vec![
+        front_desk::Column {
+            doctor: house(),
+            appts: vec![echo, appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled)],
+            free: vec![slot("2026-11-27T10:30:00Z")],
+        },
+        front_desk::Column {
+            doctor: wilson(),
+            appts: vec![appt(3, &wilson(), "Chiara Rossi", "2026-11-27T09:00:00Z", AppointmentStatus::NoShow)],
+            free: vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-27T10:00:00Z")],
+        },
+    ];
+    let columns = columns.into_iter().map(front_desk::ColumnUpdate::from).collect();
+    net(&mut app, front_desk::Msg::Board(jiff::civil::date(2026, 11, 27), "cardiology".into(), Ok(columns)));
+    let s = text_of(&draw_at(&app, 100, 24));
+    let header = s.lines().find(|l| l.contains("Time")).unwrap();
+    assert!(header.contains("Gregory House") && header.contains("▣ Echo machine"), "{s}");
+    let nine = s.lines().find(|l| l.contains("09:00")).unwrap();
+    assert_eq!(nine.matches("Alice Moreau · checked in").count(), 2, "the doctor's and the room's: {s}");
+    let half_past = s.lines().find(|l| l.contains("09:30")).unwrap();
+    assert_eq!(half_past.matches("░░ buffer · Alice Moreau").count(), 2, "the doctor's and the room's: {s}");
+    assert!(half_past.contains("free"), "James Wilson is free then: {s}");
+    let ten = s.lines().find(|l| l.contains("10:00")).unwrap();
+    assert!(ten.contains("Bruno Keller · booked") && !ten.contains("buffer"), "{s}");
+    assert!(s.contains("░ buffer"), "the legend names the shading: {s}");
+    // The cell of the room at 09:00 is a visit: its details open.
+    for _ in 0..2 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    press(&mut app, key(KeyCode::Enter));
+    assert!(screen(&app).contains("Patient: Alice Moreau"), "{}", screen(&app));
+    snapshots("front_desk_board_rooms", &app);
+}
+
 #[test]
 fn booking_goes_doctor_then_slot_then_patient_then_reason() {
     let mut app = front_desk();
@@ -377,14 +448,27 @@ fn booking_goes_doctor_then_slot_then_patient_then_reason() {
     snapshots("booking_doctor", &app);
 
     press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["loading visit types"]);
+    assert!(screen(&app).contains("Loading kinds of visit…"));
+    booking_msg(&mut app, BookingMsg::Types("cardiology".into(), Ok((vec![echo_type()], vec![echo_machine()]))));
+    let s = screen(&app);
+    assert!(s.contains("2 · Kind of visit") && s.contains("Standard visit"), "{s}");
+    assert!(s.contains("Echocardiogram") && s.contains("45 min +0/15 · needs echo · 140.00 EUR"), "{s}");
+    snapshots("booking_type", &app);
+
+    press(&mut app, key(KeyCode::Down));
+    press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["loading free slots"]);
     assert!(screen(&app).contains("Loading free times…"));
+    let long = |s: &str| Slot { end: ts(s) + jiff::SignedDuration::from_mins(45), ..slot(s) };
     booking_msg(
         &mut app,
-        BookingMsg::Slots(id(10), Ok(vec![slot("2026-11-27T09:30:00Z"), slot("2026-11-30T09:00:00Z")])),
+        BookingMsg::Slots(id(10), Ok(vec![long("2026-11-27T09:30:00Z"), long("2026-11-30T09:00:00Z")])),
     );
     let s = screen(&app);
-    assert!(s.contains("Fri 27 Nov 09:30–10:00") && s.contains("Mon 30 Nov 09:00–09:30"), "{s}");
+    assert!(s.contains("Free times for Echocardiogram"), "{s}");
+    assert!(s.contains("Fri 27 Nov 09:30–10:15") && s.contains("Mon 30 Nov 09:00–09:45"), "{s}");
+    assert!(s.contains("Visit: Echocardiogram"), "{s}");
     snapshots("booking_slot", &app);
 
     press(&mut app, key(KeyCode::Down));
@@ -409,17 +493,18 @@ fn booking_goes_doctor_then_slot_then_patient_then_reason() {
     booking_msg(&mut app, BookingMsg::Patients("dmit".into(), Ok(page)));
     typed(&mut app, "Knee pain");
     let s = screen(&app);
-    assert!(s.contains("4 · Reason") && s.contains("Reason: Knee pain"), "{s}");
+    assert!(s.contains("5 · Reason") && s.contains("Reason: Knee pain"), "{s}");
     assert!(s.contains("Patient: Dmitri Volkov"), "{s}");
     press(&mut app, key(KeyCode::Enter));
     assert_eq!(tasks(&mut app), ["booking"]);
     assert!(screen(&app).contains("Saving…"));
 
-    let booked = appt(9, &house(), "Dmitri Volkov", "2026-11-30T09:00:00Z", AppointmentStatus::Scheduled);
+    let mut booked = appt(9, &house(), "Dmitri Volkov", "2026-11-30T09:00:00Z", AppointmentStatus::Scheduled);
+    (booked.type_id, booked.resource_id) = (Some(echo_type().id), Some(echo_machine().id));
     booking_msg(&mut app, BookingMsg::Done(Ok(booked)));
     assert_eq!(tasks(&mut app), ["loading the board"]);
     let s = screen(&app);
-    assert!(s.contains("Booked: Dmitri Volkov with Gregory House on Mon 30 Nov 09:00."), "{s}");
+    assert!(s.contains("Booked: Dmitri Volkov with Gregory House on Mon 30 Nov 09:00, in Echo machine."), "{s}");
     assert!(s.contains("Mon 30 Nov"), "the board moves to the booked day: {s}");
 }
 
@@ -812,11 +897,14 @@ fn patient_books_for_themselves_without_a_patient_step() {
     net(&mut app, patient::Msg::Doctors(Ok(vec![house()])));
     press(&mut app, ch('b'));
     press(&mut app, key(KeyCode::Enter));
-    tasks(&mut app);
+    assert_eq!(tasks(&mut app), ["loading visit types"]);
+    // Only the kinds of visit bookable online are offered: here none, so the times come next.
+    net(&mut app, BookingMsg::Types("cardiology".into(), Ok((vec![echo_type()], vec![]))));
+    assert_eq!(tasks(&mut app), ["loading free slots"]);
     net(&mut app, BookingMsg::Slots(id(10), Ok(vec![slot("2026-12-01T09:00:00Z")])));
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
-    assert!(s.contains("4 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
+    assert!(s.contains("5 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
 }
 
 fn admin_app() -> App {

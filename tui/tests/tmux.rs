@@ -106,17 +106,20 @@ fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
     });
     let first_name = patient.split(' ').next().unwrap_or(&patient).to_owned();
 
-    // Book: doctor → first free time → patient → reason.
+    // Book: doctor → a standard visit → first free time → patient → reason.
     t.keys(&["b"]);
     t.wait_for("1 · Doctor");
     t.keys(&["Enter"]);
-    t.wait_for("2 · Free times");
+    t.wait_for("2 · Kind of visit");
+    t.wait_for("Standard visit");
     t.keys(&["Enter"]);
-    t.wait_for("3 · Patient");
+    t.wait_for("3 · Free times");
+    t.keys(&["Enter"]);
+    t.wait_for("4 · Patient");
     t.text(&first_name);
     t.wait_for(&format!("› {patient}"));
     t.keys(&["Enter"]);
-    t.wait_for("4 · Reason");
+    t.wait_for("5 · Reason");
     t.text("Tmux e2e visit");
     t.keys(&["Enter"]);
     let booked = format!("Booked: {patient} with");

@@ -26,7 +26,7 @@ fn wanted(q: &CatalogQuery, department: &str, active: bool) -> bool {
 
 fn check_list_query(who: &Caller<'_>, q: &CatalogQuery) -> Result<()> {
     if q.include_inactive {
-        policy::administer(who.who)?;
+        policy::manage_catalog(who.who)?;
     }
     Ok(())
 }
@@ -88,7 +88,7 @@ pub async fn create_type(
     req: NewAppointmentType,
     key: Option<&IdempotencyKey>,
 ) -> Result<AppointmentType> {
-    policy::administer(who.who)?;
+    policy::manage_catalog(who.who)?;
     let now = super::now();
     let t = AppointmentType {
         id: Uuid::now_v7(),
@@ -127,7 +127,7 @@ pub async fn patch_type(
     if_match: u64,
     p: AppointmentTypePatch,
 ) -> Result<AppointmentType> {
-    policy::administer(who.who)?;
+    policy::manage_catalog(who.who)?;
     let mut tx = st.store.begin().await?;
     let old = tx.appointment_type(id).await?.ok_or(Error::NotFound)?;
     if old.version != if_match {
@@ -190,7 +190,7 @@ pub async fn create_resource(
     req: NewResource,
     key: Option<&IdempotencyKey>,
 ) -> Result<Resource> {
-    policy::administer(who.who)?;
+    policy::manage_catalog(who.who)?;
     let now = super::now();
     let r = Resource {
         id: Uuid::now_v7(),
@@ -224,7 +224,7 @@ pub async fn patch_resource(
     if_match: u64,
     p: ResourcePatch,
 ) -> Result<Resource> {
-    policy::administer(who.who)?;
+    policy::manage_catalog(who.who)?;
     let mut tx = st.store.begin().await?;
     let old = tx.resource(id).await?.ok_or(Error::NotFound)?;
     if old.version != if_match {

@@ -43,9 +43,6 @@ pub struct Committed {
     /// calendar ETags rest on it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub doctors: Vec<Uuid>,
-    /// An appointment type or a resource changed.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub catalog: bool,
     /// Refresh families (logins) written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<Uuid>,
@@ -67,7 +64,7 @@ impl Committed {
     /// its announcement may follow the commit, which keeps bookings from
     /// queueing on PostgreSQL's notification lock while their commits flush.
     pub fn must_announce_in_commit(&self) -> bool {
-        self.accounts || self.catalog || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
+        self.accounts || self.everything || !self.appointments.is_empty() || !self.families.is_empty()
     }
 
     /// The announcement of this commit: small enough for a notification

@@ -314,7 +314,7 @@ impl Store {
                 logins.families.remove(id);
             }
         }
-        let all = done.accounts || done.catalog || done.everything;
+        let all = done.accounts || done.everything;
         if all || !done.doctors.is_empty() {
             let mut tags = self.calendar_tags.lock().map_err(|_| poisoned("calendar tags"))?;
             if all {

@@ -536,7 +536,7 @@ impl BookingFlow {
             Step::Type => match &self.types {
                 None => f.render_widget(Paragraph::new(Span::styled("Loading kinds of visit…", t.dim())), body),
                 Some(types) => {
-                    let mut rows = vec![Line::from("Standard visit                 one slot")];
+                    let mut rows = vec![Line::from(format!("{:<24} one slot", "Standard visit"))];
                     rows.extend(types.iter().map(|ty| Line::from(type_line(ty))));
                     ui::draw_list(f, body, "2 · Kind of visit", rows, self.type_pick, t, true);
                 }
@@ -608,9 +608,9 @@ impl BookingFlow {
 
 /// A visit type as the flow lists it: name, length, buffers, what it books, price.
 fn type_line(t: &AppointmentType) -> String {
-    let mut s = format!("{:<30} {} min", ui::fit(&t.name, 30), t.minutes);
+    let mut s = format!("{:<24} {} min", ui::fit(&t.name, 24), t.minutes);
     if t.buffer_before + t.buffer_after > 0 {
-        s.push_str(&format!(" (+{}/{} min)", t.buffer_before, t.buffer_after));
+        s.push_str(&format!(" +{}/{}", t.buffer_before, t.buffer_after));
     }
     if let Some(kind) = &t.resource_kind {
         s.push_str(&format!(" · needs {kind}"));

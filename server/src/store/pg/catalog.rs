@@ -24,13 +24,13 @@ impl Catalog for PgTx<'_> {
     }
 
     async fn put_appointment_type(&mut self, t: &AppointmentType) -> Result<()> {
+        // Nothing above the backend caches types or resources: no announcement.
         self.execute(
             "INSERT INTO appointment_types (id, department, name, doc) VALUES ($1, $2, $3, $4)
              ON CONFLICT (id) DO UPDATE SET name = $3, doc = $4",
             &[&t.id, &t.department, &t.name, &Json(t)],
         )
         .await?;
-        self.done.catalog = true;
         Ok(())
     }
 
@@ -51,7 +51,6 @@ impl Catalog for PgTx<'_> {
             &[&r.id, &r.department, &r.kind, &r.name, &Json(r)],
         )
         .await?;
-        self.done.catalog = true;
         Ok(())
     }
 

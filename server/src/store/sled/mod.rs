@@ -286,7 +286,6 @@ impl Sled {
         for (t, k, _) in &changes.ops {
             match t {
                 T::Users | T::Patients => done.accounts = true,
-                T::AppointmentTypes | T::Resources => done.catalog = true,
                 T::Appointments => done.appointments.push(uuid_of(k)?),
                 // A doctor index entry is `doctor ‖ time ‖ id`: a write there
                 // (new, moved or changed) changes that doctor's calendar.
