@@ -60,6 +60,9 @@ pub enum Action {
     AppointmentTypeUpdate,
     ResourceCreate,
     ResourceUpdate,
+    SeriesCreate,
+    SeriesRead,
+    SeriesCancel,
     PatientCreate,
     PatientRead,
     PatientUpdate,
@@ -91,7 +94,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 56] = [
+    pub const ALL: [Action; 59] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -121,6 +124,9 @@ impl Action {
         Action::AppointmentTypeUpdate,
         Action::ResourceCreate,
         Action::ResourceUpdate,
+        Action::SeriesCreate,
+        Action::SeriesRead,
+        Action::SeriesCancel,
         Action::PatientCreate,
         Action::PatientRead,
         Action::PatientUpdate,
@@ -182,6 +188,9 @@ impl Action {
             Action::AppointmentTypeUpdate => "appointment_type.update",
             Action::ResourceCreate => "resource.create",
             Action::ResourceUpdate => "resource.update",
+            Action::SeriesCreate => "series.create",
+            Action::SeriesRead => "series.read",
+            Action::SeriesCancel => "series.cancel",
             Action::PatientCreate => "patient.create",
             Action::PatientRead => "patient.read",
             Action::PatientUpdate => "patient.update",

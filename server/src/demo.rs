@@ -1,7 +1,7 @@
 //! The demo clinic for `--demo`: three departments, six doctors with weekly
 //! hours, kinds of visit with buffers and prices, two procedure rooms and
 //! an echo machine, nurses, a front desk, forty patients, two weeks of
-//! appointments in every state and some records. Deterministic, so screenshots and tests
+//! appointments in every state, a weekly series and some records. Deterministic, so screenshots and tests
 //! can rely on its names.
 
 use jiff::civil::Date;
@@ -9,14 +9,17 @@ use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
 use healthsynx_shared::api::{
-    AppointmentAction, NewAppointmentType, NewDepartment, NewPatient, NewRecord, NewResource, NewUser,
+    AppointmentAction, NewAppointmentType, NewDepartment, NewPatient, NewRecord, NewResource, NewSeries, NewUser,
+    OnConflict,
 };
 use healthsynx_shared::value::ClockTime;
-use healthsynx_shared::{AppointmentStatus, AppointmentType, AvailabilityRule, Money, PatientType, Prescription, Role};
+use healthsynx_shared::{
+    AppointmentStatus, AppointmentType, AvailabilityRule, Every, Money, PatientType, Prescription, Role, SeriesRule,
+};
 
 use crate::audit::{Action, Draft};
 use crate::domain::scheduling::{self, Booked};
-use crate::domain::{Caller, State, accounts, catalog, patients, records};
+use crate::domain::{Caller, State, accounts, catalog, patients, records, series};
 use crate::error::{Error, Result};
 use crate::policy::Principal;
 use crate::store::AppointmentRow;
@@ -176,7 +179,31 @@ pub async fn seed(st: &State) -> Result<()> {
     let kinds = seed_catalog(st, &sys).await?;
     let mut dice = Dice(20_261_127);
     seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &mut dice).await?;
-    seed_coming_week(st, &sys, &doctors, &patient_ids, &kinds, &mut dice).await
+    seed_coming_week(st, &sys, &doctors, &patient_ids, &kinds, &mut dice).await?;
+    match (doctors.first(), patient_ids.first()) {
+        (Some((house, _)), Some(alice)) => seed_series(st, &sys, *house, *alice).await,
+        _ => Ok(()),
+    }
+}
+
+/// Alice's weekly blood pressure review with the first doctor: six weeks
+/// from the first free time after the seeded week.
+async fn seed_series(st: &State, sys: &Caller<'_>, doctor: Uuid, alice: Uuid) -> Result<()> {
+    let from = Timestamp::now() + SignedDuration::from_hours(24 * 9);
+    let to = from + SignedDuration::from_hours(24 * 7);
+    let Some(first) = scheduling::free_slots(st, doctor, from, to, from, None).await?.into_iter().next() else {
+        return Ok(());
+    };
+    let req = NewSeries {
+        patient_id: alice,
+        doctor_id: doctor,
+        type_id: None,
+        start: first.start,
+        rule: SeriesRule { every: Every::Week, count: Some(6), until: None },
+        reason: valid("Blood pressure review")?,
+        on_conflict: OnConflict::Skip,
+    };
+    series::create(st, sys, req, None).await.map(drop)
 }
 
 /// The kinds of visit and the rooms and devices they book.
@@ -320,6 +347,7 @@ async fn seed_past_week(
                             resource_id: None,
                             buffer_before: 0,
                             buffer_after: 0,
+                            series_id: None,
                         };
                         // A patient is never in two places: skip clashes.
                         let clash = written.iter().any(|(p, s, e)| *p == patient && *s < row.end && row.start < *e);

@@ -17,6 +17,9 @@ pub enum Error {
     MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
+    /// A `409` naming each part that collided (the occurrences of a series).
+    #[error("{0}")]
+    Collisions(String, Vec<FieldError>),
     #[error("the resource changed since you read it")]
     PreconditionFailed,
     #[error("{0}")]
@@ -57,7 +60,7 @@ impl Error {
             Error::Forbidden(_) => 403,
             Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
-            Error::Conflict(_) => 409,
+            Error::Conflict(_) | Error::Collisions(..) => 409,
             Error::PreconditionFailed => 412,
             Error::PreconditionRequired(_) => 428,
             Error::PayloadTooLarge => 413,
@@ -88,7 +91,7 @@ impl Error {
             other => other.to_string(),
         };
         let mut p = Problem::new(status, detail);
-        if let Error::Unprocessable(errors) = self {
+        if let Error::Unprocessable(errors) | Error::Collisions(_, errors) = self {
             p.errors = errors.clone();
         }
         p

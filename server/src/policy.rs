@@ -326,6 +326,15 @@ pub fn reschedule_appointment(p: &Principal, a: ApptFacts) -> Result<()> {
     }
 }
 
+/// Booking or cancelling a series: the front desk.
+pub fn manage_series(p: &Principal, a: ApptFacts) -> Result<()> {
+    change_appointment(p, a)?;
+    match p {
+        Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(()),
+        _ => Err(forbidden("book or cancel a series (the front desk does)")),
+    }
+}
+
 /// Whether a caller may take `action` on an appointment they can see.
 /// A patient's cancel is further bound by the cancel window (domain rule).
 pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: AppointmentAction) -> Result<()> {

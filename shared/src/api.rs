@@ -94,6 +94,10 @@ pub enum RouteId {
     CreateResource,
     GetResource,
     PatchResource,
+    // ---- series (recurring appointments) ----
+    CreateSeries,
+    GetSeries,
+    CancelSeries,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -200,6 +204,10 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::CreateResource, "POST", "/api/resources", Bearer),
     route(RouteId::GetResource, "GET", "/api/resources/{id}", Bearer),
     route(RouteId::PatchResource, "PATCH", "/api/resources/{id}", Bearer),
+    // ---- series (recurring appointments) ----
+    route(RouteId::CreateSeries, "POST", "/api/series", Bearer),
+    route(RouteId::GetSeries, "GET", "/api/series/{id}", Bearer),
+    route(RouteId::CancelSeries, "POST", "/api/series/{id}/cancel", Bearer),
 ];
 
 impl RouteId {
@@ -619,6 +627,47 @@ pub struct SlotQuery {
     /// Slots long enough for this type, clear of buffers, with a resource free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_id: Option<Uuid>,
+}
+
+// ---- series ----
+
+/// What a series does with occurrences that cannot be booked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnConflict {
+    /// Book nothing (`409` listing them).
+    #[default]
+    Fail,
+    /// Book the free ones and report the rest.
+    Skip,
+}
+
+/// `POST /api/series`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSeries {
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<Uuid>,
+    /// The first occurrence; later ones keep its clock time in the clinic's zone.
+    pub start: Timestamp,
+    pub rule: SeriesRule,
+    #[serde(default)]
+    pub reason: Reason,
+    #[serde(default)]
+    pub on_conflict: OnConflict,
+}
+
+/// `POST /api/series/{id}/cancel`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesCancel {
+    /// Only occurrences starting at or after this (default: now).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Timestamp>,
+    #[serde(default)]
+    pub reason: Reason,
 }
 
 // ---- appointment types and resources ----

@@ -387,6 +387,23 @@ impl Client {
         self.send(RouteId::CreateDepartment, &[], Some(&body)).await
     }
 
+    // ---- series ----
+
+    /// `POST /api/series`: books every occurrence (or, with `fail`, none).
+    pub async fn create_series(&self, new: &NewSeries) -> Result<Series> {
+        self.send(RouteId::CreateSeries, &[], Some(new)).await
+    }
+
+    /// `GET /api/series/{id}`
+    pub async fn series(&self, id: Uuid) -> Result<Series> {
+        self.get(RouteId::GetSeries, &[id], &()).await
+    }
+
+    /// `POST /api/series/{id}/cancel`: the remaining occurrences, or those from a time.
+    pub async fn cancel_series(&self, id: Uuid, cancel: &SeriesCancel) -> Result<Series> {
+        self.send(RouteId::CancelSeries, &[id], Some(cancel)).await
+    }
+
     // ---- appointment types and resources ----
 
     /// `GET /api/appointment-types?department=`

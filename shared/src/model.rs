@@ -203,6 +203,9 @@ pub struct Appointment {
     pub buffer_before: u16,
     #[serde(default)]
     pub buffer_after: u16,
+    /// The series it is an occurrence of, if any.
+    #[serde(default)]
+    pub series_id: Option<Uuid>,
 }
 
 impl Appointment {
@@ -216,6 +219,52 @@ impl Appointment {
 pub fn busy_span(start: Timestamp, end: Timestamp, before: u16, after: u16) -> (Timestamp, Timestamp) {
     let mins = |m: u16| jiff::SignedDuration::from_mins(i64::from(m));
     (start - mins(before), end + mins(after))
+}
+
+/// How often a series repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Every {
+    #[serde(rename = "week")]
+    Week,
+    #[serde(rename = "2weeks")]
+    TwoWeeks,
+    /// The same day of the month (the month's last day where it has fewer).
+    #[serde(rename = "month")]
+    Month,
+}
+
+/// When a series repeats: every week, fortnight or month, `count` times or
+/// until a date (in the clinic's zone), one of the two.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesRule {
+    pub every: Every,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Date>,
+}
+
+/// An occurrence a series did not book, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub start: Timestamp,
+    pub why: String,
+}
+
+/// A recurring appointment: its rule and every occurrence it booked (each
+/// an ordinary appointment), with those it could not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub type_id: Option<Uuid>,
+    pub start: Timestamp,
+    pub rule: SeriesRule,
+    pub occurrences: Vec<Appointment>,
+    pub skipped: Vec<Skipped>,
+    pub created_at: Timestamp,
 }
 
 /// An amount in the currency's minor unit (cents for EUR).

@@ -136,6 +136,20 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.create_resource(&room).await;
     let _ = c.resource(nobody).await;
     let _ = c.patch_resource(nobody, 1, &ResourcePatch::default()).await;
+    use healthsynx_shared::api::{NewSeries, OnConflict, SeriesCancel};
+    let rule = healthsynx_shared::SeriesRule { every: healthsynx_shared::Every::Week, count: Some(2), until: None };
+    let new_series = NewSeries {
+        patient_id: nobody,
+        doctor_id: nobody,
+        type_id: None,
+        start: soon,
+        rule,
+        reason: Default::default(),
+        on_conflict: OnConflict::Fail,
+    };
+    let _ = c.create_series(&new_series).await;
+    let _ = c.series(nobody).await;
+    let _ = c.cancel_series(nobody, &SeriesCancel::default()).await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.

@@ -43,6 +43,7 @@ pub const ENTER: &[Press] = &[code(KeyCode::Enter)];
 pub const ESC: &[Press] = &[code(KeyCode::Esc)];
 pub const ENTER_ESC: &[Press] = &[code(KeyCode::Enter), code(KeyCode::Esc)];
 pub const TAB: &[Press] = &[code(KeyCode::Tab), code(KeyCode::BackTab)];
+pub const UP_DOWN: &[Press] = &[code(KeyCode::Up), code(KeyCode::Down)];
 /// Up and down a list: arrows, `j`/`k`, PageUp/PageDown, Home/End.
 pub const LIST: &[Press] = &[
     code(KeyCode::Up),

@@ -83,6 +83,7 @@ fn appt(n: u128, doctor: &Doctor, patient: &str, start: &str, status: Appointmen
         resource_id: None,
         buffer_before: 0,
         buffer_after: 0,
+        series_id: None,
     }
 }
 
@@ -430,13 +431,13 @@ fn the_board_shows_rooms_after_the_doctors_and_buffers_shaded() {
     let ten = s.lines().find(|l| l.contains("10:00")).unwrap();
     assert!(ten.contains("Bruno Keller · booked") && !ten.contains("buffer"), "{s}");
     assert!(s.contains("░ buffer"), "the legend names the shading: {s}");
+    snapshots("front_desk_board_rooms", &app);
     // The cell of the room at 09:00 is a visit: its details open.
     for _ in 0..2 {
         press(&mut app, key(KeyCode::Tab));
     }
     press(&mut app, key(KeyCode::Enter));
     assert!(screen(&app).contains("Patient: Alice Moreau"), "{}", screen(&app));
-    snapshots("front_desk_board_rooms", &app);
 }
 
 #[test]
@@ -506,6 +507,56 @@ fn booking_goes_doctor_then_slot_then_patient_then_reason() {
     let s = screen(&app);
     assert!(s.contains("Booked: Dmitri Volkov with Gregory House on Mon 30 Nov 09:00, in Echo machine."), "{s}");
     assert!(s.contains("Mon 30 Nov"), "the board moves to the booked day: {s}");
+}
+
+#[test]
+fn the_front_desk_books_a_weekly_series_from_the_reason_step() {
+    use healthsynx_shared::{Every, Series, SeriesRule, Skipped};
+    let mut app = front_desk();
+    press(&mut app, ch('j')); // 09:30, a free cell of Gregory House
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["searching patients"]);
+    let page = Page { items: vec![patient_profile(104, "Dmitri Volkov")], next_cursor: None };
+    booking_msg(&mut app, BookingMsg::Patients(String::new(), Ok(page)));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(screen(&app).contains("Repeat: once (Tab: repeat every week, 2 weeks, month)"), "{}", screen(&app));
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, key(KeyCode::Up));
+    let s = screen(&app);
+    assert!(s.contains("Repeat: every week, 7 visits"), "{s}");
+    assert!(s.contains("Enter books the series") && s.contains("↑↓ visits"), "{s}");
+    snapshots("booking_series", &app);
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["booking the series"]);
+    let week = jiff::SignedDuration::from_hours(24 * 7);
+    let occurrences: Vec<Appointment> = (0..6)
+        .map(|k| {
+            let mut a = appt(20 + k, &house(), "Dmitri Volkov", "2026-11-27T09:30:00Z", AppointmentStatus::Scheduled);
+            a.start += week * (k as i32);
+            a.end += week * (k as i32);
+            a
+        })
+        .collect();
+    let series = Series {
+        id: id(900),
+        patient_id: id(104),
+        doctor_id: house().id,
+        type_id: None,
+        start: ts("2026-11-27T09:30:00Z"),
+        rule: SeriesRule { every: Every::Week, count: Some(7), until: None },
+        occurrences,
+        skipped: vec![Skipped {
+            start: ts("2027-01-08T09:30:00Z"),
+            why: "the doctor already has an appointment".into(),
+        }],
+        created_at: now(),
+    };
+    booking_msg(&mut app, BookingMsg::SeriesDone(Ok(series)));
+    let s = text_of(&draw_at(&app, 160, 48));
+    assert!(
+        s.contains("Booked: Dmitri Volkov with Gregory House on Fri 27 Nov 09:30, and 5 more of the series; 1 time was taken and skipped."),
+        "{s}"
+    );
 }
 
 #[test]

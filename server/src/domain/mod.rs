@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod patients;
 pub mod records;
 pub mod scheduling;
+pub mod series;
 
 use uuid::Uuid;
 

@@ -29,11 +29,11 @@ use crate::store::{AppointmentRow, MAX_APPOINTMENT_HOURS, Tx, Txn, UserRow, long
 pub const MAX_RANGE_DAYS: i64 = 31;
 const MAX_RULES: usize = 100;
 
-async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
+pub(super) async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
     st.store.user(id).await?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
 }
 
-fn doctor_dept(u: &UserRow) -> &str {
+pub(super) fn doctor_dept(u: &UserRow) -> &str {
     u.department.as_deref().unwrap_or_default()
 }
 
@@ -243,14 +243,14 @@ async fn resources_for(tx: &mut (dyn Tx + '_), department: &str, kind: &str) -> 
 /// The length and buffers of a typed visit: its type's when booked, its
 /// own once booked (a changed type moves no booking).
 #[derive(Debug, Clone, Copy)]
-struct Shape {
+pub(super) struct Shape {
     minutes: u16,
     before: u16,
     after: u16,
 }
 
 impl Shape {
-    fn of_type(t: &AppointmentType) -> Self {
+    pub(super) fn of_type(t: &AppointmentType) -> Self {
         Shape { minutes: t.minutes, before: t.buffer_before, after: t.buffer_after }
     }
 
@@ -335,7 +335,7 @@ fn check_type_use(who: &Principal, t: &AppointmentType, doctor: &UserRow) -> Res
     Ok(())
 }
 
-async fn type_for(
+pub(super) async fn type_for(
     tx: &mut (dyn Tx + '_),
     who: &Principal,
     id: Option<Uuid>,
@@ -365,7 +365,7 @@ pub async fn slots(st: &State, who: &Caller<'_>, doctor: Uuid, q: SlotQuery) -> 
 /// Checks that `[start, end)` lies on the doctor's slot grid, inside one
 /// rule, its busy time outside time off, and not in the past; returns `end`
 /// resolved: one slot when not given, or the type's length.
-fn check_bookable(
+pub(super) fn check_bookable(
     st: &State,
     a: &Availability,
     start: Timestamp,
@@ -459,15 +459,16 @@ pub async fn to_appointment(st: &State, row: &AppointmentRow) -> Result<Appointm
         resource_id: row.resource_id,
         buffer_before: row.buffer_before,
         buffer_after: row.buffer_after,
+        series_id: row.series_id,
     })
 }
 
-fn facts(row: &AppointmentRow) -> ApptFacts<'_> {
+pub(super) fn facts(row: &AppointmentRow) -> ApptFacts<'_> {
     ApptFacts { patient_id: row.patient_id, doctor_id: row.doctor_id, department: &row.department }
 }
 
 /// The doctor is free for the visit and its buffers, the patient for the visit.
-async fn check_no_overlap(tx: &mut Txn<'_>, row: &AppointmentRow) -> Result<()> {
+async fn check_no_overlap(tx: &mut (dyn Tx + '_), row: &AppointmentRow) -> Result<()> {
     let ((busy_start, busy_end), id) = (row.busy(), Some(row.id));
     if !tx.overlapping(&ApptScope::Doctor(row.doctor_id), busy_start, busy_end, id).await?.is_empty() {
         return Err(Error::Conflict("the doctor already has an appointment at that time".into()));
@@ -519,6 +520,54 @@ async fn check_booking_rules(
     Ok(())
 }
 
+/// A new scheduled appointment of `req`'s patient and doctor at `start`
+/// (its length checked already), its reason sealed, shaped by `kind`.
+pub(super) fn new_row(
+    st: &State,
+    who: &Caller<'_>,
+    req: &NewAppointment,
+    doctor: &UserRow,
+    kind: Option<&AppointmentType>,
+    end: Timestamp,
+    now: Timestamp,
+) -> Result<AppointmentRow> {
+    let id = Uuid::now_v7();
+    Ok(AppointmentRow {
+        id,
+        patient_id: req.patient_id,
+        doctor_id: req.doctor_id,
+        department: doctor_dept(doctor).to_owned(),
+        start: req.start,
+        end,
+        status: AppointmentStatus::Scheduled,
+        reason_sealed: st.sealer.seal(req.reason.trim(), id.as_bytes())?,
+        cancel_reason_sealed: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        created_by: who.who.user_id(),
+        type_id: kind.map(|t| t.id),
+        resource_id: None,
+        buffer_before: kind.map_or(0, |t| t.buffer_before),
+        buffer_after: kind.map_or(0, |t| t.buffer_after),
+        series_id: None,
+    })
+}
+
+/// Checks that the doctor and patient are free for `row` and books it a
+/// resource if its type needs one.
+pub(super) async fn claim_time(
+    tx: &mut (dyn Tx + '_),
+    row: &mut AppointmentRow,
+    kind: Option<&AppointmentType>,
+) -> Result<()> {
+    check_no_overlap(tx, row).await?;
+    if let Some(k) = kind.and_then(|t| t.resource_kind.as_deref()) {
+        row.resource_id = Some(pick_resource(tx, row, k).await?);
+    }
+    Ok(())
+}
+
 /// Whether a booking made a new appointment or replayed an earlier answer.
 pub enum Booked {
     New(Appointment),
@@ -554,30 +603,9 @@ pub async fn book(
     if policy::bound_by_booking_rules(who.who) {
         check_booking_rules(&mut tx, st.config.booking_rules, req.patient_id, req.start, now).await?;
     }
-    let id = Uuid::now_v7();
-    let mut row = AppointmentRow {
-        id,
-        patient_id: req.patient_id,
-        doctor_id: req.doctor_id,
-        department: doctor_dept(&doctor).to_owned(),
-        start: req.start,
-        end,
-        status: AppointmentStatus::Scheduled,
-        reason_sealed: st.sealer.seal(req.reason.trim(), id.as_bytes())?,
-        cancel_reason_sealed: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        created_by: who.who.user_id(),
-        type_id: kind.as_ref().map(|t| t.id),
-        resource_id: None,
-        buffer_before: kind.as_ref().map_or(0, |t| t.buffer_before),
-        buffer_after: kind.as_ref().map_or(0, |t| t.buffer_after),
-    };
-    check_no_overlap(&mut tx, &row).await?;
-    if let Some(k) = kind.as_ref().and_then(|t| t.resource_kind.as_deref()) {
-        row.resource_id = Some(pick_resource(&mut *tx, &row, k).await?);
-    }
+    let mut row = new_row(st, who, &req, &doctor, kind.as_ref(), end, now)?;
+    let id = row.id;
+    claim_time(&mut *tx, &mut row, kind.as_ref()).await?;
     tx.put_appointment(&row, None).await?;
     once.remember(&mut tx, id).await?;
     tx.audit(Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(id)).patient(row.patient_id));
@@ -633,7 +661,7 @@ pub async fn reschedule(
         let shape = old.type_id.map(|_| Shape::of_row(&old));
         row.end = check_bookable(st, &a, start, end, shape, now)?;
         row.start = start;
-        check_no_overlap(&mut tx, &row).await?;
+        check_no_overlap(&mut *tx, &row).await?;
         if let Some(held) = old.resource_id {
             let kind = tx.resource(held).await?.map(|r| r.kind).ok_or(Error::NotFound)?;
             row.resource_id = Some(pick_resource(&mut *tx, &row, &kind).await?);

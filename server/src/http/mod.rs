@@ -21,6 +21,7 @@ mod patients;
 mod records;
 mod representation;
 mod scheduling;
+mod series;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -432,6 +433,7 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         | CreateResource
         | GetResource
         | PatchResource => catalog::handle(st, route, req, &c).await,
+        CreateSeries | GetSeries | CancelSeries => series::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
         | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }

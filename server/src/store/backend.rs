@@ -199,6 +199,9 @@ pub trait Schedule {
     async fn hold_patient_bookings(&mut self, _patient: Uuid) -> Result<()> {
         Ok(())
     }
+    /// A series; in a write transaction, concurrent changes of it wait.
+    async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>>;
+    async fn put_series(&mut self, row: &SeriesRow) -> Result<()>;
     /// A doctor's rules and time off (empty when never set).
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability>;
     /// The same, to be changed: concurrent changes of it wait for this one.

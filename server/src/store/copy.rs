@@ -6,6 +6,7 @@
 //! says done. Logins (refresh tokens), reset tokens and idempotency answers
 //! are not copied: users log in again after the move.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use uuid::Uuid;
@@ -28,6 +29,7 @@ pub struct Counts {
     pub appointment_types: usize,
     pub resources: usize,
     pub appointments: usize,
+    pub series: usize,
     pub records: usize,
     pub record_versions: usize,
     pub audit_entries: u64,
@@ -38,7 +40,7 @@ impl fmt::Display for Counts {
         write!(
             f,
             "copied and verified: {} departments, {} users, {} patients, {} availability sets, \
-             {} appointment types, {} resources, {} appointments, {} records ({} versions), \
+             {} appointment types, {} resources, {} appointments ({} series), {} records ({} versions), \
              an audit chain of {} entries",
             self.departments,
             self.users,
@@ -47,6 +49,7 @@ impl fmt::Display for Counts {
             self.appointment_types,
             self.resources,
             self.appointments,
+            self.series,
             self.records,
             self.record_versions,
             self.audit_entries
@@ -152,6 +155,7 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         tx.commit().await?;
     }
     let mut after = None;
+    let mut series = BTreeSet::new();
     loop {
         let rows = src.appointments_in(&ApptScope::All, None, None, after.as_ref(), CHUNK).await?;
         let Some((last, _)) = rows.last() else { break };
@@ -159,7 +163,18 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         let mut tx = to.begin().await?;
         for (_, a) in &rows {
             tx.put_appointment(a, None).await?;
+            series.extend(a.series_id);
             n.appointments += 1;
+        }
+        tx.commit().await?;
+    }
+    // Every series has an occurrence, so the appointments name them all.
+    for chunk in series.into_iter().collect::<Vec<_>>().chunks(CHUNK) {
+        let mut tx = to.begin().await?;
+        for id in chunk {
+            let row = src.series(*id).await?.ok_or_else(|| other(format!("series {id} is missing")))?;
+            tx.put_series(&row).await?;
+            n.series += 1;
         }
         tx.commit().await?;
     }
@@ -208,11 +223,16 @@ pub async fn count(store: &Store) -> Result<Counts> {
         n.patients += rows.len();
     }
     let mut after = None;
+    let mut series = BTreeSet::new();
     loop {
         let rows = r.appointments_in(&ApptScope::All, None, None, after.as_ref(), CHUNK).await?;
         let Some((last, _)) = rows.last() else { break };
         after = Some(last.clone());
         n.appointments += rows.len();
+        series.extend(rows.iter().filter_map(|(_, a)| a.series_id));
+    }
+    for id in &series {
+        n.series += usize::from(r.series(*id).await?.is_some());
     }
     let mut after = None;
     loop {

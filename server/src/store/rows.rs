@@ -82,6 +82,9 @@ pub struct AppointmentRow {
     pub buffer_before: u16,
     #[serde(default)]
     pub buffer_after: u16,
+    /// The series it is an occurrence of.
+    #[serde(default)]
+    pub series_id: Option<Uuid>,
 }
 
 impl AppointmentRow {
@@ -119,6 +122,7 @@ impl AppointmentRow {
             resource_id: None,
             buffer_before: 0,
             buffer_after: 0,
+            series_id: None,
         }
     }
 }
@@ -225,6 +229,24 @@ pub struct MfaChallengeRow {
 pub struct ResetTokenRow {
     pub user_id: Uuid,
     pub expires_at: Timestamp,
+}
+
+/// A recurring appointment: what was asked and what it booked. Each
+/// occurrence is an ordinary appointment carrying the series' id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SeriesRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub department: String,
+    pub type_id: Option<Uuid>,
+    pub start: Timestamp,
+    pub rule: healthsynx_shared::SeriesRule,
+    /// The booked occurrences, in time order.
+    pub occurrences: Vec<Uuid>,
+    pub skipped: Vec<healthsynx_shared::Skipped>,
+    pub created_at: Timestamp,
+    pub created_by: Uuid,
 }
 
 /// The first answer to an idempotent request that created something.

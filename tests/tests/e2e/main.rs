@@ -15,6 +15,7 @@ mod openapi;
 mod patients;
 mod records;
 mod scheduling;
+mod series;
 mod sessions;
 mod support;
 mod types;

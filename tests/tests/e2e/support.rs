@@ -117,6 +117,7 @@ pub async fn visit_at(app: &TestApp, clinic: &Clinic, patient: Uuid, from_now: S
         resource_id: None,
         buffer_before: 0,
         buffer_after: 0,
+        series_id: None,
     };
     let mut tx = st.store.begin().await.unwrap();
     tx.put_appointment(&row, None).await.unwrap();

@@ -2,9 +2,13 @@
 //! appointment types) → free slot → patient → reason. The same flow
 //! reschedules (slot only). Screens embed it and route its results to it.
 
-use healthsynx_shared::api::{AppointmentPatch, CatalogQuery, NewAppointment, PatientQuery, SlotQuery};
+use healthsynx_shared::api::{
+    AppointmentPatch, CatalogQuery, NewAppointment, NewSeries, OnConflict, PatientQuery, SlotQuery,
+};
 use healthsynx_shared::value::Reason;
-use healthsynx_shared::{Appointment, AppointmentType, Doctor, Page, Patient, Problem, Resource, Slot};
+use healthsynx_shared::{
+    Appointment, AppointmentType, Doctor, Every, Page, Patient, Problem, Resource, Series, SeriesRule, Slot,
+};
 use jiff::SignedDuration;
 use ratatui::Frame;
 use ratatui::crossterm::event::KeyEvent;
@@ -27,7 +31,65 @@ pub enum BookingMsg {
     Slots(Uuid, Result<Vec<Slot>, Problem>),
     Patients(String, Result<Page<Patient>, Problem>),
     Done(Result<Appointment, Problem>),
+    SeriesDone(Result<Series, Problem>),
 }
+
+/// A booking made: the visit (a series' first), the room it holds, and for
+/// a series how many visits it booked and skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booked {
+    pub appointment: Appointment,
+    pub room: Option<String>,
+    pub series: Option<(usize, usize)>,
+}
+
+impl Booked {
+    /// What to add to "Booked: … on <time>": the room, the rest of a series.
+    pub fn more(&self) -> String {
+        let mut s = String::new();
+        if let Some(room) = &self.room {
+            s.push_str(&format!(", in {room}"));
+        }
+        if let Some((booked, skipped)) = self.series {
+            s.push_str(&format!(", and {} more of the series", booked.saturating_sub(1)));
+            if skipped > 0 {
+                let times = if skipped == 1 { "time was" } else { "times were" };
+                s.push_str(&format!("; {skipped} {times} taken and skipped"));
+            }
+        }
+        s
+    }
+}
+
+/// How a booking repeats: the reason step offers it to the front desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    Once,
+    Every(Every),
+}
+
+impl Repeat {
+    fn next(self) -> Self {
+        match self {
+            Repeat::Once => Repeat::Every(Every::Week),
+            Repeat::Every(Every::Week) => Repeat::Every(Every::TwoWeeks),
+            Repeat::Every(Every::TwoWeeks) => Repeat::Every(Every::Month),
+            Repeat::Every(Every::Month) => Repeat::Once,
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Repeat::Once => "once",
+            Repeat::Every(Every::Week) => "every week",
+            Repeat::Every(Every::TwoWeeks) => "every 2 weeks",
+            Repeat::Every(Every::Month) => "every month",
+        }
+    }
+}
+
+/// Visits a new series books, unless changed with ↑↓.
+const SERIES_VISITS: u16 = 6;
 
 /// What the embedding screen should do after a key or result.
 // Returned once per key or result and matched at once; boxing buys nothing.
@@ -38,9 +100,8 @@ pub enum BookingOutcome {
     /// Not one of its keys: the screen (and then the app) may use it.
     Ignored,
     Closed,
-    /// Booked or moved: the screen refreshes and closes the flow. With the
-    /// name of the room or device the visit holds, if any.
-    Done(Appointment, Option<String>),
+    /// Booked or moved: the screen refreshes and closes the flow.
+    Done(Booked),
     /// A colleague took the time first: the flow stays open on fresh
     /// slots, and the screen refreshes what it shows.
     Conflict,
@@ -100,6 +161,8 @@ pub struct BookingFlow {
     type_pick: Pick,
     /// Patients see only the types they may book online.
     online: bool,
+    /// The front desk may book a series from the reason step.
+    series: bool,
     slots: Option<Vec<Slot>>,
     slot_pick: Pick,
     /// Set when the patient is known up front (a patient booking for
@@ -115,6 +178,9 @@ pub struct BookingFlow {
     patient_pick: Pick,
     chosen_patient: Option<(Uuid, String)>,
     reason: Field,
+    /// Whether the front desk books a series: how often, how many visits.
+    repeat: Repeat,
+    visits: u16,
     busy: bool,
     error: Option<String>,
     /// One key per booking attempt, so a retried request cannot book twice.
@@ -128,6 +194,8 @@ pub enum Act {
     PickType,
     PickSlot,
     PickPatient,
+    Repeat,
+    Visits,
     Book,
     Back,
     Close,
@@ -158,7 +226,12 @@ const PATIENT: &[B] = &[
     bind(ESC, "Esc", "cancel", Act::Close).when(|s| s.patient_is_first()),
     bind(ESC, "Esc", "back", Act::Back).when(|s| !s.patient_is_first()),
 ];
-const REASON: &[B] = &[bind(ENTER, "Enter", "book", Act::Book), bind(ESC, "Esc", "back", Act::Back)];
+const REASON: &[B] = &[
+    bind(ENTER, "Enter", "book", Act::Book),
+    bind(keys::TAB, "Tab", "repeat", Act::Repeat).when(BookingFlow::may_repeat),
+    bind(keys::UP_DOWN, "↑↓", "visits", Act::Visits).when(|s| s.repeat != Repeat::Once),
+    bind(ESC, "Esc", "back", Act::Back),
+];
 /// One request at a time; Esc still closes.
 const BUSY: &[B] = &[bind(ESC, "Esc", "close", Act::Close)];
 
@@ -199,6 +272,7 @@ impl BookingFlow {
             resources: Vec::new(),
             type_pick: Pick::default(),
             online: false,
+            series: false,
             slots: None,
             slot_pick: Pick::default(),
             fixed_patient: patient,
@@ -209,6 +283,8 @@ impl BookingFlow {
             patient_pick: Pick::default(),
             chosen_patient: None,
             reason: Field::new("Reason").hint("e.g. Annual check-up"),
+            repeat: Repeat::Once,
+            visits: SERIES_VISITS,
             busy: false,
             error: None,
             idempotency_key: Uuid::now_v7().to_string(),
@@ -250,6 +326,17 @@ impl BookingFlow {
     pub fn online(mut self) -> Self {
         self.online = true;
         self
+    }
+
+    /// The front desk: the reason step may repeat the booking as a series.
+    pub fn with_series(mut self) -> Self {
+        self.series = true;
+        self
+    }
+
+    /// Series are booked by the front desk, and not when moving.
+    fn may_repeat(&self) -> bool {
+        self.series && self.moving.is_none()
     }
 
     /// Whether this flow moves an existing appointment.
@@ -385,6 +472,11 @@ impl BookingFlow {
                 self.error = Some("Still searching…".into());
             }
             Act::PickPatient => self.pick_patient(),
+            Act::Repeat => self.repeat = self.repeat.next(),
+            Act::Visits => {
+                let more = keys::is_up(&key);
+                self.visits = if more { (self.visits + 1).min(52) } else { (self.visits - 1).max(2) };
+            }
             Act::Book => self.submit(ctx),
             Act::Back => {
                 self.step = match self.step {
@@ -437,9 +529,18 @@ impl BookingFlow {
         };
         // A type sets the length itself.
         let type_id = self.visit_type().map(|t| t.id);
+        let key = self.idempotency_key.clone();
+        if let Repeat::Every(every) = self.repeat {
+            let rule = SeriesRule { every, count: Some(self.visits), until: None };
+            let (start, on_conflict) = (slot.start, OnConflict::Skip);
+            let new = NewSeries { patient_id, doctor_id: doctor, type_id, start, rule, reason, on_conflict };
+            ctx.spawn("booking the series", async move { client.create_series(&new).await }, |r| {
+                Msg::new(BookingMsg::SeriesDone(r))
+            });
+            return;
+        }
         let end = if type_id.is_some() { None } else { Some(slot.end) };
         let new = NewAppointment { patient_id, doctor_id: doctor, start: slot.start, end, reason, type_id };
-        let key = self.idempotency_key.clone();
         ctx.spawn("booking", async move { client.book(&new, Some(&key)).await }, |r| Msg::new(BookingMsg::Done(r)));
     }
 
@@ -486,17 +587,29 @@ impl BookingFlow {
                 Err(p) => self.error = Some(format!("Search failed: {}", explain(&p))),
             },
             BookingMsg::Patients(..) => {}
-            BookingMsg::Done(r) => return self.done(r, ctx),
+            BookingMsg::Done(r) => return self.done(r.map(|a| (a, None)), ctx),
+            BookingMsg::SeriesDone(r) => {
+                let first = r.map(|s| {
+                    let counts = (s.occurrences.len(), s.skipped.len());
+                    (s.occurrences.into_iter().next(), counts)
+                });
+                let first = match first {
+                    Ok((Some(a), counts)) => Ok((a, Some(counts))),
+                    Ok((None, _)) => Err(Problem::new(409, "no visit of the series could be booked")),
+                    Err(p) => Err(p),
+                };
+                return self.done(first, ctx);
+            }
         }
         BookingOutcome::Open
     }
 
-    fn done(&mut self, r: Result<Appointment, Problem>, ctx: &mut Ctx) -> BookingOutcome {
+    fn done(&mut self, r: Result<(Appointment, Option<(usize, usize)>), Problem>, ctx: &mut Ctx) -> BookingOutcome {
         self.busy = false;
         match r {
-            Ok(a) => {
-                let room = self.resource_name(&a);
-                BookingOutcome::Done(a, room)
+            Ok((appointment, series)) => {
+                let room = self.resource_name(&appointment);
+                BookingOutcome::Done(Booked { appointment, room, series })
             }
             Err(p) if p.status == 409 || p.status == 412 => {
                 let what = if self.moving.is_some() { "moved or booked" } else { "booked" };
@@ -566,11 +679,19 @@ impl BookingFlow {
                 ui::draw_list(f, list, "4 · Patient", rows, self.patient_pick, t, true);
             }
             Step::Reason => {
-                let lines = vec![
-                    self.reason.line(t, true, 6),
-                    Line::raw(""),
-                    Line::from(Span::styled("Enter books the appointment.", t.dim())),
-                ];
+                let mut lines = vec![self.reason.line(t, true, 6), Line::raw("")];
+                if self.may_repeat() {
+                    let how = match self.repeat {
+                        Repeat::Once => "once (Tab: repeat every week, 2 weeks, month)".to_owned(),
+                        r => {
+                            format!("{}, {} visits (↑↓ more or fewer; times taken are skipped)", r.words(), self.visits)
+                        }
+                    };
+                    lines.push(Line::from(format!("Repeat: {how}")));
+                    lines.push(Line::raw(""));
+                }
+                let what = if self.repeat == Repeat::Once { "the appointment" } else { "the series" };
+                lines.push(Line::from(Span::styled(format!("Enter books {what}."), t.dim())));
                 f.render_widget(Paragraph::new(lines).block(ui::block("5 · Reason for the visit", t)), body);
             }
         }

@@ -347,8 +347,10 @@ impl Doctor {
         match out {
             BookingOutcome::Ignored => return Handled::Ignored,
             BookingOutcome::Closed => self.sub = Sub::Calendar,
-            BookingOutcome::Done(a, _) => {
-                ctx.info(format!("Follow-up booked: {} on {}.", a.patient_name, time::day_hm(a.start, ctx.tz)));
+            BookingOutcome::Done(booked) => {
+                let a = &booked.appointment;
+                let (who, when, more) = (&a.patient_name, time::day_hm(a.start, ctx.tz), booked.more());
+                ctx.info(format!("Follow-up booked: {who} on {when}{more}."));
                 self.sub = Sub::Calendar;
                 self.reload(ctx);
             }

@@ -243,17 +243,19 @@ impl BookingHost for FrontDesk {
             BookingOutcome::Open => {}
             BookingOutcome::Closed => self.modal = Modal::None,
             BookingOutcome::Conflict => self.reload(ctx),
-            BookingOutcome::Done(a, room) => {
+            BookingOutcome::Done(booked) => {
                 let moved = matches!(&self.modal, Modal::Booking(f) if f.is_move());
                 self.modal = Modal::None;
+                let a = &booked.appointment;
                 ctx.info(format!(
                     "{}: {} with {} on {}{}.",
                     if moved { "Moved" } else { "Booked" },
                     a.patient_name,
                     a.doctor_name,
                     time::day_hm(a.start, ctx.tz),
-                    room.map(|r| format!(", in {r}")).unwrap_or_default()
+                    booked.more()
                 ));
+                let a = a.clone();
                 self.show(&a, ctx);
             }
         }
@@ -520,7 +522,7 @@ impl FrontDesk {
         let doctor = self.columns.get(self.col).map(|c| c.doctor.clone());
         match (self.cell(self.col, self.row), doctor) {
             (Cell::Free(slot, _), Some(doctor)) => {
-                self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(doctor, slot, ctx)));
+                self.modal = Modal::Booking(Box::new(BookingFlow::at_slot(doctor, slot, ctx).with_series()));
             }
             _ => self.start_booking(None),
         }
@@ -531,7 +533,7 @@ impl FrontDesk {
             return;
         }
         let pre = self.columns.get(self.col).map(|c| c.doctor.id);
-        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), pre, patient)));
+        self.modal = Modal::Booking(Box::new(BookingFlow::new(self.doctors.clone(), pre, patient).with_series()));
     }
 
     /// Check-in, no-show: one call on the selected appointment.
@@ -657,6 +659,11 @@ impl FrontDesk {
         for c in &columns {
             rows.extend(c.appts.iter().map(|a| a.start));
             rows.extend(c.free.iter().map(|s| s.start));
+            // A buffer gets a row where it starts, so its shading shows.
+            for a in c.appts.iter().filter(|a| a.status.holds_time()) {
+                rows.extend((a.buffer_before > 0).then(|| a.busy().0));
+                rows.extend((a.buffer_after > 0).then_some(a.end));
+            }
         }
         self.rows = rows.into_iter().collect();
         self.columns = columns;

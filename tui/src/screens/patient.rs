@@ -142,11 +142,12 @@ impl BookingHost for PatientHome {
             BookingOutcome::Ignored => return Handled::Ignored,
             BookingOutcome::Open | BookingOutcome::Conflict => {}
             BookingOutcome::Closed => self.modal = Modal::None,
-            BookingOutcome::Done(a, room) => {
+            BookingOutcome::Done(booked) => {
                 self.modal = Modal::None;
                 self.tab = Tab::Upcoming;
-                let room = room.map(|r| format!(", in {r}")).unwrap_or_default();
-                ctx.info(format!("Booked with {} on {}{room}.", a.doctor_name, time::day_hm(a.start, ctx.tz)));
+                let a = &booked.appointment;
+                let (doctor, when, more) = (&a.doctor_name, time::day_hm(a.start, ctx.tz), booked.more());
+                ctx.info(format!("Booked with {doctor} on {when}{more}."));
                 self.reload(ctx);
             }
         }

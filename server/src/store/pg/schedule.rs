@@ -13,11 +13,11 @@ use healthsynx_shared::{AppointmentStatus, Availability};
 use super::{PgTx, db_error, doc, limit_of, time_after, time_cursor};
 use crate::scope::ApptScope;
 use crate::store::backend::{Rows, Schedule};
-use crate::store::{AppointmentRow, Cursor, Result, StoreError};
+use crate::store::{AppointmentRow, Cursor, Result, SeriesRow, StoreError};
 
 const COLUMNS: &str = "id, patient_id, doctor_id, department, start_at, end_at, status, reason_sealed, \
                        cancel_reason_sealed, version, created_at, updated_at, created_by, type_id, resource_id, \
-                       busy_start, busy_end";
+                       busy_start, busy_end, series_id";
 
 /// Minutes between two instants, as a stored buffer.
 fn minutes_between(from: Timestamp, to: Timestamp) -> Result<u16> {
@@ -45,6 +45,7 @@ fn appointment_of(r: &Row) -> Result<AppointmentRow> {
         resource_id: r.get(14),
         buffer_before: minutes_between(r.get(15), start)?,
         buffer_after: minutes_between(end, r.get(16))?,
+        series_id: r.get(17),
     })
 }
 
@@ -106,7 +107,7 @@ impl Schedule for PgTx<'_> {
         let version = a.version as i64;
         let status = a.status.as_str();
         let (busy_start, busy_end) = a.busy();
-        let row: [&(dyn ToSql + Sync); 17] = [
+        let row: [&(dyn ToSql + Sync); 18] = [
             &a.id,
             &a.patient_id,
             &a.doctor_id,
@@ -124,6 +125,7 @@ impl Schedule for PgTx<'_> {
             &a.resource_id,
             &busy_start,
             &busy_end,
+            &a.series_id,
         ];
         // The doctor's, the patient's and the resource's exclusion checks
         // would otherwise wait on each other across two bookings (a
@@ -142,11 +144,11 @@ impl Schedule for PgTx<'_> {
             take_locks,
             &format!(
                 "INSERT INTO appointments ({COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  ON CONFLICT (id) DO UPDATE SET patient_id = $2, doctor_id = $3, department = $4, start_at = $5,
                  end_at = $6, status = $7, reason_sealed = $8, cancel_reason_sealed = $9, version = $10,
                  created_at = $11, updated_at = $12, created_by = $13, type_id = $14, resource_id = $15,
-                 busy_start = $16, busy_end = $17"
+                 busy_start = $16, busy_end = $17, series_id = $18"
             ),
             &row,
         )
@@ -179,6 +181,20 @@ impl Schedule for PgTx<'_> {
         // Its own key space (2): the overlap locks (1) are taken in doctor–patient order.
         let key = patient.to_string();
         self.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 2))", &[&key]).await.map(drop)
+    }
+
+    async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>> {
+        let sql = format!("SELECT doc FROM series WHERE id = $1{}", self.lock());
+        self.query_opt(&sql, &[&id]).await?.map(|r| doc(&r, "doc")).transpose()
+    }
+
+    async fn put_series(&mut self, row: &SeriesRow) -> Result<()> {
+        self.execute(
+            "INSERT INTO series (id, doc) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET doc = $2",
+            &[&row.id, &Json(row)],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
@@ -228,13 +244,14 @@ pub(super) async fn bulk_insert(client: &mut Object, rows: &[AppointmentRow]) ->
         let resources: Vec<Option<Uuid>> = chunk.iter().map(|a| a.resource_id).collect();
         let busy_starts: Vec<Timestamp> = chunk.iter().map(|a| a.busy().0).collect();
         let busy_ends: Vec<Timestamp> = chunk.iter().map(|a| a.busy().1).collect();
+        let series: Vec<Option<Uuid>> = chunk.iter().map(|a| a.series_id).collect();
         client
             .execute(
                 &format!(
                     "INSERT INTO appointments ({COLUMNS}) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[],
                      $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[], $9::text[],
                      $10::bigint[], $11::timestamptz[], $12::timestamptz[], $13::uuid[], $14::uuid[], $15::uuid[],
-                     $16::timestamptz[], $17::timestamptz[])"
+                     $16::timestamptz[], $17::timestamptz[], $18::uuid[])"
                 ),
                 &[
                     &ids,
@@ -254,6 +271,7 @@ pub(super) async fn bulk_insert(client: &mut Object, rows: &[AppointmentRow]) ->
                     &resources,
                     &busy_starts,
                     &busy_ends,
+                    &series,
                 ],
             )
             .await

@@ -1,6 +1,6 @@
 -- Health Synx schema v4: appointment types, resources (rooms, equipment),
--- and the busy time around a visit (its buffers), which the doctor and
--- the resource may not spend twice.
+-- the busy time around a visit (its buffers), which the doctor and the
+-- resource may not spend twice, and recurring series.
 
 CREATE TABLE appointment_types (
     id uuid PRIMARY KEY,
@@ -23,7 +23,8 @@ ALTER TABLE appointments
     ADD COLUMN type_id uuid,
     ADD COLUMN resource_id uuid,
     ADD COLUMN busy_start timestamptz,
-    ADD COLUMN busy_end timestamptz;
+    ADD COLUMN busy_end timestamptz,
+    ADD COLUMN series_id uuid;
 UPDATE appointments SET busy_start = start_at, busy_end = end_at;
 ALTER TABLE appointments ALTER COLUMN busy_start SET NOT NULL, ALTER COLUMN busy_end SET NOT NULL;
 
@@ -36,3 +37,8 @@ ALTER TABLE appointments ADD CONSTRAINT appointments_resource_no_overlap
     EXCLUDE USING gist (resource_id WITH =, tstzrange(busy_start, busy_end) WITH &&)
     WHERE (status <> 'cancelled' AND resource_id IS NOT NULL);
 CREATE INDEX appointments_by_resource ON appointments (resource_id, start_at, id) WHERE resource_id IS NOT NULL;
+
+CREATE TABLE series (
+    id uuid PRIMARY KEY,
+    doc jsonb NOT NULL
+);

@@ -13,8 +13,9 @@
 //! u32 length ‖ UTF-8).
 //!
 //! Layout v2 (written since appointment types): `0x02`, the v1 fields, then
-//! `flags` (u8: 1 type, 2 resource), `type_id` and `resource_id` (16 bytes
-//! each, when flagged), `buffer_before ‖ buffer_after` (u16 minutes each).
+//! `flags` (u8: 1 type, 2 resource, 4 series), `type_id`, `resource_id` and
+//! `series_id` (16 bytes each, when flagged), `buffer_before ‖ buffer_after`
+//! (u16 minutes each).
 //! Rows written before v1 are JSON; they and v1 rows still read.
 
 use jiff::Timestamp;
@@ -28,6 +29,7 @@ const V1: u8 = 1;
 const V2: u8 = 2;
 const HAS_TYPE: u8 = 1;
 const HAS_RESOURCE: u8 = 2;
+const HAS_SERIES: u8 = 4;
 
 const STATUSES: [AppointmentStatus; 5] = [
     AppointmentStatus::Scheduled,
@@ -60,9 +62,11 @@ pub fn encode_appointment(row: &AppointmentRow) -> Vec<u8> {
         }
         None => out.push(0),
     }
-    let flags = u8::from(row.type_id.is_some()) * HAS_TYPE + u8::from(row.resource_id.is_some()) * HAS_RESOURCE;
+    let flags = u8::from(row.type_id.is_some()) * HAS_TYPE
+        + u8::from(row.resource_id.is_some()) * HAS_RESOURCE
+        + u8::from(row.series_id.is_some()) * HAS_SERIES;
     out.push(flags);
-    for id in [row.type_id, row.resource_id].into_iter().flatten() {
+    for id in [row.type_id, row.resource_id, row.series_id].into_iter().flatten() {
         out.extend_from_slice(id.as_bytes());
     }
     out.extend_from_slice(&row.buffer_before.to_be_bytes());
@@ -138,10 +142,11 @@ impl Reader<'_> {
             1 => Some(self.long_text()?),
             _ => return None,
         };
-        let (mut type_id, mut resource_id, mut buffer_before, mut buffer_after) = (None, None, 0, 0);
+        let (mut type_id, mut resource_id, mut series_id, mut buffer_before, mut buffer_after) =
+            (None, None, None, 0, 0);
         if v2 {
             let flags = self.array::<1>()?[0];
-            if flags & !(HAS_TYPE | HAS_RESOURCE) != 0 {
+            if flags & !(HAS_TYPE | HAS_RESOURCE | HAS_SERIES) != 0 {
                 return None;
             }
             if flags & HAS_TYPE != 0 {
@@ -149,6 +154,9 @@ impl Reader<'_> {
             }
             if flags & HAS_RESOURCE != 0 {
                 resource_id = Some(self.id()?);
+            }
+            if flags & HAS_SERIES != 0 {
+                series_id = Some(self.id()?);
             }
             buffer_before = u16::from_be_bytes(self.array()?);
             buffer_after = u16::from_be_bytes(self.array()?);
@@ -174,6 +182,7 @@ impl Reader<'_> {
             resource_id,
             buffer_before,
             buffer_after,
+            series_id,
         })
     }
 }
@@ -202,6 +211,7 @@ mod tests {
             resource_id: None,
             buffer_before: 0,
             buffer_after: 0,
+            series_id: None,
         }
     }
 
@@ -211,6 +221,7 @@ mod tests {
             resource_id: Some(Uuid::from_u128(6)),
             buffer_before: 10,
             buffer_after: 120,
+            series_id: Some(Uuid::from_u128(7)),
             ..row(cancel)
         }
     }

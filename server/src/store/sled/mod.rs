@@ -89,9 +89,10 @@ pub enum T {
     Resources,
     /// `resource ‖ start ‖ id` → the doctor id, like the patient index.
     ApptByResource,
+    Series,
 }
 
-const TREES: [(T, &str); 33] = [
+const TREES: [(T, &str); 34] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -125,6 +126,7 @@ const TREES: [(T, &str); 33] = [
     (T::AppointmentTypes, "appointment_types"),
     (T::Resources, "resources"),
     (T::ApptByResource, "appt_by_resource"),
+    (T::Series, "series"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;

@@ -19,7 +19,7 @@ use super::patients::count_care;
 use super::{Changes, Sled, SledTx, T, codec, corrupt, keys};
 use crate::scope::ApptScope;
 use crate::store::backend::{Rows, Schedule};
-use crate::store::{AppointmentRow, Cursor, Result};
+use crate::store::{AppointmentRow, Cursor, Result, SeriesRow};
 
 fn index_keys(a: &AppointmentRow) -> Vec<(T, Vec<u8>)> {
     let mut keys = vec![
@@ -245,6 +245,14 @@ impl Schedule for SledTx<'_> {
         self.s.scan_appointments(scope, from, to, after, limit)
     }
 
+    async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>> {
+        self.s.get_json(T::Series, id.as_bytes())
+    }
+
+    async fn put_series(&mut self, row: &SeriesRow) -> Result<()> {
+        self.changes.put_json(T::Series, row.id.as_bytes(), row)
+    }
+
     async fn availability(&mut self, doctor: Uuid) -> Result<Availability> {
         Ok(self.s.get_json(T::Availability, doctor.as_bytes())?.unwrap_or_default())
     }
@@ -292,6 +300,7 @@ mod tests {
             resource_id: None,
             buffer_before: 0,
             buffer_after: 0,
+            series_id: None,
         };
         // Layout 1: the whole row by id and in the doctor index, empty
         // patient and department entries.

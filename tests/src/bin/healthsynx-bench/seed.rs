@@ -96,8 +96,9 @@ pub struct Clinic {
     pub room_types: Vec<Uuid>,
 }
 
-/// Rooms per department: fewer than its doctors (17), as in a real clinic.
-pub const ROOMS_PER_DEPT: usize = 12;
+/// Rooms per department: one for each of its doctors (17), so a booking
+/// searches them for a free one and none is refused for want of a room.
+pub const ROOMS_PER_DEPT: usize = 17;
 
 fn email_desk(i: usize) -> String {
     format!("desk{i}@bench.test")
@@ -268,6 +269,7 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
                     resource_id: None,
                     buffer_before: 0,
                     buffer_after: 0,
+                    series_id: None,
                 });
                 made += 1;
                 if (made - in_week) as usize > fullest_week.2 {
