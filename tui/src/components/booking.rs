@@ -649,7 +649,7 @@ impl BookingFlow {
             Step::Type => match &self.types {
                 None => f.render_widget(Paragraph::new(Span::styled("Loading kinds of visit…", t.dim())), body),
                 Some(types) => {
-                    let mut rows = vec![Line::from(format!("{:<24} one slot", "Standard visit"))];
+                    let mut rows = vec![Line::from(format!("{:<20} one slot", "Standard visit"))];
                     rows.extend(types.iter().map(|ty| Line::from(type_line(ty))));
                     ui::draw_list(f, body, "2 · Kind of visit", rows, self.type_pick, t, true);
                 }
@@ -718,7 +718,7 @@ impl BookingFlow {
         };
         let mut lines = vec![Line::from(format!("Doctor: {doctor}   When: {when}   Patient: {who}"))];
         if let Some(ty) = self.visit_type().filter(|_| self.step != Step::Type) {
-            lines.push(Line::from(Span::styled(format!("Visit: {}", type_line(ty)), v.theme.dim())));
+            lines.push(Line::from(Span::styled(format!("Visit: {} · {}", ty.name, type_details(ty)), v.theme.dim())));
         }
         if let Some(a) = &self.moving {
             lines.push(Line::from(Span::styled(format!("Now at {}", time::day_hm(a.start, v.tz)), v.theme.dim())));
@@ -727,9 +727,9 @@ impl BookingFlow {
     }
 }
 
-/// A visit type as the flow lists it: name, length, buffers, what it books, price.
-fn type_line(t: &AppointmentType) -> String {
-    let mut s = format!("{:<24} {} min", ui::fit(&t.name, 24), t.minutes);
+/// What a visit type takes and costs: length, buffers, resource, price.
+fn type_details(t: &AppointmentType) -> String {
+    let mut s = format!("{} min", t.minutes);
     if t.buffer_before + t.buffer_after > 0 {
         s.push_str(&format!(" +{}/{}", t.buffer_before, t.buffer_after));
     }
@@ -739,4 +739,9 @@ fn type_line(t: &AppointmentType) -> String {
     let (major, minor) = (t.price.amount / 100, t.price.amount % 100);
     s.push_str(&format!(" · {major}.{minor:02} {}", t.price.currency));
     s
+}
+
+/// A visit type as the flow lists it.
+fn type_line(t: &AppointmentType) -> String {
+    format!("{:<20} {}", ui::fit(&t.name, 20), type_details(t))
 }
