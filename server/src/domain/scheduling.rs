@@ -23,7 +23,7 @@ use crate::config::BookingRules;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts, CareFacts, Principal, Reach};
 use crate::scope::ApptScope;
-use crate::store::{AppointmentRow, MAX_APPOINTMENT_HOURS, Tx, Txn, UserRow, longest_held, max_buffer};
+use crate::store::{AppointmentRow, MAX_APPOINTMENT_HOURS, Tx, Txn, UserRow, longest_busy, longest_held, max_buffer};
 
 /// Longest range a slot search or calendar may cover.
 pub const MAX_RANGE_DAYS: i64 = 31;
@@ -290,13 +290,15 @@ pub async fn free_slots(
     let first = local_date(tz, from).yesterday().unwrap_or(local_date(tz, from));
     let last = local_date(tz, to).tomorrow().unwrap_or(local_date(tz, to));
     let booked = busy_in(&mut *tx, &ApptScope::Doctor(doctor), from, to).await?;
-    let mut rooms = Vec::new();
+    // Each resource of the type's kind: the busy spans of its visits.
+    let mut rooms: Vec<Vec<(Timestamp, Timestamp)>> = Vec::new();
     if let Some(t) = kind
         && let Some(k) = &t.resource_kind
     {
-        for r in resources_for(&mut *tx, &t.department, k).await? {
-            rooms.push(busy_in(&mut *tx, &ApptScope::Resource(r), from, to).await?);
-        }
+        let ids = resources_for(&mut *tx, &t.department, k).await?;
+        let held = tx.appointments_of_resources(&ids, from - longest_busy(), to + max_buffer()).await?;
+        let live = |id: Uuid| held.iter().filter(move |a| a.resource_id == Some(id) && a.status.holds_time());
+        rooms = ids.iter().map(|id| live(*id).map(AppointmentRow::busy).collect()).collect();
     }
     let clear = |spans: &[(Timestamp, Timestamp)], (b0, b1): (Timestamp, Timestamp)| {
         !spans.iter().any(|(s0, s1)| overlaps(b0, b1, *s0, *s1))
@@ -426,13 +428,19 @@ async fn pick_resource(tx: &mut (dyn Tx + '_), row: &AppointmentRow, kind: &str)
     if let Some(held) = row.resource_id {
         candidates.sort_by_key(|r| *r != held);
     }
+    // One read for all of them: the visits that could reach into this one's busy time.
     let (start, end) = row.busy();
-    for r in candidates {
-        if tx.overlapping(&ApptScope::Resource(r), start, end, Some(row.id)).await?.is_empty() {
-            return Ok(r);
-        }
-    }
-    Err(Error::Conflict(format!("no {kind} is free at that time")))
+    let near = tx.appointments_of_resources(&candidates, start - longest_busy(), end + max_buffer()).await?;
+    let taken = |r: Uuid| {
+        near.iter().any(|a| {
+            let (s, e) = a.busy();
+            a.resource_id == Some(r) && a.id != row.id && a.status.holds_time() && s < end && start < e
+        })
+    };
+    candidates
+        .into_iter()
+        .find(|r| !taken(*r))
+        .ok_or_else(|| Error::Conflict(format!("no {kind} is free at that time")))
 }
 
 // ---- appointments ----

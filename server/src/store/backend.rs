@@ -192,6 +192,21 @@ pub trait Schedule {
             })
             .collect())
     }
+    /// Appointments holding any of `resources` that start in `[from, to)`
+    /// (a type's rooms at once: one read where a backend can).
+    async fn appointments_of_resources(
+        &mut self,
+        resources: &[Uuid],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AppointmentRow>> {
+        let mut out = Vec::new();
+        for r in resources {
+            let rows = self.appointments_in(&ApptScope::Resource(*r), Some(from), Some(to), None, usize::MAX).await?;
+            out.extend(rows.into_iter().map(|(_, a)| a));
+        }
+        Ok(out)
+    }
     /// Makes other transactions that call this for `patient` wait until
     /// this one ends, so what they count of the patient's appointments
     /// includes this one's booking. The embedded store runs one write

@@ -104,8 +104,13 @@ pub fn longest_held(scope: &crate::scope::ApptScope) -> jiff::SignedDuration {
     let visit = jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS);
     match scope {
         crate::scope::ApptScope::Patient(_) => visit,
-        _ => visit + max_buffer(),
+        _ => longest_busy(),
     }
+}
+
+/// [`longest_held`] for a doctor or a resource: a visit and its buffer.
+pub fn longest_busy() -> jiff::SignedDuration {
+    jiff::SignedDuration::from_hours(MAX_APPOINTMENT_HOURS) + max_buffer()
 }
 
 /// The cache of encoded appointments, MiB (`HEALTHSYNX_VIEW_CACHE_MB`): a

@@ -177,6 +177,19 @@ impl Schedule for PgTx<'_> {
         Ok(rows.into_iter().map(|a| (time_cursor(a.start, a.id), a)).collect())
     }
 
+    async fn appointments_of_resources(
+        &mut self,
+        resources: &[Uuid],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<AppointmentRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM appointments WHERE resource_id = ANY($1) AND start_at >= $2 AND start_at < $3 \
+             ORDER BY start_at, id"
+        );
+        self.query(&sql, &[&resources, &from, &to]).await?.iter().map(appointment_of).collect()
+    }
+
     async fn hold_patient_bookings(&mut self, patient: Uuid) -> Result<()> {
         // Its own key space (2): the overlap locks (1) are taken in doctor–patient order.
         let key = patient.to_string();
