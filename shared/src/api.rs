@@ -98,6 +98,12 @@ pub enum RouteId {
     CreateSeries,
     GetSeries,
     CancelSeries,
+    CreateWaitlistEntry,
+    ListWaitlist,
+    DeleteWaitlistEntry,
+    ListOffers,
+    AcceptOffer,
+    DeclineOffer,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -208,6 +214,13 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::CreateSeries, "POST", "/api/series", Bearer),
     route(RouteId::GetSeries, "GET", "/api/series/{id}", Bearer),
     route(RouteId::CancelSeries, "POST", "/api/series/{id}/cancel", Bearer),
+    // ---- waitlist and its offers ----
+    route(RouteId::CreateWaitlistEntry, "POST", "/api/waitlist", Bearer),
+    route(RouteId::ListWaitlist, "GET", "/api/waitlist", Bearer),
+    route(RouteId::DeleteWaitlistEntry, "DELETE", "/api/waitlist/{id}", Bearer),
+    route(RouteId::ListOffers, "GET", "/api/offers", Bearer),
+    route(RouteId::AcceptOffer, "POST", "/api/offers/{id}/accept", Bearer),
+    route(RouteId::DeclineOffer, "POST", "/api/offers/{id}/decline", Bearer),
 ];
 
 impl RouteId {
@@ -668,6 +681,36 @@ pub struct SeriesCancel {
     pub from: Option<Timestamp>,
     #[serde(default)]
     pub reason: Reason,
+}
+
+// ---- waitlist ----
+
+/// `POST /api/waitlist`: a doctor, or any doctor of a department (a type
+/// names its department too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWaitlistEntry {
+    pub patient_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_id: Option<Uuid>,
+    pub earliest: Timestamp,
+    pub latest: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<Reason>,
+}
+
+/// `GET /api/waitlist?doctor_id=&department=`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitlistQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doctor_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub department: Option<String>,
 }
 
 // ---- appointment types and resources ----

@@ -404,6 +404,38 @@ impl Client {
         self.send(RouteId::CancelSeries, &[id], Some(cancel)).await
     }
 
+    // ---- waitlist ----
+
+    /// `POST /api/waitlist`
+    pub async fn join_waitlist(&self, new: &NewWaitlistEntry) -> Result<WaitlistEntry> {
+        self.send(RouteId::CreateWaitlistEntry, &[], Some(new)).await
+    }
+
+    /// `GET /api/waitlist?doctor_id=&department=`: live entries, oldest first.
+    pub async fn waitlist(&self, q: &WaitlistQuery) -> Result<Vec<WaitlistEntry>> {
+        self.get(RouteId::ListWaitlist, &[], q).await
+    }
+
+    /// `DELETE /api/waitlist/{id}` (withdraws its open offer).
+    pub async fn leave_waitlist(&self, id: Uuid) -> Result<()> {
+        self.send_empty(RouteId::DeleteWaitlistEntry, &[id], None::<&()>).await
+    }
+
+    /// `GET /api/offers`: open offers, soonest to expire first.
+    pub async fn offers(&self) -> Result<Vec<Offer>> {
+        self.get(RouteId::ListOffers, &[], &()).await
+    }
+
+    /// `POST /api/offers/{id}/accept`: books the held time.
+    pub async fn accept_offer(&self, id: Uuid) -> Result<Appointment> {
+        self.send(RouteId::AcceptOffer, &[id], None::<&()>).await
+    }
+
+    /// `POST /api/offers/{id}/decline`: passes the time on.
+    pub async fn decline_offer(&self, id: Uuid) -> Result<Offer> {
+        self.send(RouteId::DeclineOffer, &[id], None::<&()>).await
+    }
+
     // ---- appointment types and resources ----
 
     /// `GET /api/appointment-types?department=`

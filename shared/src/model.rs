@@ -139,6 +139,8 @@ pub struct Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AppointmentStatus {
+    /// Held for a waitlist offer: busy for everyone, booked once accepted.
+    Held,
     Scheduled,
     CheckedIn,
     Completed,
@@ -150,6 +152,7 @@ impl AppointmentStatus {
     /// The wire name, as in `"checked_in"`.
     pub fn as_str(self) -> &'static str {
         match self {
+            AppointmentStatus::Held => "held",
             AppointmentStatus::Scheduled => "scheduled",
             AppointmentStatus::CheckedIn => "checked_in",
             AppointmentStatus::Completed => "completed",
@@ -162,13 +165,19 @@ impl AppointmentStatus {
     pub fn holds_time(self) -> bool {
         self != AppointmentStatus::Cancelled
     }
+
+    /// Whether it puts the patient in the doctor's care: a held time is
+    /// only an offer, so it does not.
+    pub fn grants_care(self) -> bool {
+        !matches!(self, AppointmentStatus::Cancelled | AppointmentStatus::Held)
+    }
 }
 
 impl std::str::FromStr for AppointmentStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         use AppointmentStatus::*;
-        [Scheduled, CheckedIn, Completed, Cancelled, NoShow]
+        [Held, Scheduled, CheckedIn, Completed, Cancelled, NoShow]
             .into_iter()
             .find(|st| st.as_str() == s)
             .ok_or_else(|| format!("unknown status `{s}`"))
@@ -264,6 +273,72 @@ pub struct Series {
     pub rule: SeriesRule,
     pub occurrences: Vec<Appointment>,
     pub skipped: Vec<Skipped>,
+    pub created_at: Timestamp,
+}
+
+/// Where a waitlist entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitlistStatus {
+    /// Waiting for a matching time to free up.
+    Waiting,
+    /// Holding an open offer.
+    Offered,
+    /// An offer was accepted: the entry is done.
+    Booked,
+    /// Taken off the waitlist.
+    Removed,
+}
+
+/// A patient waiting for a time with a doctor (or any doctor of a
+/// department) between `earliest` and `latest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WaitlistEntry {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub doctor_id: Option<Uuid>,
+    pub department: String,
+    pub type_id: Option<Uuid>,
+    pub earliest: Timestamp,
+    pub latest: Timestamp,
+    pub note: Option<String>,
+    pub status: WaitlistStatus,
+    /// The open offer it holds, while `status` is `offered`.
+    pub offer_id: Option<Uuid>,
+    pub created_at: Timestamp,
+}
+
+/// Where an offer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferStatus {
+    Open,
+    Accepted,
+    Declined,
+    Expired,
+    /// Its waitlist entry was removed.
+    Withdrawn,
+}
+
+/// A freed time held for one waitlist entry until `expires_at`: the held
+/// appointment (`appointment_id`, status `held`) is busy for everyone else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub id: Uuid,
+    pub waitlist_id: Uuid,
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub doctor_id: Uuid,
+    pub doctor_name: String,
+    pub department: String,
+    pub type_id: Option<Uuid>,
+    pub resource_id: Option<Uuid>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub expires_at: Timestamp,
+    pub status: OfferStatus,
     pub created_at: Timestamp,
 }
 
