@@ -231,6 +231,9 @@ pub struct SettingArgs {
     /// Check-in opens this many minutes before the start.
     #[arg(long, env = "HEALTHSYNX_CHECKIN_EARLY_MINUTES", default_value_t = 120)]
     pub checkin_early_minutes: u64,
+    /// Minutes a waitlist offer holds its time for the patient.
+    #[arg(long, env = "HEALTHSYNX_OFFER_MINUTES", default_value_t = 30)]
+    pub offer_minutes: u64,
     /// Minutes a break-glass (emergency access) grant lasts.
     #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
     pub break_glass_minutes: u64,
@@ -412,6 +415,11 @@ pub struct Config {
     pub checkin_early: jiff::SignedDuration,
     /// What binds patients booking online (staff are not bound).
     pub booking_rules: BookingRules,
+    /// How long a waitlist offer holds its time.
+    pub offer_hold: jiff::SignedDuration,
+    /// How often the waitlist looks for expired offers and freed time
+    /// even when nothing in this process freed any.
+    pub waitlist_tick: std::time::Duration,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
     /// `HEALTHSYNX_PUBLIC_URL`, without a trailing slash.
@@ -463,6 +471,8 @@ impl Config {
             cancel_hours: 24,
             checkin_early: jiff::SignedDuration::from_mins(120),
             booking_rules: BookingRules::default(),
+            offer_hold: jiff::SignedDuration::from_mins(30),
+            waitlist_tick: std::time::Duration::from_secs(5),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
             public_url: None,
             cors_origins: vec!["http://localhost:3000".into()],
@@ -505,6 +515,10 @@ impl Config {
             horizon_days: s.booking_horizon_days,
             max_open: s.max_open_per_patient,
         };
+        if s.offer_minutes == 0 || s.offer_minutes > 24 * 60 {
+            bail!("HEALTHSYNX_OFFER_MINUTES must be between 1 and 1440");
+        }
+        self.offer_hold = jiff::SignedDuration::from_mins(s.offer_minutes as i64);
         if s.break_glass_minutes == 0 || s.break_glass_minutes > 24 * 60 {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }

@@ -99,12 +99,36 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
             Err(e) => tracing::error!(error = %e, "sweeping expired rows failed"),
         }
     });
+    waitlist_rounds(&state);
     let (tx, rx) = oneshot::channel::<()>();
     let limits = state.config.connections;
     let task = tokio::spawn(listen::serve(listener, tls, limits, http::filter(state.clone()), async {
         let _ = rx.await;
     }));
     Ok(Running { addr, state, shutdown: Some(tx), task: Some(task) })
+}
+
+/// Looks at the waitlist whenever time may have freed up here, and every
+/// `waitlist_tick` for expired offers and other processes' changes.
+fn waitlist_rounds(state: &Arc<State>) {
+    let weak = Arc::downgrade(state);
+    let due = state.waitlist_due.clone();
+    let tick = state.config.waitlist_tick;
+    tokio::spawn(async move {
+        loop {
+            {
+                let Some(st) = weak.upgrade() else { return };
+                match domain::waitlist::run(&st).await {
+                    Ok(_) | Err(crate::error::Error::Unavailable(_)) => {}
+                    Err(e) => tracing::error!(error = %e, "the waitlist round failed"),
+                }
+            }
+            tokio::select! {
+                _ = due.notified() => {}
+                _ = tokio::time::sleep(tick) => {}
+            }
+        }
+    });
 }
 
 /// Runs `job` every `period`, the first time at once, until the state is dropped.

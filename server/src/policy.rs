@@ -335,6 +335,36 @@ pub fn manage_series(p: &Principal, a: ApptFacts) -> Result<()> {
     }
 }
 
+/// Putting `patient` on the waitlist: the patient themselves, the front desk, admins.
+pub fn join_waitlist(p: &Principal, patient: Uuid) -> Result<()> {
+    match p {
+        Principal::Patient { patient_id, .. } if *patient_id != patient => {
+            Err(forbidden("put another patient on the waitlist"))
+        }
+        Principal::Patient { .. } | Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(()),
+        _ => Err(forbidden("put patients on the waitlist (the front desk does)")),
+    }
+}
+
+/// Whose waitlist entries and offers a caller sees: `Some(patient)` for a
+/// patient (their own), `None` for the front desk and admins (all).
+pub fn waitlist_scope(p: &Principal) -> Result<Option<Uuid>> {
+    match p {
+        Principal::Patient { patient_id, .. } => Ok(Some(*patient_id)),
+        Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(None),
+        _ => Err(forbidden("see the waitlist (the front desk does)")),
+    }
+}
+
+/// Leaving the waitlist or answering an offer of `patient`: as
+/// [`waitlist_scope`]; another patient's is not found.
+pub fn answer_waitlist(p: &Principal, patient: Uuid) -> Result<()> {
+    match waitlist_scope(p)? {
+        Some(own) if own != patient => Err(Error::NotFound),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a caller may take `action` on an appointment they can see.
 /// A patient's cancel is further bound by the cancel window (domain rule).
 pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: AppointmentAction) -> Result<()> {

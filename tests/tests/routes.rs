@@ -150,6 +150,21 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.create_series(&new_series).await;
     let _ = c.series(nobody).await;
     let _ = c.cancel_series(nobody, &SeriesCancel::default()).await;
+    let wish = NewWaitlistEntry {
+        patient_id: patient,
+        doctor_id: Some(doctor),
+        department: None,
+        type_id: None,
+        earliest: soon,
+        latest: soon + SignedDuration::from_hours(4),
+        note: None,
+    };
+    let _ = c.join_waitlist(&wish).await;
+    let _ = c.waitlist(&WaitlistQuery::default()).await;
+    let _ = c.leave_waitlist(nobody).await;
+    let _ = c.offers().await;
+    let _ = c.accept_offer(nobody).await;
+    let _ = c.decline_offer(nobody).await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.

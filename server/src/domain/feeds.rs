@@ -68,7 +68,8 @@ pub async fn render(st: &State, token: &str, addr: Option<&str>) -> Result<Strin
     let rows =
         st.store.read().await?.appointments_in(&scope, Some(now - PAST), Some(now + AHEAD), None, MAX_EVENTS).await?;
     let mut events = Vec::with_capacity(rows.len());
-    for (_, a) in rows {
+    // A held time is an offer, not yet a visit.
+    for (_, a) in rows.into_iter().filter(|(_, a)| a.status != AppointmentStatus::Held) {
         let cancelled = a.status == AppointmentStatus::Cancelled;
         if cancelled && a.updated_at < now - PAST {
             continue;

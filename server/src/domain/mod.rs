@@ -12,6 +12,7 @@ pub mod patients;
 pub mod records;
 pub mod scheduling;
 pub mod series;
+pub mod waitlist;
 
 use uuid::Uuid;
 
@@ -36,6 +37,8 @@ pub struct State {
     pub tokens: TokenKeys,
     pub throttle: Throttle,
     pub config: Config,
+    /// Woken when time may have freed up, so the waitlist looks at once.
+    pub waitlist_due: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -54,6 +57,7 @@ impl State {
             ),
             throttle: Throttle::new(config.limits),
             config,
+            waitlist_due: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -106,8 +106,9 @@ pub async fn create_written_at(
         return Err(Error::NotFound);
     }
     policy::create_record(who.who, appt.doctor_id)?;
-    if appt.status == AppointmentStatus::Cancelled {
-        return Err(Error::Conflict("a record cannot be written for a cancelled appointment".into()));
+    if matches!(appt.status, AppointmentStatus::Cancelled | AppointmentStatus::Held) {
+        let status = appt.status.as_str();
+        return Err(Error::Conflict(format!("a record cannot be written for a {status} appointment")));
     }
     let body = Body { diagnosis: req.diagnosis.trim().to_owned(), notes: req.notes, prescriptions: req.prescriptions };
     check_body(&body)?;

@@ -107,6 +107,7 @@ pub async fn set_rules(
     tx.put_availability(doctor, &a).await?;
     tx.audit(Draft::new(&who.actor(), Action::AvailabilityUpdate, "doctor", Some(doctor)));
     tx.commit().await?;
+    super::waitlist::wake(st);
     Ok(a)
 }
 
@@ -147,7 +148,9 @@ pub async fn delete_time_off(st: &State, who: &Caller<'_>, doctor: Uuid, id: Uui
     }
     tx.put_availability(doctor, &a).await?;
     tx.audit(Draft::new(&who.actor(), Action::TimeOffDelete, "doctor", Some(doctor)));
-    Ok(tx.commit().await?)
+    tx.commit().await?;
+    super::waitlist::wake(st);
+    Ok(())
 }
 
 // ---- slots ----
@@ -683,6 +686,7 @@ pub async fn reschedule(
     tx.put_appointment(&row, Some(&old)).await?;
     tx.audit(Draft::new(&who.actor(), Action::AppointmentUpdate, "appointment", Some(id)).patient(row.patient_id));
     tx.commit().await?;
+    super::waitlist::wake(st);
     to_appointment(st, &row).await
 }
 
@@ -750,6 +754,9 @@ pub async fn transition(
         row
     };
     tx.commit().await?;
+    if !row.status.holds_time() {
+        super::waitlist::wake(st);
+    }
     to_appointment(st, &row).await
 }
 

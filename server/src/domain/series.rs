@@ -237,6 +237,7 @@ pub async fn cancel(st: &State, who: &Caller<'_>, id: Uuid, req: SeriesCancel) -
     }
     tx.audit(Draft::new(&who.actor(), Action::SeriesCancel, "series", Some(id)).patient(row.patient_id));
     tx.commit().await?;
+    super::waitlist::wake(st);
     view(st, &mut *st.store.read().await?, &row).await
 }
 

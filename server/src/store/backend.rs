@@ -214,6 +214,8 @@ pub trait Schedule {
     async fn hold_patient_bookings(&mut self, _patient: Uuid) -> Result<()> {
         Ok(())
     }
+    /// Deletes an appointment and its indexes (a hold that was not accepted).
+    async fn remove_appointment(&mut self, row: &AppointmentRow) -> Result<()>;
     /// A series; in a write transaction, concurrent changes of it wait.
     async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>>;
     async fn put_series(&mut self, row: &SeriesRow) -> Result<()>;
@@ -245,6 +247,23 @@ pub trait Catalog {
     async fn hold_resources(&mut self, _department: &str, _kind: &str) -> Result<()> {
         Ok(())
     }
+}
+
+/// The waitlist and the offers it is made. Both are few (a clinic's
+/// waiting patients and their offers, ended ones swept after
+/// [`WAITLIST_KEEP_DAYS`]): lists return all of them, the caller filters.
+#[async_trait]
+pub trait Waitlist {
+    /// Every stored entry, oldest first.
+    async fn waitlist_entries(&mut self) -> Result<Vec<WaitlistRow>>;
+    /// An entry; in a write transaction, concurrent changes of it wait.
+    async fn waitlist_entry(&mut self, id: Uuid) -> Result<Option<WaitlistRow>>;
+    async fn put_waitlist_entry(&mut self, row: &WaitlistRow) -> Result<()>;
+    /// Every stored offer, oldest first.
+    async fn offers(&mut self) -> Result<Vec<OfferRow>>;
+    /// An offer; in a write transaction, concurrent changes of it wait.
+    async fn offer(&mut self, id: Uuid) -> Result<Option<OfferRow>>;
+    async fn put_offer(&mut self, row: &OfferRow) -> Result<()>;
 }
 
 /// Medical records and every version of them.
@@ -291,7 +310,7 @@ pub trait AuditLog {
 /// One transaction handle: every entity's operations, the audit entries its
 /// writes carry, and commit.
 #[async_trait]
-pub trait Tx: Accounts + Patients + Schedule + Catalog + Records + AuditLog + Safety + Send {
+pub trait Tx: Accounts + Patients + Schedule + Catalog + Waitlist + Records + AuditLog + Safety + Send {
     /// Appends an audit entry, linked into the chain and written with this
     /// transaction's changes.
     fn audit(&mut self, draft: Draft);
@@ -322,7 +341,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn verify_audit(&self) -> Result<ChainReport>;
     /// Makes everything acknowledged so far durable (shutdown).
     async fn flush(&self) -> Result<()>;
-    /// Deletes expired refresh families, reset tokens and idempotency answers.
+    /// Deletes expired refresh families, reset tokens and idempotency
+    /// answers, and waitlist entries and offers ended long ago.
     async fn sweep_expired(&self, now: Timestamp, idempotency_ttl: jiff::SignedDuration) -> Result<u64>;
     /// Writes rows without checks or audit entries (bulk loads into an empty store).
     async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()>;

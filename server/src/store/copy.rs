@@ -30,6 +30,8 @@ pub struct Counts {
     pub resources: usize,
     pub appointments: usize,
     pub series: usize,
+    pub waitlist_entries: usize,
+    pub offers: usize,
     pub records: usize,
     pub record_versions: usize,
     pub audit_entries: u64,
@@ -40,7 +42,7 @@ impl fmt::Display for Counts {
         write!(
             f,
             "copied and verified: {} departments, {} users, {} patients, {} availability sets, \
-             {} appointment types, {} resources, {} appointments ({} series), {} records ({} versions), \
+             {} appointment types, {} resources, {} appointments ({} series), {} waitlist entries, {} offers, {} records ({} versions), \
              an audit chain of {} entries",
             self.departments,
             self.users,
@@ -50,6 +52,8 @@ impl fmt::Display for Counts {
             self.resources,
             self.appointments,
             self.series,
+            self.waitlist_entries,
+            self.offers,
             self.records,
             self.record_versions,
             self.audit_entries
@@ -178,6 +182,16 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         }
         tx.commit().await?;
     }
+    let mut tx = to.begin().await?;
+    for w in src.waitlist_entries().await? {
+        tx.put_waitlist_entry(&w).await?;
+        n.waitlist_entries += 1;
+    }
+    for o in src.offers().await? {
+        tx.put_offer(&o).await?;
+        n.offers += 1;
+    }
+    tx.commit().await?;
     let mut after = None;
     loop {
         let rows = src.records(after.as_ref(), CHUNK).await?;
@@ -234,6 +248,8 @@ pub async fn count(store: &Store) -> Result<Counts> {
     for id in &series {
         n.series += usize::from(r.series(*id).await?.is_some());
     }
+    n.waitlist_entries = r.waitlist_entries().await?.len();
+    n.offers = r.offers().await?.len();
     let mut after = None;
     loop {
         let rows = r.records(after.as_ref(), CHUNK).await?;

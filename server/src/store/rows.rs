@@ -258,3 +258,59 @@ pub struct IdempotencyRow {
     pub created_id: Uuid,
     pub created_at: Timestamp,
 }
+
+/// A waitlist entry as stored; its note may be clinical, so it is sealed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaitlistRow {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Option<Uuid>,
+    pub department: String,
+    pub type_id: Option<Uuid>,
+    pub earliest: Timestamp,
+    pub latest: Timestamp,
+    pub note_sealed: Option<String>,
+    pub status: healthsynx_shared::WaitlistStatus,
+    pub offer_id: Option<Uuid>,
+    /// Every time it was offered (doctor and start): none is offered to it twice.
+    pub offered: Vec<(Uuid, Timestamp)>,
+    pub created_at: Timestamp,
+    pub created_by: Uuid,
+    /// When it was booked or removed (kept a while, then swept).
+    pub ended_at: Option<Timestamp>,
+}
+
+impl WaitlistRow {
+    /// Whether it still waits for or holds an offer.
+    pub fn live(&self) -> bool {
+        use healthsynx_shared::WaitlistStatus::*;
+        matches!(self.status, Waiting | Offered)
+    }
+}
+
+/// An offer as stored: the held appointment it stands for and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfferRow {
+    pub id: Uuid,
+    pub waitlist_id: Uuid,
+    pub appointment_id: Uuid,
+    pub patient_id: Uuid,
+    pub doctor_id: Uuid,
+    pub department: String,
+    pub type_id: Option<Uuid>,
+    pub resource_id: Option<Uuid>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub expires_at: Timestamp,
+    pub status: healthsynx_shared::OfferStatus,
+    pub created_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+}
+
+/// How long ended waitlist entries and offers are kept before a sweep deletes them.
+pub const WAITLIST_KEEP_DAYS: i64 = 30;
+
+/// Whether a waitlist entry or offer that ended at `ended` may be swept at `now`.
+pub fn waitlist_swept(ended: Option<Timestamp>, now: Timestamp) -> bool {
+    ended.is_some_and(|e| e + jiff::SignedDuration::from_hours(24 * WAITLIST_KEEP_DAYS) <= now)
+}

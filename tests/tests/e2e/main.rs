@@ -20,3 +20,4 @@ mod sessions;
 mod support;
 mod types;
 mod values;
+mod waitlist;

@@ -18,6 +18,7 @@ mod patients;
 mod records;
 mod safety;
 mod schedule;
+mod waitlist;
 
 use std::any::Any;
 use std::path::Path;
@@ -482,6 +483,10 @@ impl Backend for Pg {
         }
         let oldest = now - idempotency_ttl;
         n += client.execute("DELETE FROM idempotency WHERE created_at <= $1", &[&oldest]).await.map_err(db_error)?;
+        let ended = now - jiff::SignedDuration::from_hours(24 * crate::store::WAITLIST_KEEP_DAYS);
+        for sql in ["DELETE FROM waitlist WHERE ended_at <= $1", "DELETE FROM offers WHERE ended_at <= $1"] {
+            n += client.execute(sql, &[&ended]).await.map_err(db_error)?;
+        }
         Ok(n)
     }
 

@@ -46,7 +46,7 @@ impl Patients for PgTx<'_> {
         let row = match scope {
             CareScope::Doctor(d) => {
                 self.query_opt(
-                    "SELECT 1 WHERE EXISTS (SELECT 1 FROM appointments WHERE doctor_id = $1 AND patient_id = $2 AND status <> 'cancelled')
+                    "SELECT 1 WHERE EXISTS (SELECT 1 FROM appointments WHERE doctor_id = $1 AND patient_id = $2 AND status NOT IN ('cancelled', 'held'))
                         OR EXISTS (SELECT 1 FROM care_links WHERE doctor_id = $1 AND patient_id = $2)",
                     &[d, &patient],
                 )
@@ -54,7 +54,7 @@ impl Patients for PgTx<'_> {
             }
             CareScope::Department(code) => {
                 self.query_opt(
-                    "SELECT 1 WHERE EXISTS (SELECT 1 FROM appointments WHERE department = $1 AND patient_id = $2 AND status <> 'cancelled')
+                    "SELECT 1 WHERE EXISTS (SELECT 1 FROM appointments WHERE department = $1 AND patient_id = $2 AND status NOT IN ('cancelled', 'held'))
                         OR EXISTS (SELECT 1 FROM care_links WHERE department = $1 AND patient_id = $2)",
                     &[code, &patient],
                 )
@@ -71,7 +71,7 @@ impl Patients for PgTx<'_> {
         };
         let sql = format!(
             "SELECT patient_id FROM (
-                 SELECT patient_id FROM appointments WHERE {column} = $1 AND status <> 'cancelled'
+                 SELECT patient_id FROM appointments WHERE {column} = $1 AND status NOT IN ('cancelled', 'held')
                  UNION SELECT patient_id FROM care_links WHERE {column} = $1
              ) care WHERE ($2::uuid IS NULL OR patient_id > $2) ORDER BY patient_id LIMIT $3"
         );

@@ -196,6 +196,13 @@ impl Schedule for PgTx<'_> {
         self.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 2))", &[&key]).await.map(drop)
     }
 
+    async fn remove_appointment(&mut self, row: &AppointmentRow) -> Result<()> {
+        self.execute("DELETE FROM appointments WHERE id = $1", &[&row.id]).await?;
+        self.done.appointments.push(row.id);
+        self.done.doctors.push(row.doctor_id);
+        Ok(())
+    }
+
     async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>> {
         let sql = format!("SELECT doc FROM series WHERE id = $1{}", self.lock());
         self.query_opt(&sql, &[&id]).await?.map(|r| doc(&r, "doc")).transpose()

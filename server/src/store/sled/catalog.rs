@@ -11,7 +11,7 @@ use crate::store::Result;
 use crate::store::backend::Catalog;
 
 impl SledTx<'_> {
-    fn all<V: serde::de::DeserializeOwned>(&self, t: T) -> Result<Vec<V>> {
+    pub(super) fn all<V: serde::de::DeserializeOwned>(&self, t: T) -> Result<Vec<V>> {
         self.s.tree(t).iter().values().map(|v| decode(&v?)).collect()
     }
 }

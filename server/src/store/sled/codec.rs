@@ -31,12 +31,14 @@ const HAS_TYPE: u8 = 1;
 const HAS_RESOURCE: u8 = 2;
 const HAS_SERIES: u8 = 4;
 
-const STATUSES: [AppointmentStatus; 5] = [
+const STATUSES: [AppointmentStatus; 6] = [
     AppointmentStatus::Scheduled,
     AppointmentStatus::CheckedIn,
     AppointmentStatus::Completed,
     AppointmentStatus::Cancelled,
     AppointmentStatus::NoShow,
+    // Added last: the codes above stay what stored rows hold.
+    AppointmentStatus::Held,
 ];
 
 /// Encodes `row` in layout v2.

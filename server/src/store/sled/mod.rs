@@ -20,6 +20,7 @@ mod records;
 mod safety;
 mod schedule;
 mod upgrade;
+mod waitlist;
 
 use std::any::Any;
 use std::ops::Bound;
@@ -40,7 +41,8 @@ use healthsynx_shared::api::ChainReport;
 
 use super::backend::{AuditLog, Backend, BackupSummary, Committed, Rows, Tx};
 use super::{
-    AppointmentRow, Cursor, IdempotencyRow, MfaChallengeRow, RefreshFamily, ResetTokenRow, Result, StoreError,
+    AppointmentRow, Cursor, IdempotencyRow, MfaChallengeRow, OfferRow, RefreshFamily, ResetTokenRow, Result,
+    StoreError, WaitlistRow, waitlist_swept,
 };
 use crate::audit::{self, Draft};
 use crate::crypto::seal::Sealer;
@@ -90,9 +92,11 @@ pub enum T {
     /// `resource ‖ start ‖ id` → the doctor id, like the patient index.
     ApptByResource,
     Series,
+    Waitlist,
+    Offers,
 }
 
-const TREES: [(T, &str); 34] = [
+const TREES: [(T, &str); 36] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -127,6 +131,8 @@ const TREES: [(T, &str); 34] = [
     (T::Resources, "resources"),
     (T::ApptByResource, "appt_by_resource"),
     (T::Series, "series"),
+    (T::Waitlist, "waitlist"),
+    (T::Offers, "offers"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
@@ -461,7 +467,9 @@ impl Backend for Sled {
         Ok(families.await?
             + self.sweep_tree::<ResetTokenRow>(T::ResetTokens, |t| t.expires_at <= now).await?
             + self.sweep_tree::<MfaChallengeRow>(T::MfaChallenges, |t| t.expires_at <= now).await?
-            + self.sweep_tree::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now).await?)
+            + self.sweep_tree::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now).await?
+            + self.sweep_tree::<WaitlistRow>(T::Waitlist, |r| waitlist_swept(r.ended_at, now)).await?
+            + self.sweep_tree::<OfferRow>(T::Offers, |r| waitlist_swept(r.ended_at, now)).await?)
     }
 
     async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()> {

@@ -45,7 +45,7 @@ pub(super) fn stage_appointment(c: &mut Changes, row: &AppointmentRow, old: Opti
         for (t, k) in index_keys(old) {
             c.remove(t, k);
         }
-        if old.status.holds_time() {
+        if old.status.grants_care() {
             count_care(c, old, -1);
         }
     }
@@ -54,7 +54,7 @@ pub(super) fn stage_appointment(c: &mut Changes, row: &AppointmentRow, old: Opti
         let value = if t == T::ApptByDoctor { codec::encode_appointment(row) } else { doctor.to_vec() };
         c.put(t, k, value);
     }
-    if row.status.holds_time() {
+    if row.status.grants_care() {
         count_care(c, row, 1);
     }
     c.put(T::Appointments, row.id.as_bytes(), keys::owner_time(doctor, row.start));
@@ -243,6 +243,17 @@ impl Schedule for SledTx<'_> {
         limit: usize,
     ) -> Result<Rows<AppointmentRow>> {
         self.s.scan_appointments(scope, from, to, after, limit)
+    }
+
+    async fn remove_appointment(&mut self, row: &AppointmentRow) -> Result<()> {
+        for (t, k) in index_keys(row) {
+            self.changes.remove(t, k);
+        }
+        if row.status.grants_care() {
+            count_care(&mut self.changes, row, -1);
+        }
+        self.changes.remove(T::Appointments, row.id.as_bytes());
+        Ok(())
     }
 
     async fn series(&mut self, id: Uuid) -> Result<Option<SeriesRow>> {
