@@ -1,8 +1,9 @@
 //! The demo clinic for `--demo`: three departments, six doctors with weekly
 //! hours, kinds of visit with buffers and prices, two procedure rooms and
 //! an echo machine, nurses, a front desk, forty patients, two weeks of
-//! appointments in every state, a weekly series and some records. Deterministic, so screenshots and tests
-//! can rely on its names.
+//! appointments in every state, a weekly series, a waitlist (Alice holds a
+//! live offer, another patient waits for a booked hour) and some records.
+//! Deterministic, so screenshots and tests can rely on its names.
 
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
@@ -10,7 +11,7 @@ use uuid::Uuid;
 
 use healthsynx_shared::api::{
     AppointmentAction, NewAppointmentType, NewDepartment, NewPatient, NewRecord, NewResource, NewSeries, NewUser,
-    OnConflict,
+    NewWaitlistEntry, OnConflict,
 };
 use healthsynx_shared::value::ClockTime;
 use healthsynx_shared::{
@@ -19,9 +20,10 @@ use healthsynx_shared::{
 
 use crate::audit::{Action, Draft};
 use crate::domain::scheduling::{self, Booked};
-use crate::domain::{Caller, State, accounts, catalog, patients, records, series};
+use crate::domain::{Caller, State, accounts, catalog, patients, records, series, waitlist};
 use crate::error::{Error, Result};
 use crate::policy::Principal;
+use crate::scope::ApptScope;
 use crate::store::AppointmentRow;
 
 /// A login printed at start-up and listed in the README.
@@ -180,10 +182,47 @@ pub async fn seed(st: &State) -> Result<()> {
     let mut dice = Dice(20_261_127);
     seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &mut dice).await?;
     seed_coming_week(st, &sys, &doctors, &patient_ids, &kinds, &mut dice).await?;
-    match (doctors.first(), patient_ids.first()) {
-        (Some((house, _)), Some(alice)) => seed_series(st, &sys, *house, *alice).await,
-        _ => Ok(()),
+    if let (Some((house, _)), Some(alice)) = (doctors.first(), patient_ids.first()) {
+        seed_series(st, &sys, *house, *alice).await?;
+        seed_waitlist(st, &sys, *house, *alice, &patient_ids).await?;
     }
+    Ok(())
+}
+
+/// Alice waits for any earlier time with the first doctor from tomorrow
+/// (the first waitlist round offers her one); another patient waits
+/// for the doctor's first booked hour tomorrow or later, which frees up
+/// only if that visit is cancelled.
+async fn seed_waitlist(st: &State, sys: &Caller<'_>, doctor: Uuid, alice: Uuid, patients: &[Uuid]) -> Result<()> {
+    let now = Timestamp::now();
+    let wish = |patient, earliest, latest, note: &str| -> Result<NewWaitlistEntry> {
+        Ok(NewWaitlistEntry {
+            patient_id: patient,
+            doctor_id: Some(doctor),
+            department: None,
+            type_id: None,
+            earliest,
+            latest,
+            note: Some(valid(note)?),
+        })
+    };
+    let (from, to) = (now + SignedDuration::from_hours(24), now + SignedDuration::from_hours(24 * 5));
+    let soon = wish(alice, from, to, "Earlier blood pressure check")?;
+    waitlist::join(st, sys, soon, None).await?;
+    let tomorrow = now + SignedDuration::from_hours(18);
+    let booked = st
+        .store
+        .read()
+        .await?
+        .appointments_in(&ApptScope::Doctor(doctor), Some(tomorrow), None, None, 50)
+        .await?
+        .into_iter()
+        .map(|(_, a)| a)
+        .find(|a| a.status == AppointmentStatus::Scheduled && a.patient_id != alice);
+    if let (Some(a), Some(waiting)) = (booked, patients.get(7)) {
+        waitlist::join(st, sys, wish(*waiting, a.start, a.end, "Follow-up, any earlier time")?, None).await?;
+    }
+    Ok(())
 }
 
 /// Alice's weekly blood pressure review with the first doctor: six weeks

@@ -132,3 +132,93 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_cleanly() {
     assert!(status.success(), "exit status {status}");
     assert!(reqwest::get(format!("{}/healthz", server.url)).await.is_err(), "no longer accepting");
 }
+
+/// The open offers of `admin`'s clinic for `start`, once there is one (or none after 10 s).
+async fn offers_for(admin: &Client, start: jiff::Timestamp) -> Vec<healthsynx_tests::shared::Offer> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let offers: Vec<_> = admin.offers().await.unwrap().into_iter().filter(|o| o.start == start).collect();
+        if !offers.is_empty() || Instant::now() > deadline {
+            return offers;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_an_offer_leaves_it_held_once_and_never_duplicated() {
+    use healthsynx_tests::shared::api::{AppointmentAction, NewWaitlistEntry, WaitlistQuery};
+    use healthsynx_tests::shared::{AppointmentStatus, WaitlistStatus};
+    let store = ClinicStore::for_test().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    let mut server = ServerProcess::start(&store, &s, &[]).await;
+    let (doctor, patients) = seed(&server.url, 4).await;
+    // Killed once with the offer open, once straight after the cancel that frees the time.
+    for round in 0..2i64 {
+        let admin = Client::new(&server.url).unwrap();
+        admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+        let ten = utc(3 + 7 * round, 10, 0);
+        let visit = |patient, start| NewAppointment {
+            patient_id: patient,
+            doctor_id: doctor,
+            start,
+            end: None,
+            reason: "booked".parse().unwrap(),
+            type_id: None,
+        };
+        let freed = admin.book(&visit(patients[0], ten), None).await.unwrap();
+        admin.book(&visit(patients[1], ten + SLOT), None).await.unwrap();
+        let mut entries = Vec::new();
+        for p in [patients[2], patients[3]] {
+            let wish = NewWaitlistEntry {
+                patient_id: p,
+                doctor_id: Some(doctor),
+                department: None,
+                type_id: None,
+                earliest: ten,
+                latest: ten + SLOT * 2,
+                note: None,
+            };
+            entries.push(admin.join_waitlist(&wish).await.unwrap().id);
+        }
+        admin.appointment_action(freed.id, AppointmentAction::Cancel).await.unwrap();
+        if round == 0 {
+            assert_eq!(offers_for(&admin, ten).await.len(), 1, "offered before the kill");
+        }
+        server.kill();
+
+        let restarted = ServerProcess::start(&store, &s, &[]).await;
+        let admin = Client::new(&restarted.url).unwrap();
+        admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+        let offers = offers_for(&admin, ten).await;
+        let [offer] = offers.as_slice() else { panic!("round {round}: one offer for the freed time: {offers:?}") };
+        assert_eq!(offer.waitlist_id, entries[0], "round {round}: the first entry's");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(offers_for(&admin, ten).await.len(), 1, "round {round}: still one");
+        let q = AppointmentQuery {
+            doctor_id: Some(doctor),
+            from: Some(ten),
+            to: Some(ten + SLOT * 2),
+            ..Default::default()
+        };
+        let held: Vec<_> = admin
+            .appointments(&q)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|a| a.status == AppointmentStatus::Held)
+            .collect();
+        assert_eq!(held.iter().map(|a| a.id).collect::<Vec<_>>(), [offer.appointment_id], "round {round}: one hold");
+        let statuses: Vec<WaitlistStatus> =
+            admin.waitlist(&WaitlistQuery::default()).await.unwrap().iter().map(|e| e.status).collect();
+        assert_eq!(statuses, [WaitlistStatus::Offered, WaitlistStatus::Waiting], "round {round}");
+        let report = admin.verify_audit().await.unwrap();
+        assert!(report.ok, "round {round}: audit chain broken at {:?}", report.first_bad);
+        // The next round starts clean: this entry takes its offer.
+        admin.accept_offer(offer.id).await.unwrap();
+        admin.leave_waitlist(entries[1]).await.unwrap();
+        server = restarted;
+    }
+}

@@ -50,3 +50,28 @@ async fn the_demo_day_checks_in_only_who_is_due_and_dates_records_by_their_visit
     written.dedup_by_key(|t| t.as_second() / 60);
     assert!(written.len() > 10, "records are not all from one minute: {written:?}");
 }
+
+#[tokio::test]
+async fn the_demo_waitlist_has_a_live_offer_for_alice_and_a_patient_still_waiting() {
+    use healthsynx_tests::shared::WaitlistStatus;
+    use healthsynx_tests::shared::api::WaitlistQuery;
+    let app = TestApp::spawn_with(|c| c.mfa_required_roles.clear()).await;
+    demo::seed(app.state()).await.unwrap();
+    let desk = demo::LOGINS.iter().find(|l| l.role == Role::Receptionist).unwrap();
+    let c = Client::new(&app.url()).unwrap();
+    c.login(desk.email, desk.password).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let offers = loop {
+        let offers = c.offers().await.unwrap();
+        if !offers.is_empty() || std::time::Instant::now() > deadline {
+            break offers;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let [offer] = offers.as_slice() else { panic!("one live offer: {offers:?}") };
+    assert_eq!(offer.patient_name, "Alice Moreau");
+    assert!(offer.start > Timestamp::now() + SignedDuration::from_mins(29), "{offer:?}");
+    let entries = c.waitlist(&WaitlistQuery::default()).await.unwrap();
+    let statuses: Vec<WaitlistStatus> = entries.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [WaitlistStatus::Offered, WaitlistStatus::Waiting], "{entries:?}");
+}
