@@ -75,8 +75,11 @@ pub async fn login_attempt(app: &TestApp, email: &str, password: &str) -> (u16, 
 
 /// Registers `n` more patients, "Extra Patient0" …, (no password, so no hashing) and returns their ids.
 pub async fn more_patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
+    // Unique across calls, so one test may ask more than once.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let mut ids = Vec::new();
-    for i in 0..n {
+    for _ in 0..n {
+        let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let p = NewPatient {
             email: format!("extra{i}@test.dev").parse().unwrap(),
             full_name: format!("Extra Patient{i}"),

@@ -107,7 +107,19 @@ async fn a_cancelled_time_is_held_for_the_first_matching_entry_until_accepted() 
     let own = clinic.patient.client.offers().await.unwrap();
     assert_eq!(own.iter().map(|o| o.id).collect::<Vec<_>>(), [offer.id]);
 
+    // Twenty bookings of the held time race the patient's accept: only the accept wins.
+    let racers = more_patients(&clinic, 20).await;
+    let attempts: Vec<_> = racers
+        .iter()
+        .map(|p| {
+            let (desk, p) = (desk.clone(), *p);
+            tokio::spawn(async move { code(book(&desk, p, doc, ten).await) })
+        })
+        .collect();
     let booked = clinic.patient.client.accept_offer(offer.id).await.unwrap();
+    for a in attempts {
+        assert_eq!(a.await.unwrap(), 409, "the held time is never booked by anyone else");
+    }
     assert_eq!((booked.id, booked.status, booked.start), (offer.appointment_id, AppointmentStatus::Scheduled, ten));
     assert_eq!(booked.reason, "sooner if possible");
     let again = clinic.patient.client.accept_offer(offer.id).await.unwrap();
