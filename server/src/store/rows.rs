@@ -307,7 +307,8 @@ pub struct OfferRow {
     pub ended_at: Option<Timestamp>,
 }
 
-/// How long ended waitlist entries and offers are kept before a sweep deletes them.
+/// How long ended waitlist entries and offers are kept before a sweep
+/// deletes them (an entry never answered ends with its window).
 pub const WAITLIST_KEEP_DAYS: i64 = 30;
 
 /// Whether a waitlist entry or offer that ended at `ended` may be swept at `now`.

@@ -243,3 +243,23 @@ async fn an_entry_for_a_kind_of_visit_is_offered_a_time_that_fits_it_with_its_ro
     let by_doctor = WaitlistQuery { doctor_id: Some(clinic.doctor2.user_id), department: None };
     assert!(desk.waitlist(&by_doctor).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn ended_and_lapsed_entries_are_swept_thirty_days_on() {
+    use healthsynx_server::domain::IDEMPOTENCY_TTL;
+    use healthsynx_server::store::backend::Waitlist as _;
+    let app = TestApp::spawn().await;
+    let clinic = app.clinic().await;
+    let (desk, doc) = (&clinic.reception.client, clinic.doctor.user_id);
+    let (ten, _, extra) = full_hour(&clinic).await;
+    let hour = (ten, ten + SLOT * 2);
+    let left = desk.join_waitlist(&wish(extra[1], Some(doc), hour.0, hour.1)).await.unwrap();
+    desk.leave_waitlist(left.id).await.unwrap();
+    desk.join_waitlist(&wish(extra[2], Some(doc), hour.0, hour.1)).await.unwrap();
+    let store = &app.state().store;
+    let stored = || async { store.read().await.unwrap().waitlist_entries().await.unwrap().len() };
+    store.sweep_expired(Timestamp::now(), IDEMPOTENCY_TTL).await.unwrap();
+    assert_eq!(stored().await, 2, "kept while recent");
+    store.sweep_expired(hour.1 + SignedDuration::from_hours(24 * 31), IDEMPOTENCY_TTL).await.unwrap();
+    assert_eq!(stored().await, 0, "the removed one and the one whose window passed");
+}

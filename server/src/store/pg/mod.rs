@@ -484,7 +484,11 @@ impl Backend for Pg {
         let oldest = now - idempotency_ttl;
         n += client.execute("DELETE FROM idempotency WHERE created_at <= $1", &[&oldest]).await.map_err(db_error)?;
         let ended = now - jiff::SignedDuration::from_hours(24 * crate::store::WAITLIST_KEEP_DAYS);
-        for sql in ["DELETE FROM waitlist WHERE ended_at <= $1", "DELETE FROM offers WHERE ended_at <= $1"] {
+        // An entry never answered ends when its window does.
+        for sql in [
+            "DELETE FROM waitlist WHERE coalesce(ended_at, (doc->>'latest')::timestamptz) <= $1",
+            "DELETE FROM offers WHERE ended_at <= $1",
+        ] {
             n += client.execute(sql, &[&ended]).await.map_err(db_error)?;
         }
         Ok(n)

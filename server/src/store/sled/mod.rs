@@ -468,7 +468,8 @@ impl Backend for Sled {
             + self.sweep_tree::<ResetTokenRow>(T::ResetTokens, |t| t.expires_at <= now).await?
             + self.sweep_tree::<MfaChallengeRow>(T::MfaChallenges, |t| t.expires_at <= now).await?
             + self.sweep_tree::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now).await?
-            + self.sweep_tree::<WaitlistRow>(T::Waitlist, |r| waitlist_swept(r.ended_at, now)).await?
+            // An entry never answered ends when its window does.
+            + self.sweep_tree::<WaitlistRow>(T::Waitlist, |r| waitlist_swept(r.ended_at.or(Some(r.latest)), now)).await?
             + self.sweep_tree::<OfferRow>(T::Offers, |r| waitlist_swept(r.ended_at, now)).await?)
     }
 
