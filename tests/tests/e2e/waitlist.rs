@@ -247,7 +247,6 @@ async fn an_entry_for_a_kind_of_visit_is_offered_a_time_that_fits_it_with_its_ro
 #[tokio::test]
 async fn ended_and_lapsed_entries_are_swept_thirty_days_on() {
     use healthsynx_server::domain::IDEMPOTENCY_TTL;
-    use healthsynx_server::store::backend::Waitlist as _;
     let app = TestApp::spawn().await;
     let clinic = app.clinic().await;
     let (desk, doc) = (&clinic.reception.client, clinic.doctor.user_id);
