@@ -73,12 +73,22 @@ async fn check_department(tx: &mut Txn<'_>, code: &str) -> Result<()> {
 }
 
 async fn check_type_name_free(tx: &mut Txn<'_>, t: &AppointmentType) -> Result<()> {
-    let taken = tx
-        .appointment_types()
-        .await?
-        .into_iter()
-        .any(|o| o.id != t.id && o.department == t.department && o.name.to_lowercase() == t.name.to_lowercase());
-    if taken { Err(Error::Conflict(format!("{} already has a type named `{}`", t.department, t.name))) } else { Ok(()) }
+    let others = tx.appointment_types().await?.into_iter().map(|o| (o.id, o.department, o.name));
+    check_name_free(others, (t.id, &t.department, &t.name), "type")
+}
+
+/// No other of `others` (id, department, name) in the department
+/// has its name, ignoring case.
+fn check_name_free(
+    mut others: impl Iterator<Item = (Uuid, String, String)>,
+    (id, department, name): (Uuid, &str, &str),
+    what: &str,
+) -> Result<()> {
+    let name_lower = name.to_lowercase();
+    if others.any(|(o, d, n)| o != id && d == department && n.to_lowercase() == name_lower) {
+        return Err(Error::Conflict(format!("{department} already has a {what} named `{name}`")));
+    }
+    Ok(())
 }
 
 /// `POST /api/appointment-types` (admin).
@@ -171,16 +181,8 @@ pub async fn get_resource(st: &State, id: Uuid) -> Result<Resource> {
 }
 
 async fn check_resource_name_free(tx: &mut Txn<'_>, r: &Resource) -> Result<()> {
-    let taken = tx
-        .resources()
-        .await?
-        .into_iter()
-        .any(|o| o.id != r.id && o.department == r.department && o.name.to_lowercase() == r.name.to_lowercase());
-    if taken {
-        Err(Error::Conflict(format!("{} already has a resource named `{}`", r.department, r.name)))
-    } else {
-        Ok(())
-    }
+    let others = tx.resources().await?.into_iter().map(|o| (o.id, o.department, o.name));
+    check_name_free(others, (r.id, &r.department, &r.name), "resource")
 }
 
 /// `POST /api/resources` (admin).

@@ -33,6 +33,17 @@ pub(super) async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
     st.store.user(id).await?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
 }
 
+/// A doctor who takes appointments, and the patient of a booking: an
+/// unknown doctor or patient is `404`, a retired doctor `422`.
+pub(super) async fn booking_parties(st: &State, doctor: Uuid, patient: Uuid) -> Result<UserRow> {
+    let d = doctor_row(st, doctor).await?;
+    if !d.active {
+        return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
+    }
+    st.store.read().await?.patient(patient).await?.ok_or(Error::NotFound)?;
+    Ok(d)
+}
+
 pub(super) fn doctor_dept(u: &UserRow) -> &str {
     u.department.as_deref().unwrap_or_default()
 }
@@ -593,11 +604,7 @@ pub async fn book(
     req: NewAppointment,
     idempotency_key: Option<&IdempotencyKey>,
 ) -> Result<Booked> {
-    let doctor = doctor_row(st, req.doctor_id).await?;
-    if !doctor.active {
-        return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
-    }
-    st.store.read().await?.patient(req.patient_id).await?.ok_or(Error::NotFound)?;
+    let doctor = booking_parties(st, req.doctor_id, req.patient_id).await?;
     let care = st.care_facts(who.who, req.patient_id).await?;
     policy::book(who.who, req.patient_id, req.doctor_id, care)?;
     let now = super::now();

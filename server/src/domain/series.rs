@@ -15,7 +15,7 @@ use healthsynx_shared::value::IdempotencyKey;
 use healthsynx_shared::{AppointmentStatus, Every, Series, SeriesRule, Skipped};
 
 use super::scheduling::{
-    Shape, check_bookable, claim_time, doctor_dept, doctor_row, new_row, to_appointment, type_for,
+    Shape, booking_parties, check_bookable, claim_time, doctor_dept, new_row, to_appointment, type_for,
 };
 use super::{Caller, State, idempotent};
 use crate::audit::{Action, Draft};
@@ -86,11 +86,7 @@ fn why(e: &Error) -> String {
 /// `POST /api/series` (the front desk): books every occurrence in one
 /// transaction; `fail` books none if one cannot be booked.
 pub async fn create(st: &State, who: &Caller<'_>, req: NewSeries, key: Option<&IdempotencyKey>) -> Result<Series> {
-    let doctor = doctor_row(st, req.doctor_id).await?;
-    if !doctor.active {
-        return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));
-    }
-    st.store.read().await?.patient(req.patient_id).await?.ok_or(Error::NotFound)?;
+    let doctor = booking_parties(st, req.doctor_id, req.patient_id).await?;
     let facts = ApptFacts { patient_id: req.patient_id, doctor_id: req.doctor_id, department: doctor_dept(&doctor) };
     policy::manage_series(who.who, facts)?;
     let starts = occurrence_starts(&st.config.tz, req.start, &req.rule)?;
