@@ -65,6 +65,7 @@ pub enum Action {
     SeriesCancel,
     WaitlistCreate,
     WaitlistList,
+    WaitlistRead,
     WaitlistRemove,
     OfferCreate,
     OfferList,
@@ -102,7 +103,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 67] = [
+    pub const ALL: [Action; 68] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -137,6 +138,7 @@ impl Action {
         Action::SeriesCancel,
         Action::WaitlistCreate,
         Action::WaitlistList,
+        Action::WaitlistRead,
         Action::WaitlistRemove,
         Action::OfferCreate,
         Action::OfferList,
@@ -209,6 +211,7 @@ impl Action {
             Action::SeriesCancel => "series.cancel",
             Action::WaitlistCreate => "waitlist.create",
             Action::WaitlistList => "waitlist.list",
+            Action::WaitlistRead => "waitlist.read",
             Action::WaitlistRemove => "waitlist.remove",
             Action::OfferCreate => "offer.create",
             Action::OfferList => "offer.list",

@@ -100,6 +100,7 @@ pub enum RouteId {
     CancelSeries,
     CreateWaitlistEntry,
     ListWaitlist,
+    GetWaitlistEntry,
     DeleteWaitlistEntry,
     ListOffers,
     AcceptOffer,
@@ -217,6 +218,7 @@ pub const ROUTES: &[Route] = &[
     // ---- waitlist and its offers ----
     route(RouteId::CreateWaitlistEntry, "POST", "/api/waitlist", Bearer),
     route(RouteId::ListWaitlist, "GET", "/api/waitlist", Bearer),
+    route(RouteId::GetWaitlistEntry, "GET", "/api/waitlist/{id}", Bearer),
     route(RouteId::DeleteWaitlistEntry, "DELETE", "/api/waitlist/{id}", Bearer),
     route(RouteId::ListOffers, "GET", "/api/offers", Bearer),
     route(RouteId::AcceptOffer, "POST", "/api/offers/{id}/accept", Bearer),

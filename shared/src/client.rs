@@ -416,6 +416,11 @@ impl Client {
         self.get(RouteId::ListWaitlist, &[], q).await
     }
 
+    /// `GET /api/waitlist/{id}`: an entry as it is now (also once booked or removed).
+    pub async fn waitlist_entry(&self, id: Uuid) -> Result<WaitlistEntry> {
+        self.get(RouteId::GetWaitlistEntry, &[id], &()).await
+    }
+
     /// `DELETE /api/waitlist/{id}` (withdraws its open offer).
     pub async fn leave_waitlist(&self, id: Uuid) -> Result<()> {
         self.send_empty(RouteId::DeleteWaitlistEntry, &[id], None::<&()>).await

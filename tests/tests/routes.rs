@@ -161,6 +161,7 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     };
     let _ = c.join_waitlist(&wish).await;
     let _ = c.waitlist(&WaitlistQuery::default()).await;
+    let _ = c.waitlist_entry(nobody).await;
     let _ = c.leave_waitlist(nobody).await;
     let _ = c.offers().await;
     let _ = c.accept_offer(nobody).await;

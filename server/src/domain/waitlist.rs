@@ -232,6 +232,16 @@ pub async fn list(st: &State, who: &Caller<'_>, q: WaitlistQuery) -> Result<Vec<
     Ok(out)
 }
 
+/// `GET /api/waitlist/{id}`: an entry as it is now, also once booked or removed.
+pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<WaitlistEntry> {
+    let row = st.store.read().await?.waitlist_entry(id).await?.ok_or(Error::NotFound)?;
+    policy::answer_waitlist(who.who, row.patient_id)?;
+    let entry = to_entry(st, &row).await?;
+    let read = Draft::new(&who.actor(), Action::WaitlistRead, "waitlist", Some(id)).patient(row.patient_id);
+    st.store.append_audit([read]).await?;
+    Ok(entry)
+}
+
 /// Ends `offer` as `status`: its held time is deleted, and its entry waits
 /// again unless it was removed or booked.
 async fn release(tx: &mut Txn<'_>, offer: &mut OfferRow, status: OfferStatus, now: Timestamp) -> Result<()> {

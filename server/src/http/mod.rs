@@ -435,9 +435,8 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         | GetResource
         | PatchResource => catalog::handle(st, route, req, &c).await,
         CreateSeries | GetSeries | CancelSeries => series::handle(st, route, req, &c).await,
-        CreateWaitlistEntry | ListWaitlist | DeleteWaitlistEntry | ListOffers | AcceptOffer | DeclineOffer => {
-            waitlist::handle(st, route, req, &c).await
-        }
+        CreateWaitlistEntry | ListWaitlist | GetWaitlistEntry | DeleteWaitlistEntry | ListOffers | AcceptOffer
+        | DeclineOffer => waitlist::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
         | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }

@@ -15,6 +15,7 @@ pub async fn handle(st: &State, route: RouteId, req: &Req, c: &Caller<'_>) -> Re
             created(&e, &RouteId::DeleteWaitlistEntry.path(&[e.id]))
         }
         RouteId::ListWaitlist => ok(&waitlist::list(st, c, req.query()?).await?),
+        RouteId::GetWaitlistEntry => ok(&waitlist::get(st, c, req.id()?).await?),
         RouteId::DeleteWaitlistEntry => {
             waitlist::leave(st, c, req.id()?).await?;
             no_content()

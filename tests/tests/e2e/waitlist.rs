@@ -127,6 +127,8 @@ async fn a_cancelled_time_is_held_for_the_first_matching_entry_until_accepted() 
     assert_eq!(code(clinic.patient.client.decline_offer(offer.id).await), 409);
     assert!(ours(&desk.offers().await.unwrap()).is_empty());
     assert!(entry(desk, mine.id).await.is_none(), "a booked entry leaves the list");
+    assert_eq!(clinic.patient.client.waitlist_entry(mine.id).await.unwrap().status, WaitlistStatus::Booked);
+    assert_eq!(code(clinic.patient2.client.waitlist_entry(mine.id).await), 404, "another patient's");
     assert_eq!(entry(desk, second.id).await.unwrap().status, WaitlistStatus::Waiting);
     // Now a real appointment: it puts Paula in the doctor's care.
     assert!(clinic.doctor.client.patient(me).await.is_ok());
@@ -182,6 +184,7 @@ async fn declining_or_letting_an_offer_expire_passes_it_on_and_no_entry_gets_the
     desk.leave_waitlist(c.id).await.unwrap();
     assert!(desk.offers().await.unwrap().is_empty());
     assert!(entry(desk, c.id).await.is_none());
+    assert_eq!(desk.waitlist_entry(c.id).await.unwrap().status, WaitlistStatus::Removed);
     assert_eq!(code(desk.leave_waitlist(c.id).await), 404);
     assert_eq!(desk.slots(doc, &range(hour.0, hour.1)).await.unwrap().len(), 1);
 }
