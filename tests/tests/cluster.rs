@@ -287,3 +287,68 @@ async fn sigkill_of_one_process_under_booking_load_loses_no_acknowledged_booking
     let report = survivor.verify_audit().await.unwrap();
     assert!(report.ok, "the chain verifies after the kill: {report:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_freed_on_three_processes_are_each_offered_once_and_each_entry_gets_one() {
+    use healthsynx_tests::shared::AppointmentStatus;
+    use healthsynx_tests::shared::api::{AppointmentAction, NewWaitlistEntry};
+    let (_store, servers, _) = cluster(3, &[]).await;
+    let (doctor, patients) = seed(&servers[0].url, 10).await;
+    let mut clients = Vec::new();
+    for s in &servers {
+        clients.push(admin_on(&s.url).await);
+    }
+    // Five booked times, and five patients waiting for any of them.
+    let ten = utc(4, 10, 0);
+    let mut booked = Vec::new();
+    for (i, p) in patients[..5].iter().enumerate() {
+        let req = NewAppointment {
+            patient_id: *p,
+            doctor_id: doctor,
+            start: ten + SLOT * i as i32,
+            end: None,
+            reason: Default::default(),
+            type_id: None,
+        };
+        booked.push(clients[i % 3].book(&req, None).await.unwrap().id);
+    }
+    for (i, p) in patients[5..].iter().enumerate() {
+        let wish = NewWaitlistEntry {
+            patient_id: *p,
+            doctor_id: Some(doctor),
+            department: None,
+            type_id: None,
+            earliest: ten,
+            latest: ten + SLOT * 5,
+            note: None,
+        };
+        clients[i % 3].join_waitlist(&wish).await.unwrap();
+    }
+    // All five cancelled at once, on different processes: every process looks at the waitlist.
+    let cancels: Vec<_> = booked
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (c, id) = (clients[i % 3].clone(), *id);
+            tokio::spawn(async move { c.appointment_action(id, AppointmentAction::Cancel).await.unwrap() })
+        })
+        .collect();
+    for t in cancels {
+        t.await.unwrap();
+    }
+    let five = within(Duration::from_secs(15), async || clients[0].offers().await.unwrap().len() == 5).await;
+    assert!(five.is_some(), "five offers: {:?}", clients[0].offers().await.unwrap());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let offers = clients[1].offers().await.unwrap();
+    let mut starts: Vec<_> = offers.iter().map(|o| o.start).collect();
+    let mut entries: Vec<_> = offers.iter().map(|o| o.waitlist_id).collect();
+    starts.sort();
+    starts.dedup();
+    entries.sort();
+    entries.dedup();
+    assert_eq!((offers.len(), starts.len(), entries.len()), (5, 5, 5), "no time and no entry twice: {offers:?}");
+    let q = AppointmentQuery { doctor_id: Some(doctor), limit: Some(500), ..Default::default() };
+    let held =
+        clients[2].appointments(&q).await.unwrap().items.into_iter().filter(|a| a.status == AppointmentStatus::Held);
+    assert_eq!(held.count(), 5, "one hold per offer");
+}
