@@ -31,6 +31,8 @@ pub enum Action {
     Tick(Timestamp),
     /// The terminal changed size; the next draw adapts.
     Resize,
+    /// A task whose result no screen reads (logging out) finished.
+    Finished,
     /// A background task panicked. The panic hook has already given the
     /// terminal back, so the app stops rather than draw into a cooked terminal.
     TaskPanicked,
@@ -253,6 +255,7 @@ impl App {
         match action {
             Action::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
             Action::Key(_) | Action::Resize => {}
+            Action::Finished => self.in_flight = self.in_flight.saturating_sub(1),
             Action::TaskPanicked => {
                 self.fatal = Some("a background task failed unexpectedly; please report this".into());
                 self.quit = true;
@@ -441,7 +444,7 @@ impl App {
             fut: Box::pin(async move {
                 // Best effort: the tokens are dropped here either way.
                 let _ = client.logout().await;
-                Action::Resize
+                Action::Finished
             }),
         });
         self.user = None;

@@ -44,6 +44,8 @@ pub const ESC: &[Press] = &[code(KeyCode::Esc)];
 pub const ENTER_ESC: &[Press] = &[code(KeyCode::Enter), code(KeyCode::Esc)];
 pub const TAB: &[Press] = &[code(KeyCode::Tab), code(KeyCode::BackTab)];
 pub const UP_DOWN: &[Press] = &[code(KeyCode::Up), code(KeyCode::Down)];
+/// Left and right arrows only, so `h`/`l` can be typed into a field.
+pub const LEFT_RIGHT: &[Press] = &[code(KeyCode::Left), code(KeyCode::Right)];
 /// Up and down a list: arrows, `j`/`k`, PageUp/PageDown, Home/End.
 pub const LIST: &[Press] = &[
     code(KeyCode::Up),

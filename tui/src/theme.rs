@@ -69,6 +69,8 @@ impl Theme {
     /// The board's status colours.
     pub fn status(self, s: AppointmentStatus) -> Style {
         match s {
+            // Only an offer so far: set apart from real bookings, in colour or not.
+            AppointmentStatus::Held => self.fg(Color::Magenta).add_modifier(Modifier::ITALIC),
             AppointmentStatus::Scheduled => self.fg(Color::Cyan),
             AppointmentStatus::CheckedIn => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
             AppointmentStatus::Completed => self.fg(Color::Green),
@@ -81,6 +83,7 @@ impl Theme {
 /// A short word for a status, so the board reads right without colour too.
 pub fn status_word(s: AppointmentStatus) -> &'static str {
     match s {
+        AppointmentStatus::Held => "offer held",
         AppointmentStatus::Scheduled => "booked",
         AppointmentStatus::CheckedIn => "checked in",
         AppointmentStatus::Completed => "done",

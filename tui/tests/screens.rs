@@ -7,14 +7,16 @@ use std::any::Any;
 use healthsynx_shared::api::{CalendarFeedUrl, MfaState, MfaStatus};
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::{
-    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, MedicalRecord, Money, Outcome,
-    Page, Patient, PatientType, Prescription, Problem, RecordStatus, Resource, Role, Slot, User,
+    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, MedicalRecord, Money, Offer,
+    OfferStatus, Outcome, Page, Patient, PatientType, Prescription, Problem, RecordStatus, Resource, Role, Slot, User,
+    WaitlistEntry, WaitlistStatus,
 };
 use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
 use healthsynx_tui::components::emergency::EmergencyMsg;
+use healthsynx_tui::components::waitlist::WaitlistMsg;
 use healthsynx_tui::keys::{self, ch, ctrl, key};
 use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient, security};
 use healthsynx_tui::theme::Theme;
@@ -883,6 +885,7 @@ fn patient_app() -> App {
             "loading my appointments",
             "loading my profile",
             "loading my records",
+            "loading my waitlist",
             "loading who looked at my data"
         ]
     );
@@ -934,7 +937,7 @@ fn patient_cancel_shows_the_window_and_refuses_late_cancels() {
 #[test]
 fn patient_sees_who_looked_at_their_data() {
     let mut app = patient_app();
-    for _ in 0..3 {
+    for _ in 0..4 {
         press(&mut app, key(KeyCode::Tab));
     }
     let s = screen(&app);
@@ -956,6 +959,359 @@ fn patient_books_for_themselves_without_a_patient_step() {
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("5 · Reason") && s.contains("Patient: Alice Moreau"), "{s}");
+}
+
+// ---- waitlist ----
+
+/// An open offer of a held half hour to `patient`.
+fn offer(n: u128, patient: &str, doctor: &Doctor, start: &str, expires: &str) -> Offer {
+    let start = ts(start);
+    Offer {
+        id: id(n),
+        waitlist_id: id(n + 50),
+        appointment_id: id(n + 70),
+        patient_id: id(101),
+        patient_name: patient.into(),
+        doctor_id: doctor.id,
+        doctor_name: doctor.full_name.clone(),
+        department: doctor.department.clone(),
+        type_id: None,
+        resource_id: None,
+        start,
+        end: start + jiff::SignedDuration::from_mins(30),
+        expires_at: ts(expires),
+        status: OfferStatus::Open,
+        created_at: now(),
+    }
+}
+
+/// `patient` waiting for `doctor` (or any cardiology doctor) from `earliest` to `latest`.
+fn entry(
+    n: u128,
+    patient: &str,
+    doctor: Option<&Doctor>,
+    window: (&str, &str),
+    status: WaitlistStatus,
+) -> WaitlistEntry {
+    WaitlistEntry {
+        id: id(n),
+        patient_id: id(100 + n),
+        patient_name: patient.into(),
+        doctor_id: doctor.map(|d| d.id),
+        department: "cardiology".into(),
+        type_id: None,
+        earliest: ts(window.0),
+        latest: ts(window.1),
+        note: None,
+        status,
+        offer_id: None,
+        created_at: ts("2026-11-26T15:20:00Z"),
+    }
+}
+
+/// One offer (Alice's) and, besides Alice's offered entry, two patients waiting.
+fn waitlist_rows() -> (Vec<Offer>, Vec<WaitlistEntry>) {
+    let offers = vec![offer(600, "Alice Moreau", &house(), "2026-11-30T09:00:00Z", "2026-11-27T08:14:00Z")];
+    let now_to_dec = ("2026-11-27T07:00:00Z", "2026-12-04T07:00:00Z");
+    let mut bruno = entry(651, "Bruno Keller", None, now_to_dec, WaitlistStatus::Waiting);
+    bruno.note = Some("Mornings only, works afternoons".into());
+    let entries = vec![
+        entry(650, "Alice Moreau", Some(&house()), now_to_dec, WaitlistStatus::Offered),
+        bruno,
+        entry(
+            652,
+            "Chiara Rossi",
+            Some(&wilson()),
+            ("2026-12-01T08:00:00Z", "2026-12-11T17:00:00Z"),
+            WaitlistStatus::Waiting,
+        ),
+    ];
+    (offers, entries)
+}
+
+fn front_desk_waitlist() -> App {
+    let mut app = front_desk();
+    press(&mut app, ch('w'));
+    assert_eq!(tasks(&mut app), ["loading the waitlist"]);
+    net(&mut app, WaitlistMsg::Loaded(Ok(waitlist_rows())));
+    app
+}
+
+/// The board with Dmitri's 10:30 with House held for his waitlist offer.
+fn front_desk_with_held() -> App {
+    let mut app = front_desk();
+    let held = appt(5, &house(), "Dmitri Volkov", "2026-11-27T10:30:00Z", AppointmentStatus::Held);
+    let columns = vec![
+        front_desk::Column {
+            doctor: house(),
+            appts: vec![
+                appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::CheckedIn),
+                appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
+                held,
+            ],
+            free: vec![slot("2026-11-27T09:30:00Z")],
+        },
+        front_desk::Column { doctor: wilson(), appts: vec![], free: vec![slot("2026-11-27T10:30:00Z")] },
+    ];
+    let columns = columns.into_iter().map(front_desk::ColumnUpdate::from).collect();
+    net(&mut app, front_desk::Msg::Board(jiff::civil::date(2026, 11, 27), "cardiology".into(), Ok(columns)));
+    for _ in 0..3 {
+        press(&mut app, ch('j'));
+    }
+    app
+}
+
+#[test]
+fn a_held_time_on_the_board_is_neither_checked_in_nor_cancelled() {
+    let mut app = front_desk_with_held();
+    let s = screen(&app);
+    assert!(s.contains("10:30 Dmitri Volkov · offer held"), "{s}");
+    let bar = s.lines().last().unwrap().to_owned();
+    assert!(bar.contains("Enter details") && !bar.contains("check in") && !bar.contains("cancel"), "{bar}");
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Status:  offer held") && s.contains("not yet booked"), "{s}");
+    assert!(s.contains("w answer in the waitlist"), "{s}");
+    // Opened on the held time, the panel selects its offer.
+    press(&mut app, ch('w'));
+    assert_eq!(tasks(&mut app), ["loading the waitlist"]);
+    let (mut offers, entries) = waitlist_rows();
+    let mut dmitri = offer(601, "Dmitri Volkov", &house(), "2026-11-27T10:30:00Z", "2026-11-27T08:20:00Z");
+    dmitri.appointment_id = id(5);
+    offers.push(dmitri);
+    net(&mut app, WaitlistMsg::Loaded(Ok((offers, entries))));
+    let s = screen(&app);
+    assert!(s.lines().any(|l| l.contains("› Dmitri Volkov")), "{s}");
+}
+
+#[test]
+fn the_front_desk_waitlist_lists_offers_then_who_waits() {
+    let app = front_desk_waitlist();
+    let s = text_of(&draw_at(&app, 100, 30));
+    assert!(s.contains("Waitlist") && s.contains("Offers (1)") && s.contains("Waiting (3)"), "{s}");
+    let offer = s.lines().find(|l| l.contains("› Alice Moreau")).unwrap();
+    assert!(
+        offer.contains("Gregory House") && offer.contains("Mon 30 Nov 09:00") && offer.contains("expires in 14 min")
+    );
+    let bruno = s.lines().find(|l| l.contains("Bruno Keller") && !l.contains(" · ")).unwrap();
+    assert!(bruno.contains("any cardiology doctor") && bruno.contains("until Fri 4 Dec") && bruno.contains("waiting"));
+    assert!(bruno.contains("Mornings only"), "the note, where it fits: {bruno}");
+    let chiara = s.lines().find(|l| l.contains("Chiara Rossi") && !l.contains(" · ")).unwrap();
+    assert!(chiara.contains("James Wilson") && chiara.contains("Tue 1 Dec – Fri 11 Dec"), "{chiara}");
+    let bar = s.lines().last().unwrap();
+    assert!(bar.contains("a accept offer") && bar.contains("d decline offer") && bar.contains("Esc close"), "{bar}");
+    assert!(!bar.contains("remove"), "x is for entries: {bar}");
+    snapshots("front_desk_waitlist", &app);
+}
+
+#[test]
+fn the_front_desk_accepts_an_offer_for_the_patient_and_the_board_follows() {
+    let mut app = front_desk_waitlist();
+    press(&mut app, ch('a'));
+    assert_eq!(tasks(&mut app), ["accepting the offer"]);
+    press(&mut app, ch('a'));
+    assert!(tasks(&mut app).is_empty(), "one answer at a time");
+    let booked = appt(670, &house(), "Alice Moreau", "2026-11-30T09:00:00Z", AppointmentStatus::Scheduled);
+    net(&mut app, WaitlistMsg::Accepted(Ok(booked)));
+    let s = screen(&app);
+    assert!(s.contains("Booked: Alice Moreau with Gregory House on Mon 30 Nov 09:00 from the waitlist."), "{s}");
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading the board", "loading the waitlist"]);
+    assert!(s.contains("Offers (1)"), "the panel stays open until Esc: {s}");
+}
+
+#[test]
+fn a_late_answer_says_why_and_the_panel_reloads() {
+    let mut app = front_desk_waitlist();
+    press(&mut app, ch('d'));
+    assert_eq!(tasks(&mut app), ["declining the offer"]);
+    net_err(&mut app, 409, WaitlistMsg::Declined(Err(problem(409, "this offer has expired"))));
+    assert!(screen(&app).contains("Not declined: conflict: this offer has expired"));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading the board", "loading the waitlist"]);
+    let (_, entries) = waitlist_rows();
+    let declined = offer(600, "Alice Moreau", &house(), "2026-11-30T09:00:00Z", "2026-11-27T08:14:00Z");
+    net(&mut app, WaitlistMsg::Declined(Ok(declined)));
+    assert!(screen(&app).contains("Declined for Alice Moreau: the time goes to the next patient."));
+    net(&mut app, WaitlistMsg::Loaded(Ok((vec![], entries))));
+    assert!(screen(&app).contains("No open offers."));
+}
+
+#[test]
+fn the_front_desk_removes_an_entry_after_asking() {
+    let mut app = front_desk_waitlist();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j'));
+    press(&mut app, ch('x'));
+    let s = screen(&app);
+    assert!(s.contains("Take Bruno Keller off the waitlist for any cardiology doctor?"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+    assert!(!screen(&app).contains("Take Bruno Keller off"));
+    assert!(tasks(&mut app).is_empty());
+    press(&mut app, ch('x'));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["taking the patient off the waitlist"]);
+    net(&mut app, WaitlistMsg::Left("Bruno Keller".into(), Ok(())));
+    assert!(screen(&app).contains("Bruno Keller left the waitlist."));
+    // Closed, the board is back.
+    press(&mut app, key(KeyCode::Esc));
+    assert!(!screen(&app).contains("Offers ("));
+}
+
+#[test]
+fn an_expired_offer_leaves_the_panel_at_its_time() {
+    let mut app = front_desk_waitlist();
+    app.update(Action::Tick(ts("2026-11-27T08:14:00Z")));
+    let s = screen(&app);
+    assert!(s.contains("Offers (0)") && s.contains("No open offers."), "{s}");
+}
+
+#[test]
+fn a_doctor_is_not_offered_the_chart_of_a_held_time() {
+    let mut app = doctor_app();
+    let appts = vec![appt(5, &house(), "Dmitri Volkov", "2026-11-27T10:30:00Z", AppointmentStatus::Held)];
+    net(&mut app, doctor::Msg::Calendar(jiff::civil::date(2026, 11, 27), false, Ok(changed(appts))));
+    let s = screen(&app);
+    assert!(s.contains("Dmitri Volkov") && s.contains("offer held"), "{s}");
+    let bar = s.lines().last().unwrap();
+    assert!(!bar.contains("open patient") && !bar.contains("follow-up") && !bar.contains("no-show"), "{bar}");
+}
+
+/// Alice has a time held for her (today 11:00 with House, 25 minutes left
+/// to answer) and two waitlist entries.
+fn patient_with_offer() -> App {
+    let mut app = patient_with_records();
+    let mut items = vec![
+        appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Scheduled),
+        appt(2, &house(), "Alice Moreau", "2026-11-30T10:00:00Z", AppointmentStatus::Scheduled),
+    ];
+    items.push(appt(670, &house(), "Alice Moreau", "2026-11-27T11:00:00Z", AppointmentStatus::Held));
+    net(&mut app, patient::Msg::Appointments(Ok(Page { items, next_cursor: None })));
+    let offers = vec![offer(600, "Alice Moreau", &house(), "2026-11-27T11:00:00Z", "2026-11-27T08:25:00Z")];
+    let now_to_dec = ("2026-11-27T07:00:00Z", "2026-12-04T07:00:00Z");
+    let mut any =
+        entry(653, "Alice Moreau", None, ("2026-11-27T07:00:00Z", "2026-12-25T07:00:00Z"), WaitlistStatus::Waiting);
+    any.note = Some("mornings please".into());
+    let entries = vec![entry(650, "Alice Moreau", Some(&house()), now_to_dec, WaitlistStatus::Offered), any];
+    net(&mut app, patient::Msg::Waitlist(Ok((offers, entries))));
+    app
+}
+
+#[test]
+fn a_patient_sees_the_time_held_for_them_at_the_top_and_accepts_it() {
+    let mut app = patient_with_offer();
+    let s = screen(&app);
+    assert!(s.contains("An earlier time is free"), "{s}");
+    assert!(s.contains("Fri 27 Nov 11:00 with Gregory House — held for you until 08:25 (25 min left)."), "{s}");
+    assert!(s.contains("Fri 27 Nov 11:00  Gregory House       offer held"), "the held time in the list: {s}");
+    let bar = s.lines().last().unwrap();
+    assert!(bar.starts_with("a accept  d decline"), "{bar}");
+    snapshots("patient_offer", &app);
+
+    press(&mut app, ch('a'));
+    assert_eq!(tasks(&mut app), ["accepting the offer"]);
+    assert!(screen(&app).contains("Sending your answer…"));
+    press(&mut app, ch('a'));
+    assert!(tasks(&mut app).is_empty(), "one answer at a time");
+    let booked = appt(670, &house(), "Alice Moreau", "2026-11-27T11:00:00Z", AppointmentStatus::Scheduled);
+    net(&mut app, patient::Msg::Accepted(Ok(booked.clone())));
+    assert!(screen(&app).contains("Booked: Fri 27 Nov 11:00 with Gregory House, from the waitlist."));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading my appointments", "loading my waitlist"]);
+    net(&mut app, patient::Msg::Waitlist(Ok((vec![], vec![]))));
+    let items = vec![booked];
+    net(&mut app, patient::Msg::Appointments(Ok(Page { items, next_cursor: None })));
+    let s = screen(&app);
+    assert!(!s.contains("An earlier time is free"), "{s}");
+    assert!(s.contains("Fri 27 Nov 11:00  Gregory House       booked"), "{s}");
+}
+
+#[test]
+fn a_second_offer_is_named_and_waits_its_turn() {
+    let mut app = patient_with_offer();
+    let offers = vec![
+        offer(600, "Alice Moreau", &house(), "2026-11-27T11:00:00Z", "2026-11-27T08:25:00Z"),
+        offer(601, "Alice Moreau", &wilson(), "2026-11-28T09:00:00Z", "2026-11-27T08:40:00Z"),
+    ];
+    net(&mut app, patient::Msg::Waitlist(Ok((offers, vec![]))));
+    let s = screen(&app);
+    assert!(s.contains("Fri 27 Nov 11:00 with Gregory House"), "the one to expire first: {s}");
+    assert!(s.contains("Also held for you: Sat 28 Nov 09:00 with James Wilson; answer this one first."), "{s}");
+    // Once the first has run out, the second is the one to answer.
+    app.update(Action::Tick(ts("2026-11-27T08:25:00Z")));
+    let s = screen(&app);
+    assert!(s.contains("Sat 28 Nov 09:00 with James Wilson — held for you until 08:40 (15 min left)."), "{s}");
+    assert!(!s.contains("Also held for you"), "{s}");
+}
+
+#[test]
+fn a_patient_declines_and_hears_where_the_time_goes() {
+    let mut app = patient_with_offer();
+    press(&mut app, ch('d'));
+    assert_eq!(tasks(&mut app), ["declining the offer"]);
+    net_err(&mut app, 409, patient::Msg::Declined(Err(problem(409, "this offer has expired"))));
+    assert!(screen(&app).contains("Not declined: conflict: this offer has expired"));
+    let declined = offer(600, "Alice Moreau", &house(), "2026-11-27T11:00:00Z", "2026-11-27T08:25:00Z");
+    net(&mut app, patient::Msg::Declined(Ok(declined)));
+    assert!(screen(&app).contains("Declined: the time goes to the next patient. You stay on the waitlist."));
+}
+
+#[test]
+fn a_patient_lists_their_waitlist_and_leaves_it_after_asking() {
+    let mut app = patient_with_offer();
+    press(&mut app, key(KeyCode::Tab));
+    press(&mut app, key(KeyCode::Tab));
+    let s = screen(&app);
+    assert!(s.contains("Gregory House           until Fri 4 Dec         offered"), "{s}");
+    assert!(s.contains("any cardiology doctor   until Fri 25 Dec        waiting  mornings please"), "{s}");
+    let wide = text_of(&draw_at(&app, 100, 30));
+    assert!(wide.lines().last().unwrap().contains("x leave waitlist"), "{wide}");
+    press(&mut app, ch('x'));
+    assert!(screen(&app).contains("Leave the waitlist for Gregory House?"));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["leaving the waitlist"]);
+    net(&mut app, patient::Msg::Left("Gregory House".into(), Ok(())));
+    assert!(screen(&app).contains("You left the waitlist for Gregory House."));
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading my appointments", "loading my waitlist"]);
+}
+
+#[test]
+fn a_patient_joins_the_waitlist_for_any_doctor_of_a_department() {
+    let mut app = patient_with_records();
+    press(&mut app, ch('w'));
+    let s = screen(&app);
+    assert!(s.contains("Join the waitlist") && s.contains("James Wilson") && s.contains("Any doctor"), "{s}");
+    assert!(s.contains("◂ the next 7 days ▸  (until Fri 4 Dec)"), "{s}");
+    press(&mut app, key(KeyCode::Down));
+    press(&mut app, key(KeyCode::Down));
+    press(&mut app, key(KeyCode::Right));
+    typed(&mut app, "mornings, please");
+    let s = screen(&app);
+    assert!(
+        s.contains("› Any doctor") && s.contains("the next 14 days") && s.contains("Note: mornings, please"),
+        "{s}"
+    );
+    snapshots("patient_join_waitlist", &app);
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["joining the waitlist"]);
+    net_err(&mut app, 409, patient::Msg::Joined(Err(problem(409, "the patient is already on the waitlist for this"))));
+    let s = screen(&app);
+    assert!(s.contains("Not on the waitlist: conflict: the patient is already on the waitlist for this"), "{s}");
+    assert!(s.contains("Join the waitlist"), "the form stays to change: {s}");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["joining the waitlist"]);
+    let joined =
+        entry(653, "Alice Moreau", None, ("2026-11-27T08:00:00Z", "2026-12-11T08:00:00Z"), WaitlistStatus::Waiting);
+    net(&mut app, patient::Msg::Joined(Ok(joined)));
+    let s = screen(&app);
+    assert!(s.contains("You are on the waitlist for any cardiology doctor until Fri 11 Dec."), "{s}");
+    assert!(!s.contains("Join the waitlist"), "{s}");
+    assert_eq!(tasks(&mut app), ["loading my waitlist"]);
 }
 
 fn admin_app() -> App {
@@ -1020,9 +1376,16 @@ fn logging_out_of_the_demo_returns_to_the_role_picker() {
     log_in_as(&mut app, user(1, "Frank Desk", Role::Receptionist, None));
     tasks(&mut app);
     press(&mut app, ch('L'));
-    assert_eq!(tasks(&mut app), ["logging out"]);
+    let mut queued = app.take_tasks();
+    assert_eq!(queued.iter().map(|t| t.label).collect::<Vec<_>>(), ["logging out"]);
     let s = screen(&app);
     assert!(s.contains("who are you today?") && s.contains("Logged out."), "{s}");
+    // Its end is counted, so the spinner stops.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let done = rt.block_on(queued.remove(0).fut);
+    let busy = app.in_flight();
+    app.update(done);
+    assert_eq!(app.in_flight(), busy - 1);
 }
 
 #[test]
@@ -1078,8 +1441,9 @@ fn patient_reads_their_records() {
         &mut app,
         patient::Msg::Records(Ok(Page { items: vec![record(1, "Essential hypertension")], next_cursor: None })),
     );
-    press(&mut app, key(KeyCode::Tab));
-    press(&mut app, key(KeyCode::Tab));
+    for _ in 0..3 {
+        press(&mut app, key(KeyCode::Tab));
+    }
     press(&mut app, key(KeyCode::Enter));
     let s = screen(&app);
     assert!(s.contains("Diagnosis: Essential hypertension") && s.contains("Ramipril; 5 mg; once daily; 90"), "{s}");
@@ -1296,6 +1660,12 @@ fn front_desk_keys_are_the_listed_keys() {
     walk("booking, slot", booking_at_slot_step);
     walk("booking, patient", booking_at_patient_step);
     walk("booking, reason", then(booking_at_patient_step, &[key(KeyCode::Enter)]));
+    walk("board, held cell", front_desk_with_held);
+    walk("details, held", then(front_desk_with_held, &[key(KeyCode::Enter)]));
+    walk("waitlist, loading", then(front_desk, &[ch('w')]));
+    walk("waitlist, offer", front_desk_waitlist);
+    walk("waitlist, entry", then(front_desk_waitlist, &[ch('j')]));
+    walk("waitlist, remove?", then(front_desk_waitlist, &[ch('j'), ch('j'), ch('x')]));
 }
 
 fn chart_app() -> App {
@@ -1400,10 +1770,15 @@ fn patient_keys_are_the_listed_keys() {
     walk("upcoming, cancellable", then(patient_with_records, &[ch('j')]));
     walk("cancel", then(patient_with_records, &[ch('j'), ch('x')]));
     walk("past", then(patient_with_records, &[tab]));
-    walk("records", then(patient_with_records, &[tab, tab]));
-    walk("a record", then(patient_with_records, &[tab, tab, key(KeyCode::Enter)]));
-    walk("access log", then(patient_with_records, &[tab, tab, tab]));
+    walk("waitlist, empty", then(patient_with_records, &[tab, tab]));
+    walk("records", then(patient_with_records, &[tab, tab, tab]));
+    walk("a record", then(patient_with_records, &[tab, tab, tab, key(KeyCode::Enter)]));
+    walk("access log", then(patient_with_records, &[tab, tab, tab, tab]));
     walk("booking", then(patient_with_records, &[ch('b')]));
+    walk("offer", patient_with_offer);
+    walk("waitlist", then(patient_with_offer, &[tab, tab]));
+    walk("leave waitlist?", then(patient_with_offer, &[tab, tab, ch('x')]));
+    walk("join waitlist", then(patient_with_offer, &[ch('w')]));
 }
 
 fn admin_with_audit() -> App {
@@ -1749,7 +2124,7 @@ fn a_patient_sees_emergency_access_marked_with_the_reason() {
         reason: Some(REASON.into()),
     }];
     net(&mut app, patient::Msg::AccessLog(Ok(Page { items: log, next_cursor: None })));
-    for _ in 0..3 {
+    for _ in 0..4 {
         press(&mut app, key(KeyCode::Tab));
     }
     let s = text_of(&draw_at(&app, 160, 48));

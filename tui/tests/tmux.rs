@@ -1,6 +1,7 @@
 //! End to end in a real terminal: tmux runs `healthsynx --demo`, we press
 //! keys as a front-desk user would, read the pane, and then ask the demo
-//! server itself (through the API) whether the booking really exists.
+//! server itself (through the API) whether the booking really exists. The
+//! waitlist panel opens over the board and closes again.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -68,6 +69,15 @@ impl Tmux {
                 return pane;
             }
             assert!(Instant::now() < deadline, "the screen never showed any of {wants:?}; it shows:\n{pane}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the pane no longer shows `gone`.
+    fn wait_until_gone(&self, gone: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.pane().contains(gone) {
+            assert!(Instant::now() < deadline, "the screen still shows {gone:?}:\n{}", self.pane());
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -154,6 +164,15 @@ fn front_desk_books_and_checks_in_a_patient_in_a_real_terminal() {
     }
     let want = if in_window { AppointmentStatus::CheckedIn } else { AppointmentStatus::Scheduled };
     assert_eq!(booked_visit().unwrap().status, want, "the server agrees with the screen");
+
+    // The waitlist panel: its title, its sections and an offer row (the
+    // demo holds one for Alice) or the line saying there is none.
+    t.keys(&["w"]);
+    t.wait_for("┌ Waitlist");
+    let pane = t.wait_for_any(&["expires in", "held until", "No open offers."]);
+    assert!(pane.contains("Offers (") && pane.contains("Waiting ("), "{pane}");
+    t.keys(&["Escape"]);
+    t.wait_until_gone("┌ Waitlist");
 
     // q quits and gives the terminal back.
     t.keys(&["q"]);

@@ -1,6 +1,6 @@
 //! Parts that more than one screen uses: the booking flow, the patient
-//! chart with its records, the record editor, day navigation and the
-//! automatic refresh.
+//! chart with its records, the record editor, day navigation, the
+//! automatic refresh and the waitlist.
 
 pub mod booking;
 pub mod chart;
@@ -8,6 +8,7 @@ pub mod day_nav;
 pub mod editor;
 pub mod emergency;
 pub mod refresh;
+pub mod waitlist;
 
 /// What an embedded part tells its screen after a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,8 +99,10 @@ fn has_status(s: &Doctor, status: AppointmentStatus) -> bool {
     s.selected().is_some_and(|a| a.status == status)
 }
 
+/// A visit selected; a time held for a waitlist offer is not one yet (the
+/// patient is not in my care until they accept it).
 fn selected(s: &Doctor) -> bool {
-    s.selected().is_some()
+    s.selected().is_some_and(|a| a.status != AppointmentStatus::Held)
 }
 
 const CALENDAR: &[B] = &[

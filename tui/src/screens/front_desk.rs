@@ -1,6 +1,7 @@
 //! Front desk: today's board (a department's doctors side by side, then its
 //! rooms and devices, time down the left, buffers shaded), booking, moving,
-//! cancelling, check-in, no-show, finding and registering patients.
+//! cancelling, check-in, no-show, finding and registering patients, and
+//! the waitlist (answering offers for patients on the phone).
 
 use std::collections::BTreeSet;
 
@@ -20,9 +21,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View, explain};
+use crate::components::Outcome;
 use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::day_nav::{self, DayNav};
 use crate::components::refresh::{AutoRefresh, Etags};
+use crate::components::waitlist::{self, WaitlistMsg, WaitlistPanel};
 use crate::keys::{
     self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST_ARROWS, bind, char, is_down, is_left, is_right,
     is_up,
@@ -89,6 +92,7 @@ enum Modal {
     Find { query: Field, results: Vec<Patient>, pick: Pick, card: Option<Patient> },
     Register(Form),
     Registered(Box<PatientCreated>),
+    Waitlist(Box<WaitlistPanel>),
 }
 
 pub struct FrontDesk {
@@ -133,6 +137,7 @@ pub enum Act {
     BookFor,
     NextField,
     Register,
+    Waitlist,
 }
 
 type B = Binding<FrontDesk, Act>;
@@ -143,6 +148,11 @@ fn on_appt(s: &FrontDesk) -> bool {
 
 fn booked(s: &FrontDesk) -> bool {
     s.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Scheduled)
+}
+
+/// A time held for a waitlist offer, answered from the waitlist panel.
+fn held(s: &FrontDesk) -> bool {
+    s.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Held)
 }
 
 fn can_book(s: &FrontDesk) -> bool {
@@ -158,6 +168,7 @@ const BOARD: &[B] = &[
     bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
     bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
+    bind(&[char('w')], "w", "waitlist", Act::Waitlist),
     bind(&[char('/')], "/", "find patient", Act::Find),
     bind(&[char('N')], "N", "new patient", Act::NewPatient),
     bind(day_nav::STEP, "[ ]", "day", Act::Day),
@@ -170,6 +181,7 @@ const DETAILS: &[B] = &[
     bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
     bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
+    bind(&[char('w')], "w", "answer in the waitlist", Act::Waitlist).when(held),
     bind(ENTER_ESC, "Enter/Esc", "close", Act::Close),
 ];
 const CANCEL: &[B] =
@@ -207,8 +219,8 @@ impl Keymap for FrontDesk {
             Modal::Find { card: Some(_), .. } => CARD,
             Modal::Register(_) => REGISTER,
             Modal::Registered(_) => REGISTERED,
-            // The flow answers its own keys.
-            Modal::Booking(_) => &[],
+            // The flow and the panel answer their own keys.
+            Modal::Booking(_) | Modal::Waitlist(_) => &[],
         }
     }
 
@@ -269,7 +281,10 @@ impl Screen for FrontDesk {
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        self.host_commands()
+        match &self.modal {
+            Modal::Waitlist(panel) => panel.commands(),
+            _ => self.host_commands(),
+        }
     }
 
     fn typing(&self) -> bool {
@@ -280,6 +295,16 @@ impl Screen for FrontDesk {
         if let Some(handled) = self.key_to_flow(key, ctx) {
             return handled;
         }
+        if let Modal::Waitlist(panel) = &mut self.modal {
+            return match panel.handle_key(key, ctx) {
+                Outcome::Open => Handled::Consumed,
+                Outcome::Ignored => Handled::Ignored,
+                Outcome::Closed => {
+                    self.modal = Modal::None;
+                    Handled::Consumed
+                }
+            };
+        }
         match keys::action(self, &key) {
             Some(a) => self.act(a, key, ctx),
             None if self.text_field().is_some() => self.type_key(key, ctx),
@@ -289,15 +314,30 @@ impl Screen for FrontDesk {
     }
 
     fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
-        match msg.take::<Msg>() {
-            Ok(m) => self.on_result(m, ctx),
+        let msg = match msg.take::<Msg>() {
+            Ok(m) => return self.on_result(m, ctx),
+            Err(m) => m,
+        };
+        match msg.take::<WaitlistMsg>() {
+            Ok(m) => self.on_waitlist(m, ctx),
             Err(m) => self.msg_to_flow(m, ctx),
         }
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx) {
-        if self.refresh.due(ctx.now) && matches!(self.modal, Modal::None) {
-            self.load(false, ctx);
+        if let Modal::Waitlist(panel) = &mut self.modal {
+            panel.drop_expired(ctx.now);
+        }
+        if !self.refresh.due(ctx.now) {
+            return;
+        }
+        match &self.modal {
+            Modal::None => self.load(false, ctx),
+            Modal::Waitlist(panel) => {
+                panel.load(ctx);
+                self.load(false, ctx);
+            }
+            _ => {}
         }
     }
 
@@ -482,6 +522,23 @@ impl FrontDesk {
                     self.register(&form, ctx);
                 }
             }
+            Act::Waitlist => {
+                // Opened on a held time, its offer is the one selected.
+                let focus = self.selected_appt().filter(|a| a.status == AppointmentStatus::Held).map(|a| a.id);
+                self.modal = Modal::Waitlist(Box::new(WaitlistPanel::open(self.doctors.clone(), focus, ctx)));
+            }
+        }
+    }
+
+    /// A waitlist result: the panel takes it if open, else only its outcome
+    /// is told; after an answer the board shows the time as it now is.
+    fn on_waitlist(&mut self, msg: WaitlistMsg, ctx: &mut Ctx) {
+        let answered = match &mut self.modal {
+            Modal::Waitlist(panel) => panel.on_msg(msg, ctx),
+            _ => waitlist::report(&msg, ctx),
+        };
+        if answered {
+            self.reload(ctx);
         }
     }
 
@@ -747,9 +804,15 @@ impl FrontDesk {
         match &self.modal {
             Modal::None => {}
             Modal::Booking(flow) => flow.draw(f, area, v),
+            Modal::Waitlist(panel) => panel.draw(f, area, v),
             Modal::Details => {
                 if let Some(a) = self.selected_appt() {
-                    ui::draw_popup(f, area, "Appointment", appt_lines(a, v), 64, t);
+                    let mut lines = appt_lines(a, v);
+                    if a.status == AppointmentStatus::Held {
+                        let text = "Held for the patient by a waitlist offer, not yet booked.";
+                        lines.push(Line::from(Span::styled(text, t.dim())));
+                    }
+                    ui::draw_popup(f, area, "Appointment", lines, 64, t);
                 }
             }
             Modal::Cancel(reason) => {
@@ -850,7 +913,7 @@ fn buffer_at<'a>(mut appts: impl Iterator<Item = &'a Appointment>, t: Timestamp)
 fn legend_line(t: Theme) -> Line<'static> {
     use AppointmentStatus::*;
     let mut spans = vec![Span::styled("free ", t.free()), Span::styled("░ buffer ", t.buffer())];
-    for s in [Scheduled, CheckedIn, Completed, NoShow, Cancelled] {
+    for s in [Scheduled, CheckedIn, Completed, NoShow, Cancelled, Held] {
         spans.push(Span::styled(status_word(s), t.status(s)));
         spans.push(Span::raw(" "));
     }

@@ -67,7 +67,9 @@ type B = Binding<Nurse, Act>;
 
 const LIST_KEYS: &[B] = &[
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.shown().len() > 1),
-    bind(ENTER, "Enter", "open patient", Act::Open).when(|s| s.selected().is_some()),
+    // A time held for a waitlist offer brings no patient into care yet.
+    bind(ENTER, "Enter", "open patient", Act::Open)
+        .when(|s| s.selected().is_some_and(|a| a.status != AppointmentStatus::Held)),
     bind(&[char('E')], "E", "emergency access", Act::Emergency),
     bind(&[char('c')], "c", "check in", Act::CheckIn)
         .when(|s| s.selected().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),

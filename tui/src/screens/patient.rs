@@ -1,20 +1,25 @@
 //! Patient: my upcoming and past appointments, booking from free slots,
-//! cancelling inside the cancel window, my records (read-only), and who
+//! cancelling inside the cancel window, the waitlist (joining it, leaving
+//! it, answering the times it offers me), my records (read-only), and who
 //! looked at my data.
 
 use healthsynx_shared::api::{AppointmentQuery, Me, PageQuery, RecordQuery};
-use healthsynx_shared::{AccessLogEntry, Appointment, AppointmentStatus, Doctor, MedicalRecord, Page, Problem};
+use healthsynx_shared::{
+    AccessLogEntry, Appointment, AppointmentStatus, Doctor, MedicalRecord, Offer, Page, Problem, WaitlistEntry,
+};
 use jiff::{SignedDuration, Timestamp};
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Tabs};
+use ratatui::widgets::{Paragraph, Tabs, Wrap};
 
 use crate::app::{self, Ctx, Handled, View};
 use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::chart::record_lines;
-use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LIST, TAB, bind, char};
+use crate::components::refresh::AutoRefresh;
+use crate::components::waitlist::{self, JoinForm, Waitlist};
+use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LEFT_RIGHT, LIST, LIST_ARROWS, TAB, bind, char};
 use crate::screens::Screen;
 use crate::theme::status_word;
 use crate::time;
@@ -31,23 +36,32 @@ pub enum Msg {
     AccessLog(Result<Page<AccessLogEntry>, Problem>),
     Doctors(Result<Vec<Doctor>, Problem>),
     Cancelled(Result<Appointment, Problem>),
+    /// My open offers and my live waitlist entries.
+    Waitlist(Result<Waitlist, Problem>),
+    Accepted(Result<Appointment, Problem>),
+    Declined(Result<Offer, Problem>),
+    Joined(Result<WaitlistEntry, Problem>),
+    /// Left the waitlist for whom it names.
+    Left(String, Result<(), Problem>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
     Upcoming,
     Past,
+    Waitlist,
     Records,
     AccessLog,
 }
 
-const TABS: [Tab; 4] = [Tab::Upcoming, Tab::Past, Tab::Records, Tab::AccessLog];
+const TABS: [Tab; 5] = [Tab::Upcoming, Tab::Past, Tab::Waitlist, Tab::Records, Tab::AccessLog];
 
 impl Tab {
     fn title(self) -> &'static str {
         match self {
             Tab::Upcoming => "Upcoming",
             Tab::Past => "Past",
+            Tab::Waitlist => "Waitlist",
             Tab::Records => "My records",
             Tab::AccessLog => "Who looked at my data",
         }
@@ -59,6 +73,9 @@ enum Modal {
     Booking(Box<BookingFlow>),
     Cancel(Field),
     Record,
+    Join(Box<JoinForm>),
+    /// Asking before leaving the selected waitlist entry.
+    Leave,
 }
 
 pub struct PatientHome {
@@ -66,11 +83,18 @@ pub struct PatientHome {
     me: Option<Me>,
     upcoming: Vec<Appointment>,
     past: Vec<Appointment>,
+    /// Open offers, soonest to expire first; the first is shown at the top.
+    offers: Vec<Offer>,
+    waitlist: Vec<WaitlistEntry>,
     records: Vec<MedicalRecord>,
     log: Vec<AccessLogEntry>,
     doctors: Vec<Doctor>,
-    picks: [Pick; 4],
+    picks: [Pick; TABS.len()],
     modal: Modal,
+    /// An answer to the offer is on its way; one at a time.
+    answering: bool,
+    /// Offers come when times free up, so the waitlist and my appointments reload now and then.
+    refresh: AutoRefresh,
 }
 
 fn reply(m: Msg) -> app::Msg {
@@ -87,22 +111,54 @@ pub enum Act {
     Refresh,
     ConfirmCancel,
     Close,
+    Accept,
+    Decline,
+    Join,
+    JoinGo,
+    Within,
+    ConfirmJoin,
+    AskLeave,
+    ConfirmLeave,
 }
 
 type B = Binding<PatientHome, Act>;
 
+/// An offer to answer, and no answer on its way.
+fn may_answer(s: &PatientHome) -> bool {
+    s.offer().is_some() && !s.answering
+}
+
+fn join_form(s: &PatientHome) -> Option<&JoinForm> {
+    match &s.modal {
+        Modal::Join(form) => Some(form),
+        _ => None,
+    }
+}
+
 const TAB_KEYS: &[B] = &[
+    bind(&[char('a')], "a", "accept", Act::Accept).when(may_answer),
+    bind(&[char('d')], "d", "decline", Act::Decline).when(may_answer),
     bind(TAB, "Tab", "next tab", Act::NextTab),
     bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.len() > 1),
     bind(&[char('b')], "b", "book", Act::Book).when(|s| matches!(s.tab, Tab::Upcoming | Tab::Past)),
     bind(&[char('x')], "x", "cancel", Act::AskCancel)
         .when(|s| s.selected_upcoming().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
+    bind(&[char('w')], "w", "join waitlist", Act::Join).when(|s| !s.doctors.is_empty()),
+    bind(&[char('x')], "x", "leave waitlist", Act::AskLeave).when(|s| s.selected_entry().is_some()),
     bind(ENTER, "Enter", "read", Act::Read).when(|s| s.tab == Tab::Records && !s.records.is_empty()),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
 ];
 const CANCEL_KEYS: &[B] =
     &[bind(ENTER, "Enter", "cancel it", Act::ConfirmCancel), bind(ESC, "Esc", "keep it", Act::Close)];
 const RECORD_KEYS: &[B] = &[bind(ENTER_ESC, "Enter/Esc", "close", Act::Close)];
+const JOIN_KEYS: &[B] = &[
+    bind(LIST_ARROWS, "↑↓", "doctor", Act::JoinGo).when(|s| join_form(s).is_some_and(|f| f.choices() > 1)),
+    bind(LEFT_RIGHT, "←→", "how far ahead", Act::Within),
+    bind(ENTER, "Enter", "join", Act::ConfirmJoin).when(|s| join_form(s).is_some_and(|f| !f.busy)),
+    bind(ESC, "Esc", "cancel", Act::Close),
+];
+const LEAVE_KEYS: &[B] =
+    &[bind(ENTER, "Enter", "leave waitlist", Act::ConfirmLeave), bind(ESC, "Esc", "stay on it", Act::Close)];
 
 impl Keymap for PatientHome {
     type Action = Act;
@@ -112,13 +168,19 @@ impl Keymap for PatientHome {
             Modal::None => TAB_KEYS,
             Modal::Cancel(_) => CANCEL_KEYS,
             Modal::Record => RECORD_KEYS,
+            Modal::Join(_) => JOIN_KEYS,
+            Modal::Leave => LEAVE_KEYS,
             // The flow answers its own keys.
             Modal::Booking(_) => &[],
         }
     }
 
     fn text_field(&self) -> Option<&'static str> {
-        matches!(self.modal, Modal::Cancel(_)).then_some("reason")
+        match self.modal {
+            Modal::Cancel(_) => Some("reason"),
+            Modal::Join(_) => Some("note"),
+            _ => None,
+        }
     }
 }
 
@@ -177,6 +239,9 @@ impl Screen for PatientHome {
             (None, Modal::Cancel(reason)) => {
                 reason.handle(&key);
             }
+            (None, Modal::Join(form)) => {
+                form.note.handle(&key);
+            }
             (None, _) => return Handled::Ignored,
         }
         Handled::Consumed
@@ -186,6 +251,15 @@ impl Screen for PatientHome {
         match msg.take::<Msg>() {
             Ok(m) => self.on_result(m, ctx),
             Err(m) => self.msg_to_flow(m, ctx),
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx) {
+        // A hold that ran out is no longer mine to accept.
+        self.offers.retain(|o| o.expires_at > ctx.now);
+        if self.refresh.due(ctx.now) {
+            self.load_appointments(ctx);
+            self.load_waitlist(ctx);
         }
     }
 
@@ -205,11 +279,15 @@ impl PatientHome {
             me: None,
             upcoming: Vec::new(),
             past: Vec::new(),
+            offers: Vec::new(),
+            waitlist: Vec::new(),
             records: Vec::new(),
             log: Vec::new(),
             doctors: Vec::new(),
-            picks: [Pick::default(); 4],
+            picks: [Pick::default(); TABS.len()],
             modal: Modal::None,
+            answering: false,
+            refresh: AutoRefresh::default(),
         };
         p.reload(ctx);
         p
@@ -217,11 +295,8 @@ impl PatientHome {
 
     fn reload(&mut self, ctx: &mut Ctx) {
         // The server scopes every list to this patient.
-        let client = ctx.client.clone();
-        let q = AppointmentQuery { limit: Some(500), ..AppointmentQuery::default() };
-        ctx.spawn("loading my appointments", async move { client.appointments(&q).await }, |r| {
-            reply(Msg::Appointments(r))
-        });
+        self.load_appointments(ctx);
+        self.load_waitlist(ctx);
         let client = ctx.client.clone();
         let q = RecordQuery { limit: Some(200), ..RecordQuery::default() };
         ctx.spawn("loading my records", async move { client.records(&q).await }, |r| reply(Msg::Records(r)));
@@ -232,21 +307,53 @@ impl PatientHome {
         });
     }
 
+    fn load_appointments(&self, ctx: &mut Ctx) {
+        let client = ctx.client.clone();
+        let q = AppointmentQuery { limit: Some(500), ..AppointmentQuery::default() };
+        ctx.spawn("loading my appointments", async move { client.appointments(&q).await }, |r| {
+            reply(Msg::Appointments(r))
+        });
+    }
+
+    fn load_waitlist(&mut self, ctx: &mut Ctx) {
+        self.refresh.start(ctx.now, true);
+        let client = ctx.client.clone();
+        ctx.spawn("loading my waitlist", waitlist::load(client), |r| reply(Msg::Waitlist(r)));
+    }
+
     fn tab_index(&self) -> usize {
-        TABS.iter().position(|t| *t == self.tab).unwrap_or(0)
+        index_of(self.tab)
     }
 
     fn len(&self) -> usize {
         match self.tab {
             Tab::Upcoming => self.upcoming.len(),
             Tab::Past => self.past.len(),
+            Tab::Waitlist => self.waitlist.len(),
             Tab::Records => self.records.len(),
             Tab::AccessLog => self.log.len(),
         }
     }
 
+    fn pick(&self, tab: Tab) -> Pick {
+        self.picks[index_of(tab)]
+    }
+
+    fn pick_mut(&mut self, tab: Tab) -> &mut Pick {
+        &mut self.picks[index_of(tab)]
+    }
+
     fn selected_upcoming(&self) -> Option<&Appointment> {
-        (self.tab == Tab::Upcoming).then(|| self.upcoming.get(self.picks[0].sel)).flatten()
+        (self.tab == Tab::Upcoming).then(|| self.upcoming.get(self.pick(Tab::Upcoming).sel)).flatten()
+    }
+
+    fn selected_entry(&self) -> Option<&WaitlistEntry> {
+        (self.tab == Tab::Waitlist).then(|| self.waitlist.get(self.pick(Tab::Waitlist).sel)).flatten()
+    }
+
+    /// The offer shown at the top, which `a` and `d` answer.
+    fn offer(&self) -> Option<&Offer> {
+        self.offers.first()
     }
 
     /// Until when the patient may cancel this appointment themselves.
@@ -275,7 +382,64 @@ impl PatientHome {
                 }
             }
             Act::Close => self.modal = Modal::None,
+            Act::Accept => self.answer(true, ctx),
+            Act::Decline => self.answer(false, ctx),
+            Act::Join => self.modal = Modal::Join(Box::new(JoinForm::new(&self.doctors))),
+            Act::JoinGo => {
+                if let Modal::Join(form) = &mut self.modal {
+                    form.go(&key);
+                }
+            }
+            Act::Within => {
+                if let Modal::Join(form) = &mut self.modal {
+                    form.step_within(&key);
+                }
+            }
+            Act::ConfirmJoin => self.join(ctx),
+            Act::AskLeave => self.modal = Modal::Leave,
+            Act::ConfirmLeave => {
+                self.modal = Modal::None;
+                self.leave(ctx);
+            }
         }
+    }
+
+    /// Accepts or declines the offer shown at the top.
+    fn answer(&mut self, accept: bool, ctx: &mut Ctx) {
+        let Some(id) = self.offer().map(|o| o.id) else { return };
+        self.answering = true;
+        let client = ctx.client.clone();
+        if accept {
+            ctx.spawn("accepting the offer", async move { client.accept_offer(id).await }, |r| reply(Msg::Accepted(r)));
+        } else {
+            ctx.spawn("declining the offer", async move { client.decline_offer(id).await }, |r| {
+                reply(Msg::Declined(r))
+            });
+        }
+    }
+
+    fn join(&mut self, ctx: &mut Ctx) {
+        let Some(patient) = self.me.as_ref().and_then(|m| m.patient.as_ref()).map(|p| p.id) else {
+            ctx.error("Your patient profile has not loaded yet.");
+            return;
+        };
+        let Modal::Join(form) = &mut self.modal else { return };
+        let new = match form.request(patient, ctx.now) {
+            Ok(new) => new,
+            Err(e) => return ctx.error(e),
+        };
+        form.busy = true;
+        let client = ctx.client.clone();
+        ctx.spawn("joining the waitlist", async move { client.join_waitlist(&new).await }, |r| reply(Msg::Joined(r)));
+    }
+
+    fn leave(&mut self, ctx: &mut Ctx) {
+        let Some(e) = self.selected_entry() else { return };
+        let (id, whom) = (e.id, waitlist::wanted(e, &self.doctors));
+        let client = ctx.client.clone();
+        ctx.spawn("leaving the waitlist", async move { client.leave_waitlist(id).await }, move |r| {
+            reply(Msg::Left(whom, r))
+        });
     }
 
     fn start_booking(&mut self, ctx: &mut Ctx) {
@@ -314,13 +478,15 @@ impl PatientHome {
             Msg::Records(Ok(page)) => {
                 self.records = page.items;
                 self.records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
-                self.picks[2].clamp(self.records.len());
+                let n = self.records.len();
+                self.pick_mut(Tab::Records).clamp(n);
             }
             Msg::Records(Err(p)) => ctx.problem("Could not load your records", &p),
             Msg::AccessLog(Ok(page)) => {
                 self.log = page.items;
                 self.log.sort_by_key(|e| std::cmp::Reverse(e.at));
-                self.picks[3].clamp(self.log.len());
+                let n = self.log.len();
+                self.pick_mut(Tab::AccessLog).clamp(n);
             }
             Msg::AccessLog(Err(p)) => ctx.problem("Could not load who looked at your data", &p),
             Msg::Doctors(Ok(d)) => self.doctors = d,
@@ -330,31 +496,144 @@ impl PatientHome {
                 self.reload(ctx);
             }
             Msg::Cancelled(Err(p)) => ctx.problem("Not cancelled", &p),
+            Msg::Waitlist(r) => {
+                self.refresh.finish();
+                match r {
+                    Ok((offers, entries)) => {
+                        self.offers = offers;
+                        self.waitlist = entries;
+                        let n = self.waitlist.len();
+                        self.pick_mut(Tab::Waitlist).clamp(n);
+                    }
+                    Err(p) => ctx.problem("Could not load your waitlist", &p),
+                }
+            }
+            Msg::Accepted(r) => {
+                self.answering = false;
+                match r {
+                    Ok(a) => {
+                        self.tab = Tab::Upcoming;
+                        let when = time::day_hm(a.start, ctx.tz);
+                        ctx.info(format!("Booked: {when} with {}, from the waitlist.", a.doctor_name));
+                    }
+                    Err(p) => ctx.problem("Not booked", &p),
+                }
+                self.load_appointments(ctx);
+                self.load_waitlist(ctx);
+            }
+            Msg::Declined(r) => {
+                self.answering = false;
+                match r {
+                    Ok(_) => ctx.info("Declined: the time goes to the next patient. You stay on the waitlist."),
+                    Err(p) => ctx.problem("Not declined", &p),
+                }
+                self.load_appointments(ctx);
+                self.load_waitlist(ctx);
+            }
+            Msg::Joined(Ok(e)) => {
+                self.modal = Modal::None;
+                self.tab = Tab::Waitlist;
+                let (whom, until) = (waitlist::wanted(&e, &self.doctors), time::day(time::date_of(e.latest, ctx.tz)));
+                ctx.info(format!("You are on the waitlist for {whom} until {until}."));
+                self.load_waitlist(ctx);
+            }
+            Msg::Joined(Err(p)) => {
+                if let Modal::Join(form) = &mut self.modal {
+                    form.busy = false;
+                }
+                ctx.problem("Not on the waitlist", &p);
+            }
+            Msg::Left(whom, r) => {
+                match r {
+                    Ok(()) => ctx.info(format!("You left the waitlist for {whom}.")),
+                    Err(p) => ctx.problem("Still on the waitlist", &p),
+                }
+                // Leaving withdraws its offer and frees the held time.
+                self.load_appointments(ctx);
+                self.load_waitlist(ctx);
+            }
         }
     }
 
     /// Upcoming: still to happen and still on; soonest first. Past: the rest, latest first.
     fn split(&mut self, appts: Vec<Appointment>, now: Timestamp) {
-        let live = |a: &Appointment| matches!(a.status, AppointmentStatus::Scheduled | AppointmentStatus::CheckedIn);
+        let live = |a: &Appointment| {
+            matches!(a.status, AppointmentStatus::Held | AppointmentStatus::Scheduled | AppointmentStatus::CheckedIn)
+        };
         let (mut up, mut past): (Vec<_>, Vec<_>) = appts.into_iter().partition(|a| a.end > now && live(a));
         up.sort_by_key(|a| a.start);
         past.sort_by_key(|a| std::cmp::Reverse(a.start));
         self.upcoming = up;
         self.past = past;
-        self.picks[0].clamp(self.upcoming.len());
-        self.picks[1].clamp(self.past.len());
+        let (up, past) = (self.upcoming.len(), self.past.len());
+        self.pick_mut(Tab::Upcoming).clamp(up);
+        self.pick_mut(Tab::Past).clamp(past);
     }
 
     fn draw_tabs(&self, f: &mut Frame, area: Rect, v: &View) {
         let t = v.theme;
-        let [tabs, body, foot] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+        let offer = self.offer_lines(v);
+        let [banner, tabs, body, foot] = Layout::vertical([
+            Constraint::Length(banner_height(&offer, area.width)),
+            Constraint::Length(1),
+            Constraint::Min(3),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        if !offer.is_empty() {
+            let b = ui::block("An earlier time is free", t).border_style(t.focus());
+            f.render_widget(Paragraph::new(offer).wrap(Wrap { trim: true }).block(b), banner);
+        }
         let titles: Vec<&str> = TABS.iter().map(|t| t.title()).collect();
         f.render_widget(Tabs::new(titles).select(self.tab_index()).highlight_style(t.selected()), tabs);
-        let i = self.tab_index();
-        let rows: Vec<Line<'static>> = match self.tab {
+        ui::draw_list(f, body, self.tab.title(), self.rows(v), self.pick(self.tab), t, true);
+        if let Some(h) = self.hint(v) {
+            f.render_widget(Paragraph::new(Span::styled(h, t.dim())), foot);
+        }
+        self.draw_modal(f, area, v);
+    }
+
+    /// The offer at the top: what is held, until when, and how to answer.
+    fn offer_lines(&self, v: &View) -> Vec<Line<'static>> {
+        let t = v.theme;
+        let Some(o) = self.offer() else { return Vec::new() };
+        let mut until = format!(" — held for you until {}", waitlist::clock(o.expires_at, v.now, v.tz));
+        if let Some(m) = waitlist::minutes_left(o.expires_at, v.now) {
+            until.push_str(&format!(" ({m} min left)"));
+        }
+        let what = format!("{} with {}", time::day_hm(o.start, v.tz), o.doctor_name);
+        let mut lines = vec![Line::from(vec![Span::styled(what, t.title()), Span::raw(format!("{until}."))])];
+        lines.push(if self.answering {
+            Line::from(Span::styled("Sending your answer…", t.focus()))
+        } else {
+            Line::from(vec![
+                Span::styled("a", t.key()),
+                Span::raw(" accept it · "),
+                Span::styled("d", t.key()),
+                Span::raw(" decline it (the time goes to the next patient)"),
+            ])
+        });
+        if let Some(next) = self.offers.get(1) {
+            let others = match self.offers.len() - 2 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            let text = format!(
+                "Also held for you: {} with {}{others}; answer this one first.",
+                time::day_hm(next.start, v.tz),
+                next.doctor_name
+            );
+            lines.push(Line::from(Span::styled(text, t.dim())));
+        }
+        lines
+    }
+
+    fn rows(&self, v: &View) -> Vec<Line<'static>> {
+        let t = v.theme;
+        match self.tab {
             Tab::Upcoming => self.upcoming.iter().map(|a| appt_row(a, v)).collect(),
             Tab::Past => self.past.iter().map(|a| appt_row(a, v)).collect(),
+            Tab::Waitlist => self.waitlist.iter().map(|e| self.entry_row(e, v)).collect(),
             Tab::Records => self
                 .records
                 .iter()
@@ -383,10 +662,26 @@ impl PatientHome {
                     ])
                 })
                 .collect(),
-        };
-        ui::draw_list(f, body, self.tab.title(), rows, self.picks[i], t, true);
-        let hint = match self.tab {
+        }
+    }
+
+    fn entry_row(&self, e: &WaitlistEntry, v: &View) -> Line<'static> {
+        let note = e.note.as_deref().map(|n| ui::fit(n, 30)).unwrap_or_default();
+        Line::from(vec![
+            Span::raw(format!("{:<24}", ui::fit(&waitlist::wanted(e, &self.doctors), 23))),
+            Span::raw(format!("{:<24}", waitlist::window(e, v.now, v.tz))),
+            Span::styled(format!("{:<9}", waitlist::status_word(e.status)), v.theme.focus()),
+            Span::raw(note),
+        ])
+    }
+
+    /// A line under the list about the selected row.
+    fn hint(&self, v: &View) -> Option<String> {
+        match self.tab {
             Tab::Upcoming => self.selected_upcoming().map(|a| {
+                if a.status == AppointmentStatus::Held {
+                    return "This time is held for you from the waitlist; answer the offer at the top.".to_owned();
+                }
                 let deadline = time::day_hm(Self::cancel_deadline(a), v.tz);
                 if v.now > Self::cancel_deadline(a) {
                     format!("Cancelling online closed {deadline} ({CANCEL_HOURS} h before); please call the clinic.")
@@ -394,13 +689,15 @@ impl PatientHome {
                     format!("You can cancel this online until {deadline} ({CANCEL_HOURS} h before).")
                 }
             }),
+            Tab::Waitlist if self.waitlist.is_empty() => {
+                Some("Press w to wait for an earlier time than you could book.".into())
+            }
+            Tab::Waitlist => {
+                Some("When a time frees up, it is held for you and shown at the top of this screen.".into())
+            }
             Tab::AccessLog => Some("Every read or change of your data by clinic staff is listed here.".into()),
             _ => None,
-        };
-        if let Some(h) = hint {
-            f.render_widget(Paragraph::new(Span::styled(h, t.dim())), foot);
         }
-        self.draw_modal(f, area, v);
     }
 
     fn draw_modal(&self, f: &mut Frame, area: Rect, v: &View) {
@@ -421,17 +718,44 @@ impl PatientHome {
                 ui::draw_popup(f, area, "Cancel appointment", lines, 70, v.theme);
             }
             Modal::Record => {
-                if let Some(r) = self.records.get(self.picks[2].sel) {
+                if let Some(r) = self.records.get(self.pick(Tab::Records).sel) {
                     ui::draw_popup(f, area, "Record", record_lines(r, v), 76, v.theme);
+                }
+            }
+            Modal::Join(form) => form.draw(f, area, v),
+            Modal::Leave => {
+                if let Some(e) = self.selected_entry() {
+                    let lines = vec![
+                        Line::from(format!("Leave the waitlist for {}?", waitlist::wanted(e, &self.doctors))),
+                        Line::from(Span::styled(
+                            "Enter leaves it (and gives up any time held for you); Esc stays.",
+                            v.theme.dim(),
+                        )),
+                    ];
+                    ui::draw_popup(f, area, "Leave the waitlist", lines, 70, v.theme);
                 }
             }
         }
     }
 }
 
+/// The offer banner's height: its lines, wrapped, and its border; none without an offer.
+fn banner_height(lines: &[Line], width: u16) -> u16 {
+    if lines.is_empty() {
+        return 0;
+    }
+    let inner = usize::from(width.saturating_sub(2).max(1));
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    u16::try_from(rows + 2).unwrap_or(u16::MAX)
+}
+
+fn index_of(tab: Tab) -> usize {
+    TABS.iter().position(|t| *t == tab).unwrap_or(0)
+}
+
 fn appt_row(a: &Appointment, v: &View) -> Line<'static> {
     Line::from(vec![
-        Span::raw(format!("{}  ", time::day_hm(a.start, v.tz))),
+        Span::raw(format!("{:<16}  ", time::day_hm(a.start, v.tz))),
         Span::raw(format!("{:<20}", ui::fit(&a.doctor_name, 19))),
         Span::styled(format!("{:<11}", status_word(a.status)), v.theme.status(a.status)),
         Span::raw(ui::fit(&a.reason, 30)),
