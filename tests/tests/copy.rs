@@ -83,6 +83,10 @@ async fn the_demo_clinic_copied_to_postgres_serves_the_same_answers_and_verifies
     {
         let state = State::open(Config::new(dir.path().to_path_buf(), secrets.clone())).await.unwrap();
         demo::seed(&state).await.unwrap();
+        // The demo's waitlist offer is made now, so both servers below find
+        // nothing new to offer and serve the same clinic.
+        let round = healthsynx_server::domain::waitlist::run(&state).await.unwrap();
+        assert_eq!(round.offered, 1, "Alice's offer");
         state.store.flush().await.unwrap();
     }
     let ClinicStore::Database(db) = ClinicStore::database().await else { unreachable!() };
