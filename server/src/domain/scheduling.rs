@@ -336,14 +336,20 @@ pub async fn free_slots(
 /// A type as a booking or slot search of `doctor` may use it: active, of
 /// the doctor's department, and bookable by the caller.
 fn check_type_use(who: &Principal, t: &AppointmentType, doctor: &UserRow) -> Result<()> {
-    if !t.active {
-        return Err(Error::invalid("type_id", "is no longer offered"));
-    }
+    check_type_offered(who, t)?;
     if t.department != doctor_dept(doctor) {
         return Err(Error::invalid(
             "type_id",
             format!("is a type of {}, not of this doctor's department", t.department),
         ));
+    }
+    Ok(())
+}
+
+/// A type still offered, and offered online when the caller books online.
+pub(super) fn check_type_offered(who: &Principal, t: &AppointmentType) -> Result<()> {
+    if !t.active {
+        return Err(Error::invalid("type_id", "is no longer offered"));
     }
     if policy::bound_by_booking_rules(who) && !t.patient_bookable {
         return Err(Error::invalid("type_id", "is booked by the clinic, not online; please call the clinic"));
@@ -546,7 +552,7 @@ async fn check_booking_rules(
 /// (its length checked already), its reason sealed, shaped by `kind`.
 pub(super) fn new_row(
     st: &State,
-    who: &Caller<'_>,
+    created_by: Uuid,
     req: &NewAppointment,
     doctor: &UserRow,
     kind: Option<&AppointmentType>,
@@ -567,7 +573,7 @@ pub(super) fn new_row(
         version: 1,
         created_at: now,
         updated_at: now,
-        created_by: who.who.user_id(),
+        created_by,
         type_id: kind.map(|t| t.id),
         resource_id: None,
         buffer_before: kind.map_or(0, |t| t.buffer_before),
@@ -621,7 +627,7 @@ pub async fn book(
     if policy::bound_by_booking_rules(who.who) {
         check_booking_rules(&mut tx, st.config.booking_rules, req.patient_id, req.start, now).await?;
     }
-    let mut row = new_row(st, who, &req, &doctor, kind.as_ref(), end, now)?;
+    let mut row = new_row(st, who.who.user_id(), &req, &doctor, kind.as_ref(), end, now)?;
     let id = row.id;
     claim_time(&mut *tx, &mut row, kind.as_ref()).await?;
     tx.put_appointment(&row, None).await?;

@@ -119,7 +119,7 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewSeries, key: Option<&I
         };
         let placed = async {
             let end = check_bookable(st, &a, start, None, kind.as_ref().map(Shape::of_type), now)?;
-            let mut row = new_row(st, who, &one, &doctor, kind.as_ref(), end, now)?;
+            let mut row = new_row(st, who.who.user_id(), &one, &doctor, kind.as_ref(), end, now)?;
             row.series_id = Some(series_id);
             claim_time(&mut *tx, &mut row, kind.as_ref()).await?;
             Ok::<_, Error>(row)

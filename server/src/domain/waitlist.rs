@@ -10,18 +10,20 @@
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use healthsynx_shared::api::{NewWaitlistEntry, WaitlistQuery};
+use healthsynx_shared::api::{NewAppointment, NewWaitlistEntry, WaitlistQuery};
 use healthsynx_shared::value::IdempotencyKey;
 use healthsynx_shared::{
     Appointment, AppointmentStatus, AppointmentType, Offer, OfferStatus, WaitlistEntry, WaitlistStatus,
 };
 
-use super::scheduling::{MAX_RANGE_DAYS, Shape, check_bookable, claim_time, doctor_dept, doctor_row, free_slots};
+use super::scheduling::{
+    MAX_RANGE_DAYS, Shape, check_bookable, check_type_offered, claim_time, doctor_dept, doctor_row, free_slots, new_row,
+};
 use super::{Caller, State, idempotent};
 use crate::audit::{Action, Actor, Draft};
 use crate::error::{Error, Result};
 use crate::policy;
-use crate::store::{AppointmentRow, OfferRow, Txn, WaitlistRow};
+use crate::store::{OfferRow, Txn, WaitlistRow};
 
 /// The furthest ahead an entry's window may reach.
 const MAX_WINDOW_DAYS: i64 = 366;
@@ -117,12 +119,7 @@ async fn entry_department(
         }
     }
     if let Some(t) = kind {
-        if !t.active {
-            return Err(Error::invalid("type_id", "is no longer offered"));
-        }
-        if policy::bound_by_booking_rules(who.who) && !t.patient_bookable {
-            return Err(Error::invalid("type_id", "is booked by the clinic, not online; please call the clinic"));
-        }
+        check_type_offered(who.who, t)?;
     }
     department.ok_or_else(|| Error::invalid("doctor_id", "name a doctor, a department or a kind of visit"))
 }
@@ -516,31 +513,21 @@ async fn hold(
     }
     let a = tx.availability(doctor).await?;
     let Ok(end) = check_bookable(st, &a, start, None, kind.map(Shape::of_type), now) else { return Ok(Held::Taken) };
-    let id = Uuid::now_v7();
     let reason = match &entry.note_sealed {
         Some(s) => st.sealer.open(s, entry.id.as_bytes())?,
         None => HELD_REASON.to_owned(),
     };
-    let mut row = AppointmentRow {
-        id,
+    let visit = NewAppointment {
         patient_id: entry.patient_id,
         doctor_id: doctor,
-        department: doctor_dept(&doctor_row).to_owned(),
         start,
-        end,
-        status: AppointmentStatus::Held,
-        reason_sealed: st.sealer.seal(&reason, id.as_bytes())?,
-        cancel_reason_sealed: None,
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        created_by: entry.created_by,
+        end: Some(end),
+        reason: reason.parse().map_err(|e: String| Error::Internal(anyhow::anyhow!("a stored note: {e}")))?,
         type_id: kind.map(|t| t.id),
-        resource_id: None,
-        buffer_before: kind.map_or(0, |t| t.buffer_before),
-        buffer_after: kind.map_or(0, |t| t.buffer_after),
-        series_id: None,
     };
+    let mut row = new_row(st, entry.created_by, &visit, &doctor_row, kind, end, now)?;
+    row.status = AppointmentStatus::Held;
+    let id = row.id;
     claim_time(&mut *tx, &mut row, kind).await?;
     tx.put_appointment(&row, None).await?;
     let offer = OfferRow {
