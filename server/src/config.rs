@@ -234,6 +234,15 @@ pub struct SettingArgs {
     /// Minutes a waitlist offer holds its time for the patient.
     #[arg(long, env = "HEALTHSYNX_OFFER_MINUTES", default_value_t = 30)]
     pub offer_minutes: u64,
+    /// The currency invoices are made out in (ISO 4217).
+    #[arg(long, env = "HEALTHSYNX_CURRENCY", default_value = "EUR")]
+    pub currency: String,
+    /// The clinic's name, at the head of every invoice.
+    #[arg(long, env = "HEALTHSYNX_CLINIC_NAME", default_value = "Health Synx Clinic")]
+    pub clinic_name: String,
+    /// The clinic's postal address on invoices, lines separated by `;`.
+    #[arg(long, env = "HEALTHSYNX_CLINIC_ADDRESS", default_value = "")]
+    pub clinic_address: String,
     /// Minutes a break-glass (emergency access) grant lasts.
     #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
     pub break_glass_minutes: u64,
@@ -401,6 +410,41 @@ pub fn parse_roles(s: &str) -> anyhow::Result<Vec<healthsynx_shared::Role>> {
     Ok(roles)
 }
 
+/// The clinic as its invoices name it.
+#[derive(Debug, Clone)]
+pub struct Billing {
+    pub currency: healthsynx_shared::value::Currency,
+    pub clinic_name: String,
+    pub clinic_address: Vec<String>,
+}
+
+impl Default for Billing {
+    fn default() -> Self {
+        Billing {
+            currency: healthsynx_shared::value::Currency::parse("EUR").expect("EUR is a currency code"),
+            clinic_name: "Health Synx Clinic".into(),
+            clinic_address: Vec::new(),
+        }
+    }
+}
+
+impl Billing {
+    fn from_args(s: &SettingArgs) -> anyhow::Result<Self> {
+        let currency = healthsynx_shared::value::Currency::parse(s.currency.trim())
+            .map_err(|e| anyhow::anyhow!("HEALTHSYNX_CURRENCY {e}"))?;
+        let clinic_name = s.clinic_name.trim().to_owned();
+        if clinic_name.is_empty() || clinic_name.chars().count() > 100 {
+            bail!("HEALTHSYNX_CLINIC_NAME must be 1–100 characters");
+        }
+        let clinic_address: Vec<String> =
+            s.clinic_address.split(';').map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()).collect();
+        if clinic_address.len() > 6 || clinic_address.iter().any(|l| l.chars().count() > 100) {
+            bail!("HEALTHSYNX_CLINIC_ADDRESS takes at most 6 lines of at most 100 characters");
+        }
+        Ok(Billing { currency, clinic_name, clinic_address })
+    }
+}
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -420,6 +464,8 @@ pub struct Config {
     /// How often the waitlist looks for expired offers and freed time
     /// even when nothing in this process freed any.
     pub waitlist_tick: std::time::Duration,
+    /// What invoices are made out in and who makes them out.
+    pub billing: Billing,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
     /// `HEALTHSYNX_PUBLIC_URL`, without a trailing slash.
@@ -473,6 +519,7 @@ impl Config {
             booking_rules: BookingRules::default(),
             offer_hold: jiff::SignedDuration::from_mins(30),
             waitlist_tick: std::time::Duration::from_secs(5),
+            billing: Billing::default(),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
             public_url: None,
             cors_origins: vec!["http://localhost:3000".into()],
@@ -519,6 +566,7 @@ impl Config {
             bail!("HEALTHSYNX_OFFER_MINUTES must be between 1 and 1440");
         }
         self.offer_hold = jiff::SignedDuration::from_mins(s.offer_minutes as i64);
+        self.billing = Billing::from_args(s)?;
         if s.break_glass_minutes == 0 || s.break_glass_minutes > 24 * 60 {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }

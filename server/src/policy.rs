@@ -365,6 +365,35 @@ pub fn answer_waitlist(p: &Principal, patient: Uuid) -> Result<()> {
     }
 }
 
+/// Making out invoices, taking payments and reading the day's reports:
+/// the front desk and admins.
+pub fn bill(p: &Principal) -> Result<()> {
+    match p {
+        Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(()),
+        _ => Err(forbidden("handle invoices and payments (the front desk does)")),
+    }
+}
+
+/// Whose invoices and payments a caller reads: `Some(patient)` for a
+/// patient (their own), `None` for the front desk and admins (all).
+/// Doctors and nurses read none.
+pub fn billing_scope(p: &Principal) -> Result<Option<Uuid>> {
+    match p {
+        Principal::Patient { patient_id, .. } => Ok(Some(*patient_id)),
+        Principal::Receptionist { .. } | Principal::Admin { .. } => Ok(None),
+        _ => Err(forbidden("see invoices (the front desk does)")),
+    }
+}
+
+/// Reading one invoice of `patient`: as [`billing_scope`]; another
+/// patient's invoice, and any draft (not yet a bill), is not found for a patient.
+pub fn read_invoice(p: &Principal, patient: Uuid, draft: bool) -> Result<()> {
+    match billing_scope(p)? {
+        Some(own) if own != patient || draft => Err(Error::NotFound),
+        _ => Ok(()),
+    }
+}
+
 /// Whether a caller may take `action` on an appointment they can see.
 /// A patient's cancel is further bound by the cancel window (domain rule).
 pub fn act_on_appointment(p: &Principal, a: ApptFacts, action: AppointmentAction) -> Result<()> {

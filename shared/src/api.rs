@@ -105,6 +105,18 @@ pub enum RouteId {
     ListOffers,
     AcceptOffer,
     DeclineOffer,
+    // ---- billing ----
+    ListInvoices,
+    CreateInvoice,
+    InvoicePdf,
+    GetInvoice,
+    PatchInvoice,
+    IssueInvoice,
+    VoidInvoice,
+    CreatePayment,
+    RefundPayment,
+    CashReport,
+    OutstandingReport,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -223,6 +235,19 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::ListOffers, "GET", "/api/offers", Bearer),
     route(RouteId::AcceptOffer, "POST", "/api/offers/{id}/accept", Bearer),
     route(RouteId::DeclineOffer, "POST", "/api/offers/{id}/decline", Bearer),
+    // ---- billing ----
+    route(RouteId::ListInvoices, "GET", "/api/invoices", Bearer),
+    route(RouteId::CreateInvoice, "POST", "/api/invoices", Bearer),
+    // Before `{id}`: a path is matched against the patterns in this order.
+    route(RouteId::InvoicePdf, "GET", "/api/invoices/{id}.pdf", Bearer),
+    route(RouteId::GetInvoice, "GET", "/api/invoices/{id}", Bearer),
+    route(RouteId::PatchInvoice, "PATCH", "/api/invoices/{id}", Bearer),
+    route(RouteId::IssueInvoice, "POST", "/api/invoices/{id}/issue", Bearer),
+    route(RouteId::VoidInvoice, "POST", "/api/invoices/{id}/void", Bearer),
+    route(RouteId::CreatePayment, "POST", "/api/invoices/{id}/payments", Bearer),
+    route(RouteId::RefundPayment, "POST", "/api/payments/{id}/refund", Bearer),
+    route(RouteId::CashReport, "GET", "/api/reports/cash", Bearer),
+    route(RouteId::OutstandingReport, "GET", "/api/reports/outstanding", Bearer),
 ];
 
 impl RouteId {
@@ -713,6 +738,151 @@ pub struct WaitlistQuery {
     pub doctor_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
+}
+
+// ---- billing ----
+
+/// A line as it is written (totals are computed by the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoiceLine {
+    pub description: String,
+    /// A completed appointment of the invoice's patient this line bills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<Uuid>,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    #[serde(default)]
+    pub tax_rate_bp: u32,
+}
+
+/// `POST /api/invoices`: a draft billing completed appointments (priced
+/// from their types) and free lines.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    pub patient_id: Uuid,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appointment_ids: Vec<Uuid>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<NewInvoiceLine>,
+}
+
+/// `PATCH /api/invoices/{id}` (drafts, with `If-Match`): `lines` replaces
+/// every line; `appointment_ids` adds a priced line for each.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicePatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<Vec<NewInvoiceLine>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appointment_ids: Vec<Uuid>,
+}
+
+/// `POST /api/invoices/{id}/void`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoidInvoice {
+    pub reason: Reason,
+}
+
+/// `POST /api/invoices/{id}/payments`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPayment {
+    pub amount: i64,
+    pub method: PaymentMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+/// `POST /api/payments/{id}/refund`: all that is left of the payment, or `amount` of it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRefund {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+}
+
+/// `GET /api/invoices?patient_id=&status=&from=&to=`: `from`/`to` are
+/// clinic dates of issue (of creation for drafts), both included.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoiceQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patient_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<InvoiceStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Date>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `GET /api/reports/cash?date=` (default: today in the clinic).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CashQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<Date>,
+}
+
+/// One method's line of the cash-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CashByMethod {
+    pub method: PaymentMethod,
+    pub payments: u32,
+    pub refunds: u32,
+    /// Payments less refunds, minor units.
+    pub amount: i64,
+}
+
+/// The day's payments by method: the front desk's cash-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CashReport {
+    pub date: Date,
+    pub currency: crate::value::Currency,
+    /// Every method, in a fixed order, also those with nothing.
+    pub methods: Vec<CashByMethod>,
+    pub total: i64,
+    /// The payments and refunds of the day, in the order they came.
+    pub payments: Vec<Payment>,
+}
+
+/// One age band of open balances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgeBucket {
+    /// `0-30`, `31-60`, `61-90`, `>90` (days since issue).
+    pub label: String,
+    pub invoices: u32,
+    pub balance: i64,
+}
+
+/// An invoice with money still owed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenBalance {
+    pub invoice_id: Uuid,
+    pub number: String,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub issued_at: Timestamp,
+    pub age_days: i64,
+    pub balance: i64,
+}
+
+/// `GET /api/reports/outstanding`: open balances by age.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutstandingReport {
+    pub as_of: Timestamp,
+    pub currency: crate::value::Currency,
+    pub buckets: Vec<AgeBucket>,
+    pub total: i64,
+    /// Oldest first.
+    pub invoices: Vec<OpenBalance>,
 }
 
 // ---- appointment types and resources ----

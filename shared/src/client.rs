@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use jiff::civil::Date;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -439,6 +440,69 @@ impl Client {
     /// `POST /api/offers/{id}/decline`: passes the time on.
     pub async fn decline_offer(&self, id: Uuid) -> Result<Offer> {
         self.send(RouteId::DeclineOffer, &[id], None::<&()>).await
+    }
+
+    // ---- billing ----
+
+    /// `POST /api/invoices`: a draft (receptionist, admin).
+    pub async fn create_invoice(&self, new: &NewInvoice) -> Result<Invoice> {
+        self.send(RouteId::CreateInvoice, &[], Some(new)).await
+    }
+
+    /// `GET /api/invoices?patient_id=&status=&from=&to=`
+    pub async fn invoices(&self, q: &InvoiceQuery) -> Result<Page<Invoice>> {
+        self.get(RouteId::ListInvoices, &[], q).await
+    }
+
+    /// `GET /api/invoices/{id}`
+    pub async fn invoice(&self, id: Uuid) -> Result<Invoice> {
+        self.get(RouteId::GetInvoice, &[id], &()).await
+    }
+
+    /// `GET /api/invoices/{id}.pdf`: the printable invoice's bytes.
+    pub async fn invoice_pdf(&self, id: Uuid) -> Result<Vec<u8>> {
+        let resp = self.request(RouteId::InvoicePdf, &[id], &(), None::<&()>, &[]).await?;
+        if !resp.status().is_success() {
+            return Err(problem_of(resp).await);
+        }
+        Ok(resp.bytes().await.map_err(transport)?.to_vec())
+    }
+
+    /// `PATCH /api/invoices/{id}` with `If-Match` (drafts only).
+    pub async fn patch_invoice(&self, id: Uuid, version: u64, patch: &InvoicePatch) -> Result<Invoice> {
+        self.send_if_match(RouteId::PatchInvoice, id, version, patch).await
+    }
+
+    /// `POST /api/invoices/{id}/issue`: numbers and freezes a draft.
+    pub async fn issue_invoice(&self, id: Uuid) -> Result<Invoice> {
+        self.send(RouteId::IssueInvoice, &[id], None::<&()>).await
+    }
+
+    /// `POST /api/invoices/{id}/void`: the credit note that cancels an
+    /// issued invoice (a draft is discarded, with no credit note).
+    pub async fn void_invoice(&self, id: Uuid, reason: &str) -> Result<Invoice> {
+        let reason = Reason::parse(reason).map_err(|e| invalid("reason", e))?;
+        self.send(RouteId::VoidInvoice, &[id], Some(&VoidInvoice { reason })).await
+    }
+
+    /// `POST /api/invoices/{id}/payments`
+    pub async fn pay_invoice(&self, id: Uuid, payment: &NewPayment) -> Result<Payment> {
+        self.send(RouteId::CreatePayment, &[id], Some(payment)).await
+    }
+
+    /// `POST /api/payments/{id}/refund`: the refund (a negative payment).
+    pub async fn refund_payment(&self, id: Uuid, refund: &NewRefund) -> Result<Payment> {
+        self.send(RouteId::RefundPayment, &[id], Some(refund)).await
+    }
+
+    /// `GET /api/reports/cash?date=`: a day's payments by method.
+    pub async fn cash_report(&self, date: Option<Date>) -> Result<CashReport> {
+        self.get(RouteId::CashReport, &[], &CashQuery { date }).await
+    }
+
+    /// `GET /api/reports/outstanding`: open balances by age.
+    pub async fn outstanding_report(&self) -> Result<OutstandingReport> {
+        self.get(RouteId::OutstandingReport, &[], &()).await
     }
 
     // ---- appointment types and resources ----

@@ -471,3 +471,138 @@ pub struct AccessLogEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
+
+// ---- billing ----
+
+/// Where an invoice stands. An issued invoice never changes: it is paid,
+/// or a credit note voids it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Draft,
+    Issued,
+    Paid,
+    Void,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Draft => "draft",
+            InvoiceStatus::Issued => "issued",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+}
+
+/// An invoice, or the credit note that cancels one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceKind {
+    Invoice,
+    CreditNote,
+}
+
+/// How money came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    Cash,
+    Card,
+    Transfer,
+    Insurance,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 4] =
+        [PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Transfer, PaymentMethod::Insurance];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::Cash => "cash",
+            PaymentMethod::Card => "card",
+            PaymentMethod::Transfer => "transfer",
+            PaymentMethod::Insurance => "insurance",
+        }
+    }
+}
+
+/// Money in (a payment) or back out (a refund of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentKind {
+    Payment,
+    Refund,
+}
+
+/// One line of an invoice. Amounts are integers in minor units (cents):
+/// `net = quantity × unit_amount`, `tax` is `net × tax_rate_bp / 10 000`
+/// rounded half away from zero, `total = net + tax`. A credit note's lines
+/// are its invoice's with the unit amounts negated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub appointment_id: Option<Uuid>,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    /// Tax rate in basis points: 1900 is 19 %.
+    pub tax_rate_bp: u32,
+    pub net: i64,
+    pub tax: i64,
+    pub total: i64,
+}
+
+/// A payment taken on an invoice, or a refund of one (negative amount).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    pub patient_id: Uuid,
+    pub kind: PaymentKind,
+    /// Positive for a payment, negative for a refund.
+    pub amount: i64,
+    pub currency: crate::value::Currency,
+    pub method: PaymentMethod,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The payment a refund gives back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<Uuid>,
+    /// How much of a payment has been refunded.
+    pub refunded: i64,
+    pub received_at: Timestamp,
+    pub received_by: Uuid,
+}
+
+/// An invoice (or credit note) with its totals and payments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub kind: InvoiceKind,
+    /// `2026-000001`: assigned when issued, consecutive per calendar year.
+    pub number: Option<String>,
+    pub patient_id: Uuid,
+    pub patient_name: String,
+    pub status: InvoiceStatus,
+    pub currency: crate::value::Currency,
+    pub lines: Vec<InvoiceLine>,
+    pub subtotal: i64,
+    pub tax: i64,
+    pub total: i64,
+    pub paid: i64,
+    pub balance: i64,
+    pub issued_at: Option<Timestamp>,
+    /// On a credit note: the invoice it cancels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credits: Option<Uuid>,
+    /// On a voided invoice: the credit note that cancelled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credited_by: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void_reason: Option<String>,
+    pub payments: Vec<Payment>,
+    pub created_at: Timestamp,
+    pub version: u64,
+}

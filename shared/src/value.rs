@@ -113,6 +113,46 @@ text_value!(
     }
 );
 
+impl Currency {
+    /// Digits after the decimal point of its minor unit (ISO 4217): 2 for
+    /// most, 0 for the yen and its like, 3 for the dinars.
+    pub fn minor_digits(&self) -> u32 {
+        const NONE: [&str; 17] = [
+            "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
+            "XOF", "XPF",
+        ];
+        const THREE: [&str; 7] = ["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+        if NONE.contains(&self.as_str()) {
+            0
+        } else if THREE.contains(&self.as_str()) {
+            3
+        } else {
+            2
+        }
+    }
+
+    /// `amount` minor units as people read it: `1,234.50 EUR`, `-45.00 EUR`.
+    pub fn format(&self, amount: i64) -> String {
+        let digits = self.minor_digits();
+        let scale = 10u64.pow(digits);
+        let abs = amount.unsigned_abs();
+        let (major, minor) = (abs / scale, abs % scale);
+        let major = major.to_string();
+        let mut grouped = String::with_capacity(major.len() + major.len() / 3);
+        for (i, c) in major.chars().enumerate() {
+            if i > 0 && (major.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(c);
+        }
+        let sign = if amount < 0 { "-" } else { "" };
+        match digits {
+            0 => format!("{sign}{grouped} {self}"),
+            d => format!("{sign}{grouped}.{minor:0width$} {self}", width = d as usize),
+        }
+    }
+}
+
 text_value!(
     /// An email address as given (the server compares addresses without case).
     Email,
@@ -180,6 +220,11 @@ mod tests {
         assert_eq!(ClockTime::parse("09:30").map(ClockTime::minutes), Ok(570));
         assert_eq!(ClockTime::parse("24:00").map(|t| t.to_string()), Ok("24:00".to_owned()));
         assert!(ClockTime::parse("25:00").is_err());
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(eur.format(123_450), "1,234.50 EUR");
+        assert_eq!(eur.format(-5), "-0.05 EUR");
+        assert_eq!(Currency::parse("JPY").unwrap().format(1_000_000), "1,000,000 JPY");
+        assert_eq!(Currency::parse("KWD").unwrap().format(1_234), "1.234 KWD");
         assert!(Reason::parse(&"x".repeat(validate::MAX_REASON_CHARS)).is_ok());
         assert!(Reason::parse(&"x".repeat(validate::MAX_REASON_CHARS + 1)).is_err());
         assert!(DepartmentCode::parse("General Practice").is_err());

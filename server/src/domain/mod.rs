@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod auditlog;
+pub mod billing;
+mod billing_pdf;
 pub mod break_glass;
 pub mod catalog;
 pub mod feeds;

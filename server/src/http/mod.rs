@@ -11,6 +11,7 @@
 
 mod accounts;
 mod auth;
+mod billing;
 mod break_glass;
 mod catalog;
 mod feeds;
@@ -437,6 +438,8 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         CreateSeries | GetSeries | CancelSeries => series::handle(st, route, req, &c).await,
         CreateWaitlistEntry | ListWaitlist | GetWaitlistEntry | DeleteWaitlistEntry | ListOffers | AcceptOffer
         | DeclineOffer => waitlist::handle(st, route, req, &c).await,
+        ListInvoices | CreateInvoice | InvoicePdf | GetInvoice | PatchInvoice | IssueInvoice | VoidInvoice
+        | CreatePayment | RefundPayment | CashReport | OutstandingReport => billing::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
         | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }

@@ -266,6 +266,44 @@ pub trait Waitlist {
     async fn put_offer(&mut self, row: &OfferRow) -> Result<()>;
 }
 
+/// Invoices, their numbers and their payments.
+#[async_trait]
+pub trait Billing {
+    /// An invoice; in a write transaction, concurrent changes of it wait.
+    async fn invoice(&mut self, id: Uuid) -> Result<Option<InvoiceRow>>;
+    /// Writes an invoice (its patient never changes).
+    async fn put_invoice(&mut self, row: &InvoiceRow) -> Result<()>;
+    /// Invoices in id (creation) order after `after`, of one patient or all.
+    async fn invoices(
+        &mut self,
+        patient: Option<Uuid>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<InvoiceRow>>;
+    /// Issued invoices not yet paid in full, oldest first.
+    async fn open_invoices(&mut self) -> Result<Vec<InvoiceRow>>;
+    /// Takes the next number of `year` (1, 2, …). Concurrent callers wait
+    /// for this transaction, and a rolled-back one gives its number back,
+    /// so committed numbers run without gaps or repeats.
+    async fn next_invoice_number(&mut self, year: i16) -> Result<u32>;
+    /// Every year's last number given (copy).
+    async fn invoice_numbers(&mut self) -> Result<Vec<(i16, u32)>>;
+    /// Sets a year's last number given (copy into an empty store only).
+    async fn set_invoice_number(&mut self, year: i16, last: u32) -> Result<()>;
+    /// The live invoice (draft or issued) an appointment is billed on.
+    async fn invoice_of_appointment(&mut self, appointment: Uuid) -> Result<Option<Uuid>>;
+    /// Marks `add` as billed on `invoice` and `remove` as billed nowhere;
+    /// an appointment already billed elsewhere is a conflict.
+    async fn bill_appointments(&mut self, invoice: Uuid, add: &[Uuid], remove: &[Uuid]) -> Result<()>;
+
+    async fn payment(&mut self, id: Uuid) -> Result<Option<PaymentRow>>;
+    async fn put_payment(&mut self, row: &PaymentRow) -> Result<()>;
+    /// An invoice's payments and refunds, oldest first.
+    async fn payments_of_invoice(&mut self, invoice: Uuid) -> Result<Vec<PaymentRow>>;
+    /// Payments and refunds received in `[from, to)`, oldest first.
+    async fn payments_received(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<PaymentRow>>;
+}
+
 /// Medical records and every version of them.
 #[async_trait]
 pub trait Records {
@@ -310,7 +348,9 @@ pub trait AuditLog {
 /// One transaction handle: every entity's operations, the audit entries its
 /// writes carry, and commit.
 #[async_trait]
-pub trait Tx: Accounts + Patients + Schedule + Catalog + Waitlist + Records + AuditLog + Safety + Send {
+pub trait Tx:
+    Accounts + Patients + Schedule + Catalog + Waitlist + Billing + Records + AuditLog + Safety + Send
+{
     /// Appends an audit entry, linked into the chain and written with this
     /// transaction's changes.
     fn audit(&mut self, draft: Draft);

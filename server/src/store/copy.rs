@@ -32,6 +32,8 @@ pub struct Counts {
     pub series: usize,
     pub waitlist_entries: usize,
     pub offers: usize,
+    pub invoices: usize,
+    pub payments: usize,
     pub records: usize,
     pub record_versions: usize,
     pub audit_entries: u64,
@@ -42,7 +44,7 @@ impl fmt::Display for Counts {
         write!(
             f,
             "copied and verified: {} departments, {} users, {} patients, {} availability sets, \
-             {} appointment types, {} resources, {} appointments ({} series), {} waitlist entries, {} offers, {} records ({} versions), \
+             {} appointment types, {} resources, {} appointments ({} series), {} waitlist entries, {} offers, {} invoices, {} payments, {} records ({} versions), \
              an audit chain of {} entries",
             self.departments,
             self.users,
@@ -54,6 +56,8 @@ impl fmt::Display for Counts {
             self.series,
             self.waitlist_entries,
             self.offers,
+            self.invoices,
+            self.payments,
             self.records,
             self.record_versions,
             self.audit_entries
@@ -191,7 +195,29 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         tx.put_offer(&o).await?;
         n.offers += 1;
     }
+    for (year, last) in src.invoice_numbers().await? {
+        tx.set_invoice_number(year, last).await?;
+    }
     tx.commit().await?;
+    let mut after = None;
+    loop {
+        let rows = src.invoices(None, after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        let mut tx = to.begin().await?;
+        for (_, inv) in &rows {
+            tx.put_invoice(inv).await?;
+            if inv.status != healthsynx_shared::InvoiceStatus::Void {
+                tx.bill_appointments(inv.id, &inv.appointment_ids(), &[]).await?;
+            }
+            for p in src.payments_of_invoice(inv.id).await? {
+                tx.put_payment(&p).await?;
+                n.payments += 1;
+            }
+            n.invoices += 1;
+        }
+        tx.commit().await?;
+    }
     let mut after = None;
     loop {
         let rows = src.records(after.as_ref(), CHUNK).await?;
@@ -250,6 +276,16 @@ pub async fn count(store: &Store) -> Result<Counts> {
     }
     n.waitlist_entries = r.waitlist_entries().await?.len();
     n.offers = r.offers().await?.len();
+    let mut after = None;
+    loop {
+        let rows = r.invoices(None, after.as_ref(), CHUNK).await?;
+        let Some((last, _)) = rows.last() else { break };
+        after = Some(last.clone());
+        for (_, inv) in &rows {
+            n.payments += r.payments_of_invoice(inv.id).await?.len();
+        }
+        n.invoices += rows.len();
+    }
     let mut after = None;
     loop {
         let rows = r.records(after.as_ref(), CHUNK).await?;

@@ -699,6 +699,36 @@ impl Store {
                 None => break,
             }
         }
+        let mut after = None;
+        loop {
+            let mut tx = self.begin().await?;
+            let rows = tx.invoices(None, after.as_ref(), CHUNK).await?;
+            for (_, listed) in &rows {
+                let Some(mut row) = tx.invoice(listed.id).await? else { continue };
+                let mut n = 0;
+                for line in row.lines.iter_mut() {
+                    if let Some(new) = sealer.reseal(&line.description_sealed, row.id.as_bytes())? {
+                        line.description_sealed = new;
+                        n += 1;
+                    }
+                }
+                if let Some(s) = &row.void_reason_sealed
+                    && let Some(new) = sealer.reseal(s, row.id.as_bytes())?
+                {
+                    row.void_reason_sealed = Some(new);
+                    n += 1;
+                }
+                if n > 0 {
+                    tx.put_invoice(&row).await?;
+                    changed += n;
+                }
+            }
+            tx.commit().await?;
+            match rows.last() {
+                Some((c, _)) => after = Some(c.clone()),
+                None => break,
+            }
+        }
         let mut tx = self.begin().await?;
         tx.audit(audit);
         tx.commit().await?;

@@ -6,7 +6,10 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use healthsynx_shared::{AppointmentStatus, PatientType, RecordStatus, Role, User};
+use healthsynx_shared::value::Currency;
+use healthsynx_shared::{
+    AppointmentStatus, InvoiceKind, InvoiceStatus, PatientType, PaymentKind, PaymentMethod, RecordStatus, Role, User,
+};
 
 /// An account with its secrets.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -314,4 +317,96 @@ pub const WAITLIST_KEEP_DAYS: i64 = 30;
 /// Whether a waitlist entry or offer that ended at `ended` may be swept at `now`.
 pub fn waitlist_swept(ended: Option<Timestamp>, now: Timestamp) -> bool {
     ended.is_some_and(|e| e + jiff::SignedDuration::from_hours(24 * WAITLIST_KEEP_DAYS) <= now)
+}
+
+/// One invoice line as stored: its description is sealed (it may name a
+/// treatment), its amounts are plain integers in minor units.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoiceLineRow {
+    pub description_sealed: String,
+    pub appointment_id: Option<Uuid>,
+    pub quantity: i64,
+    pub unit_amount: i64,
+    pub tax_rate_bp: u32,
+}
+
+impl InvoiceLineRow {
+    /// `quantity × unit_amount`.
+    pub fn net(&self) -> i64 {
+        self.quantity * self.unit_amount
+    }
+
+    /// The net amount's tax, rounded half away from zero to a minor unit.
+    pub fn tax(&self) -> i64 {
+        let scaled = i128::from(self.net()) * i128::from(self.tax_rate_bp);
+        let (q, r) = (scaled / 10_000, scaled % 10_000);
+        let rounded = if r.abs() * 2 >= 10_000 { q + scaled.signum() } else { q };
+        rounded as i64
+    }
+}
+
+/// An invoice or credit note. `paid` is the sum of its payments less
+/// refunds, kept here so a payment checks the balance on the row it locks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InvoiceRow {
+    pub id: Uuid,
+    pub kind: InvoiceKind,
+    pub number: Option<String>,
+    pub patient_id: Uuid,
+    pub status: InvoiceStatus,
+    pub currency: Currency,
+    pub lines: Vec<InvoiceLineRow>,
+    pub paid: i64,
+    pub issued_at: Option<Timestamp>,
+    pub credits: Option<Uuid>,
+    pub credited_by: Option<Uuid>,
+    pub void_reason_sealed: Option<String>,
+    pub created_at: Timestamp,
+    pub created_by: Uuid,
+    pub updated_at: Timestamp,
+    pub version: u64,
+}
+
+impl InvoiceRow {
+    pub fn subtotal(&self) -> i64 {
+        self.lines.iter().map(InvoiceLineRow::net).sum()
+    }
+
+    pub fn tax(&self) -> i64 {
+        self.lines.iter().map(InvoiceLineRow::tax).sum()
+    }
+
+    pub fn total(&self) -> i64 {
+        self.subtotal() + self.tax()
+    }
+
+    /// What is still owed: nothing on drafts, void invoices and credit notes.
+    pub fn balance(&self) -> i64 {
+        match (self.kind, self.status) {
+            (InvoiceKind::Invoice, InvoiceStatus::Issued | InvoiceStatus::Paid) => self.total() - self.paid,
+            _ => 0,
+        }
+    }
+
+    /// The appointments its lines bill.
+    pub fn appointment_ids(&self) -> Vec<Uuid> {
+        self.lines.iter().filter_map(|l| l.appointment_id).collect()
+    }
+}
+
+/// A payment, or a refund (negative `amount`) of one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PaymentRow {
+    pub id: Uuid,
+    pub invoice_id: Uuid,
+    pub patient_id: Uuid,
+    pub kind: PaymentKind,
+    pub amount: i64,
+    pub currency: Currency,
+    pub method: PaymentMethod,
+    pub reference: Option<String>,
+    pub refunds: Option<Uuid>,
+    pub refunded: i64,
+    pub received_at: Timestamp,
+    pub received_by: Uuid,
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod audit_log;
+mod billing;
 mod catalog;
 mod listen;
 mod migrate;

@@ -11,6 +11,7 @@
 
 mod accounts;
 pub mod backup;
+mod billing;
 mod catalog;
 mod codec;
 mod flusher;
@@ -94,9 +95,21 @@ pub enum T {
     Series,
     Waitlist,
     Offers,
+    Invoices,
+    /// `patient ‖ invoice` → nothing.
+    InvoicesByPatient,
+    /// `invoice` → nothing: issued invoices with a balance.
+    OpenInvoices,
+    /// `year` (i16, big-endian) → the last number given (u32, big-endian).
+    InvoiceNumbers,
+    /// `appointment` → the live invoice billing it.
+    BilledAppointments,
+    Payments,
+    /// `invoice ‖ payment` → nothing.
+    PaymentsByInvoice,
 }
 
-const TREES: [(T, &str); 36] = [
+const TREES: [(T, &str); 43] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -133,6 +146,13 @@ const TREES: [(T, &str); 36] = [
     (T::Series, "series"),
     (T::Waitlist, "waitlist"),
     (T::Offers, "offers"),
+    (T::Invoices, "invoices"),
+    (T::InvoicesByPatient, "invoices_by_patient"),
+    (T::OpenInvoices, "open_invoices"),
+    (T::InvoiceNumbers, "invoice_numbers"),
+    (T::BilledAppointments, "billed_appointments"),
+    (T::Payments, "payments"),
+    (T::PaymentsByInvoice, "payments_by_invoice"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
