@@ -275,7 +275,11 @@ impl RouteId {
             out.push('/');
             let id = if segment.starts_with('{') && !segment.starts_with(TOKEN) { ids.next() } else { None };
             match id {
-                Some(id) => out.push_str(&id.to_string()),
+                Some(id) => {
+                    out.push_str(&id.to_string());
+                    // `{id}.pdf`: what follows the parameter stays.
+                    out.push_str(segment.split_once('}').map_or("", |(_, suffix)| suffix));
+                }
                 None => {
                     debug_assert!(!segment.starts_with('{') || segment.starts_with(TOKEN), "{pattern} needs more ids");
                     out.push_str(segment);

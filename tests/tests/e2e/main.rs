@@ -4,6 +4,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod billing;
 mod break_glass;
 mod conditional;
 mod demo;
