@@ -3,10 +3,10 @@
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, HighlightSpacing, List, ListItem, ListState, Paragraph, Wrap};
 
 use crate::keys::{is_down, is_up};
 use crate::theme::Theme;
@@ -180,6 +180,41 @@ pub fn draw_list(
         .highlight_symbol("› ");
     let mut state = ListState::default().with_selected(Some(pick.sel));
     f.render_stateful_widget(list, area, &mut state);
+}
+
+/// Rows with one highlighted, scrolled to keep it visible, drawn bare
+/// (inside the caller's block). The mark's column stays, so rows line up
+/// under headings.
+pub fn draw_rows(f: &mut Frame, area: Rect, rows: Vec<Line<'static>>, pick: Pick, theme: Theme) {
+    let items: Vec<ListItem> = rows.into_iter().map(ListItem::new).collect();
+    let list = List::new(items)
+        .highlight_style(theme.selected())
+        .highlight_symbol("› ")
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut state = ListState::default().with_selected(Some(pick.sel));
+    f.render_stateful_widget(list, area, &mut state);
+}
+
+/// A focused list under a line of column headings.
+pub fn draw_headed_list(
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    heading: &str,
+    rows: Vec<Line<'static>>,
+    pick: Pick,
+    theme: Theme,
+) {
+    let b = block(title, theme).border_style(theme.focus());
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let [head, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    if rows.is_empty() {
+        f.render_widget(Paragraph::new(Span::styled("(nothing here)", theme.dim())), inner);
+        return;
+    }
+    f.render_widget(Paragraph::new(Span::styled(format!("  {heading}"), theme.title())), head);
+    draw_rows(f, list, rows, pick, theme);
 }
 
 /// A centred pop-up area of at most `w`×`h`, cleared.

@@ -4,18 +4,24 @@
 use healthsynx_shared::api::{Me, PatientCreated};
 use std::any::Any;
 
-use healthsynx_shared::api::{CalendarFeedUrl, MfaState, MfaStatus};
+use healthsynx_shared::api::{
+    AgeBucket, CalendarFeedUrl, CashByMethod, CashReport, MfaState, MfaStatus, OpenBalance, OutstandingReport,
+};
 use healthsynx_shared::client::{Client, Fresh};
+use healthsynx_shared::value::Currency;
 use healthsynx_shared::{
-    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, MedicalRecord, Money, Offer,
-    OfferStatus, Outcome, Page, Patient, PatientType, Prescription, Problem, RecordStatus, Resource, Role, Slot, User,
-    WaitlistEntry, WaitlistStatus,
+    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, Invoice, InvoiceKind,
+    InvoiceLine, InvoiceStatus, MedicalRecord, Money, Offer, OfferStatus, Outcome, Page, Patient, PatientType, Payment,
+    PaymentKind, PaymentMethod, Prescription, Problem, RecordStatus, Resource, Role, Slot, User, WaitlistEntry,
+    WaitlistStatus,
 };
 use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
+use healthsynx_tui::components::billing::{Billing, BillingMsg};
 use healthsynx_tui::components::booking::BookingMsg;
 use healthsynx_tui::components::chart::ChartMsg;
 use healthsynx_tui::components::editor::EditorMsg;
 use healthsynx_tui::components::emergency::EmergencyMsg;
+use healthsynx_tui::components::invoice::{self, InvoiceMsg};
 use healthsynx_tui::components::waitlist::WaitlistMsg;
 use healthsynx_tui::keys::{self, ch, ctrl, key};
 use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient, security};
@@ -883,6 +889,7 @@ fn patient_app() -> App {
         [
             "loading doctors",
             "loading my appointments",
+            "loading my bills",
             "loading my profile",
             "loading my records",
             "loading my waitlist",
@@ -1666,6 +1673,33 @@ fn front_desk_keys_are_the_listed_keys() {
     walk("waitlist, offer", front_desk_waitlist);
     walk("waitlist, entry", then(front_desk_waitlist, &[ch('j')]));
     walk("waitlist, remove?", then(front_desk_waitlist, &[ch('j'), ch('j'), ch('x')]));
+    walk("board, completed cell", front_desk_with_completed);
+    walk("details, completed", then(front_desk_with_completed, &[key(KeyCode::Enter)]));
+    walk("billing, loading", then(front_desk, &[ch('B')]));
+    walk("billing", front_desk_billing);
+    walk("billing, nothing open", || {
+        let mut app = then(front_desk, &[ch('B')])();
+        let mut empty = billing();
+        empty.drafts.clear();
+        empty.outstanding.invoices.clear();
+        net(&mut app, BillingMsg::Loaded(Ok(empty)));
+        app
+    });
+    walk("invoice, loading", then(front_desk_billing, &[ch('j'), key(KeyCode::Enter)]));
+    walk("invoice, part-paid", front_desk_invoice);
+    walk("invoice, paid in full", || {
+        let mut app = then(front_desk_billing, &[ch('j'), ch('j'), key(KeyCode::Enter)])();
+        let mut paid = alice_invoice();
+        paid.payments[0].amount = paid.total;
+        (paid.paid, paid.balance, paid.status) = (paid.total, 0, InvoiceStatus::Paid);
+        net(&mut app, InvoiceMsg::Loaded(id(700), Ok(paid)));
+        app
+    });
+    walk("invoice, draft", then(front_desk_billing, &[key(KeyCode::Enter)]));
+    walk("invoice, issue?", then(front_desk_billing, &[key(KeyCode::Enter), ch('i')]));
+    walk("invoice, payment", front_desk_payment);
+    walk("invoice, void", then(front_desk_invoice, &[ch('v')]));
+    walk("invoice, a new draft", front_desk_drafted);
 }
 
 fn chart_app() -> App {
@@ -1779,6 +1813,13 @@ fn patient_keys_are_the_listed_keys() {
     walk("waitlist", then(patient_with_offer, &[tab, tab]));
     walk("leave waitlist?", then(patient_with_offer, &[tab, tab, ch('x')]));
     walk("join waitlist", then(patient_with_offer, &[ch('w')]));
+    walk("bills", patient_bills);
+    walk("bills, none", || {
+        let mut app = then(patient_with_records, &[tab, tab, tab, tab, tab])();
+        net(&mut app, patient::Msg::Bills(Ok(Page { items: vec![], next_cursor: None })));
+        app
+    });
+    walk("a bill", then(patient_bills, &[key(KeyCode::Enter)]));
 }
 
 fn admin_with_audit() -> App {
@@ -2332,4 +2373,454 @@ fn security_keys_are_the_listed_keys() {
     walk("enrolment", enrolling_app);
     walk("recovery codes", codes_app);
     walk("login, code", code_login);
+}
+
+// ---- billing ----
+
+fn eur() -> Currency {
+    Currency::parse("EUR").unwrap()
+}
+
+/// One of a visit, `unit` minor units at `tax_bp` basis points of tax.
+fn bill_line(description: &str, unit: i64, tax_bp: u32) -> InvoiceLine {
+    let tax = unit * i64::from(tax_bp) / 10_000;
+    InvoiceLine {
+        description: description.into(),
+        appointment_id: None,
+        quantity: 1,
+        unit_amount: unit,
+        tax_rate_bp: tax_bp,
+        net: unit,
+        tax,
+        total: unit + tax,
+    }
+}
+
+fn payment(n: u128, invoice: u128, amount: i64, method: PaymentMethod, at: &str) -> Payment {
+    Payment {
+        id: id(n),
+        invoice_id: id(invoice),
+        patient_id: id(101),
+        kind: PaymentKind::Payment,
+        amount,
+        currency: eur(),
+        method,
+        reference: Some("slip 4711".into()),
+        refunds: None,
+        refunded: 0,
+        received_at: ts(at),
+        received_by: id(1),
+    }
+}
+
+/// An invoice of `lines` with its totals, `payments` paid on it.
+fn invoice_of(
+    n: u128,
+    patient: &str,
+    number: Option<&str>,
+    lines: Vec<InvoiceLine>,
+    payments: Vec<Payment>,
+) -> Invoice {
+    let subtotal = lines.iter().map(|l| l.net).sum();
+    let tax = lines.iter().map(|l| l.tax).sum();
+    let total = lines.iter().map(|l| l.total).sum::<i64>();
+    let paid = payments.iter().map(|p| p.amount).sum::<i64>();
+    let issued = number.is_some();
+    Invoice {
+        id: id(n),
+        kind: InvoiceKind::Invoice,
+        number: number.map(str::to_owned),
+        patient_id: id(101),
+        patient_name: patient.into(),
+        status: if issued { InvoiceStatus::Issued } else { InvoiceStatus::Draft },
+        currency: eur(),
+        lines,
+        subtotal,
+        tax,
+        total,
+        paid,
+        balance: if issued { total - paid } else { 0 },
+        issued_at: issued.then(|| ts("2026-11-20T10:15:00Z")),
+        credits: None,
+        credited_by: None,
+        void_reason: None,
+        payments,
+        created_at: ts("2026-11-20T10:00:00Z"),
+        version: 1,
+    }
+}
+
+/// Alice's issued invoice for a consultation and an ECG (196.35 EUR), 100.00 paid by card.
+fn alice_invoice() -> Invoice {
+    let lines = vec![bill_line("Cardiology consultation", 12_000, 1900), bill_line("ECG", 4_500, 1900)];
+    let paid = vec![payment(710, 700, 10_000, PaymentMethod::Card, "2026-11-20T10:20:00Z")];
+    invoice_of(700, "Alice Moreau", Some("2026-000014"), lines, paid)
+}
+
+/// Bruno's draft for yesterday's visit, not yet issued.
+fn bruno_draft() -> Invoice {
+    let mut draft = invoice_of(701, "Bruno Keller", None, vec![bill_line("Standard visit", 8_000, 0)], vec![]);
+    draft.patient_id = id(102);
+    draft.created_at = ts("2026-11-26T16:00:00Z");
+    draft
+}
+
+fn open_balance(inv: &Invoice, age_days: i64) -> OpenBalance {
+    OpenBalance {
+        invoice_id: inv.id,
+        number: inv.number.clone().unwrap(),
+        patient_id: inv.patient_id,
+        patient_name: inv.patient_name.clone(),
+        issued_at: inv.issued_at.unwrap(),
+        age_days,
+        balance: inv.balance,
+    }
+}
+
+/// A draft, two invoices with money owed, and today's cash-up.
+fn billing() -> Billing {
+    let alice = alice_invoice();
+    let mut chiara = invoice_of(702, "Chiara Rossi", Some("2026-000009"), vec![bill_line("ECG", 4_500, 0)], vec![]);
+    chiara.issued_at = Some(ts("2026-10-02T09:00:00Z"));
+    let invoices = vec![open_balance(&chiara, 56), open_balance(&alice, 7)];
+    let total = invoices.iter().map(|o| o.balance).sum();
+    let buckets = vec![
+        AgeBucket { label: "0-30".into(), invoices: 1, balance: alice.balance },
+        AgeBucket { label: "31-60".into(), invoices: 1, balance: chiara.balance },
+        AgeBucket { label: "61-90".into(), invoices: 0, balance: 0 },
+        AgeBucket { label: ">90".into(), invoices: 0, balance: 0 },
+    ];
+    let outstanding = OutstandingReport { as_of: now(), currency: eur(), buckets, total, invoices };
+    let by = |method, payments, refunds, amount| CashByMethod { method, payments, refunds, amount };
+    let methods = vec![
+        by(PaymentMethod::Cash, 2, 0, 6_000),
+        by(PaymentMethod::Card, 3, 1, 21_450),
+        by(PaymentMethod::Transfer, 0, 0, 0),
+        by(PaymentMethod::Insurance, 1, 0, 12_000),
+    ];
+    let cash = CashReport {
+        date: jiff::civil::date(2026, 11, 27),
+        currency: eur(),
+        total: methods.iter().map(|m| m.amount).sum(),
+        methods,
+        payments: vec![],
+    };
+    Billing { drafts: vec![bruno_draft()], outstanding, cash }
+}
+
+fn front_desk_billing() -> App {
+    let mut app = front_desk();
+    press(&mut app, ch('B'));
+    assert_eq!(tasks(&mut app), ["loading billing"]);
+    net(&mut app, BillingMsg::Loaded(Ok(billing())));
+    app
+}
+
+/// Alice's part-paid invoice, opened from the billing view.
+fn front_desk_invoice() -> App {
+    let mut app = front_desk_billing();
+    press(&mut app, ch('j'));
+    press(&mut app, ch('j'));
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["loading the invoice"]);
+    net(&mut app, InvoiceMsg::Loaded(id(700), Ok(alice_invoice())));
+    app
+}
+
+fn front_desk_payment() -> App {
+    let mut app = front_desk_invoice();
+    press(&mut app, ch('p'));
+    app
+}
+
+/// The board with Alice's 09:00 with House done.
+fn front_desk_with_completed() -> App {
+    let mut app = front_desk();
+    let columns = vec![
+        front_desk::Column {
+            doctor: house(),
+            appts: vec![
+                appt(1, &house(), "Alice Moreau", "2026-11-27T09:00:00Z", AppointmentStatus::Completed),
+                appt(2, &house(), "Bruno Keller", "2026-11-27T10:00:00Z", AppointmentStatus::Scheduled),
+            ],
+            free: vec![slot("2026-11-27T09:30:00Z")],
+        },
+        front_desk::Column { doctor: wilson(), appts: vec![], free: vec![] },
+    ];
+    let columns = columns.into_iter().map(front_desk::ColumnUpdate::from).collect();
+    net(&mut app, front_desk::Msg::Board(jiff::civil::date(2026, 11, 27), "cardiology".into(), Ok(columns)));
+    app
+}
+
+/// Alice's visit billed from the board: its draft is open.
+fn front_desk_drafted() -> App {
+    let mut app = front_desk_with_completed();
+    press(&mut app, ch('$'));
+    assert_eq!(tasks(&mut app), ["making a draft invoice"]);
+    let draft = invoice_of(703, "Alice Moreau", None, vec![bill_line("Cardiology consultation", 12_000, 1900)], vec![]);
+    net(&mut app, BillingMsg::Drafted(Ok(draft)));
+    app
+}
+
+fn bar(app: &App) -> String {
+    screen(app).lines().last().unwrap().to_owned()
+}
+
+fn keys_listed(app: &App) -> Vec<&'static str> {
+    app.screen.commands().iter().map(|c| c.key).collect()
+}
+
+#[test]
+fn the_billing_view_lists_open_invoices_and_the_days_cash_up() {
+    let app = front_desk_billing();
+    let s = screen(&app);
+    assert!(s.contains("Open invoices (3) · owed 141.35 EUR"), "{s}");
+    let draft = s.lines().find(|l| l.contains("› draft")).unwrap();
+    assert!(draft.contains("Bruno Keller") && draft.contains("80.00 EUR") && draft.contains("0 d"), "{draft}");
+    let chiara = s.lines().find(|l| l.contains("2026-000009")).unwrap();
+    assert!(
+        chiara.contains("Chiara Rossi") && chiara.contains("2026-10-02") && chiara.contains("45.00 EUR"),
+        "{chiara}"
+    );
+    assert!(chiara.contains("56 d"), "{chiara}");
+    assert!(s.contains("Cash-up · Fri 27 Nov"), "{s}");
+    let card = s.lines().find(|l| l.contains("card ")).unwrap();
+    assert!(card.contains("  3 ") && card.contains("214.50 EUR"), "payments, refunds, amount: {card}");
+    assert!(s.lines().any(|l| l.contains("Total") && l.contains("394.50 EUR")), "{s}");
+    assert!(s.contains("Draft for Bruno Keller, 80.00 EUR in total"), "the selected row explained: {s}");
+    let bar = bar(&app);
+    assert!(bar.contains("Enter open invoice") && bar.contains("g refresh") && bar.contains("Esc close"), "{bar}");
+    snapshots("front_desk_billing", &app);
+    // Wide, the cash-up stands beside the invoices.
+    let wide = text_of(&draw_at(&app, 160, 48));
+    let row = wide.lines().find(|l| l.contains("2026-000014")).unwrap();
+    assert!(row.contains("Alice Moreau") && row.contains("96.35 EUR") && row.contains("7 d"), "{row}");
+    assert!(wide.lines().any(|l| l.contains("Open invoices") && l.contains("Cash-up")), "{wide}");
+}
+
+#[test]
+fn an_issued_invoice_shows_its_lines_totals_and_payments() {
+    let mut app = front_desk_invoice();
+    let s = screen(&app);
+    assert!(s.contains("Invoice 2026-000014") && s.contains("Status: issued") && s.contains("Kind:   invoice"), "{s}");
+    assert!(s.contains("Patient: Alice Moreau") && s.contains("Issued:  2026-11-20"), "{s}");
+    let ecg = s.lines().find(|l| l.contains("ECG")).unwrap();
+    assert!(ecg.contains("45.00 EUR") && ecg.contains("19%"), "{ecg}");
+    for (label, amount) in
+        [("Subtotal", "165.00 EUR"), ("Tax", "31.35 EUR"), ("Total", "196.35 EUR"), ("Paid", "100.00 EUR")]
+    {
+        assert!(s.lines().any(|l| l.contains(label) && l.contains(amount)), "{label} {amount}: {s}");
+    }
+    assert!(s.lines().any(|l| l.contains("Balance") && l.contains("96.35 EUR")), "{s}");
+    assert!(s.contains("2026-11-20 10:20  card") && s.contains("slip 4711"), "{s}");
+    let keys = keys_listed(&app);
+    assert_eq!(keys, ["p", "s", "v", "Esc"], "no issuing an issued invoice");
+    snapshots("front_desk_invoice", &app);
+    // Esc goes back to the list, a second Esc to the board.
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Open invoices (3)"));
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Gregory House") && !screen(&app).contains("Open invoices"));
+}
+
+#[test]
+fn the_payment_form_starts_at_the_balance_and_refuses_what_does_not_parse() {
+    let mut app = front_desk_payment();
+    let s = screen(&app);
+    assert!(s.contains("Amount: 96.35▏ EUR") && s.contains("Method: ◂ cash ▸"), "{s}");
+    assert!(s.contains("Alice Moreau: invoice 2026-000014 owes 96.35 EUR."), "{s}");
+    snapshots("front_desk_payment", &app);
+    for (typed_in, why) in
+        [("12.345", "EUR has 2 decimal places; 12.345 has 3."), ("abc", "The amount must be a number like 45.00.")]
+    {
+        press(&mut app, ctrl('u'));
+        typed(&mut app, typed_in);
+        press(&mut app, key(KeyCode::Enter));
+        assert!(tasks(&mut app).is_empty(), "{typed_in} is not sent");
+        assert!(screen(&app).contains(why), "{typed_in}: {}", screen(&app));
+    }
+    press(&mut app, ctrl('u'));
+    typed(&mut app, "120");
+    press(&mut app, key(KeyCode::Right));
+    assert!(screen(&app).contains("Method: ◂ card ▸"));
+    press(&mut app, key(KeyCode::Tab));
+    typed(&mut app, "slip 4712");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["taking the payment"]);
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "one payment at a time");
+    // More than the balance: the server's reason, and the form stays as typed.
+    let over = problem(409, "the payment of 12000 is more than the balance of 9635");
+    net_err(&mut app, 409, InvoiceMsg::Paid(Err(over)));
+    let s = text_of(&draw_at(&app, 120, 24));
+    assert!(s.contains("Payment not taken: conflict: the payment of 12000 is more than the balance of 9635"), "{s}");
+    assert!(s.contains("Amount: 120"), "{s}");
+    assert_eq!(tasks(&mut app), ["loading billing"]);
+    press(&mut app, key(KeyCode::BackTab));
+    press(&mut app, ctrl('u'));
+    typed(&mut app, "50");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["taking the payment"]);
+    net(&mut app, InvoiceMsg::Paid(Ok(payment(711, 700, 5_000, PaymentMethod::Card, "2026-11-27T08:00:00Z"))));
+    let s = screen(&app);
+    assert!(s.contains("Payment taken: 50.00 EUR by card.") && !s.contains("Take a payment"), "{s}");
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading billing", "loading the invoice"]);
+}
+
+#[test]
+fn a_completed_visit_is_billed_from_the_board_and_its_draft_issued() {
+    let app = front_desk();
+    assert!(!keys_listed(&app).contains(&"$"), "a checked-in visit is not billed yet");
+    let mut app = front_desk_with_completed();
+    assert!(keys_listed(&app).contains(&"$"), "{:?}", keys_listed(&app));
+    assert!(bar(&app).contains("$ bill visit"), "{}", bar(&app));
+    press(&mut app, ch('j'));
+    assert!(!keys_listed(&app).contains(&"$"), "a free time has nothing to bill");
+    press(&mut app, ch('j'));
+    assert!(!keys_listed(&app).contains(&"$"), "a booked visit is not billed yet");
+    press(&mut app, ch('k'));
+    press(&mut app, ch('k'));
+    press(&mut app, ch('$'));
+    assert_eq!(tasks(&mut app), ["making a draft invoice"]);
+    press(&mut app, ch('$'));
+    assert!(tasks(&mut app).is_empty(), "one draft at a time");
+    let billed = problem(409, "the appointment is already billed on another invoice");
+    net_err(&mut app, 409, BillingMsg::Drafted(Err(billed)));
+    assert!(screen(&app).contains("Not billed: conflict: the appointment is already billed on another invoice"));
+    press(&mut app, ch('$'));
+    assert_eq!(tasks(&mut app), ["making a draft invoice"]);
+    net_err(&mut app, 422, BillingMsg::Drafted(Err(problem(422, "the visit has no type to price it"))));
+    assert!(screen(&app).contains("Not billed: not accepted: the visit has no type to price it"));
+
+    let mut app = front_desk_drafted();
+    let s = screen(&app);
+    assert!(s.contains("Draft invoice for Alice Moreau: 142.80 EUR. i issues it."), "{s}");
+    assert!(s.contains("Draft invoice") && s.contains("Status: draft") && s.contains("Issued:  —"), "{s}");
+    assert_eq!(keys_listed(&app), ["i", "s", "v", "Esc"], "no payment on a draft");
+    press(&mut app, ch('i'));
+    assert!(screen(&app).contains("Issue this draft to Alice Moreau for 142.80 EUR?"));
+    press(&mut app, ch('n'));
+    assert!(!screen(&app).contains("Issue this draft"));
+    assert!(tasks(&mut app).is_empty());
+    press(&mut app, ch('i'));
+    press(&mut app, ch('y'));
+    assert_eq!(tasks(&mut app), ["issuing the invoice"]);
+    let mut issued = invoice_of(
+        703,
+        "Alice Moreau",
+        Some("2026-000015"),
+        vec![bill_line("Cardiology consultation", 12_000, 1900)],
+        vec![],
+    );
+    issued.issued_at = Some(now());
+    net(&mut app, InvoiceMsg::Issued(Ok(issued)));
+    let s = screen(&app);
+    assert!(s.contains("Issued invoice 2026-000015 to Alice Moreau for 142.80 EUR."), "{s}");
+    assert!(s.contains("Invoice 2026-000015") && s.contains("Status: issued"), "{s}");
+    assert_eq!(keys_listed(&app), ["p", "s", "v", "Esc"]);
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Time  Gregory House"), "back on the board");
+}
+
+#[test]
+fn voiding_asks_why_and_names_the_credit_note() {
+    let mut app = front_desk_invoice();
+    press(&mut app, ch('v'));
+    let s = screen(&app);
+    assert!(s.contains("Void invoice 2026-000014? A credit note for -196.35 EUR cancels it."), "{s}");
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "no reason, no request");
+    assert!(screen(&app).contains("Say why it is voided"));
+    typed(&mut app, "billed to the wrong patient");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["voiding the invoice"]);
+    let paid = problem(409, "the invoice has 10000 paid on it: refund the payments before voiding it");
+    net_err(&mut app, 409, InvoiceMsg::Voided(Err(paid)));
+    assert!(screen(&app).contains("Not voided: conflict: the invoice has 10000 paid on it"), "{}", screen(&app));
+    assert_eq!(tasks(&mut app), ["loading billing"], "a refusal may mean someone else changed it: the list reloads");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["voiding the invoice"]);
+    let mut note = alice_invoice();
+    (note.id, note.kind, note.number, note.credits) =
+        (id(704), InvoiceKind::CreditNote, Some("2026-000016".into()), Some(id(700)));
+    (note.total, note.payments) = (-note.total, vec![]);
+    net(&mut app, InvoiceMsg::Voided(Ok(note)));
+    let s = screen(&app);
+    assert!(s.contains("Voided: credit note 2026-000016 for -196.35 EUR cancels the invoice."), "{s}");
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading billing", "loading the invoice"]);
+}
+
+#[test]
+fn a_pdf_is_fetched_then_saved_and_the_path_or_the_failure_shown() {
+    let mut app = front_desk_invoice();
+    press(&mut app, ch('s'));
+    assert_eq!(tasks(&mut app), ["fetching the PDF"]);
+    assert_eq!(invoice::pdf_name(&alice_invoice()), "invoice-2026-000014.pdf");
+    let mut draft = bruno_draft();
+    draft.id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".parse().unwrap();
+    assert_eq!(invoice::pdf_name(&draft), "invoice-draft-0190a1b2.pdf");
+    net_err(&mut app, 404, InvoiceMsg::Pdf("invoice-2026-000014.pdf".into(), Err(problem(404, "no such invoice"))));
+    assert!(screen(&app).contains("Could not fetch the PDF: not found"), "{}", screen(&app));
+    // Saved where the name says (here an absolute path, so the test leaves the working directory alone).
+    let dir = std::env::temp_dir().join(format!("hsx-screens-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("invoice-2026-000014.pdf");
+    let name = path.to_string_lossy().into_owned();
+    net(&mut app, InvoiceMsg::Pdf(name.clone(), Ok(b"%PDF-1.4 test".to_vec())));
+    assert_eq!(std::fs::read(&path).unwrap(), b"%PDF-1.4 test");
+    let notice = text_of(&draw_at(&app, 200, 24));
+    assert!(notice.contains(&format!("Saved {name}")), "{notice}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let missing = dir.join("gone").join("x.pdf").to_string_lossy().into_owned();
+    net(&mut app, InvoiceMsg::Pdf(missing.clone(), Ok(b"%PDF".to_vec())));
+    let notice = text_of(&draw_at(&app, 200, 24));
+    assert!(notice.contains(&format!("Could not save {missing}")), "{notice}");
+}
+
+/// Alice's bills: the part-paid invoice, and a paid one voided by a credit note.
+fn patient_bills() -> App {
+    let mut app = patient_with_records();
+    for _ in 0..5 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    let mut old = invoice_of(705, "Alice Moreau", Some("2026-000003"), vec![bill_line("ECG", 4_500, 1900)], vec![]);
+    (old.status, old.balance, old.issued_at) = (InvoiceStatus::Void, 0, Some(ts("2026-09-14T09:00:00Z")));
+    let mut note = old.clone();
+    (note.id, note.kind, note.number, note.status) =
+        (id(706), InvoiceKind::CreditNote, Some("2026-000004".into()), InvoiceStatus::Issued);
+    (note.total, note.issued_at) = (-old.total, Some(ts("2026-09-15T09:00:00Z")));
+    net(&mut app, patient::Msg::Bills(Ok(Page { items: vec![old, note, alice_invoice()], next_cursor: None })));
+    app
+}
+
+#[test]
+fn a_patient_reads_their_bills_and_saves_one_as_a_pdf() {
+    let mut app = patient_bills();
+    let s = screen(&app);
+    assert!(s.contains("My bills"), "{s}");
+    let first = s.lines().find(|l| l.contains("› ")).unwrap();
+    assert!(first.contains("2026-000014") && first.contains("2026-11-20") && first.contains("issued"), "newest first");
+    assert!(first.contains("196.35 EUR") && first.contains("96.35 EUR"), "{first}");
+    let note = s.lines().find(|l| l.contains("2026-000004")).unwrap();
+    assert!(note.contains("credit note") && note.contains("-53.55 EUR"), "{note}");
+    assert!(s.lines().any(|l| l.contains("2026-000003") && l.contains("void")), "{s}");
+    snapshots("patient_bills", &app);
+    press(&mut app, ch('s'));
+    assert_eq!(tasks(&mut app), ["fetching the PDF"]);
+    press(&mut app, key(KeyCode::Enter));
+    let s = screen(&app);
+    assert!(s.contains("Invoice 2026-000014") && s.contains("Cardiology consultation"), "{s}");
+    assert!(s.contains("s saves it as a PDF"), "{s}");
+    assert_eq!(keys_listed(&app), ["s", "Esc"], "read-only: no issue, payment or void");
+    press(&mut app, ch('p'));
+    press(&mut app, ch('v'));
+    assert!(tasks(&mut app).is_empty() && !screen(&app).contains("Take a payment"));
+    press(&mut app, ch('s'));
+    assert_eq!(tasks(&mut app), ["fetching the PDF"]);
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Number") && !screen(&app).contains("Subtotal"));
 }

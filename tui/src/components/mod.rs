@@ -1,12 +1,15 @@
 //! Parts that more than one screen uses: the booking flow, the patient
 //! chart with its records, the record editor, day navigation, the
-//! automatic refresh and the waitlist.
+//! automatic refresh, the waitlist, and billing (the front desk's view
+//! of open invoices and one invoice's panel).
 
+pub mod billing;
 pub mod booking;
 pub mod chart;
 pub mod day_nav;
 pub mod editor;
 pub mod emergency;
+pub mod invoice;
 pub mod refresh;
 pub mod waitlist;
 

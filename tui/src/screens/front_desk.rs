@@ -1,7 +1,8 @@
 //! Front desk: today's board (a department's doctors side by side, then its
 //! rooms and devices, time down the left, buffers shaded), booking, moving,
-//! cancelling, check-in, no-show, finding and registering patients, and
-//! the waitlist (answering offers for patients on the phone).
+//! cancelling, check-in, no-show, finding and registering patients, the
+//! waitlist (answering offers for patients on the phone), and billing
+//! (a completed visit becomes a draft invoice; `B` shows what is open).
 
 use std::collections::BTreeSet;
 
@@ -22,8 +23,10 @@ use ratatui::widgets::Paragraph;
 
 use crate::app::{self, Ctx, Handled, View, explain};
 use crate::components::Outcome;
+use crate::components::billing::{self, BillingMsg, BillingView};
 use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::day_nav::{self, DayNav};
+use crate::components::invoice::{self, InvoiceMsg, InvoicePanel};
 use crate::components::refresh::{AutoRefresh, Etags};
 use crate::components::waitlist::{self, WaitlistMsg, WaitlistPanel};
 use crate::keys::{
@@ -93,6 +96,9 @@ enum Modal {
     Register(Form),
     Registered(Box<PatientCreated>),
     Waitlist(Box<WaitlistPanel>),
+    Billing(Box<BillingView>),
+    // A draft just made for a visit, over the board.
+    Invoice(Box<InvoicePanel>),
 }
 
 pub struct FrontDesk {
@@ -112,6 +118,8 @@ pub struct FrontDesk {
     /// A doctor and time to select once the board has loaded.
     focus: Option<(uuid::Uuid, Timestamp)>,
     modal: Modal,
+    /// A draft invoice is being made for the selected visit; one at a time.
+    drafting: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +146,8 @@ pub enum Act {
     NextField,
     Register,
     Waitlist,
+    Billing,
+    BillVisit,
 }
 
 type B = Binding<FrontDesk, Act>;
@@ -155,6 +165,11 @@ fn held(s: &FrontDesk) -> bool {
     s.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Held)
 }
 
+/// A completed visit, which may be billed (once: the server refuses a second invoice).
+fn billable(s: &FrontDesk) -> bool {
+    !s.drafting && s.selected_appt().is_some_and(|a| a.status == AppointmentStatus::Completed)
+}
+
 fn can_book(s: &FrontDesk) -> bool {
     !s.doctors.is_empty()
 }
@@ -168,8 +183,10 @@ const BOARD: &[B] = &[
     bind(&[char('x')], "x", "cancel", Act::AskCancel).when(booked),
     bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
+    bind(&[char('$')], "$", "bill visit", Act::BillVisit).when(billable),
     bind(&[char('w')], "w", "waitlist", Act::Waitlist),
     bind(&[char('/')], "/", "find patient", Act::Find),
+    bind(&[char('B')], "B", "billing", Act::Billing),
     bind(&[char('N')], "N", "new patient", Act::NewPatient),
     bind(day_nav::STEP, "[ ]", "day", Act::Day),
     bind(&[char('d')], "d", "department", Act::Department).when(|s| !s.departments.is_empty()),
@@ -182,6 +199,7 @@ const DETAILS: &[B] = &[
     bind(&[char('n')], "n", "no-show", Act::NoShow).when(booked),
     bind(&[char('r')], "r", "move", Act::Reschedule).when(booked),
     bind(&[char('w')], "w", "answer in the waitlist", Act::Waitlist).when(held),
+    bind(&[char('$')], "$", "bill visit", Act::BillVisit).when(billable),
     bind(ENTER_ESC, "Enter/Esc", "close", Act::Close),
 ];
 const CANCEL: &[B] =
@@ -219,8 +237,8 @@ impl Keymap for FrontDesk {
             Modal::Find { card: Some(_), .. } => CARD,
             Modal::Register(_) => REGISTER,
             Modal::Registered(_) => REGISTERED,
-            // The flow and the panel answer their own keys.
-            Modal::Booking(_) | Modal::Waitlist(_) => &[],
+            // The flow and the panels answer their own keys.
+            Modal::Booking(_) | Modal::Waitlist(_) | Modal::Billing(_) | Modal::Invoice(_) => &[],
         }
     }
 
@@ -283,20 +301,32 @@ impl Screen for FrontDesk {
     fn commands(&self) -> Vec<Cmd> {
         match &self.modal {
             Modal::Waitlist(panel) => panel.commands(),
+            Modal::Billing(view) => view.commands(),
+            Modal::Invoice(panel) => panel.commands(),
             _ => self.host_commands(),
         }
     }
 
     fn typing(&self) -> bool {
-        self.host_typing()
+        match &self.modal {
+            Modal::Billing(view) => view.typing(),
+            Modal::Invoice(panel) => panel.typing(),
+            _ => self.host_typing(),
+        }
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         if let Some(handled) = self.key_to_flow(key, ctx) {
             return handled;
         }
-        if let Modal::Waitlist(panel) = &mut self.modal {
-            return match panel.handle_key(key, ctx) {
+        let panel = match &mut self.modal {
+            Modal::Waitlist(panel) => Some(panel.handle_key(key, ctx)),
+            Modal::Billing(view) => Some(view.handle_key(key, ctx)),
+            Modal::Invoice(panel) => Some(panel.handle_key(key, ctx)),
+            _ => None,
+        };
+        if let Some(out) = panel {
+            return match out {
                 Outcome::Open => Handled::Consumed,
                 Outcome::Ignored => Handled::Ignored,
                 Outcome::Closed => {
@@ -318,8 +348,16 @@ impl Screen for FrontDesk {
             Ok(m) => return self.on_result(m, ctx),
             Err(m) => m,
         };
-        match msg.take::<WaitlistMsg>() {
-            Ok(m) => self.on_waitlist(m, ctx),
+        let msg = match msg.take::<WaitlistMsg>() {
+            Ok(m) => return self.on_waitlist(m, ctx),
+            Err(m) => m,
+        };
+        let msg = match msg.take::<BillingMsg>() {
+            Ok(m) => return self.on_billing(m, ctx),
+            Err(m) => m,
+        };
+        match msg.take::<InvoiceMsg>() {
+            Ok(m) => self.on_invoice(m, ctx),
             Err(m) => self.msg_to_flow(m, ctx),
         }
     }
@@ -366,6 +404,7 @@ impl FrontDesk {
             refresh: AutoRefresh::default(),
             focus: None,
             modal: Modal::None,
+            drafting: false,
         }
     }
 
@@ -526,6 +565,45 @@ impl FrontDesk {
                 // Opened on a held time, its offer is the one selected.
                 let focus = self.selected_appt().filter(|a| a.status == AppointmentStatus::Held).map(|a| a.id);
                 self.modal = Modal::Waitlist(Box::new(WaitlistPanel::open(self.doctors.clone(), focus, ctx)));
+            }
+            Act::Billing => self.modal = Modal::Billing(Box::new(BillingView::open(ctx))),
+            Act::BillVisit => {
+                if let Some(a) = self.selected_appt() {
+                    billing::draft_for(a, ctx);
+                    self.drafting = true;
+                }
+            }
+        }
+    }
+
+    /// A billing result: the view takes it if open; a draft made for a
+    /// visit opens over the board (unless something else was opened meanwhile).
+    fn on_billing(&mut self, msg: BillingMsg, ctx: &mut Ctx) {
+        match msg {
+            BillingMsg::Drafted(r) => {
+                self.drafting = false;
+                billing::report_draft(&r, ctx);
+                if let (Ok(inv), Modal::None | Modal::Details) = (r, &self.modal) {
+                    self.modal = Modal::Invoice(Box::new(InvoicePanel::with(inv, true)));
+                }
+            }
+            BillingMsg::Loaded(r) => {
+                if let Modal::Billing(view) = &mut self.modal {
+                    view.on_loaded(r, ctx);
+                }
+            }
+        }
+    }
+
+    /// An invoice result, for the panel that is open (or only told).
+    fn on_invoice(&mut self, msg: InvoiceMsg, ctx: &mut Ctx) {
+        match &mut self.modal {
+            Modal::Billing(view) => view.on_invoice(msg, ctx),
+            Modal::Invoice(panel) => {
+                panel.on_msg(msg, ctx);
+            }
+            _ => {
+                invoice::report(&msg, ctx);
             }
         }
     }
@@ -805,6 +883,8 @@ impl FrontDesk {
             Modal::None => {}
             Modal::Booking(flow) => flow.draw(f, area, v),
             Modal::Waitlist(panel) => panel.draw(f, area, v),
+            Modal::Billing(view) => view.draw(f, area, v),
+            Modal::Invoice(panel) => panel.draw(f, area, v),
             Modal::Details => {
                 if let Some(a) = self.selected_appt() {
                     let mut lines = appt_lines(a, v);

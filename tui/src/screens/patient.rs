@@ -1,11 +1,11 @@
 //! Patient: my upcoming and past appointments, booking from free slots,
 //! cancelling inside the cancel window, the waitlist (joining it, leaving
-//! it, answering the times it offers me), my records (read-only), and who
-//! looked at my data.
+//! it, answering the times it offers me), my records (read-only), who
+//! looked at my data, and my bills (read-only, each saved as a PDF).
 
-use healthsynx_shared::api::{AppointmentQuery, Me, PageQuery, RecordQuery};
+use healthsynx_shared::api::{AppointmentQuery, InvoiceQuery, Me, PageQuery, RecordQuery};
 use healthsynx_shared::{
-    AccessLogEntry, Appointment, AppointmentStatus, Doctor, MedicalRecord, Offer, Page, Problem, WaitlistEntry,
+    AccessLogEntry, Appointment, AppointmentStatus, Doctor, Invoice, MedicalRecord, Offer, Page, Problem, WaitlistEntry,
 };
 use jiff::{SignedDuration, Timestamp};
 use ratatui::Frame;
@@ -15,8 +15,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Tabs, Wrap};
 
 use crate::app::{self, Ctx, Handled, View};
+use crate::components::Outcome;
 use crate::components::booking::{BookingFlow, BookingHost, BookingOutcome};
 use crate::components::chart::record_lines;
+use crate::components::invoice::{self, InvoiceMsg, InvoicePanel};
 use crate::components::refresh::AutoRefresh;
 use crate::components::waitlist::{self, JoinForm, Waitlist};
 use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, Keymap, LEFT_RIGHT, LIST, LIST_ARROWS, TAB, bind, char};
@@ -34,6 +36,8 @@ pub enum Msg {
     Appointments(Result<Page<Appointment>, Problem>),
     Records(Result<Page<MedicalRecord>, Problem>),
     AccessLog(Result<Page<AccessLogEntry>, Problem>),
+    /// My issued invoices and credit notes (the server hides drafts from patients).
+    Bills(Result<Page<Invoice>, Problem>),
     Doctors(Result<Vec<Doctor>, Problem>),
     Cancelled(Result<Appointment, Problem>),
     /// My open offers and my live waitlist entries.
@@ -52,9 +56,10 @@ pub enum Tab {
     Waitlist,
     Records,
     AccessLog,
+    Bills,
 }
 
-const TABS: [Tab; 5] = [Tab::Upcoming, Tab::Past, Tab::Waitlist, Tab::Records, Tab::AccessLog];
+const TABS: [Tab; 6] = [Tab::Upcoming, Tab::Past, Tab::Waitlist, Tab::Records, Tab::AccessLog, Tab::Bills];
 
 impl Tab {
     fn title(self) -> &'static str {
@@ -64,6 +69,7 @@ impl Tab {
             Tab::Waitlist => "Waitlist",
             Tab::Records => "My records",
             Tab::AccessLog => "Who looked at my data",
+            Tab::Bills => "My bills",
         }
     }
 }
@@ -76,6 +82,8 @@ enum Modal {
     Join(Box<JoinForm>),
     /// Asking before leaving the selected waitlist entry.
     Leave,
+    /// A bill, read-only.
+    Invoice(Box<InvoicePanel>),
 }
 
 pub struct PatientHome {
@@ -88,6 +96,8 @@ pub struct PatientHome {
     waitlist: Vec<WaitlistEntry>,
     records: Vec<MedicalRecord>,
     log: Vec<AccessLogEntry>,
+    /// Newest first.
+    bills: Vec<Invoice>,
     doctors: Vec<Doctor>,
     picks: [Pick; TABS.len()],
     modal: Modal,
@@ -119,6 +129,8 @@ pub enum Act {
     ConfirmJoin,
     AskLeave,
     ConfirmLeave,
+    OpenBill,
+    SaveBill,
 }
 
 type B = Binding<PatientHome, Act>;
@@ -143,6 +155,8 @@ const TAB_KEYS: &[B] = &[
     bind(&[char('b')], "b", "book", Act::Book).when(|s| matches!(s.tab, Tab::Upcoming | Tab::Past)),
     bind(&[char('x')], "x", "cancel", Act::AskCancel)
         .when(|s| s.selected_upcoming().is_some_and(|a| a.status == AppointmentStatus::Scheduled)),
+    bind(ENTER, "Enter", "open bill", Act::OpenBill).when(|s| s.selected_bill().is_some()),
+    bind(&[char('s')], "s", "save PDF", Act::SaveBill).when(|s| s.selected_bill().is_some()),
     bind(&[char('w')], "w", "join waitlist", Act::Join).when(|s| !s.doctors.is_empty()),
     bind(&[char('x')], "x", "leave waitlist", Act::AskLeave).when(|s| s.selected_entry().is_some()),
     bind(ENTER, "Enter", "read", Act::Read).when(|s| s.tab == Tab::Records && !s.records.is_empty()),
@@ -170,8 +184,8 @@ impl Keymap for PatientHome {
             Modal::Record => RECORD_KEYS,
             Modal::Join(_) => JOIN_KEYS,
             Modal::Leave => LEAVE_KEYS,
-            // The flow answers its own keys.
-            Modal::Booking(_) => &[],
+            // The flow and the bill answer their own keys.
+            Modal::Booking(_) | Modal::Invoice(_) => &[],
         }
     }
 
@@ -223,7 +237,10 @@ impl Screen for PatientHome {
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        self.host_commands()
+        match &self.modal {
+            Modal::Invoice(panel) => panel.commands(),
+            _ => self.host_commands(),
+        }
     }
 
     fn typing(&self) -> bool {
@@ -233,6 +250,16 @@ impl Screen for PatientHome {
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
         if let Some(handled) = self.key_to_flow(key, ctx) {
             return handled;
+        }
+        if let Modal::Invoice(panel) = &mut self.modal {
+            return match panel.handle_key(key, ctx) {
+                Outcome::Open => Handled::Consumed,
+                Outcome::Ignored => Handled::Ignored,
+                Outcome::Closed => {
+                    self.modal = Modal::None;
+                    Handled::Consumed
+                }
+            };
         }
         match (keys::action(self, &key), &mut self.modal) {
             (Some(a), _) => self.act(a, key, ctx),
@@ -248,8 +275,20 @@ impl Screen for PatientHome {
     }
 
     fn on_msg(&mut self, msg: app::Msg, ctx: &mut Ctx) {
-        match msg.take::<Msg>() {
-            Ok(m) => self.on_result(m, ctx),
+        let msg = match msg.take::<Msg>() {
+            Ok(m) => return self.on_result(m, ctx),
+            Err(m) => m,
+        };
+        match msg.take::<InvoiceMsg>() {
+            // A bill is only read here; only the PDF comes back.
+            Ok(m) => match &mut self.modal {
+                Modal::Invoice(panel) => {
+                    panel.on_msg(m, ctx);
+                }
+                _ => {
+                    invoice::report(&m, ctx);
+                }
+            },
             Err(m) => self.msg_to_flow(m, ctx),
         }
     }
@@ -283,6 +322,7 @@ impl PatientHome {
             waitlist: Vec::new(),
             records: Vec::new(),
             log: Vec::new(),
+            bills: Vec::new(),
             doctors: Vec::new(),
             picks: [Pick::default(); TABS.len()],
             modal: Modal::None,
@@ -305,6 +345,9 @@ impl PatientHome {
         ctx.spawn("loading who looked at my data", async move { client.my_access_log(&q).await }, |r| {
             reply(Msg::AccessLog(r))
         });
+        let client = ctx.client.clone();
+        let q = InvoiceQuery { limit: Some(200), ..InvoiceQuery::default() };
+        ctx.spawn("loading my bills", async move { client.invoices(&q).await }, |r| reply(Msg::Bills(r)));
     }
 
     fn load_appointments(&self, ctx: &mut Ctx) {
@@ -332,6 +375,7 @@ impl PatientHome {
             Tab::Waitlist => self.waitlist.len(),
             Tab::Records => self.records.len(),
             Tab::AccessLog => self.log.len(),
+            Tab::Bills => self.bills.len(),
         }
     }
 
@@ -345,6 +389,10 @@ impl PatientHome {
 
     fn selected_upcoming(&self) -> Option<&Appointment> {
         (self.tab == Tab::Upcoming).then(|| self.upcoming.get(self.pick(Tab::Upcoming).sel)).flatten()
+    }
+
+    fn selected_bill(&self) -> Option<&Invoice> {
+        (self.tab == Tab::Bills).then(|| self.bills.get(self.pick(Tab::Bills).sel)).flatten()
     }
 
     fn selected_entry(&self) -> Option<&WaitlistEntry> {
@@ -400,6 +448,16 @@ impl PatientHome {
             Act::ConfirmLeave => {
                 self.modal = Modal::None;
                 self.leave(ctx);
+            }
+            Act::OpenBill => {
+                if let Some(bill) = self.selected_bill() {
+                    self.modal = Modal::Invoice(Box::new(InvoicePanel::with(bill.clone(), false)));
+                }
+            }
+            Act::SaveBill => {
+                if let Some(bill) = self.selected_bill() {
+                    invoice::fetch_pdf(bill, ctx);
+                }
             }
         }
     }
@@ -489,6 +547,13 @@ impl PatientHome {
                 self.pick_mut(Tab::AccessLog).clamp(n);
             }
             Msg::AccessLog(Err(p)) => ctx.problem("Could not load who looked at your data", &p),
+            Msg::Bills(Ok(page)) => {
+                self.bills = page.items;
+                self.bills.sort_by_key(|b| std::cmp::Reverse(b.issued_at.unwrap_or(b.created_at)));
+                let n = self.bills.len();
+                self.pick_mut(Tab::Bills).clamp(n);
+            }
+            Msg::Bills(Err(p)) => ctx.problem("Could not load your bills", &p),
             Msg::Doctors(Ok(d)) => self.doctors = d,
             Msg::Doctors(Err(p)) => ctx.problem("Could not load the doctors", &p),
             Msg::Cancelled(Ok(a)) => {
@@ -586,7 +651,11 @@ impl PatientHome {
         }
         let titles: Vec<&str> = TABS.iter().map(|t| t.title()).collect();
         f.render_widget(Tabs::new(titles).select(self.tab_index()).highlight_style(t.selected()), tabs);
-        ui::draw_list(f, body, self.tab.title(), self.rows(v), self.pick(self.tab), t, true);
+        if self.tab == Tab::Bills {
+            ui::draw_headed_list(f, body, self.tab.title(), &bill_heading(), self.rows(v), self.pick(self.tab), t);
+        } else {
+            ui::draw_list(f, body, self.tab.title(), self.rows(v), self.pick(self.tab), t, true);
+        }
         if let Some(h) = self.hint(v) {
             f.render_widget(Paragraph::new(Span::styled(h, t.dim())), foot);
         }
@@ -662,6 +731,7 @@ impl PatientHome {
                     ])
                 })
                 .collect(),
+            Tab::Bills => self.bills.iter().map(|b| bill_row(b, v)).collect(),
         }
     }
 
@@ -696,6 +766,9 @@ impl PatientHome {
                 Some("When a time frees up, it is held for you and shown at the top of this screen.".into())
             }
             Tab::AccessLog => Some("Every read or change of your data by clinic staff is listed here.".into()),
+            Tab::Bills if !self.bills.is_empty() => {
+                Some("Enter shows the lines and payments; s saves the PDF in the current directory.".into())
+            }
             _ => None,
         }
     }
@@ -723,6 +796,7 @@ impl PatientHome {
                 }
             }
             Modal::Join(form) => form.draw(f, area, v),
+            Modal::Invoice(panel) => panel.draw(f, area, v),
             Modal::Leave => {
                 if let Some(e) = self.selected_entry() {
                     let lines = vec![
@@ -760,4 +834,19 @@ fn appt_row(a: &Appointment, v: &View) -> Line<'static> {
         Span::styled(format!("{:<11}", status_word(a.status)), v.theme.status(a.status)),
         Span::raw(ui::fit(&a.reason, 30)),
     ])
+}
+
+/// The bills' columns: number, date, kind, status, total, balance.
+fn bill_columns([number, date, kind, status, total, balance]: [&str; 6]) -> String {
+    format!("{number:<12}{date:<12}{kind:<12}{status:<8}{total:>15}{balance:>15}")
+}
+
+fn bill_heading() -> String {
+    bill_columns(["Number", "Date", "Kind", "Status", "Total", "Balance"])
+}
+
+fn bill_row(b: &Invoice, v: &View) -> Line<'static> {
+    let (date, total, balance) = (invoice::issued_on(b, v), b.currency.format(b.total), b.currency.format(b.balance));
+    let kind = invoice::kind_word(b.kind);
+    Line::from(bill_columns([invoice::number(b), &date, kind, b.status.as_str(), &total, &balance]))
 }
