@@ -222,3 +222,88 @@ async fn sigkill_during_an_offer_leaves_it_held_once_and_never_duplicated() {
         server = restarted;
     }
 }
+
+/// Every invoice number of `admin`'s clinic, as sequence numbers, sorted.
+async fn invoice_numbers(admin: &Client) -> Vec<u32> {
+    use healthsynx_tests::shared::api::InvoiceQuery;
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = InvoiceQuery { limit: Some(500), cursor, ..Default::default() };
+        let page = admin.invoices(&q).await.unwrap();
+        out.extend(page.items.iter().filter_map(|i| i.number.as_deref()).map(|n| n[5..].parse::<u32>().unwrap()));
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_between_issues_leaves_invoice_numbers_without_gaps_or_repeats() {
+    use healthsynx_tests::shared::api::{NewInvoice, NewInvoiceLine};
+    let store = ClinicStore::for_test().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    let mut server = ServerProcess::start(&store, &s, &[]).await;
+    let (_, patients) = seed(&server.url, 4).await;
+    let acknowledged: Arc<Mutex<Vec<(Uuid, String)>>> = Arc::default();
+    for round in 0..3 {
+        let admin = Client::new(&server.url).unwrap();
+        admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+        let mut drafts = Vec::new();
+        for k in 0..60 {
+            let line = NewInvoiceLine {
+                description: format!("round {round} item {k}"),
+                appointment_id: None,
+                quantity: 1,
+                unit_amount: 1000 + k,
+                tax_rate_bp: 0,
+            };
+            let new = NewInvoice { patient_id: patients[k as usize % 4], appointment_ids: vec![], lines: vec![line] };
+            drafts.push(admin.create_invoice(&new).await.unwrap().id);
+        }
+        // Four clients issue the drafts at once, until the kill.
+        let mut tasks = Vec::new();
+        for chunk in drafts.chunks(15) {
+            let (admin, acked, chunk) = (admin.clone(), acknowledged.clone(), chunk.to_vec());
+            tasks.push(tokio::spawn(async move {
+                for id in chunk {
+                    match admin.issue_invoice(id).await {
+                        Ok(i) => acked.lock().unwrap().push((id, i.number.unwrap())),
+                        Err(p) if p.status == 0 => break, // the server died mid-request
+                        Err(p) => panic!("unexpected answer {p}"),
+                    }
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(100 + pseudo_random(400))).await;
+        server.kill();
+        for t in tasks {
+            t.await.unwrap();
+        }
+
+        let restarted = ServerProcess::start(&store, &s, &[]).await;
+        let admin = Client::new(&restarted.url).unwrap();
+        admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+        for (id, number) in acknowledged.lock().unwrap().iter() {
+            let i = admin.invoice(*id).await.unwrap();
+            assert_eq!(i.number.as_deref(), Some(number.as_str()), "round {round}: an acknowledged number changed");
+        }
+        let numbers = invoice_numbers(&admin).await;
+        assert_eq!(numbers, (1..=numbers.len() as u32).collect::<Vec<_>>(), "round {round}: a gap or a repeat");
+        // The drafts left are issued after the restart, going on from there.
+        for id in drafts {
+            if admin.invoice(id).await.unwrap().number.is_none() {
+                admin.issue_invoice(id).await.unwrap();
+            }
+        }
+        let numbers = invoice_numbers(&admin).await;
+        assert_eq!(numbers, (1..=60 * (round + 1)).collect::<Vec<_>>(), "round {round}: after the restart");
+        let report = admin.verify_audit().await.unwrap();
+        assert!(report.ok, "round {round}: audit chain broken at {:?}", report.first_bad);
+        server = restarted;
+    }
+}
