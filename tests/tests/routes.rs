@@ -166,6 +166,22 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.offers().await;
     let _ = c.accept_offer(nobody).await;
     let _ = c.decline_offer(nobody).await;
+    let _ = c.create_invoice(&NewInvoice { patient_id: patient, appointment_ids: vec![], lines: vec![] }).await;
+    let _ = c.invoices(&InvoiceQuery::default()).await;
+    let _ = c.invoice(nobody).await;
+    let _ = c.invoice_pdf(nobody).await;
+    let _ = c.patch_invoice(nobody, 1, &InvoicePatch::default()).await;
+    let _ = c.issue_invoice(nobody).await;
+    let _ = c.void_invoice(nobody, "test").await;
+    let _ = c
+        .pay_invoice(
+            nobody,
+            &NewPayment { amount: 1, method: healthsynx_tests::shared::PaymentMethod::Cash, reference: None },
+        )
+        .await;
+    let _ = c.refund_payment(nobody, &NewRefund::default()).await;
+    let _ = c.cash_report(None).await;
+    let _ = c.outstanding_report().await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.
