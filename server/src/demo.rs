@@ -2,7 +2,8 @@
 //! hours, kinds of visit with buffers and prices, two procedure rooms and
 //! an echo machine, nurses, a front desk, forty patients, two weeks of
 //! appointments in every state, a weekly series, a waitlist (Alice holds a
-//! live offer, another patient waits for a booked hour) and some records.
+//! live offer, another patient waits for a booked hour), some records and
+//! invoices in every state.
 //! Deterministic, so screenshots and tests can rely on its names.
 
 use jiff::civil::Date;
@@ -20,7 +21,7 @@ use healthsynx_shared::{
 
 use crate::audit::{Action, Draft};
 use crate::domain::scheduling::{self, Booked};
-use crate::domain::{Caller, State, accounts, catalog, patients, records, series, waitlist};
+use crate::domain::{Caller, State, accounts, billing, catalog, patients, records, series, waitlist};
 use crate::error::{Error, Result};
 use crate::policy::Principal;
 use crate::scope::ApptScope;
@@ -180,11 +181,65 @@ pub async fn seed(st: &State) -> Result<()> {
     }
     let kinds = seed_catalog(st, &sys).await?;
     let mut dice = Dice(20_261_127);
-    seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &mut dice).await?;
+    seed_past_week(st, &sys, &doctors, &patient_ids, &rules, &kinds, &mut dice).await?;
+    seed_billing(st, &sys, &patient_ids).await?;
     seed_coming_week(st, &sys, &doctors, &patient_ids, &kinds, &mut dice).await?;
     if let (Some((house, _)), Some(alice)) = (doctors.first(), patient_ids.first()) {
         seed_series(st, &sys, *house, *alice).await?;
         seed_waitlist(st, &sys, *house, *alice, &patient_ids).await?;
+    }
+    Ok(())
+}
+
+/// Invoices of last week's visits in every state: Alice owes part of
+/// hers, one is paid, one was voided by a credit note, one waits unpaid
+/// and one is a draft. Some visits stay unbilled for the front desk.
+async fn seed_billing(st: &State, sys: &Caller<'_>, patients: &[Uuid]) -> Result<()> {
+    use healthsynx_shared::PaymentMethod;
+    use healthsynx_shared::api::{NewInvoice, NewInvoiceLine, NewPayment, VoidInvoice};
+    let now = Timestamp::now();
+    let past = st
+        .store
+        .read()
+        .await?
+        .appointments_in(&ApptScope::All, Some(now - SignedDuration::from_hours(8 * 24)), Some(now), None, usize::MAX)
+        .await?;
+    let billable = |p: Uuid| {
+        past.iter()
+            .map(|(_, a)| a)
+            .find(|a| a.patient_id == p && a.status == AppointmentStatus::Completed && a.type_id.is_some())
+    };
+    let visits: Vec<(Uuid, Uuid)> = patients.iter().filter_map(|p| billable(*p).map(|a| (*p, a.id))).take(5).collect();
+    for (n, (patient, visit)) in visits.into_iter().enumerate() {
+        let certificate = NewInvoiceLine {
+            description: "Medical certificate".into(),
+            appointment_id: None,
+            quantity: 1,
+            unit_amount: 1500,
+            tax_rate_bp: 1900,
+        };
+        let lines = if n == 0 { vec![certificate] } else { vec![] };
+        let draft =
+            billing::create(st, sys, NewInvoice { patient_id: patient, appointment_ids: vec![visit], lines }, None)
+                .await?;
+        if n == 4 {
+            continue;
+        }
+        let issued = billing::issue(st, sys, draft.id, None).await?;
+        let pay = |amount, method| NewPayment { amount, method, reference: None };
+        match n {
+            0 => {
+                billing::pay(st, sys, issued.id, pay(issued.total / 2, PaymentMethod::Card), None).await?;
+            }
+            1 => {
+                billing::pay(st, sys, issued.id, pay(issued.total, PaymentMethod::Cash), None).await?;
+            }
+            2 => {
+                let reason = valid("Billed to the wrong insurer")?;
+                billing::void(st, sys, issued.id, VoidInvoice { reason }, None).await?;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -337,8 +392,13 @@ async fn seed_past_week(
     doctors: &[(Uuid, &str)],
     patients: &[Uuid],
     rules: &[AvailabilityRule],
+    kinds: &[AppointmentType],
     dice: &mut Dice,
 ) -> Result<()> {
+    // Past visits were consultations of their department, so they can be billed.
+    let consultation = |dept: &str| {
+        kinds.iter().find(|t| t.department == dept && t.minutes == 30 && t.resource_kind.is_none()).map(|t| t.id)
+    };
     let tz = st.config.tz.clone();
     let now = Timestamp::now();
     let today = now.to_zoned(tz.clone()).date();
@@ -382,7 +442,7 @@ async fn seed_past_week(
                             created_at: start - SignedDuration::from_hours(72),
                             updated_at: start,
                             created_by: sys.who.user_id(),
-                            type_id: None,
+                            type_id: consultation(dept),
                             resource_id: None,
                             buffer_before: 0,
                             buffer_after: 0,

@@ -75,3 +75,29 @@ async fn the_demo_waitlist_has_a_live_offer_for_alice_and_a_patient_still_waitin
     let statuses: Vec<WaitlistStatus> = entries.iter().map(|e| e.status).collect();
     assert_eq!(statuses, [WaitlistStatus::Offered, WaitlistStatus::Waiting], "{entries:?}");
 }
+
+#[tokio::test]
+async fn the_demo_bills_shows_invoices_in_every_state_and_alice_owes_part_of_hers() {
+    use healthsynx_tests::shared::api::InvoiceQuery;
+    use healthsynx_tests::shared::{InvoiceKind, InvoiceStatus};
+    let app = TestApp::spawn_with(|c| c.mfa_required_roles.clear()).await;
+    demo::seed(app.state()).await.unwrap();
+    let login = |role: Role| demo::LOGINS.iter().find(|l| l.role == role).unwrap();
+    let desk = Client::new(&app.url()).unwrap();
+    let l = login(Role::Receptionist);
+    desk.login(l.email, l.password).await.unwrap();
+    let all = desk.invoices(&InvoiceQuery { limit: Some(500), ..Default::default() }).await.unwrap().items;
+    for status in [InvoiceStatus::Draft, InvoiceStatus::Issued, InvoiceStatus::Paid, InvoiceStatus::Void] {
+        assert!(all.iter().any(|i| i.status == status), "a {status:?} invoice in {all:?}");
+    }
+    assert!(all.iter().any(|i| i.kind == InvoiceKind::CreditNote));
+    assert!(desk.outstanding_report().await.unwrap().total > 0);
+    assert!(desk.cash_report(None).await.unwrap().total > 0, "today's cash-up has the demo's payments");
+    let alice = Client::new(&app.url()).unwrap();
+    let l = login(Role::Patient);
+    alice.login(l.email, l.password).await.unwrap();
+    let hers = alice.invoices(&InvoiceQuery::default()).await.unwrap().items;
+    let [bill] = hers.as_slice() else { panic!("Alice has one bill: {hers:?}") };
+    assert_eq!(bill.status, InvoiceStatus::Issued);
+    assert!(bill.paid > 0 && bill.balance > 0, "{bill:?}");
+}
