@@ -116,16 +116,18 @@ call() {
 
 # With random ids, most operations on one object only ever meet 404. This
 # pins the path ids of a pass to real objects of the demo clinic: Dr House
-# and a time off of his, Alice, her scheduled appointment and her record, the
-# nurse's account.
+# and a time off of his, Alice, her scheduled appointment, her record, her
+# part-paid invoice and its payment, the nurse's account.
 pinned_ids() {
-  local admin doctor patient appointment record time_off nurse
+  local admin doctor patient appointment record time_off nurse invoice payment
   admin=$(login admin@demo.healthsynx.dev lantern-orbit-meadow-51)
   doctor=$(call "$admin" '/api/doctors?department=cardiology' 'd[0]["id"]')
   patient=$(call "$admin" '/api/patients?q=alice' 'd["items"][0]["id"]')
   appointment=$(call "$admin" "/api/appointments?patient_id=$patient&status=scheduled" 'd["items"][0]["id"]')
   record=$(call "$admin" "/api/records?patient_id=$patient" 'd["items"][0]["id"]')
   nurse=$(call "$admin" '/api/users?role=nurse' 'd["items"][0]["id"]')
+  invoice=$(call "$admin" "/api/invoices?patient_id=$patient&status=issued" 'd["items"][0]["id"]')
+  payment=$(call "$admin" "/api/invoices/$invoice" 'd["payments"][0]["id"]')
   time_off=$(call "$admin" "/api/doctors/$doctor/time-off" 'd["id"]' -X POST \
     -d '{"start":"2030-01-07T00:00:00Z","end":"2030-01-08T00:00:00Z","reason":"congress"}')
   cat <<EOF
@@ -149,6 +151,14 @@ parameters = { "path.id" = "$record" }
 [[operations]]
 include-path-regex = "^/api/users/"
 parameters = { "path.id" = "$nurse" }
+
+[[operations]]
+include-path-regex = "^/api/invoices/"
+parameters = { "path.id" = "$invoice" }
+
+[[operations]]
+include-path-regex = "^/api/payments/"
+parameters = { "path.id" = "$payment" }
 EOF
 }
 

@@ -309,9 +309,11 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), Rou
     let mut allowed = Vec::new();
     for r in ROUTES {
         if let Some(params) = match_pattern(r.pattern, &have) {
+            // A segment that is not a UUID names nothing here (`{id}` does
+            // not take `<id>.pdf`), also for the methods a miss lists.
+            let Ok(ids) = params.iter().map(|p| p.parse()).collect::<Result<Vec<Uuid>, _>>() else { continue };
             if r.method == method {
-                let ids = params.iter().map(|p| p.parse()).collect::<Result<_, _>>();
-                return ids.map(|ids| (r.id, ids)).map_err(|_| RouteMiss::NotFound);
+                return Ok((r.id, ids));
             }
             allowed.push(r.method);
         }

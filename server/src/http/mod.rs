@@ -131,8 +131,10 @@ impl Req {
 
     /// The `Idempotency-Key` header, when given.
     pub fn idempotency_key(&self) -> Result<Option<IdempotencyKey>> {
-        let key = self.header("idempotency-key").map(IdempotencyKey::parse).transpose();
-        key.map_err(|m| Error::BadRequest(format!("Idempotency-Key {m}")))
+        let Some(raw) = self.headers.get("idempotency-key") else { return Ok(None) };
+        // A value that is not even text is refused too, not taken as absent.
+        let key = raw.to_str().map_err(|_| "must be visible ASCII".to_owned()).and_then(IdempotencyKey::parse);
+        key.map(Some).map_err(|m| Error::BadRequest(format!("Idempotency-Key {m}")))
     }
 
     /// `If-Match: "<version>"`, required: `428` when missing, `400` when not a version.
