@@ -16,6 +16,7 @@ pub const ALL: &[&str] = &[
     "book",
     "book-rooms",
     "book-contention",
+    "invoice-issue",
     "front-desk-day",
 ];
 

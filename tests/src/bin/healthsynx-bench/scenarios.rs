@@ -29,6 +29,8 @@ const SMALL_STORE: u64 = 10_000;
 const BOOK_CLIENTS: usize = 64;
 const STORM_LOGINS: usize = 50;
 const CONTENTION_SLOTS: usize = 10;
+/// Drafts seeded for `invoice-issue`: more than a run issues.
+const ISSUE_DRAFTS: usize = 60_000;
 /// Future weeks kept free for bookings.
 const BOOKING_WEEKS: i64 = 40;
 
@@ -41,6 +43,8 @@ enum Kind {
     /// A read sent with the `ETag` the caller holds: `304` is the answer wanted.
     Revalidate,
     Book,
+    /// `POST /api/invoices/{id}/issue`: `200` with a number.
+    Issue,
     Status,
     Login,
 }
@@ -49,6 +53,7 @@ impl Kind {
     fn ok(self, status: u16) -> bool {
         match self {
             Kind::Book => status == 201,
+            Kind::Issue => status == 200,
             Kind::Revalidate => status == 304,
             _ => status == 200,
         }
@@ -397,6 +402,18 @@ fn book_plan(q: &Arc<SlotQueue>) -> Plan {
     })
 }
 
+/// Issues the seeded drafts, each once, in order.
+fn issue_plan(c: &Clinic) -> Plan {
+    let drafts = c.drafts.clone();
+    let next = Arc::new(AtomicUsize::new(0));
+    Arc::new(move |_| {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        // Past the last draft the id names nothing: the run counts a 404.
+        let id = drafts.get(i).copied().unwrap_or_else(Uuid::nil);
+        Req { method: Method::POST, ..Req::get(Kind::Issue, RouteId::IssueInvoice.path(&[id])) }
+    })
+}
+
 fn login_plan(c: &Clinic) -> Plan {
     let emails = c.login_emails.clone();
     Arc::new(move |rng| {
@@ -465,7 +482,8 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
     // ---- phase 1: 10 000 appointments
     let small = args.appointments.min(SMALL_STORE);
     let store1 = BenchStore::new(tmp.join(format!("small-{backend}")), admin_url).await?;
-    let clinic = seed(&store1, &secrets, small).await?;
+    let drafts = if wants("invoice-issue") { ISSUE_DRAFTS } else { 0 };
+    let clinic = seed(&store1, &secrets, small, drafts).await?;
     let at_rest = store1.bytes().await;
     eprintln!(
         "{backend} at rest with {small} appointments: {:.1} MB, {:.0} bytes per appointment",
@@ -597,6 +615,18 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
         progress(&r);
         rows.push(r);
     }
+    if wants("invoice-issue") {
+        let s = run_load(&shared, vec![(BOOK_CLIENTS, issue_plan(&clinic))], warmup, measure).await;
+        let r = row(
+            "invoice-issue",
+            &merged(&s),
+            secs,
+            server.rss_mb(),
+            format!("{BOOK_CLIENTS} clients, one year's numbers, 200 = durable"),
+        );
+        progress(&r);
+        rows.push(r);
+    }
     if wants("front-desk-day") {
         let mut ids = clinic.scheduled.clone();
         ids.extend(shared.booked.lock().expect("booked").iter().copied());
@@ -638,7 +668,7 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
     // ---- phase 2: the large store
     if wants("calendar-week") && args.appointments > small {
         let store2 = BenchStore::new(tmp.join(format!("large-{backend}")), admin_url).await?;
-        let big = seed(&store2, &secrets, args.appointments).await?;
+        let big = seed(&store2, &secrets, args.appointments, 0).await?;
         let at_rest = store2.bytes().await;
         eprintln!(
             "{backend} at rest with {} appointments: {:.1} MB, {:.0} bytes per appointment",

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use healthsynx_server::State;
 use healthsynx_server::audit::{Action, Actor, Draft};
 use healthsynx_server::domain::accounts::{NewAccount, stage_account};
-use healthsynx_server::store::{AppointmentRow, PatientRow};
+use healthsynx_server::store::{AppointmentRow, InvoiceLineRow, InvoiceRow, PatientRow};
 use healthsynx_shared::{
     AppointmentStatus, AppointmentType, Availability, AvailabilityRule, Department, Money, PatientType, Resource, Role,
 };
@@ -94,6 +94,8 @@ pub struct Clinic {
     /// Each department's "Room visit" type (30 minutes, 10-minute buffers,
     /// books one of the department's rooms), by the doctor's index.
     pub room_types: Vec<Uuid>,
+    /// Draft invoices for `invoice-issue` to issue, one each.
+    pub drafts: Vec<Uuid>,
 }
 
 /// Rooms per department: one for each of its doctors (17), so a booking
@@ -105,7 +107,7 @@ fn email_desk(i: usize) -> String {
 }
 
 /// Seeds accounts, availability and `n` appointments into a new store in `dir`.
-pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Result<Clinic> {
+pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64, drafts: usize) -> Result<Clinic> {
     let started = Instant::now();
     // A big page cache while loading: sled slows to a crawl when the pages it
     // writes to do not fit (the server itself runs with its own setting).
@@ -287,6 +289,7 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
         .append_audit([Draft::new(&actor, Action::StoreBulkLoad, "appointment", None)])
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let drafts = seed_drafts(&st, &patients, drafts).await?;
     st.store.flush().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(st);
     eprintln!(
@@ -303,5 +306,52 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64) -> Resul
         login_emails: (0..LOGIN_USERS).map(email_desk).collect(),
         fullest_week,
         room_types,
+        drafts,
     })
+}
+
+/// `n` one-line draft invoices, as `POST /api/invoices` writes them.
+async fn seed_drafts(st: &State, patients: &[Uuid], n: usize) -> Result<Vec<Uuid>> {
+    let err = |e: healthsynx_server::store::StoreError| anyhow::anyhow!("seed drafts: {e}");
+    let mut out = Vec::with_capacity(n);
+    let currency: healthsynx_shared::value::Currency = "EUR".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut tx = st.store.begin().await.map_err(err)?;
+        for i in chunk {
+            let id = Uuid::now_v7();
+            let now = Timestamp::now();
+            let line = InvoiceLineRow {
+                description_sealed: st
+                    .sealer
+                    .seal("Consultation", id.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                appointment_id: None,
+                quantity: 1,
+                unit_amount: 4500,
+                tax_rate_bp: 1900,
+            };
+            let row = InvoiceRow {
+                id,
+                kind: healthsynx_shared::InvoiceKind::Invoice,
+                number: None,
+                patient_id: patients[i % patients.len()],
+                status: healthsynx_shared::InvoiceStatus::Draft,
+                currency: currency.clone(),
+                lines: vec![line],
+                paid: 0,
+                issued_at: None,
+                credits: None,
+                credited_by: None,
+                void_reason_sealed: None,
+                created_at: now,
+                created_by: Uuid::nil(),
+                updated_at: now,
+                version: 1,
+            };
+            tx.put_invoice(&row).await.map_err(err)?;
+            out.push(id);
+        }
+        tx.commit().await.map_err(err)?;
+    }
+    Ok(out)
 }
