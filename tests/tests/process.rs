@@ -288,7 +288,8 @@ async fn sigkill_between_issues_leaves_invoice_numbers_without_gaps_or_repeats()
         let restarted = ServerProcess::start(&store, &s, &[]).await;
         let admin = Client::new(&restarted.url).unwrap();
         admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
-        for (id, number) in acknowledged.lock().unwrap().iter() {
+        let acked = acknowledged.lock().unwrap().clone();
+        for (id, number) in &acked {
             let i = admin.invoice(*id).await.unwrap();
             assert_eq!(i.number.as_deref(), Some(number.as_str()), "round {round}: an acknowledged number changed");
         }
