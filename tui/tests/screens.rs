@@ -1699,6 +1699,10 @@ fn front_desk_keys_are_the_listed_keys() {
     walk("invoice, issue?", then(front_desk_billing, &[key(KeyCode::Enter), ch('i')]));
     walk("invoice, payment", front_desk_payment);
     walk("invoice, void", then(front_desk_invoice, &[ch('v')]));
+    walk("invoice, refund?", then(front_desk_invoice, &[ch('r')]));
+    walk("invoice, refunding", then(front_desk_invoice, &[ch('r'), ch('y')]));
+    walk("invoice, part-refunded", front_desk_part_refunded);
+    walk("invoice, refund row", then(front_desk_part_refunded, &[ch('j')]));
     walk("invoice, a new draft", front_desk_drafted);
 }
 
@@ -2527,6 +2531,23 @@ fn front_desk_invoice() -> App {
     app
 }
 
+/// Alice's invoice after 40.00 of the card payment went back: the payment, then its refund.
+fn part_refunded_invoice() -> Invoice {
+    let mut inv = alice_invoice();
+    inv.payments[0].refunded = 4_000;
+    let mut refund = payment(712, 700, -4_000, PaymentMethod::Card, "2026-11-21T09:00:00Z");
+    (refund.kind, refund.refunds, refund.reference) = (PaymentKind::Refund, Some(id(710)), None);
+    inv.payments.push(refund);
+    (inv.paid, inv.balance) = (6_000, inv.total - 6_000);
+    inv
+}
+
+fn front_desk_part_refunded() -> App {
+    let mut app = front_desk_invoice();
+    net(&mut app, InvoiceMsg::Loaded(id(700), Ok(part_refunded_invoice())));
+    app
+}
+
 fn front_desk_payment() -> App {
     let mut app = front_desk_invoice();
     press(&mut app, ch('p'));
@@ -2614,7 +2635,7 @@ fn an_issued_invoice_shows_its_lines_totals_and_payments() {
     assert!(s.lines().any(|l| l.contains("Balance") && l.contains("96.35 EUR")), "{s}");
     assert!(s.contains("2026-11-20 10:20  card") && s.contains("slip 4711"), "{s}");
     let keys = keys_listed(&app);
-    assert_eq!(keys, ["p", "s", "v", "Esc"], "no issuing an issued invoice");
+    assert_eq!(keys, ["p", "r", "s", "v", "Esc"], "no issuing an issued invoice");
     snapshots("front_desk_invoice", &app);
     // Esc goes back to the list, a second Esc to the board.
     press(&mut app, key(KeyCode::Esc));
@@ -2815,12 +2836,76 @@ fn a_patient_reads_their_bills_and_saves_one_as_a_pdf() {
     let s = screen(&app);
     assert!(s.contains("Invoice 2026-000014") && s.contains("Cardiology consultation"), "{s}");
     assert!(s.contains("s saves it as a PDF"), "{s}");
-    assert_eq!(keys_listed(&app), ["s", "Esc"], "read-only: no issue, payment or void");
+    assert_eq!(keys_listed(&app), ["s", "Esc"], "read-only: no issue, payment, refund or void");
+    assert!(!screen(&app).contains("› 2026-11-20 10:20"), "no payment to pick: {}", screen(&app));
     press(&mut app, ch('p'));
     press(&mut app, ch('v'));
-    assert!(tasks(&mut app).is_empty() && !screen(&app).contains("Take a payment"));
+    press(&mut app, ch('r'));
+    let s = screen(&app);
+    assert!(tasks(&mut app).is_empty() && !s.contains("Take a payment") && !s.contains("Refund"), "{s}");
     press(&mut app, ch('s'));
     assert_eq!(tasks(&mut app), ["fetching the PDF"]);
     press(&mut app, key(KeyCode::Esc));
     assert!(screen(&app).contains("Number") && !screen(&app).contains("Subtotal"));
+}
+
+#[test]
+fn a_payment_is_picked_refunded_after_asking_and_the_invoice_reloads() {
+    let mut app = front_desk_invoice();
+    let s = screen(&app);
+    assert!(s.contains("› 2026-11-20 10:20  card"), "the payment is selected: {s}");
+    assert!(bar(&app).contains("r refund"), "{}", bar(&app));
+    press(&mut app, ch('r'));
+    assert!(screen(&app).contains("Refund 100.00 EUR by card? y/n"), "{}", screen(&app));
+    assert_eq!(keys_listed(&app), ["y", "n/Esc"]);
+    press(&mut app, ch('n'));
+    assert!(!screen(&app).contains("Refund 100.00 EUR") && tasks(&mut app).is_empty());
+    press(&mut app, ch('r'));
+    press(&mut app, ch('y'));
+    assert_eq!(tasks(&mut app), ["refunding the payment"]);
+    assert!(!keys_listed(&app).contains(&"r"), "one refund at a time");
+    press(&mut app, ch('r'));
+    assert!(tasks(&mut app).is_empty() && !screen(&app).contains("y/n"));
+    let refused = problem(409, "the payment has nothing left to refund");
+    net_err(&mut app, 409, InvoiceMsg::Refunded(Err(refused)));
+    let s = text_of(&draw_at(&app, 120, 40));
+    assert!(s.contains("Not refunded: conflict: the payment has nothing left to refund"), "{s}");
+    assert_eq!(tasks(&mut app), ["loading billing"]);
+    press(&mut app, ch('r'));
+    press(&mut app, ch('y'));
+    assert_eq!(tasks(&mut app), ["refunding the payment"]);
+    let mut refund = payment(712, 700, -10_000, PaymentMethod::Card, "2026-11-27T08:00:00Z");
+    (refund.kind, refund.refunds) = (PaymentKind::Refund, Some(id(710)));
+    net(&mut app, InvoiceMsg::Refunded(Ok(refund)));
+    let s = screen(&app);
+    assert!(s.contains("Refunded 100.00 EUR by card.") && !s.contains("y/n"), "{s}");
+    let mut queued = tasks(&mut app);
+    queued.sort();
+    assert_eq!(queued, ["loading billing", "loading the invoice"]);
+}
+
+#[test]
+fn only_a_payment_with_money_left_on_it_can_be_refunded() {
+    let mut app = front_desk_part_refunded();
+    assert_eq!(keys_listed(&app), ["p", "r", "s", "v", "↑↓/jk", "Esc"]);
+    press(&mut app, ch('r'));
+    assert!(screen(&app).contains("Refund 60.00 EUR by card? y/n"), "what is left: {}", screen(&app));
+    press(&mut app, key(KeyCode::Esc));
+    press(&mut app, ch('j'));
+    let s = screen(&app);
+    let row = s.lines().find(|l| l.contains("› ")).unwrap();
+    assert!(row.contains("refund, card") && row.contains("-40.00 EUR"), "the refund is selected: {row}");
+    assert!(s.contains("refunded 40.00 EUR"), "{s}");
+    assert_eq!(keys_listed(&app), ["p", "s", "v", "↑↓/jk", "Esc"], "a refund is not refunded");
+    press(&mut app, ch('r'));
+    assert!(tasks(&mut app).is_empty() && !screen(&app).contains("y/n"));
+    press(&mut app, ch('k'));
+    assert!(keys_listed(&app).contains(&"r"));
+    // All of it given back: nothing left to refund, and the invoice can be voided.
+    let mut back = part_refunded_invoice();
+    back.payments[0].refunded = 10_000;
+    back.payments[1].amount = -10_000;
+    (back.paid, back.balance) = (0, back.total);
+    net(&mut app, InvoiceMsg::Loaded(id(700), Ok(back)));
+    assert_eq!(keys_listed(&app), ["p", "s", "v", "↑↓/jk", "Esc"]);
 }

@@ -1,11 +1,11 @@
 //! One invoice as a panel: its header, lines, totals and payments. The
-//! front desk issues it, takes payments on it and voids it from here;
+//! front desk issues it, takes and refunds payments on it and voids it from here;
 //! patients see the same panel with only the PDF key. Also how money is
 //! typed in (major units, as on a receipt) and where a PDF is saved.
 
 use std::path::{Path, PathBuf};
 
-use healthsynx_shared::api::NewPayment;
+use healthsynx_shared::api::{NewPayment, NewRefund};
 use healthsynx_shared::value::Currency;
 use healthsynx_shared::{Invoice, InvoiceKind, InvoiceStatus, Payment, PaymentKind, PaymentMethod, Problem};
 use ratatui::Frame;
@@ -16,9 +16,9 @@ use uuid::Uuid;
 
 use crate::app::{Ctx, Msg, View};
 use crate::components::Outcome;
-use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LEFT_RIGHT, TAB, bind, char, code};
+use crate::keys::{self, Binding, Cmd, ENTER, ESC, Keymap, LEFT_RIGHT, LIST, TAB, bind, char, code};
 use crate::time;
-use crate::ui::{self, Field, Form};
+use crate::ui::{self, Field, Form, Pick};
 
 // ---- money as typed ----
 
@@ -126,6 +126,8 @@ pub enum InvoiceMsg {
     Loaded(Uuid, Result<Invoice, Problem>),
     Issued(Result<Invoice, Problem>),
     Paid(Result<Payment, Problem>),
+    /// The refund (a negative payment) of a payment.
+    Refunded(Result<Payment, Problem>),
     /// The credit note of an issued invoice, or the discarded draft.
     Voided(Result<Invoice, Problem>),
     /// The PDF to save under the file name given.
@@ -162,6 +164,10 @@ pub fn report(msg: &InvoiceMsg, ctx: &mut Ctx) -> bool {
             ctx.info(format!("Payment taken: {} by {}.", pay.currency.format(pay.amount), pay.method.as_str()))
         }
         InvoiceMsg::Paid(Err(p)) => ctx.problem("Payment not taken", p),
+        InvoiceMsg::Refunded(Ok(r)) => {
+            ctx.info(format!("Refunded {} by {}.", r.currency.format(r.amount.abs()), r.method.as_str()))
+        }
+        InvoiceMsg::Refunded(Err(p)) => ctx.problem("Not refunded", p),
         InvoiceMsg::Voided(Ok(inv)) if inv.kind == InvoiceKind::CreditNote => ctx.info(format!(
             "Voided: credit note {} for {} cancels the invoice.",
             number(inv),
@@ -238,6 +244,8 @@ enum Mode {
     /// Asking before a draft is numbered and frozen.
     ConfirmIssue,
     Pay(PaymentForm),
+    /// Asking before the rest of this payment is given back.
+    ConfirmRefund(Payment),
     /// The reason for voiding, as typed.
     Void(Field),
 }
@@ -250,6 +258,8 @@ pub struct InvoicePanel {
     /// The front desk's panel; a patient's only shows the invoice and saves its PDF.
     writable: bool,
     mode: Mode,
+    /// The selected payment, on the front desk's panel.
+    payment: Pick,
     /// A change is on its way; one at a time, so a key pressed twice is not sent twice.
     busy: bool,
 }
@@ -262,6 +272,9 @@ pub enum Act {
     Method,
     NextField,
     Pay,
+    Go,
+    AskRefund,
+    Refund,
     SavePdf,
     AskVoid,
     Void,
@@ -284,6 +297,23 @@ fn may_pay(s: &InvoicePanel) -> bool {
     changeable(s).is_some_and(|i| i.kind == InvoiceKind::Invoice && i.status == InvoiceStatus::Issued && i.balance > 0)
 }
 
+/// What is left to refund of a payment: nothing for a refund.
+fn refundable(p: &Payment) -> i64 {
+    match p.kind {
+        PaymentKind::Payment => (p.amount - p.refunded).max(0),
+        PaymentKind::Refund => 0,
+    }
+}
+
+/// The selected payment, on the front desk's panel.
+fn selected(s: &InvoicePanel) -> Option<&Payment> {
+    s.invoice.as_ref().filter(|_| s.writable).and_then(|i| i.payments.get(s.payment.sel))
+}
+
+fn may_refund(s: &InvoicePanel) -> bool {
+    changeable(s).is_some() && selected(s).is_some_and(|p| refundable(p) > 0)
+}
+
 fn may_void(s: &InvoicePanel) -> bool {
     changeable(s).is_some_and(|i| i.kind != InvoiceKind::CreditNote && i.status != InvoiceStatus::Void)
 }
@@ -291,9 +321,16 @@ fn may_void(s: &InvoicePanel) -> bool {
 const VIEW: &[B] = &[
     bind(&[char('i')], "i", "issue", Act::AskIssue).when(may_issue),
     bind(&[char('p')], "p", "take payment", Act::AskPay).when(may_pay),
+    bind(&[char('r')], "r", "refund", Act::AskRefund).when(may_refund),
     bind(&[char('s')], "s", "save PDF", Act::SavePdf).when(|s| s.invoice.is_some()),
     bind(&[char('v')], "v", "void", Act::AskVoid).when(may_void),
+    bind(LIST, "↑↓/jk", "move", Act::Go)
+        .when(|s| s.writable && s.invoice.as_ref().is_some_and(|i| i.payments.len() > 1)),
     bind(ESC, "Esc", "back", Act::Close),
+];
+const CONFIRM_REFUND: &[B] = &[
+    bind(&[char('y')], "y", "refund it", Act::Refund),
+    bind(&[char('n'), code(KeyCode::Esc)], "n/Esc", "keep it", Act::Back),
 ];
 const CONFIRM_ISSUE: &[B] = &[
     bind(&[char('y')], "y", "issue it", Act::Issue),
@@ -316,6 +353,7 @@ impl Keymap for InvoicePanel {
         match self.mode {
             Mode::View => VIEW,
             Mode::ConfirmIssue => CONFIRM_ISSUE,
+            Mode::ConfirmRefund(_) => CONFIRM_REFUND,
             Mode::Pay(_) => PAY,
             Mode::Void(_) => VOID,
         }
@@ -334,12 +372,20 @@ impl Keymap for InvoicePanel {
 impl InvoicePanel {
     /// A panel on an invoice at hand.
     pub fn with(invoice: Invoice, writable: bool) -> Self {
-        InvoicePanel { id: invoice.id, invoice: Some(invoice), writable, mode: Mode::View, busy: false }
+        InvoicePanel {
+            id: invoice.id,
+            invoice: Some(invoice),
+            writable,
+            mode: Mode::View,
+            payment: Pick::default(),
+            busy: false,
+        }
     }
 
     /// A panel that loads invoice `id`.
     pub fn open(id: Uuid, writable: bool, ctx: &mut Ctx) -> Self {
-        let panel = InvoicePanel { id, invoice: None, writable, mode: Mode::View, busy: false };
+        let panel =
+            InvoicePanel { id, invoice: None, writable, mode: Mode::View, payment: Pick::default(), busy: false };
         panel.load(ctx);
         panel
     }
@@ -391,6 +437,16 @@ impl InvoicePanel {
                 }
             }
             Act::Pay => self.pay(ctx),
+            Act::Go => {
+                let n = self.invoice.as_ref().map_or(0, |i| i.payments.len());
+                self.payment.go(key, n);
+            }
+            Act::AskRefund => {
+                if let Some(p) = selected(self) {
+                    self.mode = Mode::ConfirmRefund(p.clone());
+                }
+            }
+            Act::Refund => self.refund(ctx),
             Act::SavePdf => {
                 if let Some(inv) = &self.invoice {
                     fetch_pdf(inv, ctx);
@@ -427,6 +483,18 @@ impl InvoicePanel {
         });
     }
 
+    /// Gives back all that is left of the payment asked about.
+    fn refund(&mut self, ctx: &mut Ctx) {
+        let Mode::ConfirmRefund(p) = std::mem::replace(&mut self.mode, Mode::View) else { return };
+        self.busy = true;
+        let client = ctx.client.clone();
+        ctx.spawn(
+            "refunding the payment",
+            async move { client.refund_payment(p.id, &NewRefund { amount: None }).await },
+            |r| Msg::new(InvoiceMsg::Refunded(r)),
+        );
+    }
+
     fn void(&mut self, ctx: &mut Ctx) {
         let Mode::Void(reason) = &self.mode else { return };
         let reason = reason.text().to_owned();
@@ -445,6 +513,7 @@ impl InvoicePanel {
         match msg {
             InvoiceMsg::Loaded(id, Ok(inv)) => {
                 if id == self.id {
+                    self.payment.clamp(inv.payments.len());
                     self.invoice = Some(inv);
                 }
                 false
@@ -463,7 +532,7 @@ impl InvoicePanel {
     fn after(&mut self, done: InvoiceMsg, ctx: &mut Ctx) {
         match done {
             InvoiceMsg::Issued(Ok(inv)) if inv.id == self.id => self.invoice = Some(inv),
-            InvoiceMsg::Paid(Ok(p)) if p.invoice_id == self.id => {
+            InvoiceMsg::Paid(Ok(p)) | InvoiceMsg::Refunded(Ok(p)) if p.invoice_id == self.id => {
                 self.mode = Mode::View;
                 self.load(ctx);
             }
@@ -488,7 +557,8 @@ impl InvoicePanel {
             let lines = vec![Line::from(Span::styled("Loading the invoice…", t.dim()))];
             return ui::draw_popup(f, area, "Invoice", lines, width, t);
         };
-        let mut lines = invoice_lines(inv, usize::from(width.saturating_sub(2)), v);
+        let pick = self.writable.then_some(self.payment.sel);
+        let mut lines = invoice_lines(inv, usize::from(width.saturating_sub(2)), pick, v);
         if let Some(hint) = self.hint(inv) {
             lines.push(Line::raw(""));
             lines.push(Line::from(Span::styled(hint, t.dim())));
@@ -509,6 +579,15 @@ impl InvoicePanel {
                     Line::from(Span::styled("y issues it; n or Esc keeps the draft.", t.dim())),
                 ];
                 ui::draw_popup(f, area, "Issue the invoice", lines, DIALOG_W, t);
+            }
+            Mode::ConfirmRefund(p) => {
+                let left = p.currency.format(refundable(p));
+                let lines = vec![
+                    Line::from(format!("Refund {left} by {}? y/n", p.method.as_str())),
+                    Line::from("The money goes back to the patient; the invoice owes it again."),
+                    Line::from(Span::styled("y refunds it; n or Esc keeps the payment.", t.dim())),
+                ];
+                ui::draw_popup(f, area, "Refund the payment", lines, DIALOG_W, t);
             }
             Mode::Pay(form) => ui::draw_popup(f, area, "Take a payment", form.lines(inv, self.busy, v), DIALOG_W, t),
             Mode::Void(reason) => {
@@ -534,6 +613,7 @@ impl InvoicePanel {
         match inv.status {
             InvoiceStatus::Draft => Some("A draft: i issues it (it is numbered and never changes again)."),
             InvoiceStatus::Issued if inv.balance > 0 => Some("p takes a payment; v voids it with a credit note."),
+            InvoiceStatus::Paid if may_refund(self) => Some("r refunds the selected payment; then v voids it."),
             _ => None,
         }
     }
@@ -554,8 +634,9 @@ fn title(inv: &Invoice) -> String {
     }
 }
 
-/// An invoice to read, `width` columns wide: header, lines, totals, payments.
-pub fn invoice_lines(inv: &Invoice, width: usize, v: &View) -> Vec<Line<'static>> {
+/// An invoice to read, `width` columns wide: header, lines, totals,
+/// payments (marked `›` at `pick`, if they can be picked).
+pub fn invoice_lines(inv: &Invoice, width: usize, pick: Option<usize>, v: &View) -> Vec<Line<'static>> {
     let t = v.theme;
     let cur = &inv.currency;
     let half = width / 2;
@@ -595,14 +676,21 @@ pub fn invoice_lines(inv: &Invoice, width: usize, v: &View) -> Vec<Line<'static>
     lines.push(Line::from(Span::styled(sum("Balance", inv.balance), t.title())));
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(format!("Payments ({})", inv.payments.len()), t.title())));
-    lines.extend(inv.payments.iter().map(|p| payment_line(p, v)));
+    lines.extend(inv.payments.iter().enumerate().map(|(i, p)| {
+        let text = payment_text(p, v);
+        match pick {
+            None => Line::from(text),
+            Some(sel) if sel == i => Line::from(Span::styled(format!("› {text}"), t.selected())),
+            Some(_) => Line::from(format!("  {text}")),
+        }
+    }));
     if inv.payments.is_empty() {
         lines.push(Line::from(Span::styled("None yet.", t.dim())));
     }
     lines
 }
 
-fn payment_line(p: &Payment, v: &View) -> Line<'static> {
+fn payment_text(p: &Payment, v: &View) -> String {
     let what = match p.kind {
         PaymentKind::Payment => p.method.as_str().to_owned(),
         PaymentKind::Refund => format!("refund, {}", p.method.as_str()),
@@ -614,7 +702,7 @@ fn payment_line(p: &Payment, v: &View) -> Line<'static> {
     if let Some(r) = &p.reference {
         text.push_str(&format!("  {}", ui::fit(r, 24)));
     }
-    Line::from(text)
+    text
 }
 
 #[cfg(test)]
