@@ -401,7 +401,8 @@ pub async fn patch(st: &State, who: &Caller<'_>, id: Uuid, if_match: u64, p: Inv
     let lines = seal_lines(st, id, current.patient_id, &wanted).await?;
     let mut tx = st.store.begin().await?;
     let old = draft_to_change(&mut tx, id).await?;
-    if old.version != if_match {
+    // The lines kept were read before the lock: only as that version.
+    if old.version != if_match || old.version != current.version {
         return Err(Error::PreconditionFailed);
     }
     let mut row = old.clone();
