@@ -297,7 +297,7 @@ pub async fn list(st: &State, who: &Caller<'_>, q: InvoiceQuery) -> Result<Page<
     };
     let wanted = |r: &InvoiceRow| {
         let at = r.issued_at.unwrap_or(r.created_at);
-        !(own.is_some() && r.status == InvoiceStatus::Draft)
+        policy::read_invoice(who.who, r.patient_id, r.status == InvoiceStatus::Draft).is_ok()
             && q.status.is_none_or(|s| r.status == s)
             && from.is_none_or(|f| at >= f)
             && to.is_none_or(|t| at < t)

@@ -16,7 +16,7 @@ use healthsynx_tests::{Clinic, TestApp};
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
-use crate::support::{code, send_json, status};
+use crate::support::{code, put_visit, send_json, status};
 
 fn line(description: &str, quantity: i64, unit_amount: i64, tax_rate_bp: u32) -> NewInvoiceLine {
     NewInvoiceLine { description: description.into(), appointment_id: None, quantity, unit_amount, tax_rate_bp }
@@ -45,7 +45,9 @@ async fn priced_type(clinic: &Clinic, name: &str, cents: i64) -> Uuid {
     clinic.admin.client.create_appointment_type(&t).await.unwrap().id
 }
 
-/// A past visit of `patient` with the cardiology doctor, with `status`, written straight into the store (booking refuses the past).
+/// A past visit of `patient` with the cardiology doctor, with `status`
+/// (booking refuses the past). Each an hour apart, so no two overlap
+/// (PostgreSQL refuses that).
 async fn past_visit(
     app: &TestApp,
     clinic: &Clinic,
@@ -53,37 +55,10 @@ async fn past_visit(
     kind: Option<Uuid>,
     status: AppointmentStatus,
 ) -> Uuid {
-    use healthsynx_server::store::AppointmentRow;
-    let st = app.state();
     static VISITS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
-    let id = Uuid::now_v7();
-    // Each an hour apart, so no two overlap (PostgreSQL refuses that).
     let hours = 30 + VISITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let start = Timestamp::from_second(Timestamp::now().as_second()).unwrap() - SignedDuration::from_hours(hours);
-    let row = AppointmentRow {
-        id,
-        patient_id: patient,
-        doctor_id: clinic.doctor.user_id,
-        department: "cardiology".into(),
-        start,
-        end: start + SignedDuration::from_mins(30),
-        status,
-        reason_sealed: st.sealer.seal("chest pain", id.as_bytes()).unwrap(),
-        cancel_reason_sealed: None,
-        version: 1,
-        created_at: start,
-        updated_at: start,
-        created_by: clinic.reception.user_id,
-        type_id: kind,
-        resource_id: None,
-        buffer_before: 0,
-        buffer_after: 0,
-        series_id: None,
-    };
-    let mut tx = st.store.begin().await.unwrap();
-    tx.put_appointment(&row, None).await.unwrap();
-    tx.commit().await.unwrap();
-    id
+    put_visit(app, clinic, patient, (start, SignedDuration::from_mins(30)), status, kind).await
 }
 
 /// An issued invoice of one line of `cents` (no tax) for `patient`.

@@ -99,24 +99,40 @@ pub async fn more_patients(clinic: &Clinic, n: usize) -> Vec<Uuid> {
 /// straight into the store: booking refuses the past, and check-in waits for
 /// its window. Returns its id.
 pub async fn visit_at(app: &TestApp, clinic: &Clinic, patient: Uuid, from_now: SignedDuration) -> Uuid {
+    let start = Timestamp::from_second(Timestamp::now().as_second()).unwrap() + from_now;
+    let status = healthsynx_tests::shared::AppointmentStatus::Scheduled;
+    put_visit(app, clinic, patient, (start, SignedDuration::from_mins(5)), status, None).await
+}
+
+/// A visit of `patient` with the clinic's cardiology doctor at `(start,
+/// length)` in `status`, of `kind`, written straight into the store with no
+/// checks (the past, any status). Returns its id.
+pub async fn put_visit(
+    app: &TestApp,
+    clinic: &Clinic,
+    patient: Uuid,
+    (start, length): (Timestamp, SignedDuration),
+    status: healthsynx_tests::shared::AppointmentStatus,
+    kind: Option<Uuid>,
+) -> Uuid {
     use healthsynx_server::store::AppointmentRow;
     let st = app.state();
-    let (id, start) = (Uuid::now_v7(), Timestamp::from_second(Timestamp::now().as_second()).unwrap() + from_now);
+    let id = Uuid::now_v7();
     let row = AppointmentRow {
         id,
         patient_id: patient,
         doctor_id: clinic.doctor.user_id,
         department: "cardiology".into(),
         start,
-        end: start + SignedDuration::from_mins(5),
-        status: healthsynx_tests::shared::AppointmentStatus::Scheduled,
+        end: start + length,
+        status,
         reason_sealed: st.sealer.seal("check-up", id.as_bytes()).unwrap(),
         cancel_reason_sealed: None,
         version: 1,
         created_at: start,
         updated_at: start,
         created_by: clinic.reception.user_id,
-        type_id: None,
+        type_id: kind,
         resource_id: None,
         buffer_before: 0,
         buffer_after: 0,
