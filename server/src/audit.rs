@@ -111,10 +111,17 @@ pub enum Action {
     MfaConfirm,
     MfaRemove,
     SessionRevoke,
+    // ---- webhooks ----
+    WebhookCreate,
+    WebhookList,
+    WebhookUpdate,
+    WebhookDelete,
+    DeliveryList,
+    DeliveryRetry,
 }
 
 impl Action {
-    pub const ALL: [Action; 79] = [
+    pub const ALL: [Action; 85] = [
         Action::AppointmentCreate,
         Action::AppointmentList,
         Action::AppointmentRead,
@@ -194,6 +201,12 @@ impl Action {
         Action::MfaConfirm,
         Action::MfaRemove,
         Action::SessionRevoke,
+        Action::WebhookCreate,
+        Action::WebhookList,
+        Action::WebhookUpdate,
+        Action::WebhookDelete,
+        Action::DeliveryList,
+        Action::DeliveryRetry,
     ];
 
     /// The name the log keeps.
@@ -278,6 +291,12 @@ impl Action {
             Action::MfaConfirm => "mfa.confirm",
             Action::MfaRemove => "mfa.remove",
             Action::SessionRevoke => "session.revoke",
+            Action::WebhookCreate => "webhook.create",
+            Action::WebhookList => "webhook.list",
+            Action::WebhookUpdate => "webhook.update",
+            Action::WebhookDelete => "webhook.delete",
+            Action::DeliveryList => "delivery.list",
+            Action::DeliveryRetry => "delivery.retry",
         }
     }
 }

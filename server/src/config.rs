@@ -246,6 +246,26 @@ pub struct SettingArgs {
     /// Minutes a break-glass (emergency access) grant lasts.
     #[arg(long, env = "HEALTHSYNX_BREAK_GLASS_MINUTES", default_value_t = 60)]
     pub break_glass_minutes: u64,
+    /// Lets webhooks post to loopback, private and link-local addresses and
+    /// over plain `http` (receivers on the clinic's own network, tests).
+    #[arg(long, env = "HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// How long before each scheduled appointment a reminder event goes
+    /// out, comma-separated (`24h,2h`; units d, h, m, s).
+    #[arg(long, env = "HEALTHSYNX_REMINDER_OFFSETS", default_value = "24h,2h")]
+    pub reminder_offsets: String,
+    /// How often the reminders due are looked for.
+    #[arg(long, env = "HEALTHSYNX_REMINDER_CHECK", default_value = "30s")]
+    pub reminder_check: String,
+    /// The wait before a failed delivery's first retry; each retry doubles it.
+    #[arg(long, env = "HEALTHSYNX_WEBHOOK_RETRY_BASE", default_value = "30s")]
+    pub webhook_retry_base: String,
+    /// How long a delivery is retried before it is listed as dead.
+    #[arg(long, env = "HEALTHSYNX_WEBHOOK_RETRY_FOR", default_value = "24h")]
+    pub webhook_retry_for: String,
+    /// How long one delivery attempt may take.
+    #[arg(long, env = "HEALTHSYNX_WEBHOOK_TIMEOUT", default_value = "10s")]
+    pub webhook_timeout: String,
     /// The address clients reach this server by (`https://clinic.example`),
     /// for the URLs it hands out; default: the `Host` each request names.
     #[arg(long, env = "HEALTHSYNX_PUBLIC_URL")]
@@ -445,6 +465,70 @@ impl Billing {
     }
 }
 
+/// Where events go and when reminders do.
+#[derive(Debug, Clone)]
+pub struct Outreach {
+    /// `HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE`.
+    pub allow_private: bool,
+    /// Largest first; never empty.
+    pub reminder_offsets: Vec<jiff::SignedDuration>,
+    pub reminder_check: std::time::Duration,
+    pub retry_base: std::time::Duration,
+    pub retry_for: std::time::Duration,
+    pub timeout: std::time::Duration,
+}
+
+impl Default for Outreach {
+    fn default() -> Self {
+        Outreach {
+            allow_private: false,
+            reminder_offsets: vec![jiff::SignedDuration::from_hours(24), jiff::SignedDuration::from_hours(2)],
+            reminder_check: std::time::Duration::from_secs(30),
+            retry_base: std::time::Duration::from_secs(30),
+            retry_for: std::time::Duration::from_secs(24 * 3600),
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// A positive span like `24h`, `90m`, `2d` or `1h30m` (jiff's friendly format).
+fn span_of(setting: &str, text: &str) -> anyhow::Result<jiff::SignedDuration> {
+    let d: jiff::SignedDuration =
+        text.trim().parse().with_context(|| format!("{setting} `{text}` is not a duration like 24h or 90s"))?;
+    if d <= jiff::SignedDuration::ZERO || d > jiff::SignedDuration::from_hours(24 * 366) {
+        bail!("{setting} `{text}` must be more than 0 and at most a year");
+    }
+    Ok(d)
+}
+
+fn std_span(setting: &str, text: &str) -> anyhow::Result<std::time::Duration> {
+    Ok(span_of(setting, text)?.unsigned_abs())
+}
+
+impl Outreach {
+    fn from_args(s: &SettingArgs) -> anyhow::Result<Self> {
+        let mut offsets = s
+            .reminder_offsets
+            .split(',')
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| span_of("HEALTHSYNX_REMINDER_OFFSETS", t))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        offsets.sort_by(|a, b| b.cmp(a));
+        offsets.dedup();
+        if offsets.is_empty() || offsets.len() > 10 {
+            bail!("HEALTHSYNX_REMINDER_OFFSETS takes 1 to 10 durations, like 24h,2h");
+        }
+        Ok(Outreach {
+            allow_private: s.webhook_allow_private,
+            reminder_offsets: offsets,
+            reminder_check: std_span("HEALTHSYNX_REMINDER_CHECK", &s.reminder_check)?,
+            retry_base: std_span("HEALTHSYNX_WEBHOOK_RETRY_BASE", &s.webhook_retry_base)?,
+            retry_for: std_span("HEALTHSYNX_WEBHOOK_RETRY_FOR", &s.webhook_retry_for)?,
+            timeout: std_span("HEALTHSYNX_WEBHOOK_TIMEOUT", &s.webhook_timeout)?,
+        })
+    }
+}
+
 /// Everything the server needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -468,6 +552,8 @@ pub struct Config {
     pub billing: Billing,
     /// How long a break-glass grant lasts.
     pub break_glass_ttl: std::time::Duration,
+    /// Webhooks and reminders.
+    pub outreach: Outreach,
     /// `HEALTHSYNX_PUBLIC_URL`, without a trailing slash.
     pub public_url: Option<String>,
     pub cors_origins: Vec<String>,
@@ -521,6 +607,7 @@ impl Config {
             waitlist_tick: std::time::Duration::from_secs(5),
             billing: Billing::default(),
             break_glass_ttl: std::time::Duration::from_secs(60 * 60),
+            outreach: Outreach::default(),
             public_url: None,
             cors_origins: vec!["http://localhost:3000".into()],
             tls: None,
@@ -571,6 +658,7 @@ impl Config {
             bail!("HEALTHSYNX_BREAK_GLASS_MINUTES must be between 1 and 1440");
         }
         self.break_glass_ttl = std::time::Duration::from_secs(s.break_glass_minutes * 60);
+        self.outreach = Outreach::from_args(s)?;
         if let Some(url) = s.public_url.as_deref().map(|u| u.trim().trim_end_matches('/')).filter(|u| !u.is_empty()) {
             let host = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
             if host.is_none_or(|h| h.is_empty() || h.contains(['/', '?', '#', ' '])) {

@@ -100,6 +100,14 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         }
     });
     waitlist_rounds(&state);
+    tokio::spawn(domain::outbox::run(Arc::downgrade(&state)));
+    // Reminders come due as time passes, so this looks on a clock.
+    every(&state, state.config.outreach.reminder_check, |st| async move {
+        match domain::reminders::run(&st).await {
+            Ok(_) | Err(crate::error::Error::Unavailable(_)) => {}
+            Err(e) => tracing::error!(error = %e, "the reminder round failed"),
+        }
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let limits = state.config.connections;
     let task = tokio::spawn(listen::serve(listener, tls, limits, http::filter(state.clone()), async {

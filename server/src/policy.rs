@@ -374,6 +374,14 @@ pub fn bill(p: &Principal) -> Result<()> {
     }
 }
 
+/// Webhooks and their deliveries (where the clinic's events go): admins.
+pub fn manage_webhooks(p: &Principal) -> Result<()> {
+    match p {
+        Principal::Admin { .. } => Ok(()),
+        _ => Err(forbidden("manage webhooks (an admin does)")),
+    }
+}
+
 /// Whose invoices and payments a caller reads: `Some(patient)` for a
 /// patient (their own), `None` for the front desk and admins (all).
 /// Doctors and nurses read none.

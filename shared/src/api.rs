@@ -117,6 +117,13 @@ pub enum RouteId {
     RefundPayment,
     CashReport,
     OutstandingReport,
+    // ---- webhooks ----
+    ListWebhooks,
+    CreateWebhook,
+    PatchWebhook,
+    DeleteWebhook,
+    ListDeliveries,
+    RetryDelivery,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -248,6 +255,13 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::RefundPayment, "POST", "/api/payments/{id}/refund", Bearer),
     route(RouteId::CashReport, "GET", "/api/reports/cash", Bearer),
     route(RouteId::OutstandingReport, "GET", "/api/reports/outstanding", Bearer),
+    // ---- webhooks ----
+    route(RouteId::ListWebhooks, "GET", "/api/webhooks", Bearer),
+    route(RouteId::CreateWebhook, "POST", "/api/webhooks", Bearer),
+    route(RouteId::PatchWebhook, "PATCH", "/api/webhooks/{id}", Bearer),
+    route(RouteId::DeleteWebhook, "DELETE", "/api/webhooks/{id}", Bearer),
+    route(RouteId::ListDeliveries, "GET", "/api/webhooks/{id}/deliveries", Bearer),
+    route(RouteId::RetryDelivery, "POST", "/api/deliveries/{id}/retry", Bearer),
 ];
 
 impl RouteId {
@@ -889,6 +903,43 @@ pub struct OutstandingReport {
     pub total: i64,
     /// Oldest first.
     pub invoices: Vec<OpenBalance>,
+}
+
+// ---- webhooks ----
+
+/// `POST /api/webhooks`: where to post which events. The URL must be
+/// `https` and reach a public address unless the server allows private ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<EventType>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+/// `PATCH /api/webhooks/{id}` (`If-Match` optional): what changes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventType>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+}
+
+/// `GET /api/webhooks/{id}/deliveries?status=`: oldest first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DeliveryStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 // ---- appointment types and resources ----

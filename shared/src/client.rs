@@ -505,6 +505,38 @@ impl Client {
         self.get(RouteId::OutstandingReport, &[], &()).await
     }
 
+    // ---- webhooks ----
+
+    /// `GET /api/webhooks` (admin): every webhook, without secrets.
+    pub async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.get(RouteId::ListWebhooks, &[], &()).await
+    }
+
+    /// `POST /api/webhooks`: the new webhook, with its secret (shown once).
+    pub async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook> {
+        self.send(RouteId::CreateWebhook, &[], Some(new)).await
+    }
+
+    /// `PATCH /api/webhooks/{id}` with `If-Match` on the version read.
+    pub async fn patch_webhook(&self, id: Uuid, version: u64, patch: &WebhookPatch) -> Result<Webhook> {
+        self.send_if_match(RouteId::PatchWebhook, id, version, patch).await
+    }
+
+    /// `DELETE /api/webhooks/{id}`: the webhook and its deliveries.
+    pub async fn delete_webhook(&self, id: Uuid) -> Result<()> {
+        self.send_empty(RouteId::DeleteWebhook, &[id], None::<&()>).await
+    }
+
+    /// `GET /api/webhooks/{id}/deliveries?status=`
+    pub async fn deliveries(&self, webhook: Uuid, q: &DeliveryQuery) -> Result<Page<Delivery>> {
+        self.get(RouteId::ListDeliveries, &[webhook], q).await
+    }
+
+    /// `POST /api/deliveries/{id}/retry`: a dead delivery, pending again.
+    pub async fn retry_delivery(&self, id: Uuid) -> Result<Delivery> {
+        self.send(RouteId::RetryDelivery, &[id], None::<&()>).await
+    }
+
     // ---- appointment types and resources ----
 
     /// `GET /api/appointment-types?department=`

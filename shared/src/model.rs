@@ -606,3 +606,100 @@ pub struct Invoice {
     pub created_at: Timestamp,
     pub version: u64,
 }
+
+// ---- webhooks ----
+
+/// What a webhook can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EventType {
+    #[serde(rename = "appointment.booked")]
+    AppointmentBooked,
+    #[serde(rename = "appointment.cancelled")]
+    AppointmentCancelled,
+    #[serde(rename = "appointment.rescheduled")]
+    AppointmentRescheduled,
+    #[serde(rename = "appointment.reminder")]
+    AppointmentReminder,
+    #[serde(rename = "waitlist.offer")]
+    WaitlistOffer,
+    #[serde(rename = "invoice.issued")]
+    InvoiceIssued,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::AppointmentBooked,
+        EventType::AppointmentCancelled,
+        EventType::AppointmentRescheduled,
+        EventType::AppointmentReminder,
+        EventType::WaitlistOffer,
+        EventType::InvoiceIssued,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::AppointmentBooked => "appointment.booked",
+            EventType::AppointmentCancelled => "appointment.cancelled",
+            EventType::AppointmentRescheduled => "appointment.rescheduled",
+            EventType::AppointmentReminder => "appointment.reminder",
+            EventType::WaitlistOffer => "waitlist.offer",
+            EventType::InvoiceIssued => "invoice.issued",
+        }
+    }
+}
+
+/// A receiver of events: where they are posted and which ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<EventType>,
+    /// The signing secret (`whsec_…`): only in the answer that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub version: u64,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not yet accepted by the receiver; tried again at `next_attempt_at`.
+    Pending,
+    Delivered,
+    /// Given up on (or its webhook was disabled); `retry` sends it again.
+    Dead,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Dead => "dead",
+        }
+    }
+}
+
+/// One event on its way to one webhook, with what its attempts met.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    /// The event's id: the `Webhook-Id` header, the same on every attempt.
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub created_at: Timestamp,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_attempt_at: Option<Timestamp>,
+    /// The HTTP status of the last answer, when there was one.
+    pub last_status: Option<u16>,
+    /// What went wrong last (`HTTP 500`, `timed out`, …).
+    pub last_error: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+}

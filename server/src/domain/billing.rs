@@ -445,7 +445,11 @@ pub async fn issue(st: &State, who: &Caller<'_>, id: Uuid, if_match: Option<u64>
     row.updated_at = now;
     tx.put_invoice(&row).await?;
     tx.audit(Draft::new(&who.actor(), Action::InvoiceIssue, "invoice", Some(id)).patient(row.patient_id));
+    let told = super::outbox::emit_invoice_issued(&mut *tx, &row, now).await?;
     tx.commit().await?;
+    if told {
+        super::outbox::wake(st);
+    }
     view(st, &row).await
 }
 

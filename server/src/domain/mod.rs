@@ -10,11 +10,14 @@ pub mod break_glass;
 pub mod catalog;
 pub mod feeds;
 pub mod mfa;
+pub mod outbox;
 pub mod patients;
 pub mod records;
+pub mod reminders;
 pub mod scheduling;
 pub mod series;
 pub mod waitlist;
+pub mod webhooks;
 
 use uuid::Uuid;
 
@@ -41,6 +44,8 @@ pub struct State {
     pub config: Config,
     /// Woken when time may have freed up, so the waitlist looks at once.
     pub waitlist_due: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken when a commit queued webhook deliveries.
+    pub deliveries_due: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl State {
@@ -60,6 +65,7 @@ impl State {
             throttle: Throttle::new(config.limits),
             config,
             waitlist_due: std::sync::Arc::new(tokio::sync::Notify::new()),
+            deliveries_due: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -17,13 +17,15 @@ use healthsynx_shared::{
     Appointment, AppointmentStatus, AppointmentType, Availability, AvailabilityRule, Doctor, Role, Slot, TimeOff,
 };
 
-use super::{Caller, Pager, State, idempotent, limit};
+use super::{Caller, Pager, State, idempotent, limit, outbox};
 use crate::audit::{Action, Draft};
 use crate::config::BookingRules;
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts, CareFacts, Principal, Reach};
 use crate::scope::ApptScope;
 use crate::store::{AppointmentRow, MAX_APPOINTMENT_HOURS, Tx, Txn, UserRow, longest_busy, longest_held, max_buffer};
+use healthsynx_shared::EventType;
+use serde_json::json;
 
 /// Longest range a slot search or calendar may cover.
 pub const MAX_RANGE_DAYS: i64 = 31;
@@ -633,7 +635,11 @@ pub async fn book(
     tx.put_appointment(&row, None).await?;
     once.remember(&mut tx, id).await?;
     tx.audit(Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(id)).patient(row.patient_id));
+    let told = outbox::emit_appointment(&mut *tx, EventType::AppointmentBooked, &row, now, json!({})).await?;
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     Ok(Booked::New(to_appointment(st, &row).await?))
 }
 
@@ -698,7 +704,15 @@ pub async fn reschedule(
     row.updated_at = now;
     tx.put_appointment(&row, Some(&old)).await?;
     tx.audit(Draft::new(&who.actor(), Action::AppointmentUpdate, "appointment", Some(id)).patient(row.patient_id));
+    let moved = row.start != old.start || row.end != old.end;
+    let told = moved && {
+        let was = json!({ "previous_start": old.start, "previous_end": old.end });
+        outbox::emit_appointment(&mut *tx, EventType::AppointmentRescheduled, &row, now, was).await?
+    };
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     super::waitlist::wake(st);
     to_appointment(st, &row).await
 }
@@ -764,9 +778,15 @@ pub async fn transition(
             AppointmentAction::NoShow => Action::AppointmentNoShow,
         };
         tx.audit(Draft::new(&who.actor(), verb, "appointment", Some(id)).patient(row.patient_id));
-        row
+        let told = action == AppointmentAction::Cancel
+            && outbox::emit_appointment(&mut *tx, EventType::AppointmentCancelled, &row, now, json!({})).await?;
+        (row, told)
     };
+    let (row, told) = row;
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     if !row.status.holds_time() {
         super::waitlist::wake(st);
     }

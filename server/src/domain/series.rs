@@ -17,11 +17,13 @@ use healthsynx_shared::{AppointmentStatus, Every, Series, SeriesRule, Skipped};
 use super::scheduling::{
     Shape, booking_parties, check_bookable, claim_time, doctor_dept, new_row, to_appointment, type_for,
 };
-use super::{Caller, State, idempotent};
+use super::{Caller, State, idempotent, outbox};
 use crate::audit::{Action, Draft};
 use crate::error::{Error, Result};
 use crate::policy::{self, ApptFacts, CareFacts};
 use crate::store::{SeriesRow, Tx};
+use healthsynx_shared::EventType;
+use serde_json::json;
 
 /// The most occurrences one series books.
 pub const MAX_OCCURRENCES: usize = 52;
@@ -146,10 +148,13 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewSeries, key: Option<&I
         };
         return Err(Error::Collisions(detail, errors));
     }
+    let mut told = false;
     for row in &booked {
         tx.put_appointment(row, None).await?;
         let entry = Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(row.id));
         tx.audit(entry.patient(row.patient_id));
+        let extra = json!({ "series_id": series_id });
+        told |= outbox::emit_appointment(&mut *tx, EventType::AppointmentBooked, row, now, extra).await?;
     }
     let row = SeriesRow {
         id: series_id,
@@ -168,6 +173,9 @@ pub async fn create(st: &State, who: &Caller<'_>, req: NewSeries, key: Option<&I
     once.remember(&mut tx, series_id).await?;
     tx.audit(Draft::new(&who.actor(), Action::SeriesCreate, "series", Some(series_id)).patient(row.patient_id));
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     view(st, &mut *st.store.read().await?, &row).await
 }
 
@@ -218,6 +226,7 @@ pub async fn cancel(st: &State, who: &Caller<'_>, id: Uuid, req: SeriesCancel) -
     let mut tx = st.store.begin().await?;
     let row = tx.series(id).await?.ok_or(Error::NotFound)?;
     policy::manage_series(who.who, facts(&row))?;
+    let mut told = false;
     for occurrence in &row.occurrences {
         let Some(old) = tx.appointment(*occurrence).await? else { continue };
         if old.status != AppointmentStatus::Scheduled || old.start < from {
@@ -230,9 +239,14 @@ pub async fn cancel(st: &State, who: &Caller<'_>, id: Uuid, req: SeriesCancel) -
         a.updated_at = now;
         tx.put_appointment(&a, Some(&old)).await?;
         tx.audit(Draft::new(&who.actor(), Action::AppointmentCancel, "appointment", Some(a.id)).patient(a.patient_id));
+        let extra = json!({ "series_id": id });
+        told |= outbox::emit_appointment(&mut *tx, EventType::AppointmentCancelled, &a, now, extra).await?;
     }
     tx.audit(Draft::new(&who.actor(), Action::SeriesCancel, "series", Some(id)).patient(row.patient_id));
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     super::waitlist::wake(st);
     view(st, &mut *st.store.read().await?, &row).await
 }

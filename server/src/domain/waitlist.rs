@@ -19,11 +19,13 @@ use healthsynx_shared::{
 use super::scheduling::{
     MAX_RANGE_DAYS, Shape, check_bookable, check_type_offered, claim_time, doctor_dept, doctor_row, free_slots, new_row,
 };
-use super::{Caller, State, idempotent};
+use super::{Caller, State, idempotent, outbox};
 use crate::audit::{Action, Actor, Draft};
 use crate::error::{Error, Result};
 use crate::policy;
 use crate::store::{OfferRow, Txn, WaitlistRow};
+use healthsynx_shared::EventType;
+use serde_json::json;
 
 /// The furthest ahead an entry's window may reach.
 const MAX_WINDOW_DAYS: i64 = 366;
@@ -353,7 +355,11 @@ pub async fn accept(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Appointmen
     }
     tx.audit(Draft::new(&who.actor(), Action::OfferAccept, "offer", Some(id)).patient(offer.patient_id));
     tx.audit(Draft::new(&who.actor(), Action::AppointmentCreate, "appointment", Some(row.id)).patient(row.patient_id));
+    let told = outbox::emit_appointment(&mut *tx, EventType::AppointmentBooked, &row, now, json!({})).await?;
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     super::scheduling::to_appointment(st, &row).await
 }
 
@@ -552,7 +558,11 @@ async fn hold(
     entry.offered.push((doctor, start));
     tx.put_waitlist_entry(&entry).await?;
     tx.audit(Draft::new(&system(), Action::OfferCreate, "offer", Some(offer.id)).patient(offer.patient_id));
+    let told = outbox::emit_offer(&mut *tx, &offer, now).await?;
     tx.commit().await?;
+    if told {
+        outbox::wake(st);
+    }
     tracing::info!(offer = %offer.id, waitlist = %entry.id, "offered a freed time");
     Ok(Held::Made)
 }

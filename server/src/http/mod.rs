@@ -24,6 +24,7 @@ mod representation;
 mod scheduling;
 mod series;
 mod waitlist;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -442,6 +443,9 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         | DeclineOffer => waitlist::handle(st, route, req, &c).await,
         ListInvoices | CreateInvoice | InvoicePdf | GetInvoice | PatchInvoice | IssueInvoice | VoidInvoice
         | CreatePayment | RefundPayment | CashReport | OutstandingReport => billing::handle(st, route, req, &c).await,
+        ListWebhooks | CreateWebhook | PatchWebhook | DeleteWebhook | ListDeliveries | RetryDelivery => {
+            webhooks::handle(st, route, req, &c).await
+        }
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
         | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
     }

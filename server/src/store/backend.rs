@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use healthsynx_shared::api::ChainReport;
-use healthsynx_shared::{AppointmentType, AuditEntry, Availability, Department, Resource};
+use healthsynx_shared::{AppointmentType, AuditEntry, Availability, DeliveryStatus, Department, Resource};
 
 use super::rows::*;
 use super::{Cursor, Result};
@@ -304,6 +304,51 @@ pub trait Billing {
     async fn payments_received(&mut self, from: Timestamp, to: Timestamp) -> Result<Vec<PaymentRow>>;
 }
 
+/// Webhooks, the outbox of their deliveries, and the reminders sent.
+/// Webhooks are few (a clinic's integrations): the list returns them all.
+#[async_trait]
+pub trait Outreach {
+    /// Every webhook, in id order.
+    async fn webhooks(&mut self) -> Result<Vec<WebhookRow>>;
+    /// A webhook; in a write transaction, concurrent changes of it wait.
+    async fn webhook(&mut self, id: Uuid) -> Result<Option<WebhookRow>>;
+    async fn put_webhook(&mut self, row: &WebhookRow) -> Result<()>;
+    /// Deletes a webhook and every delivery of it.
+    async fn remove_webhook(&mut self, id: Uuid) -> Result<()>;
+
+    /// A delivery; in a write transaction, concurrent changes of it wait.
+    async fn delivery(&mut self, id: Uuid) -> Result<Option<DeliveryRow>>;
+    async fn put_delivery(&mut self, row: &DeliveryRow) -> Result<()>;
+    /// A webhook's deliveries in id (creation) order after `after`,
+    /// of one status or all.
+    async fn deliveries_of(
+        &mut self,
+        webhook: Uuid,
+        status: Option<DeliveryStatus>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Result<Rows<DeliveryRow>>;
+    /// Takes up to `limit` pending deliveries due by `now`, soonest first,
+    /// passing over those another transaction is taking, and moves their
+    /// next attempt to `lease_until`: until then no other worker takes
+    /// them, and if this one dies they are taken again after it.
+    async fn claim_due_deliveries(
+        &mut self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<DeliveryRow>>;
+    /// The soonest next attempt of any pending delivery.
+    async fn next_delivery_due(&mut self) -> Result<Option<Timestamp>>;
+
+    /// Notes that the reminder `offset_secs` before `start` of an
+    /// appointment went out; `false` when it had already (the caller then
+    /// sends nothing). Concurrent callers wait for this transaction.
+    async fn mark_reminder_sent(&mut self, appointment: Uuid, start: Timestamp, offset_secs: i64) -> Result<bool>;
+    /// Every reminder noted, as (appointment, start, offset) (copy).
+    async fn reminders_sent(&mut self) -> Result<Vec<(Uuid, Timestamp, i64)>>;
+}
+
 /// Medical records and every version of them.
 #[async_trait]
 pub trait Records {
@@ -349,7 +394,7 @@ pub trait AuditLog {
 /// writes carry, and commit.
 #[async_trait]
 pub trait Tx:
-    Accounts + Patients + Schedule + Catalog + Waitlist + Billing + Records + AuditLog + Safety + Send
+    Accounts + Patients + Schedule + Catalog + Waitlist + Billing + Outreach + Records + AuditLog + Safety + Send
 {
     /// Appends an audit entry, linked into the chain and written with this
     /// transaction's changes.

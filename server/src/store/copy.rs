@@ -14,7 +14,7 @@ use uuid::Uuid;
 use healthsynx_shared::{AuditEntry, Role};
 
 use super::pg::{self, Pg};
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, Tx};
 use crate::scope::ApptScope;
 
 const CHUNK: usize = 1000;
@@ -34,6 +34,9 @@ pub struct Counts {
     pub offers: usize,
     pub invoices: usize,
     pub payments: usize,
+    pub webhooks: usize,
+    pub deliveries: usize,
+    pub reminders_sent: usize,
     pub records: usize,
     pub record_versions: usize,
     pub audit_entries: u64,
@@ -44,7 +47,7 @@ impl fmt::Display for Counts {
         write!(
             f,
             "copied and verified: {} departments, {} users, {} patients, {} availability sets, \
-             {} appointment types, {} resources, {} appointments ({} series), {} waitlist entries, {} offers, {} invoices, {} payments, {} records ({} versions), \
+             {} appointment types, {} resources, {} appointments ({} series), {} waitlist entries, {} offers, {} invoices, {} payments, {} webhooks ({} deliveries), {} reminders sent, {} records ({} versions), \
              an audit chain of {} entries",
             self.departments,
             self.users,
@@ -58,6 +61,9 @@ impl fmt::Display for Counts {
             self.offers,
             self.invoices,
             self.payments,
+            self.webhooks,
+            self.deliveries,
+            self.reminders_sent,
             self.records,
             self.record_versions,
             self.audit_entries
@@ -218,6 +224,7 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         }
         tx.commit().await?;
     }
+    copy_outreach(&mut *src, to, &mut n).await?;
     let mut after = None;
     loop {
         let rows = src.records(after.as_ref(), CHUNK).await?;
@@ -233,6 +240,37 @@ async fn copy_rows(from: &Store, to: &Store) -> Result<Counts> {
         tx.commit().await?;
     }
     Ok(n)
+}
+
+/// Webhooks with their deliveries, and the reminders already sent (so none
+/// goes out twice after the move).
+async fn copy_outreach(src: &mut (dyn Tx + '_), to: &Store, n: &mut Counts) -> Result<()> {
+    for w in src.webhooks().await? {
+        let mut after = None;
+        let mut tx = to.begin().await?;
+        tx.put_webhook(&w).await?;
+        n.webhooks += 1;
+        loop {
+            let rows = src.deliveries_of(w.id, None, after.as_ref(), CHUNK).await?;
+            let Some((last, _)) = rows.last() else { break };
+            after = Some(last.clone());
+            for (_, d) in &rows {
+                tx.put_delivery(d).await?;
+                n.deliveries += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    let sent = src.reminders_sent().await?;
+    for chunk in sent.chunks(CHUNK) {
+        let mut tx = to.begin().await?;
+        for (appointment, start, offset) in chunk {
+            tx.mark_reminder_sent(*appointment, *start, *offset).await?;
+            n.reminders_sent += 1;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
 }
 
 /// The same counts, read back from `store`.
@@ -286,6 +324,11 @@ pub async fn count(store: &Store) -> Result<Counts> {
         }
         n.invoices += rows.len();
     }
+    for w in r.webhooks().await? {
+        n.webhooks += 1;
+        n.deliveries += r.deliveries_of(w.id, None, None, usize::MAX).await?.len();
+    }
+    n.reminders_sent = r.reminders_sent().await?.len();
     let mut after = None;
     loop {
         let rows = r.records(after.as_ref(), CHUNK).await?;

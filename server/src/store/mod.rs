@@ -729,7 +729,16 @@ impl Store {
                 None => break,
             }
         }
+        // Webhook secrets are few: one transaction.
         let mut tx = self.begin().await?;
+        for listed in tx.webhooks().await? {
+            let Some(mut row) = tx.webhook(listed.id).await? else { continue };
+            if let Some(new) = sealer.reseal(&row.secret_sealed, row.id.as_bytes())? {
+                row.secret_sealed = new;
+                tx.put_webhook(&row).await?;
+                changed += 1;
+            }
+        }
         tx.audit(audit);
         tx.commit().await?;
         Ok(changed)

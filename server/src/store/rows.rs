@@ -410,3 +410,49 @@ pub struct PaymentRow {
     pub received_at: Timestamp,
     pub received_by: Uuid,
 }
+
+/// A webhook; its signing secret is sealed (it must be read back to sign).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebhookRow {
+    pub id: Uuid,
+    pub url: String,
+    pub events: Vec<healthsynx_shared::EventType>,
+    pub secret_sealed: String,
+    pub active: bool,
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// One event for one webhook: the outbox row, written in the transaction
+/// of the change it announces, and what its attempts met.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: healthsynx_shared::EventType,
+    pub created_at: Timestamp,
+    /// The event's `data`: ids, times and first names, never clinical text.
+    pub data: serde_json::Value,
+    pub status: healthsynx_shared::DeliveryStatus,
+    pub attempts: u32,
+    /// When a pending delivery is next tried; a worker that takes it pushes
+    /// this past its attempt, so a crashed attempt is taken again later.
+    pub next_attempt_at: Timestamp,
+    /// Where the retry window starts: the event's time, or a manual retry's.
+    pub window_from: Timestamp,
+    pub last_attempt_at: Option<Timestamp>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// How long delivered and dead deliveries are kept.
+pub const DELIVERY_KEEP_DAYS: i64 = 30;
+
+/// Whether a finished delivery is old enough to sweep at `now`.
+pub fn delivery_swept(row: &DeliveryRow, now: Timestamp) -> bool {
+    row.status != healthsynx_shared::DeliveryStatus::Pending
+        && row.created_at < now - jiff::SignedDuration::from_hours(24 * DELIVERY_KEEP_DAYS)
+}

@@ -15,10 +15,11 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (4, include_str!("schema_v4.sql")),
     (5, include_str!("schema_v5.sql")),
     (6, include_str!("schema_v6.sql")),
+    (7, include_str!("schema_v7.sql")),
 ];
 
 /// The schema version this server needs.
-pub const SCHEMA_VERSION: i32 = 6;
+pub const SCHEMA_VERSION: i32 = 7;
 
 const MIGRATION_LOCK: i64 = 0x4853_4d49_4752; // "HSMIGR"
 

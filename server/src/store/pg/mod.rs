@@ -15,6 +15,7 @@ mod billing;
 mod catalog;
 mod listen;
 mod migrate;
+mod outreach;
 mod patients;
 mod records;
 mod safety;
@@ -492,6 +493,14 @@ impl Backend for Pg {
         ] {
             n += client.execute(sql, &[&ended]).await.map_err(db_error)?;
         }
+        let finished = now - jiff::SignedDuration::from_hours(24 * crate::store::DELIVERY_KEEP_DAYS);
+        n += client
+            .execute("DELETE FROM deliveries WHERE status <> 'pending' AND created_at < $1", &[&finished])
+            .await
+            .map_err(db_error)?;
+        // A reminder's note outlives its appointment by a day.
+        let past = now - jiff::SignedDuration::from_hours(24);
+        n += client.execute("DELETE FROM reminders_sent WHERE starts_at < $1", &[&past]).await.map_err(db_error)?;
         Ok(n)
     }
 

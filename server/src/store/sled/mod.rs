@@ -16,6 +16,7 @@ mod catalog;
 mod codec;
 mod flusher;
 mod keys;
+mod outreach;
 mod patients;
 mod records;
 mod safety;
@@ -42,8 +43,8 @@ use healthsynx_shared::api::ChainReport;
 
 use super::backend::{AuditLog, Backend, BackupSummary, Committed, Rows, Tx};
 use super::{
-    AppointmentRow, Cursor, IdempotencyRow, MfaChallengeRow, OfferRow, RefreshFamily, ResetTokenRow, Result,
-    StoreError, WaitlistRow, waitlist_swept,
+    AppointmentRow, Cursor, DeliveryRow, IdempotencyRow, MfaChallengeRow, OfferRow, RefreshFamily, ResetTokenRow,
+    Result, StoreError, WaitlistRow, delivery_swept, waitlist_swept,
 };
 use crate::audit::{self, Draft};
 use crate::crypto::seal::Sealer;
@@ -107,9 +108,17 @@ pub enum T {
     Payments,
     /// `invoice ‖ payment` → nothing.
     PaymentsByInvoice,
+    Webhooks,
+    Deliveries,
+    /// `webhook ‖ delivery` → nothing.
+    DeliveriesByWebhook,
+    /// `next attempt ‖ delivery` → nothing: pending deliveries.
+    DeliveriesDue,
+    /// `appointment ‖ start ‖ offset` → the start (JSON): reminders sent.
+    RemindersSent,
 }
 
-const TREES: [(T, &str); 43] = [
+const TREES: [(T, &str); 48] = [
     (T::Meta, "meta"),
     (T::Users, "users"),
     (T::UsersByEmail, "users_by_email"),
@@ -153,6 +162,11 @@ const TREES: [(T, &str); 43] = [
     (T::BilledAppointments, "billed_appointments"),
     (T::Payments, "payments"),
     (T::PaymentsByInvoice, "payments_by_invoice"),
+    (T::Webhooks, "webhooks"),
+    (T::Deliveries, "deliveries"),
+    (T::DeliveriesByWebhook, "deliveries_by_webhook"),
+    (T::DeliveriesDue, "deliveries_due"),
+    (T::RemindersSent, "reminders_sent"),
 ];
 
 /// sled's page cache, MiB (`HEALTHSYNX_CACHE_MB`), counted in on-disk bytes;
@@ -426,6 +440,19 @@ impl Sled {
         })
     }
 
+    /// Deletes delivered and dead deliveries past [`super::DELIVERY_KEEP_DAYS`].
+    async fn sweep_deliveries(&self, now: Timestamp) -> Result<u64> {
+        self.rewrite_in_chunks(T::Deliveries, decode, move |c, k, row: DeliveryRow| {
+            if !delivery_swept(&row, now) {
+                return Ok(0);
+            }
+            c.remove(T::Deliveries, k);
+            c.remove(T::DeliveriesByWebhook, keys::pair(row.webhook_id, row.id));
+            Ok(1)
+        })
+        .await
+    }
+
     /// Links queued entries while no write holds the lock (shutdown).
     fn drain_now(&self) {
         let Ok(mut head) = self.head.try_lock() else { return };
@@ -490,7 +517,10 @@ impl Backend for Sled {
             + self.sweep_tree::<IdempotencyRow>(T::Idempotency, |r| r.created_at + idempotency_ttl <= now).await?
             // An entry never answered ends when its window does.
             + self.sweep_tree::<WaitlistRow>(T::Waitlist, |r| waitlist_swept(r.ended_at.or(Some(r.latest)), now)).await?
-            + self.sweep_tree::<OfferRow>(T::Offers, |r| waitlist_swept(r.ended_at, now)).await?)
+            + self.sweep_tree::<OfferRow>(T::Offers, |r| waitlist_swept(r.ended_at, now)).await?
+            + self.sweep_deliveries(now).await?
+            // A reminder's note outlives its appointment by a day.
+            + self.sweep_tree::<Timestamp>(T::RemindersSent, |start| *start + jiff::SignedDuration::from_hours(24) < now).await?)
     }
 
     async fn bulk_put_appointments(&self, rows: &[AppointmentRow]) -> Result<()> {
