@@ -21,6 +21,7 @@ use healthsynx_shared::{AvailabilityRule, Department, PatientType, Role};
 pub use healthsynx_shared as shared;
 
 pub mod process;
+pub mod receiver;
 
 /// The password of every clinic user.
 pub const PASSWORD: &str = "correct-horse-battery-staple-9";

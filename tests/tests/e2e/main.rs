@@ -22,3 +22,4 @@ mod support;
 mod types;
 mod values;
 mod waitlist;
+mod webhooks;
