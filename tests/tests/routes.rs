@@ -182,6 +182,13 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.refund_payment(nobody, &NewRefund::default()).await;
     let _ = c.cash_report(None).await;
     let _ = c.outstanding_report().await;
+    let _ = c.webhooks().await;
+    let hook = NewWebhook { url: "not a url".into(), events: vec![], active: true };
+    let _ = c.create_webhook(&hook).await;
+    let _ = c.patch_webhook(nobody, 1, &WebhookPatch::default()).await;
+    let _ = c.delete_webhook(nobody).await;
+    let _ = c.deliveries(nobody, &DeliveryQuery::default()).await;
+    let _ = c.retry_delivery(nobody).await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.
