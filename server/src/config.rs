@@ -106,7 +106,7 @@ impl DataKeyArgs {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct SharedDirArgs {
     /// Accept a data or backup directory that group or others can read.
-    #[arg(long, env = "HEALTHSYNX_ALLOW_SHARED_DATA_DIR")]
+    #[arg(long, env = "HEALTHSYNX_ALLOW_SHARED_DATA_DIR", value_parser = clap::builder::BoolishValueParser::new())]
     pub allow_shared_data_dir: bool,
 }
 
@@ -248,7 +248,7 @@ pub struct SettingArgs {
     pub break_glass_minutes: u64,
     /// Lets webhooks post to loopback, private and link-local addresses and
     /// over plain `http` (receivers on the clinic's own network, tests).
-    #[arg(long, env = "HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE")]
+    #[arg(long, env = "HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private: bool,
     /// How long before each scheduled appointment a reminder event goes
     /// out, comma-separated (`24h,2h`; units d, h, m, s).
@@ -491,10 +491,12 @@ impl Default for Outreach {
     }
 }
 
-/// A positive span like `24h`, `90m`, `2d` or `1h30m` (jiff's friendly format).
+/// A positive span like `24h`, `90m`, `2d` or `1h30m` (jiff's friendly format;
+/// a day is 24 hours).
 fn span_of(setting: &str, text: &str) -> anyhow::Result<jiff::SignedDuration> {
-    let d: jiff::SignedDuration =
-        text.trim().parse().with_context(|| format!("{setting} `{text}` is not a duration like 24h or 90s"))?;
+    let unreadable = || format!("{setting} `{text}` is not a duration like 24h or 90s");
+    let span: jiff::Span = text.trim().parse().with_context(unreadable)?;
+    let d = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).with_context(unreadable)?;
     if d <= jiff::SignedDuration::ZERO || d > jiff::SignedDuration::from_hours(24 * 366) {
         bail!("{setting} `{text}` must be more than 0 and at most a year");
     }
@@ -747,6 +749,20 @@ mod tests {
         {
             assert!(configured(&["--public-url", bad]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn webhook_and_reminder_settings_parse_and_are_bounded() {
+        let c = configured(&["--reminder-offsets", "2h, 1d,90m", "--webhook-retry-base", "500ms"]).unwrap();
+        let hours: Vec<i64> = c.outreach.reminder_offsets.iter().map(|d| d.as_mins()).collect();
+        assert_eq!(hours, [24 * 60, 120, 90], "largest first");
+        assert_eq!(c.outreach.retry_base, std::time::Duration::from_millis(500));
+        assert!(!c.outreach.allow_private);
+        for bad in ["", "0s", "-1h", "tomorrow", "2h,400d"] {
+            assert!(configured(&["--reminder-offsets", bad]).is_err(), "{bad:?}");
+        }
+        // `HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE=1` is read by the process tests.
+        assert!(configured(&["--webhook-allow-private"]).unwrap().outreach.allow_private);
     }
 
     #[test]

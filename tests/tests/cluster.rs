@@ -352,3 +352,47 @@ async fn times_freed_on_three_processes_are_each_offered_once_and_each_entry_get
         clients[2].appointments(&q).await.unwrap().items.into_iter().filter(|a| a.status == AppointmentStatus::Held);
     assert_eq!(held.count(), 5, "one hold per offer");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_share_the_outbox_and_deliver_each_event_once() {
+    use healthsynx_tests::receiver::Receiver;
+    use healthsynx_tests::shared::EventType;
+    use healthsynx_tests::shared::api::NewWebhook;
+    let (_store, servers, _) = cluster(3, &[("HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE", "1")]).await;
+    let (doctor, patients) = seed(&servers[0].url, 10).await;
+    let mut clients = Vec::new();
+    for s in &servers {
+        clients.push(admin_on(&s.url).await);
+    }
+    let rx = Receiver::start();
+    let new = NewWebhook { url: rx.url("/ok"), events: vec![EventType::AppointmentBooked], active: true };
+    let hook = clients[0].create_webhook(&new).await.unwrap();
+    rx.set_secret(hook.secret.as_deref().unwrap()).await;
+    let mut booked = Vec::new();
+    for k in 0..60usize {
+        let req = NewAppointment {
+            patient_id: patients[k % 10],
+            doctor_id: doctor,
+            start: utc(3 + (k / 20) as i64, 8, 0) + SLOT * (k % 20) as i32,
+            end: None,
+            reason: "".parse().unwrap(),
+            type_id: None,
+        };
+        booked.push(clients[k % 3].book(&req, None).await.unwrap().id.to_string());
+    }
+    let log = rx.wait_for(Duration::from_secs(60), |l| l.len() >= 60).await;
+    // Every worker had its chance at each one: give a duplicate time to show.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let log = if rx.log().await.len() > log.len() { rx.log().await } else { log };
+    let mut ids: Vec<&str> = log.iter().map(|e| e["webhook_id"].as_str().unwrap()).collect();
+    ids.sort();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!((n, ids.len()), (60, 60), "each event delivered once");
+    let mut got: Vec<String> =
+        log.iter().map(|e| e["body"]["data"]["appointment_id"].as_str().unwrap().to_owned()).collect();
+    got.sort();
+    booked.sort();
+    assert_eq!(got, booked);
+    assert!(log.iter().all(|e| e["verified"] == true));
+}

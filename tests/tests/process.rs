@@ -308,3 +308,54 @@ async fn sigkill_between_issues_leaves_invoice_numbers_without_gaps_or_repeats()
         server = restarted;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_delivery_delivers_the_event_after_the_restart_with_the_same_webhook_id() {
+    use healthsynx_tests::receiver::Receiver;
+    use healthsynx_tests::shared::api::NewWebhook;
+    use healthsynx_tests::shared::{DeliveryStatus, EventType};
+    let store = ClinicStore::for_test().await;
+    let s = ProcessSecrets::new();
+    create_admin(&store);
+    // A short attempt timeout: the lease of a taken delivery ends 5 s after it.
+    let env = [("HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE", "1"), ("HEALTHSYNX_WEBHOOK_TIMEOUT", "3s")];
+    let server = ServerProcess::start(&store, &s, &env).await;
+    let (doctor, patients) = seed(&server.url, 1).await;
+    let admin = Client::new(&server.url).unwrap();
+    admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+    let rx = Receiver::start();
+    let new = NewWebhook { url: rx.url("/hang-once"), events: vec![EventType::AppointmentBooked], active: true };
+    let hook = admin.create_webhook(&new).await.unwrap();
+    rx.set_secret(hook.secret.as_deref().unwrap()).await;
+    let req = NewAppointment {
+        patient_id: patients[0],
+        doctor_id: doctor,
+        start: utc(3, 9, 0),
+        end: None,
+        reason: "".parse().unwrap(),
+        type_id: None,
+    };
+    admin.book(&req, None).await.unwrap();
+    // The first attempt reaches the receiver, which holds it unanswered: kill now.
+    let first = rx.wait_for(Duration::from_secs(20), |l| !l.is_empty()).await;
+    server.kill();
+
+    let restarted = ServerProcess::start(&store, &s, &env).await;
+    let log = rx.wait_for(Duration::from_secs(30), |l| l.len() >= 2).await;
+    assert_eq!(log[1]["webhook_id"], first[0]["webhook_id"], "the same Webhook-Id after the restart");
+    assert!(log.iter().all(|e| e["verified"] == true), "{log:#?}");
+    let admin = Client::new(&restarted.url).unwrap();
+    admin.login("admin@process.test", ADMIN_PASSWORD).await.unwrap();
+    let q = healthsynx_tests::shared::api::DeliveryQuery::default();
+    let mut delivered = false;
+    for _ in 0..100 {
+        let d = admin.deliveries(hook.id, &q).await.unwrap();
+        assert_eq!(d.items.len(), 1, "one event, one delivery");
+        if d.items[0].status == DeliveryStatus::Delivered {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(delivered, "the delivery is recorded as delivered");
+}
