@@ -73,7 +73,54 @@ async fn everything(c: &Client) -> Vec<(String, Value)> {
     for d in c.doctors(None).await.unwrap() {
         out.push((format!("availability of {}", d.id), json(&c.availability(d.id).await.unwrap())));
     }
+    let hooks = c.webhooks().await.unwrap();
+    for w in &hooks {
+        let deliveries = c.deliveries(w.id, &Default::default()).await.unwrap();
+        out.push((format!("deliveries of {}", w.id), json(&deliveries.items)));
+    }
+    out.push(("webhooks".into(), json(&hooks)));
     out
+}
+
+/// The demo has no webhook (nothing would receive it): one is written
+/// straight into the store, with a delivery given up on, so the copy
+/// carries the outbox too.
+async fn a_webhook_with_a_dead_delivery(state: &State) {
+    use healthsynx_server::store::{DeliveryRow, WebhookRow};
+    use healthsynx_tests::shared::{DeliveryStatus, EventType};
+    let now = jiff::Timestamp::now();
+    let id = uuid::Uuid::now_v7();
+    let hook = WebhookRow {
+        id,
+        url: "https://sms.example.org/healthsynx".into(),
+        events: vec![EventType::AppointmentReminder],
+        secret_sealed: state.sealer.seal("whsec_dGVzdHRlc3R0ZXN0dGVzdA==", id.as_bytes()).unwrap(),
+        active: false,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let dead = DeliveryRow {
+        id: uuid::Uuid::now_v7(),
+        webhook_id: id,
+        event_id: uuid::Uuid::now_v7(),
+        event_type: EventType::AppointmentReminder,
+        created_at: now,
+        data: serde_json::json!({ "appointment_id": uuid::Uuid::nil() }),
+        status: DeliveryStatus::Dead,
+        attempts: 3,
+        next_attempt_at: now,
+        window_from: now,
+        last_attempt_at: Some(now),
+        last_status: Some(503),
+        last_error: Some("HTTP 503".into()),
+        delivered_at: None,
+    };
+    let mut tx = state.store.begin().await.unwrap();
+    tx.put_webhook(&hook).await.unwrap();
+    tx.put_delivery(&dead).await.unwrap();
+    tx.mark_reminder_sent(uuid::Uuid::nil(), now, 3600).await.unwrap();
+    tx.commit().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,6 +134,7 @@ async fn the_demo_clinic_copied_to_postgres_serves_the_same_answers_and_verifies
         // nothing new to offer and serve the same clinic.
         let round = healthsynx_server::domain::waitlist::run(&state).await.unwrap();
         assert_eq!(round.offered, 1, "Alice's offer");
+        a_webhook_with_a_dead_delivery(&state).await;
         state.store.flush().await.unwrap();
     }
     let ClinicStore::Database(db) = ClinicStore::database().await else { unreachable!() };
