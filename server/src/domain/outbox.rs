@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::store::{AppointmentRow, DeliveryRow, Tx, WebhookRow};
 
 /// Deliveries one worker round takes at most.
-const ROUND: usize = 32;
+const ROUND: usize = 128;
 /// The longest wait between two retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// How long an idle worker waits before looking again (other processes'
@@ -268,7 +268,12 @@ pub fn http_client(st: &State) -> reqwest::Client {
 /// What one attempt met.
 enum Outcome {
     Delivered(u16),
-    Failed { status: Option<u16>, error: String },
+    Failed {
+        status: Option<u16>,
+        error: String,
+    },
+    /// Not attempted: the webhook is disabled (or was deleted meanwhile).
+    Disabled,
 }
 
 async fn attempt(st: &State, http: &reqwest::Client, hook: &WebhookRow, d: &DeliveryRow) -> Outcome {
@@ -325,15 +330,13 @@ pub fn backoff(base: Duration, failures: u32) -> Duration {
     capped.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
 }
 
-/// Writes what an attempt met: delivered, pending again after a backoff,
-/// or dead once the retry window is over.
-async fn record(st: &State, d: &DeliveryRow, outcome: Outcome) -> Result<()> {
-    let now = super::now();
-    let mut tx = st.store.begin().await?;
-    // Deleted with its webhook, or retried by hand meanwhile: leave it.
-    let Some(mut row) = tx.delivery(d.id).await? else { return Ok(()) };
-    if row.status != DeliveryStatus::Pending || row.next_attempt_at != d.next_attempt_at {
-        return Ok(());
+/// What `outcome` makes of a taken delivery: delivered, pending again
+/// after a backoff, or dead once its retry window is over.
+fn settle(st: &State, row: &mut DeliveryRow, outcome: Outcome, now: Timestamp) {
+    if let Outcome::Disabled = outcome {
+        row.status = DeliveryStatus::Dead;
+        row.last_error = Some("the webhook is disabled".into());
+        return;
     }
     row.attempts += 1;
     row.last_attempt_at = Some(now);
@@ -356,28 +359,29 @@ async fn record(st: &State, d: &DeliveryRow, outcome: Outcome) -> Result<()> {
                 row.next_attempt_at = next;
             }
         }
+        Outcome::Disabled => {}
     }
-    tx.put_delivery(&row).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
-/// Gives up on a delivery whose webhook was disabled.
-async fn bury(st: &State, d: &DeliveryRow, why: &str) -> Result<()> {
+/// Writes what a round's attempts met, in one transaction (one flush).
+async fn record(st: &State, results: Vec<(DeliveryRow, Outcome)>) -> Result<()> {
+    let now = super::now();
     let mut tx = st.store.begin().await?;
-    let Some(mut row) = tx.delivery(d.id).await? else { return Ok(()) };
-    if row.status != DeliveryStatus::Pending {
-        return Ok(());
+    for (taken, outcome) in results {
+        // Deleted with its webhook, or retried by hand meanwhile: leave it.
+        let Some(mut row) = tx.delivery(taken.id).await? else { continue };
+        if row.status != DeliveryStatus::Pending || row.next_attempt_at != taken.next_attempt_at {
+            continue;
+        }
+        settle(st, &mut row, outcome, now);
+        tx.put_delivery(&row).await?;
     }
-    row.status = DeliveryStatus::Dead;
-    row.last_error = Some(why.to_owned());
-    tx.put_delivery(&row).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// One round: takes what is due, attempts it all at once, records each
-/// outcome. Returns how many deliveries it took.
+/// One round: takes what is due, attempts it all at once, records the
+/// outcomes. Returns how many deliveries it took.
 pub async fn deliver_due(st: &State, http: &reqwest::Client) -> Result<usize> {
     let now = super::now();
     // Past the attempt's timeout: a worker that died mid-attempt lets the
@@ -391,18 +395,22 @@ pub async fn deliver_due(st: &State, http: &reqwest::Client) -> Result<usize> {
         tx.commit().await?;
         (taken, hooks)
     };
-    let attempts = taken.iter().map(|d| async {
-        let Some(hook) = hooks.iter().find(|h| h.id == d.webhook_id) else { return Ok(()) };
-        if !hook.active {
-            return bury(st, d, "the webhook is disabled").await;
+    let n = taken.len();
+    let attempts = taken.into_iter().map(|d| {
+        let hook = hooks.iter().find(|h| h.id == d.webhook_id);
+        async move {
+            let outcome = match hook {
+                Some(h) if h.active => attempt(st, http, h, &d).await,
+                _ => Outcome::Disabled,
+            };
+            (d, outcome)
         }
-        let outcome = attempt(st, http, hook, d).await;
-        record(st, d, outcome).await
     });
-    for r in futures_util::future::join_all(attempts).await {
-        r?;
+    let results = futures_util::future::join_all(attempts).await;
+    if !results.is_empty() {
+        record(st, results).await?;
     }
-    Ok(taken.len())
+    Ok(n)
 }
 
 /// The delivery worker: rounds back to back while there is work, else

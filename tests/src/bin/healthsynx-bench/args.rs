@@ -17,6 +17,7 @@ pub const ALL: &[&str] = &[
     "book-rooms",
     "book-contention",
     "invoice-issue",
+    "webhook-delivery",
     "front-desk-day",
 ];
 

@@ -22,6 +22,7 @@ mod report;
 mod scenarios;
 mod seed;
 mod server;
+mod webhooks;
 
 use std::time::Instant;
 

@@ -231,6 +231,35 @@ fn merged(stats: &BTreeMap<Kind, Stats>) -> Stats {
     all
 }
 
+/// Bookings with a webhook subscribed: the bookings' rate, and in the note
+/// the events per second the receiver got and their lag from commit.
+async fn webhook_delivery(
+    shared: &Arc<Shared>,
+    clinic: &Clinic,
+    queue: &Arc<SlotQueue>,
+    rss: f64,
+    warmup: Duration,
+    measure: Duration,
+) -> Result<Row> {
+    use crate::webhooks::{drained, receiver, subscribe, unsubscribe};
+    let (at, got) = receiver().await?;
+    let (hook, admin) = subscribe(shared.addr, &clinic.admin_email, at).await?;
+    let booked_before = shared.booked.lock().expect("booked").len();
+    let s = run_load(shared, vec![(BOOK_CLIENTS, book_plan(queue))], warmup, measure).await;
+    let booked = shared.booked.lock().expect("booked").len() - booked_before;
+    let after = drained(&got, booked, Duration::from_secs(5)).await;
+    unsubscribe(shared.addr, &admin, &hook).await?;
+    let note = format!(
+        "{BOOK_CLIENTS} booking clients; {} of {booked} events delivered at {:.0}/s, commit to receiver p50 {} ms p99 {} ms, last {:.1} s after the load",
+        got.count(),
+        got.rate(),
+        got.lag_ms(0.5),
+        got.lag_ms(0.99),
+        after.as_secs_f64()
+    );
+    Ok(row("webhook-delivery", &merged(&s), measure.as_secs_f64(), rss, note))
+}
+
 // ---------------------------------------------------------------- plans
 
 fn rfc(t: Timestamp) -> String {
@@ -624,6 +653,11 @@ pub async fn run_on(args: &Args, bin: &Path, tmp: &Path, backend: &str, admin_ur
             server.rss_mb(),
             format!("{BOOK_CLIENTS} clients, one year's numbers, 200 = durable"),
         );
+        progress(&r);
+        rows.push(r);
+    }
+    if wants("webhook-delivery") {
+        let r = webhook_delivery(&shared, &clinic, &queue, server.rss_mb(), warmup, measure).await?;
         progress(&r);
         rows.push(r);
     }

@@ -87,6 +87,8 @@ pub struct Clinic {
     /// Scheduled future appointments (for status changes).
     pub scheduled: Vec<Uuid>,
     pub desk_email: String,
+    /// The admin (`webhook-delivery` makes its webhook).
+    pub admin_email: String,
     pub login_emails: Vec<String>,
     /// The doctor-week holding the most appointments (the first of them):
     /// doctor index, week, appointments.
@@ -101,6 +103,8 @@ pub struct Clinic {
 /// Rooms per department: one for each of its doctors (17), so a booking
 /// searches them for a free one and none is refused for want of a room.
 pub const ROOMS_PER_DEPT: usize = 17;
+
+const ADMIN_EMAIL: &str = "admin@bench.test";
 
 fn email_desk(i: usize) -> String {
     format!("desk{i}@bench.test")
@@ -139,6 +143,16 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64, drafts: 
         let row = stage_account(&mut tx, new).await.map_err(seed_err("staff"))?;
         tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
     }
+    let new = NewAccount {
+        email: ADMIN_EMAIL,
+        full_name: "Bench Admin",
+        role: Role::Admin,
+        department: None,
+        username: None,
+        password_hash: Some(hash.clone()),
+    };
+    let row = stage_account(&mut tx, new).await.map_err(seed_err("admin"))?;
+    tx.audit(Draft::new(&actor, Action::UserCreate, "user", Some(row.id)));
     let mut dept_types = Vec::new();
     for code in depts {
         for r in 0..ROOMS_PER_DEPT {
@@ -303,6 +317,7 @@ pub async fn seed(store: &BenchStore, secrets: &ProcessSecrets, n: u64, drafts: 
         first_week,
         scheduled,
         desk_email: email_desk(0),
+        admin_email: ADMIN_EMAIL.into(),
         login_emails: (0..LOGIN_USERS).map(email_desk).collect(),
         fullest_week,
         room_types,

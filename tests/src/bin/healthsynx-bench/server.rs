@@ -112,6 +112,9 @@ pub async fn start(
         .env("HEALTHSYNX_ACCESS_TTL", "7200")
         .env("HEALTHSYNX_REFRESH_TTL", "7200")
         .env("HEALTHSYNX_BACKUP_DIR", dir.join("backups"))
+        // The bench's admin logs in with a password; its receiver is on loopback.
+        .env("HEALTHSYNX_MFA_REQUIRED_ROLES", "none")
+        .env("HEALTHSYNX_WEBHOOK_ALLOW_PRIVATE", "1")
         .stderr_to(dir.join("server.log"))
         // Opening a store of a million appointments takes a while.
         .ready_within(Duration::from_secs(120));
