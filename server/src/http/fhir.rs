@@ -225,8 +225,8 @@ impl TypeNames {
 // ---- search parameters ----
 
 /// A request's query as FHIR search parameters: each name known to the
-/// route (anything else, modifiers like `name:exact` included, is `400`),
-/// empty values left out as FHIR says.
+/// route and given a value (anything else, modifiers like `name:exact`
+/// included, is `400`, so a typo never widens a search silently).
 struct Search {
     pairs: Vec<(String, String)>,
 }
@@ -241,9 +241,11 @@ impl Search {
             } else if !known.contains(&name.as_str()) {
                 let takes = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
                 return Err(Error::BadRequest(format!("unknown search parameter `{name}` (this takes {takes})")));
+            } else if value.is_empty() {
+                return Err(Error::BadRequest(format!("`{name}` needs a value")));
             }
         }
-        Ok(Search { pairs: pairs.into_iter().filter(|(n, v)| !v.is_empty() && n != "_format").collect() })
+        Ok(Search { pairs: pairs.into_iter().filter(|(n, _)| n != "_format").collect() })
     }
 
     fn all(&self, name: &str) -> Vec<&str> {
@@ -259,13 +261,15 @@ impl Search {
         }
     }
 
-    /// `_count`: 1 or more, at most [`MAX_COUNT`] served.
+    /// `_count`: a whole number of 1 or more (however large: at most
+    /// [`MAX_COUNT`] are served).
     fn count(&self) -> Result<usize> {
         let Some(v) = self.one("_count")? else { return Ok(DEFAULT_COUNT) };
-        match v.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(n.min(MAX_COUNT)),
-            _ => Err(Error::BadRequest("_count must be a whole number of at least 1".into())),
+        let digits = v.bytes().all(|b| b.is_ascii_digit());
+        if !digits || v.trim_start_matches('0').is_empty() {
+            return Err(Error::BadRequest("_count must be a whole number of at least 1".into()));
         }
+        Ok(v.parse::<usize>().map_or(MAX_COUNT, |n| n.min(MAX_COUNT)))
     }
 
     fn cursor(&self) -> Result<Option<String>> {
@@ -346,7 +350,7 @@ fn base_url(st: &State, req: &Req) -> Result<String> {
 /// The absolute URLs of a search answer.
 struct Links {
     base: String,
-    /// The search as it was asked (empty values and `_format` left out).
+    /// The search as it was asked (`_format` left out: we write JSON anyway).
     this: String,
     search_url: String,
     pairs: Vec<(String, String)>,
@@ -435,13 +439,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_repeated_parameters_are_refused_and_empty_ones_ignored() {
+    fn unknown_repeated_and_empty_parameters_are_refused() {
         assert!(search("nam=x", &["name"]).is_err());
         assert!(search("name:exact=x", &["name"]).is_err());
         assert!(search("_format=xml", &["name"]).is_err());
         assert!(search("name=a&name=b", &["name"]).unwrap().one("name").is_err());
-        let s = search("name=&_format=json", &["name"]).unwrap();
-        assert_eq!(s.one("name").unwrap(), None);
+        assert!(search("name=", &["name"]).is_err(), "a parameter without a value");
+        let s = search("name=ann&_format=json", &["name"]).unwrap();
+        assert_eq!(s.one("name").unwrap(), Some("ann"));
         assert!(search("", &[]).is_ok());
     }
 
@@ -450,7 +455,8 @@ mod tests {
         assert_eq!(search("", &["_count"]).unwrap().count().unwrap(), DEFAULT_COUNT);
         assert_eq!(search("_count=7", &["_count"]).unwrap().count().unwrap(), 7);
         assert_eq!(search("_count=5000", &["_count"]).unwrap().count().unwrap(), MAX_COUNT);
-        for bad in ["_count=0", "_count=-1", "_count=x"] {
+        assert_eq!(search("_count=99999999999999999999999", &["_count"]).unwrap().count().unwrap(), MAX_COUNT);
+        for bad in ["_count=0", "_count=000", "_count=-1", "_count=x", "_count=1.5", "_count=+3"] {
             assert!(search(bad, &["_count"]).unwrap().count().is_err(), "{bad}");
         }
     }
