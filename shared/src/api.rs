@@ -124,6 +124,17 @@ pub enum RouteId {
     DeleteWebhook,
     ListDeliveries,
     RetryDelivery,
+    // ---- FHIR R4 ----
+    FhirMetadata,
+    FhirSearchPatients,
+    FhirPatient,
+    FhirSearchPractitioners,
+    FhirPractitioner,
+    FhirSearchSchedules,
+    FhirSchedule,
+    FhirSearchSlots,
+    FhirSearchAppointments,
+    FhirAppointment,
 }
 
 /// Whether a route wants `Authorization: Bearer <access token>`.
@@ -262,7 +273,28 @@ pub const ROUTES: &[Route] = &[
     route(RouteId::DeleteWebhook, "DELETE", "/api/webhooks/{id}", Bearer),
     route(RouteId::ListDeliveries, "GET", "/api/webhooks/{id}/deliveries", Bearer),
     route(RouteId::RetryDelivery, "POST", "/api/deliveries/{id}/retry", Bearer),
+    // ---- FHIR R4 ----
+    // What the server can do, for FHIR clients to discover before they log in.
+    route(RouteId::FhirMetadata, "GET", "/fhir/r4/metadata", Public),
+    route(RouteId::FhirSearchPatients, "GET", "/fhir/r4/Patient", Bearer),
+    route(RouteId::FhirPatient, "GET", "/fhir/r4/Patient/{id}", Bearer),
+    route(RouteId::FhirSearchPractitioners, "GET", "/fhir/r4/Practitioner", Bearer),
+    route(RouteId::FhirPractitioner, "GET", "/fhir/r4/Practitioner/{id}", Bearer),
+    route(RouteId::FhirSearchSchedules, "GET", "/fhir/r4/Schedule", Bearer),
+    route(RouteId::FhirSchedule, "GET", "/fhir/r4/Schedule/{id}", Bearer),
+    route(RouteId::FhirSearchSlots, "GET", "/fhir/r4/Slot", Bearer),
+    route(RouteId::FhirSearchAppointments, "GET", "/fhir/r4/Appointment", Bearer),
+    route(RouteId::FhirAppointment, "GET", "/fhir/r4/Appointment/{id}", Bearer),
 ];
+
+/// Where the FHIR R4 API lives; every answer under it is FHIR JSON, errors
+/// included (`OperationOutcome`, not problem+json).
+pub const FHIR_BASE: &str = "/fhir/r4";
+
+/// Whether a request path is under [`FHIR_BASE`].
+pub fn is_fhir_path(path: &str) -> bool {
+    path.strip_prefix(FHIR_BASE).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 impl RouteId {
     /// This route's row of [`ROUTES`].

@@ -29,6 +29,9 @@ pub enum Fresh<T> {
     Unchanged,
 }
 
+/// The media type of FHIR JSON.
+const FHIR_JSON: &str = "application/fhir+json";
+
 /// Refresh this long before the access token would expire.
 const REFRESH_MARGIN: Duration = Duration::from_secs(20);
 
@@ -848,6 +851,76 @@ impl Client {
     pub async fn revoke_user_sessions(&self, user: Uuid) -> Result<()> {
         self.send_empty(RouteId::RevokeUserSessions, &[user], None::<&()>).await
     }
+
+    // ---- FHIR R4 ----
+    // FHIR answers stay `serde_json::Value`: they are checked against a FHIR
+    // model library, not against types of ours. An `OperationOutcome` comes
+    // back as a `Problem` with its status and diagnostics.
+
+    /// `GET /fhir/r4/metadata`: the CapabilityStatement (no token needed).
+    pub async fn fhir_metadata(&self) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirMetadata, &[], &[]).await
+    }
+
+    /// `GET /fhir/r4/Patient/{id}`
+    pub async fn fhir_patient(&self, id: Uuid) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirPatient, &[id], &[]).await
+    }
+
+    /// `GET /fhir/r4/Patient?name=&_count=&_cursor=`: a searchset Bundle.
+    pub async fn fhir_search_patients(&self, params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSearchPatients, &[], params).await
+    }
+
+    /// `GET /fhir/r4/Practitioner/{id}`
+    pub async fn fhir_practitioner(&self, id: Uuid) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirPractitioner, &[id], &[]).await
+    }
+
+    /// `GET /fhir/r4/Practitioner?_count=&_cursor=`: a searchset Bundle.
+    pub async fn fhir_search_practitioners(&self, params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSearchPractitioners, &[], params).await
+    }
+
+    /// `GET /fhir/r4/Schedule/{id}` (the id is the doctor's).
+    pub async fn fhir_schedule(&self, id: Uuid) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSchedule, &[id], &[]).await
+    }
+
+    /// `GET /fhir/r4/Schedule?actor=Practitioner/{id}`: a searchset Bundle.
+    pub async fn fhir_search_schedules(&self, params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSearchSchedules, &[], params).await
+    }
+
+    /// `GET /fhir/r4/Slot?schedule=&start=ge…&start=lt…`: a searchset Bundle.
+    pub async fn fhir_search_slots(&self, params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSearchSlots, &[], params).await
+    }
+
+    /// `GET /fhir/r4/Appointment/{id}`
+    pub async fn fhir_appointment(&self, id: Uuid) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirAppointment, &[id], &[]).await
+    }
+
+    /// `GET /fhir/r4/Appointment?patient=&practitioner=&date=&status=`: a searchset Bundle.
+    pub async fn fhir_search_appointments(&self, params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        self.fhir(RouteId::FhirSearchAppointments, &[], params).await
+    }
+
+    /// A link of a Bundle (`next`, `self`) as the server wrote it. The token
+    /// goes only to this client's own server: a link elsewhere is refused.
+    pub async fn fhir_link(&self, url: &str) -> Result<serde_json::Value> {
+        let ours = url.strip_prefix(&self.base).is_some_and(|rest| rest.starts_with(api::FHIR_BASE));
+        if !ours {
+            return Err(Problem::new(0, format!("{url} is not a FHIR URL of {}", self.base)));
+        }
+        decode(self.authed(|h| h.get(url).header("accept", FHIR_JSON)).await?).await
+    }
+
+    async fn fhir(&self, route: RouteId, ids: &[Uuid], params: &[(&str, &str)]) -> Result<serde_json::Value> {
+        let accept = [("accept", FHIR_JSON.to_owned())];
+        decode(self.request(route, ids, &params, None::<&()>, &accept).await?).await
+    }
 }
 
 fn session_of(pair: TokenPair) -> Session {
@@ -888,7 +961,10 @@ pub async fn problem_of(resp: reqwest::Response) -> Problem {
     let status = resp.status().as_u16();
     let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let mut p = match resp.bytes().await {
-        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|_| Problem::new(status, api::title_for(status))),
+        Ok(b) => serde_json::from_slice(&b)
+            .ok()
+            .or_else(|| outcome_problem(status, &b))
+            .unwrap_or_else(|| Problem::new(status, api::title_for(status))),
         Err(e) => transport(e),
     };
     if let (Some(secs), 429) = (retry_after, status) {
@@ -896,4 +972,14 @@ pub async fn problem_of(resp: reqwest::Response) -> Problem {
         p.detail = Some(format!("{detail} (retry after {secs} s)"));
     }
     p
+}
+
+/// A FHIR `OperationOutcome` as a problem: its status and first diagnostics.
+fn outcome_problem(status: u16, body: &[u8]) -> Option<Problem> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if v["resourceType"] != "OperationOutcome" {
+        return None;
+    }
+    let detail = v["issue"][0]["diagnostics"].as_str().unwrap_or(api::title_for(status));
+    Some(Problem::new(status, detail))
 }

@@ -190,6 +190,16 @@ async fn every_client_method_reaches_its_route_and_every_route_has_a_client_meth
     let _ = c.deliveries(nobody, &DeliveryQuery::default()).await;
     let _ = c.retry_delivery(nobody).await;
     let _ = anon.calendar_feed(&format!("{}{}", app.url(), feed_path("no-such-token"))).await;
+    let _ = anon.fhir_metadata().await;
+    let _ = c.fhir_patient(patient).await;
+    let _ = c.fhir_search_patients(&[("name", "route")]).await;
+    let _ = c.fhir_practitioner(doctor).await;
+    let _ = c.fhir_search_practitioners(&[]).await;
+    let _ = c.fhir_schedule(doctor).await;
+    let _ = c.fhir_search_schedules(&[]).await;
+    let _ = c.fhir_search_slots(&[]).await;
+    let _ = c.fhir_appointment(nobody).await;
+    let _ = c.fhir_search_appointments(&[]).await;
     let _ = c.logout().await;
     // The counters are written after an answer, so the second read shows the first.
     let _ = app.client().metrics().await;

@@ -9,6 +9,7 @@ mod billing_pdf;
 pub mod break_glass;
 pub mod catalog;
 pub mod feeds;
+pub mod fhir;
 pub mod mfa;
 pub mod outbox;
 pub mod patients;

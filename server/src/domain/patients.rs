@@ -121,12 +121,31 @@ pub async fn get(st: &State, who: &Caller<'_>, id: Uuid) -> Result<Patient> {
     Ok(patient)
 }
 
-fn matches(p: &Patient, needle: &str, username: &str) -> bool {
-    p.full_name.to_lowercase().contains(needle) || p.email.to_lowercase().contains(needle) || username.contains(needle)
+/// What a search's `q` is looked for in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    /// Name, email or username: the native list's `q`.
+    Any,
+    /// The name alone: FHIR's `Patient?name=`.
+    Name,
+}
+
+fn matches(p: &Patient, needle: &str, username: &str, by: Match) -> bool {
+    let in_name = p.full_name.to_lowercase().contains(needle);
+    match by {
+        Match::Name => in_name,
+        Match::Any => in_name || p.email.to_lowercase().contains(needle) || username.contains(needle),
+    }
 }
 
 /// `GET /api/patients?q=` (scoped). Each patient shown is an audited read.
 pub async fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<Patient>> {
+    search(st, who, q, Match::Any).await
+}
+
+/// The patient list with `q` looked for as `by` says: the same scope,
+/// pages and audit whatever is matched.
+pub async fn search(st: &State, who: &Caller<'_>, q: PatientQuery, by: Match) -> Result<Page<Patient>> {
     let scope = policy::list_patients(who.who)?;
     let after = super::cursor(q.cursor.as_deref())?;
     let needle = q.q.as_deref().map(|s| s.trim().to_lowercase()).filter(|s| !s.is_empty());
@@ -151,7 +170,7 @@ pub async fn list(st: &State, who: &Caller<'_>, q: PatientQuery) -> Result<Page<
             let row = tx.patient(id).await?.ok_or_else(|| anyhow::anyhow!("care index names a missing patient"))?;
             let user = st.store.user(row.user_id).await?.ok_or_else(|| anyhow::anyhow!("patient without account"))?;
             let p = to_patient(st, who.who, &row, &user)?;
-            let keep = needle.as_deref().is_none_or(|n| matches(&p, n, &user.username));
+            let keep = needle.as_deref().is_none_or(|n| matches(&p, n, &user.username, by));
             if !pager.push(at, keep.then_some(p)) {
                 break;
             }

@@ -36,15 +36,17 @@ pub async fn serve(st: &State, req: &Req) -> Result<Response> {
 }
 
 /// `HEALTHSYNX_PUBLIC_URL`, else `scheme://host` as the caller reached this
-/// server (`Host`), for the feed URL.
-fn origin(st: &State, req: &Req) -> Result<String> {
+/// server (`Host`), for the absolute URLs of feeds and FHIR answers.
+pub(super) fn origin(st: &State, req: &Req) -> Result<String> {
     if let Some(url) = &st.config.public_url {
         return Ok(url.clone());
     }
     let host = req.header("host").unwrap_or("").trim();
     let plausible = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
     if host.is_empty() || host.len() > 255 || !host.chars().all(plausible) {
-        return Err(Error::BadRequest("the Host header must name this server, to build the feed's URL".into()));
+        return Err(Error::BadRequest(
+            "the Host header must name this server, to build absolute URLs (feeds, FHIR)".into(),
+        ));
     }
     let scheme = if st.config.tls.is_some() { "https" } else { "http" };
     Ok(format!("{scheme}://{host}"))

@@ -15,6 +15,7 @@ mod billing;
 mod break_glass;
 mod catalog;
 mod feeds;
+mod fhir;
 pub mod metrics;
 mod mfa;
 mod ops;
@@ -268,16 +269,23 @@ pub fn with_etag(mut r: Response, version: u64) -> Response {
 
 /// The problem+json answer for an error.
 pub fn problem(e: &Error) -> Response {
+    let p = e.to_problem();
+    let bytes = serde_json::to_vec(&p).unwrap_or_default();
+    error_answer(e, p.status, "application/problem+json", bytes)
+}
+
+/// An error's answer with `body`: logged when internal, and with the
+/// headers its status calls for (`Retry-After`). Shared by problem+json and
+/// FHIR's `OperationOutcome`, so both say the same about the same error.
+pub fn error_answer(e: &Error, status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
     if let Error::Internal(inner) = e {
         // The chain names store and crypto failures; it never holds request data.
         tracing::error!(error = %format!("{inner:#}"), "request failed");
     }
     // (`Unsealable` was logged where it happened, with its reason.)
-    let p = e.to_problem();
-    let bytes = serde_json::to_vec(&p).unwrap_or_default();
-    let mut r = Response::new(bytes.into());
-    *r.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    let mut r = Response::new(body.into());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     match e {
         Error::TooManyRequests { retry_after_secs, .. } => {
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
@@ -339,27 +347,30 @@ async fn serve(
     addr: Option<SocketAddr>,
     body: impl Stream<Item = std::result::Result<impl Buf, warp::Error>> + Unpin,
 ) -> (Option<RouteId>, Response) {
+    // Under the FHIR base every error is an OperationOutcome, also those
+    // found before a route is (an id that is not ours, a wrong method).
+    let fail = if healthsynx_shared::api::is_fhir_path(path) { fhir::outcome } else { problem };
     let (route, ids) = match match_route(method.as_str(), path) {
         Ok(found) => found,
         Err(RouteMiss::MethodNotAllowed(allowed)) if method == Method::OPTIONS => {
             return (None, preflight(&allowed));
         }
         Err(RouteMiss::MethodNotAllowed(allowed)) => {
-            let mut r = problem(&Error::MethodNotAllowed(format!("this path takes {}", allowed.join(", "))));
+            let mut r = fail(&Error::MethodNotAllowed(format!("this path takes {}", allowed.join(", "))));
             if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
                 r.headers_mut().insert(header::ALLOW, v);
             }
             return (None, r);
         }
-        Err(RouteMiss::NotFound) => return (None, problem(&Error::NotFound)),
+        Err(RouteMiss::NotFound) => return (None, fail(&Error::NotFound)),
     };
     let body = match read_body(&headers, body).await {
         Ok(b) => b,
-        Err(e) => return (Some(route), problem(&e)),
+        Err(e) => return (Some(route), fail(&e)),
     };
     let token = healthsynx_shared::api::feed_token(path).filter(|_| route == RouteId::CalendarFeed).map(str::to_owned);
     let req = Req { method, query, headers, addr, body, ids, token };
-    let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| problem(&e));
+    let resp = dispatch(st, route, &req).await.unwrap_or_else(|e| fail(&e));
     (Some(route), representation::finish_get(&req.method, &req.headers, resp).await)
 }
 
@@ -396,6 +407,7 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         return match route {
             Healthz | Readyz | Metrics => ops::handle(st, route, req).await,
             CalendarFeed => feeds::serve(st, req).await,
+            FhirMetadata => fhir::metadata(st, req),
             _ => auth::handle(st, route, req).await,
         };
     }
@@ -446,8 +458,19 @@ async fn dispatch(st: &State, route: RouteId, req: &Req) -> Result<Response> {
         ListWebhooks | CreateWebhook | PatchWebhook | DeleteWebhook | ListDeliveries | RetryDelivery => {
             webhooks::handle(st, route, req, &c).await
         }
+        FhirSearchPatients
+        | FhirPatient
+        | FhirSearchPractitioners
+        | FhirPractitioner
+        | FhirSearchSchedules
+        | FhirSchedule
+        | FhirSearchSlots
+        | FhirSearchAppointments
+        | FhirAppointment => fhir::handle(st, route, req, &c).await,
         Healthz | Readyz | Metrics | JwtCreate | JwtRefresh | JwtVerify | PasswordResetConfirm | MfaVerify
-        | CalendarFeed => Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table"))),
+        | CalendarFeed | FhirMetadata => {
+            Err(Error::Internal(anyhow::anyhow!("{route:?} is public in the route table")))
+        }
     }
 }
 

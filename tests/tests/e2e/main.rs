@@ -9,6 +9,7 @@ mod break_glass;
 mod conditional;
 mod demo;
 mod feeds;
+mod fhir;
 mod hardening;
 mod http;
 mod mfa;

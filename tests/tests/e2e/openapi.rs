@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use healthsynx_tests::TestApp;
-use healthsynx_tests::shared::api::{Auth, ROUTES};
+use healthsynx_tests::shared::api::{Auth, ROUTES, is_fhir_path};
 use serde_norway::Value;
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "options", "trace"];
@@ -109,11 +109,17 @@ fn every_operation_is_named_and_answers_with_documented_problems() {
             let response = resolve(&spec, response);
             assert!(response.get("description").is_some(), "{method} {path} {status}: description");
             if status.starts_with('4') {
-                let problem = &response["content"]["application/problem+json"]["schema"];
+                // FHIR's errors are its own: OperationOutcome as FHIR JSON.
+                let (media, schema) = if is_fhir_path(&path) {
+                    ("application/fhir+json", "#/components/schemas/OperationOutcome")
+                } else {
+                    ("application/problem+json", "#/components/schemas/Problem")
+                };
+                let body = &response["content"][media]["schema"];
                 assert_eq!(
-                    problem.get("$ref").and_then(Value::as_str),
-                    Some("#/components/schemas/Problem"),
-                    "{method} {path} {status}: errors are problem+json"
+                    body.get("$ref").and_then(Value::as_str),
+                    Some(schema),
+                    "{method} {path} {status}: errors are {media} of {schema}"
                 );
             }
         }
