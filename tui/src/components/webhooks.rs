@@ -242,13 +242,13 @@ fn on_dead(s: &WebhooksTab) -> bool {
 }
 
 const LIST_KEYS: &[B] = &[
-    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.len() > 1),
     bind(ENTER, "Enter", "deliveries", Act::Open).when(|s| s.selected().is_some()),
-    bind(&[char('a')], "a", "add webhook", Act::Add),
+    bind(&[char('a')], "a", "add", Act::Add),
     bind(&[char('e')], "e", "enable", Act::Enable).when(|s| webhook_active(s, false)),
     bind(&[char('d')], "d", "disable", Act::Disable).when(|s| webhook_active(s, true)),
     bind(&[char('x')], "x", "delete", Act::AskDelete).when(|s| !s.busy && s.selected().is_some()),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
+    bind(LIST, "↑↓/jk", "move", Act::Go).when(|s| s.len() > 1),
 ];
 // Enter and Esc first: the bar at 80 columns keeps them when the rest does not fit.
 const ADD: &[B] = &[
@@ -542,9 +542,10 @@ impl WebhooksTab {
             let b = ui::block("Webhooks", t);
             return f.render_widget(Paragraph::new(Span::styled(text, t.dim())).wrap(Wrap { trim: true }).block(b), area);
         }
-        let [rows_area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(5)]).areas(area);
-        // The borders and the selection mark take four columns.
-        let url_w = usize::from(rows_area.width).saturating_sub(4 + FIXED_W).max(12);
+        let [rows_area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
+        // The borders, the selection mark and a column of air take five; on a
+        // wide screen the URL stops at [`URL_MAX_W`], so the events stay near it.
+        let url_w = usize::from(rows_area.width).saturating_sub(5 + FIXED_W).clamp(12, URL_MAX_W);
         let heading = format!("{:<8} {:<url_w$} {:<EVENTS_W$} {}", "State", "URL", "Events", "Added");
         let rows = list.iter().map(|w| webhook_row(w, url_w, v)).collect();
         let title = format!("Webhooks ({})", list.len());
@@ -574,8 +575,10 @@ impl WebhooksTab {
     }
 }
 
+/// The widest the URL column gets.
+const URL_MAX_W: usize = 64;
 /// The events column's width.
-const EVENTS_W: usize = 24;
+const EVENTS_W: usize = 18;
 /// Every column of a webhook row but the URL: state, events, date, and the gaps.
 const FIXED_W: usize = 8 + 1 + 1 + EVENTS_W + 1 + 10;
 
@@ -604,7 +607,7 @@ fn webhook_lines(w: &Webhook, v: &View) -> Vec<Line<'static>> {
 fn secret_lines(w: &Webhook, v: &View) -> Vec<Line<'static>> {
     let t = v.theme;
     vec![
-        Line::from(format!("Events for {} are signed with this secret:", w.url)),
+        Line::from(format!("Added {}. Its signing secret:", w.url)),
         Line::raw(""),
         Line::styled(w.secret.clone().unwrap_or_default(), t.key()),
         Line::raw(""),
