@@ -11,10 +11,9 @@ use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::value::Currency;
 use healthsynx_shared::{
     AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Delivery, DeliveryStatus, Doctor,
-    EventType, Invoice, InvoiceKind,
-    InvoiceLine, InvoiceStatus, MedicalRecord, Money, Offer, OfferStatus, Outcome, Page, Patient, PatientType, Payment,
-    PaymentKind, PaymentMethod, Prescription, Problem, RecordStatus, Resource, Role, Slot, User, WaitlistEntry,
-    WaitlistStatus, Webhook,
+    EventType, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, MedicalRecord, Money, Offer, OfferStatus, Outcome,
+    Page, Patient, PatientType, Payment, PaymentKind, PaymentMethod, Prescription, Problem, RecordStatus, Resource,
+    Role, Slot, User, WaitlistEntry, WaitlistStatus, Webhook,
 };
 use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::billing::{Billing, BillingMsg};
@@ -3106,7 +3105,8 @@ fn deliveries_filter_by_status_page_on_and_say_why_a_retry_was_refused() {
     assert_eq!(tasks(&mut app), ["loading deliveries"]);
     assert!(screen(&app).contains("· pending"), "{}", screen(&app));
     // The answer for "all", late, does not land under "pending".
-    let page = Ok(Page { items: vec![delivery(905, DeliveryStatus::Dead, 8, None, Some("timed out"))], next_cursor: None });
+    let page =
+        Ok(Page { items: vec![delivery(905, DeliveryStatus::Dead, 8, None, Some("timed out"))], next_cursor: None });
     net(&mut app, WebhooksMsg::Deliveries { webhook: id(801), filter: None, more: true, page });
     assert!(!screen(&app).contains("timed out"), "{}", screen(&app));
     let mut app = admin_webhook_deliveries();

@@ -32,7 +32,12 @@ pub enum WebhooksMsg {
     /// The deleted webhook's URL.
     Deleted(String, Result<(), Problem>),
     /// A page of one webhook's deliveries under a filter; `more` adds to the rows shown.
-    Deliveries { webhook: Uuid, filter: Option<DeliveryStatus>, more: bool, page: Result<Page<Delivery>, Problem> },
+    Deliveries {
+        webhook: Uuid,
+        filter: Option<DeliveryStatus>,
+        more: bool,
+        page: Result<Page<Delivery>, Problem>,
+    },
     Retried(Result<Delivery, Problem>),
 }
 
@@ -136,11 +141,16 @@ impl AddForm {
 
     fn lines(&self, busy: bool, v: &View) -> Vec<Line<'static>> {
         let t = v.theme;
-        let mut lines = vec![self.url.line(t, true, 3), Line::raw(""), Line::styled("Events (Space toggles):", t.title())];
+        let mut lines =
+            vec![self.url.line(t, true, 3), Line::raw(""), Line::styled("Events (Space toggles):", t.title())];
         lines.extend(EventType::ALL.iter().zip(self.checked).enumerate().map(|(i, (e, on))| {
             let mark = if on { "[x]" } else { "[ ]" };
             let text = format!("{mark} {}", e.as_str());
-            if i == self.cursor { Line::styled(format!("› {text}"), t.selected()) } else { Line::from(format!("  {text}")) }
+            if i == self.cursor {
+                Line::styled(format!("› {text}"), t.selected())
+            } else {
+                Line::from(format!("  {text}"))
+            }
         }));
         lines.push(Line::raw(""));
         if let Some(e) = &self.error {
@@ -475,7 +485,9 @@ impl WebhooksTab {
                 }
                 self.load(ctx);
             }
-            WebhooksMsg::Deliveries { webhook, filter, more, page } => self.on_deliveries(webhook, filter, more, page, ctx),
+            WebhooksMsg::Deliveries { webhook, filter, more, page } => {
+                self.on_deliveries(webhook, filter, more, page, ctx)
+            }
             WebhooksMsg::Retried(r) => {
                 self.busy = false;
                 match r {
@@ -540,7 +552,8 @@ impl WebhooksTab {
         if list.is_empty() {
             let text = "No webhooks yet: a adds one, to post the clinic's events to another system.";
             let b = ui::block("Webhooks", t);
-            return f.render_widget(Paragraph::new(Span::styled(text, t.dim())).wrap(Wrap { trim: true }).block(b), area);
+            return f
+                .render_widget(Paragraph::new(Span::styled(text, t.dim())).wrap(Wrap { trim: true }).block(b), area);
         }
         let [rows_area, detail] = Layout::vertical([Constraint::Min(4), Constraint::Length(6)]).areas(area);
         // The borders, the selection mark and a column of air take five; on a
@@ -712,7 +725,8 @@ mod tests {
 
     #[test]
     fn the_filter_cycles_all_pending_dead_delivered() {
-        let seen: Vec<&str> = std::iter::successors(Some(None), |f| Some(next_filter(*f))).take(5).map(filter_word).collect();
+        let seen: Vec<&str> =
+            std::iter::successors(Some(None), |f| Some(next_filter(*f))).take(5).map(filter_word).collect();
         assert_eq!(seen, ["all", "pending", "dead", "delivered", "all"]);
     }
 
