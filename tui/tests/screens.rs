@@ -3142,8 +3142,11 @@ fn deleting_a_webhook_asks_first() {
 /// `If-Match` header, the body.
 struct StandIn {
     base: String,
-    asked: std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>, String)>>>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
 }
+
+/// A request the stand-in got: `METHOD path`, its `If-Match`, its body.
+type Asked = (String, Option<String>, String);
 
 impl StandIn {
     fn start(answers: Vec<String>) -> StandIn {
@@ -3188,7 +3191,7 @@ impl StandIn {
     }
 
     /// The requests after the login.
-    fn asked(&self) -> Vec<(String, Option<String>, String)> {
+    fn asked(&self) -> Vec<Asked> {
         self.asked.lock().unwrap().iter().skip(1).cloned().collect()
     }
 }

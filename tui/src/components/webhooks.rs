@@ -46,7 +46,7 @@ fn msg(m: WebhooksMsg) -> Msg {
 }
 
 /// The short name of an event, for a list row.
-pub fn short_name(e: EventType) -> &'static str {
+fn short_name(e: EventType) -> &'static str {
     match e {
         EventType::AppointmentBooked => "booked",
         EventType::AppointmentCancelled => "cancelled",
@@ -76,7 +76,7 @@ fn next_filter(f: Option<DeliveryStatus>) -> Option<DeliveryStatus> {
 }
 
 /// The patch that turns a webhook on or off.
-pub fn activation(active: bool) -> WebhookPatch {
+fn activation(active: bool) -> WebhookPatch {
     WebhookPatch { active: Some(active), ..WebhookPatch::default() }
 }
 
@@ -94,10 +94,10 @@ fn field_errors(p: &Problem) -> Option<String> {
 // ---- the add form ----
 
 /// Adding a webhook: the URL (it has the keyboard) and a checklist of events.
-pub struct AddForm {
-    pub url: Field,
+struct AddForm {
+    url: Field,
     /// Checked, in the order of [`EventType::ALL`].
-    pub checked: [bool; EventType::ALL.len()],
+    checked: [bool; EventType::ALL.len()],
     /// The event the cursor is on.
     cursor: usize,
     /// What the server refused in the last try.
@@ -126,7 +126,7 @@ impl AddForm {
     }
 
     /// The webhook to ask for, or why not yet.
-    pub fn request(&self) -> Result<NewWebhook, String> {
+    fn request(&self) -> Result<NewWebhook, String> {
         let url = self.url.text();
         if url.is_empty() {
             return Err("Type the URL the events are posted to.".to_owned());
@@ -356,16 +356,19 @@ impl WebhooksTab {
             Act::Delete => self.delete(ctx),
             Act::Open => self.open_deliveries(ctx),
             Act::Refresh => self.refresh(ctx),
-            Act::Step | Act::Toggle => {
-                if let Mode::Add(form) = &mut self.mode {
-                    if matches!(a, Act::Step) { form.step(key) } else { form.toggle() }
-                }
-            }
+            Act::Step => self.on_form(|form| form.step(key)),
+            Act::Toggle => self.on_form(AddForm::toggle),
             Act::Create => self.create(ctx),
             Act::Back => self.mode = Mode::List,
             Act::Filter => self.cycle_filter(ctx),
             Act::Retry => self.retry(ctx),
             Act::More => self.load_deliveries(true, ctx),
+        }
+    }
+
+    fn on_form(&mut self, change: impl FnOnce(&mut AddForm)) {
+        if let Mode::Add(form) = &mut self.mode {
+            change(form);
         }
     }
 
