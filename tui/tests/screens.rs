@@ -10,10 +10,10 @@ use healthsynx_shared::api::{
 use healthsynx_shared::client::{Client, Fresh};
 use healthsynx_shared::value::Currency;
 use healthsynx_shared::{
-    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Doctor, Invoice, InvoiceKind,
-    InvoiceLine, InvoiceStatus, MedicalRecord, Money, Offer, OfferStatus, Outcome, Page, Patient, PatientType, Payment,
-    PaymentKind, PaymentMethod, Prescription, Problem, RecordStatus, Resource, Role, Slot, User, WaitlistEntry,
-    WaitlistStatus,
+    AccessLogEntry, Appointment, AppointmentStatus, AppointmentType, AuditEntry, Delivery, DeliveryStatus, Doctor,
+    EventType, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, MedicalRecord, Money, Offer, OfferStatus, Outcome,
+    Page, Patient, PatientType, Payment, PaymentKind, PaymentMethod, Prescription, Problem, RecordStatus, Resource,
+    Role, Slot, User, WaitlistEntry, WaitlistStatus, Webhook,
 };
 use healthsynx_tui::app::{Action, App, DemoAccount, Msg};
 use healthsynx_tui::components::billing::{Billing, BillingMsg};
@@ -23,6 +23,7 @@ use healthsynx_tui::components::editor::EditorMsg;
 use healthsynx_tui::components::emergency::EmergencyMsg;
 use healthsynx_tui::components::invoice::{self, InvoiceMsg};
 use healthsynx_tui::components::waitlist::WaitlistMsg;
+use healthsynx_tui::components::webhooks::WebhooksMsg;
 use healthsynx_tui::keys::{self, ch, ctrl, key};
 use healthsynx_tui::screens::{admin, doctor, front_desk, login, nurse, patient, security};
 use healthsynx_tui::theme::Theme;
@@ -1861,6 +1862,27 @@ fn admin_keys_are_the_listed_keys() {
         net(&mut app, admin::Msg::Grants(Ok(Page { items: vec![], next_cursor: None })));
         app
     });
+    walk("webhooks, loading", then(admin_with_audit, &[tab, tab, tab]));
+    walk("webhooks, none", || {
+        let mut app = then(admin_with_audit, &[tab, tab, tab])();
+        net(&mut app, WebhooksMsg::Loaded(Ok(vec![])));
+        app
+    });
+    walk("webhooks, active", admin_webhooks);
+    walk("webhooks, disabled", then(admin_webhooks, &[ch('j')]));
+    walk("webhooks, add", then(admin_webhooks, &[ch('a')]));
+    walk("webhooks, delete?", then(admin_webhooks, &[ch('x')]));
+    walk("webhooks, secret", admin_webhook_secret);
+    walk("deliveries, loading", then(admin_webhooks, &[key(KeyCode::Enter)]));
+    walk("deliveries, dead", admin_webhook_deliveries);
+    walk("deliveries, delivered", then(admin_webhook_deliveries, &[ch('j')]));
+    walk("deliveries, none dead", || {
+        let mut app = then(admin_webhook_deliveries, &[ch('f'), ch('f')])();
+        let filter = Some(DeliveryStatus::Dead);
+        let page = Ok(Page { items: vec![], next_cursor: None });
+        net(&mut app, WebhooksMsg::Deliveries { webhook: id(801), filter, more: false, page });
+        app
+    });
 }
 
 /// A screen that breaks the rule on purpose: `x` and `z` count presses,
@@ -2908,4 +2930,356 @@ fn only_a_payment_with_money_left_on_it_can_be_refunded() {
     (back.paid, back.balance) = (0, back.total);
     net(&mut app, InvoiceMsg::Loaded(id(700), Ok(back)));
     assert_eq!(keys_listed(&app), ["p", "s", "v", "↑↓/jk", "Esc"]);
+}
+
+// ---- admin: webhooks ----
+
+const HOOK_URL: &str = "https://hooks.example.org/healthsynx";
+
+fn webhook(n: u128, url: &str, active: bool, events: &[EventType]) -> Webhook {
+    Webhook {
+        id: id(n),
+        url: url.into(),
+        events: events.to_vec(),
+        secret: None,
+        active,
+        created_at: ts("2026-11-20T09:15:00Z"),
+        version: 3,
+    }
+}
+
+fn webhooks() -> Vec<Webhook> {
+    let erp = "https://erp.example.com/api/v2/integrations/healthsynx/events/inbound";
+    let mut disabled = webhook(802, erp, false, &[EventType::AppointmentBooked, EventType::InvoiceIssued]);
+    disabled.version = 7;
+    vec![webhook(801, HOOK_URL, true, &EventType::ALL), disabled]
+}
+
+/// The admin on the webhooks tab, two webhooks loaded: an active one selected, then a disabled one.
+fn admin_webhooks() -> App {
+    let tab = key(KeyCode::Tab);
+    let mut app = then(admin_with_audit, &[tab, tab])();
+    assert_eq!(tasks(&mut app), ["loading the break-glass queue"]);
+    net(&mut app, admin::Msg::Grants(Ok(Page { items: vec![], next_cursor: None })));
+    press(&mut app, tab);
+    assert_eq!(tasks(&mut app), ["loading webhooks"]);
+    net(&mut app, WebhooksMsg::Loaded(Ok(webhooks())));
+    app
+}
+
+fn admin_webhook_secret() -> App {
+    let mut app = admin_webhooks();
+    press(&mut app, ch('a'));
+    typed(&mut app, HOOK_URL);
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["adding the webhook"]);
+    let made = webhook(803, HOOK_URL, true, &EventType::ALL);
+    let secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into());
+    net(&mut app, WebhooksMsg::Created(Ok(Webhook { secret, ..made.clone() })));
+    assert_eq!(tasks(&mut app), ["loading webhooks"], "the list reloads under the secret");
+    net(&mut app, WebhooksMsg::Loaded(Ok([webhooks(), vec![made]].concat())));
+    app
+}
+
+fn delivery(n: u128, status: DeliveryStatus, attempts: u32, last_status: Option<u16>, error: Option<&str>) -> Delivery {
+    Delivery {
+        id: id(n),
+        webhook_id: id(801),
+        event_id: id(n + 1000),
+        event_type: EventType::AppointmentBooked,
+        created_at: ts("2026-11-26T14:30:00Z"),
+        status,
+        attempts,
+        next_attempt_at: None,
+        last_attempt_at: Some(ts("2026-11-26T20:30:00Z")),
+        last_status,
+        last_error: error.map(str::to_owned),
+        delivered_at: (status == DeliveryStatus::Delivered).then(|| ts("2026-11-26T14:30:01Z")),
+    }
+}
+
+/// The first webhook's deliveries: a dead one (selected), then a delivered one.
+fn admin_webhook_deliveries() -> App {
+    let mut app = admin_webhooks();
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["loading deliveries"]);
+    let mut delivered = delivery(902, DeliveryStatus::Delivered, 1, Some(200), None);
+    delivered.event_type = EventType::InvoiceIssued;
+    let items = vec![delivery(901, DeliveryStatus::Dead, 8, Some(500), Some("HTTP 500")), delivered];
+    let page = Ok(Page { items, next_cursor: Some("next".into()) });
+    net(&mut app, WebhooksMsg::Deliveries { webhook: id(801), filter: None, more: false, page });
+    app
+}
+
+fn listed(app: &App) -> Vec<String> {
+    app.screen.commands().iter().map(|c| format!("{} {}", c.key, c.what)).collect()
+}
+
+#[test]
+fn admin_lists_webhooks_with_their_state_events_and_date() {
+    let app = admin_webhooks();
+    let s = screen(&app);
+    assert!(s.contains("Webhooks (2)") && s.contains(HOOK_URL) && s.contains("all events"), "{s}");
+    assert!(s.contains("disabled") && s.contains("booked invoice") && s.contains("2026-11-20"), "{s}");
+    assert!(s.contains("https://erp.example.com/api/v2/inte…"), "a long URL is cut: {s}");
+    snapshots("admin_webhooks", &app);
+}
+
+#[test]
+fn only_the_toggle_that_applies_is_listed() {
+    let mut app = admin_webhooks();
+    let keys = listed(&app);
+    assert!(keys.contains(&"d disable".to_owned()) && !keys.contains(&"e enable".to_owned()), "{keys:?}");
+    press(&mut app, ch('e'));
+    assert!(tasks(&mut app).is_empty(), "e does nothing on an active webhook");
+    press(&mut app, ch('j'));
+    let keys = listed(&app);
+    assert!(keys.contains(&"e enable".to_owned()) && !keys.contains(&"d disable".to_owned()), "{keys:?}");
+}
+
+#[test]
+fn creating_a_webhook_shows_its_secret_once_then_the_list() {
+    let mut app = admin_webhooks();
+    press(&mut app, ch('a'));
+    press(&mut app, key(KeyCode::Enter));
+    assert!(tasks(&mut app).is_empty(), "no URL, nothing sent");
+    assert!(screen(&app).contains("Type the URL"), "{}", screen(&app));
+    typed(&mut app, HOOK_URL);
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["adding the webhook"]);
+    let mut app = admin_webhook_secret();
+    let s = screen(&app);
+    assert!(s.contains("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "{s}");
+    assert!(s.contains("Copy it now: it is not shown again."), "{s}");
+    snapshots("admin_webhook_secret", &app);
+    press(&mut app, key(KeyCode::Esc));
+    let s = screen(&app);
+    assert!(!s.contains("whsec_") && s.contains("Webhooks (3)"), "closed, and never shown again: {s}");
+}
+
+#[test]
+fn a_refused_url_keeps_the_form_open_with_the_reason() {
+    let mut app = admin_webhooks();
+    press(&mut app, ch('a'));
+    typed(&mut app, "https://nowhere.invalid/hook");
+    press(&mut app, key(KeyCode::Enter));
+    assert_eq!(tasks(&mut app), ["adding the webhook"]);
+    let mut p = problem(422, "the request is not valid");
+    let why = "names a host that does not resolve (nowhere.invalid)";
+    p.errors.push(healthsynx_shared::api::FieldError::new("url", why));
+    net_err(&mut app, 422, WebhooksMsg::Created(Err(p)));
+    let s = screen(&app);
+    assert!(s.contains("Add a webhook") && s.contains("URL: https://nowhere.invalid/hook"), "kept as typed: {s}");
+    assert!(s.contains("URL names a host that does not resolve"), "{s}");
+    assert!(tasks(&mut app).is_empty());
+}
+
+#[test]
+fn retry_is_listed_only_on_a_dead_delivery() {
+    let mut app = admin_webhook_deliveries();
+    let s = screen(&app);
+    assert!(s.contains("dead") && s.contains("HTTP 500") && s.contains("delivered") && s.contains("HTTP 200"), "{s}");
+    assert!(s.contains("2026-11-26 14:30"), "created, in clinic time: {s}");
+    snapshots("admin_webhook_deliveries", &app);
+    assert!(listed(&app).contains(&"r retry".to_owned()), "{:?}", listed(&app));
+    press(&mut app, ch('j'));
+    assert!(!listed(&app).contains(&"r retry".to_owned()), "{:?}", listed(&app));
+    press(&mut app, ch('r'));
+    assert!(tasks(&mut app).is_empty(), "r does nothing on a delivered one");
+    press(&mut app, ch('k'));
+    press(&mut app, ch('r'));
+    assert_eq!(tasks(&mut app), ["retrying the delivery"]);
+    let mut again = delivery(901, DeliveryStatus::Pending, 0, Some(500), Some("HTTP 500"));
+    again.next_attempt_at = Some(now());
+    net(&mut app, WebhooksMsg::Retried(Ok(again)));
+    assert_eq!(tasks(&mut app), ["loading deliveries"]);
+    assert!(screen(&app).contains("Retrying: sent again now."), "{}", screen(&app));
+}
+
+#[test]
+fn deliveries_filter_by_status_page_on_and_say_why_a_retry_was_refused() {
+    let mut app = admin_webhook_deliveries();
+    press(&mut app, ch(']'));
+    assert_eq!(tasks(&mut app), ["loading deliveries"]);
+    press(&mut app, ch('f'));
+    assert_eq!(tasks(&mut app), ["loading deliveries"]);
+    assert!(screen(&app).contains("· pending"), "{}", screen(&app));
+    // The answer for "all", late, does not land under "pending".
+    let page =
+        Ok(Page { items: vec![delivery(905, DeliveryStatus::Dead, 8, None, Some("timed out"))], next_cursor: None });
+    net(&mut app, WebhooksMsg::Deliveries { webhook: id(801), filter: None, more: true, page });
+    assert!(!screen(&app).contains("timed out"), "{}", screen(&app));
+    let mut app = admin_webhook_deliveries();
+    press(&mut app, ch('r'));
+    tasks(&mut app);
+    let p = problem(409, "the webhook is disabled: enable it first");
+    net_err(&mut app, 409, WebhooksMsg::Retried(Err(p)));
+    let s = screen(&app);
+    assert!(s.contains("Not retried: conflict: the webhook is disabled: enable it first"), "{s}");
+    press(&mut app, key(KeyCode::Esc));
+    assert!(screen(&app).contains("Webhooks (2)"), "Esc goes back to the list");
+}
+
+#[test]
+fn deleting_a_webhook_asks_first() {
+    let mut app = admin_webhooks();
+    press(&mut app, ch('x'));
+    assert!(screen(&app).contains(&format!("Delete the webhook to {HOOK_URL}?")), "{}", screen(&app));
+    press(&mut app, ch('n'));
+    assert!(tasks(&mut app).is_empty());
+    press(&mut app, ch('x'));
+    press(&mut app, ch('y'));
+    assert_eq!(tasks(&mut app), ["deleting the webhook"]);
+    net(&mut app, WebhooksMsg::Deleted(HOOK_URL.into(), Ok(())));
+    assert_eq!(tasks(&mut app), ["loading webhooks"]);
+    assert!(screen(&app).contains("Deleted the webhook"), "{}", screen(&app));
+}
+
+// ---- the requests themselves, through a stand-in server ----
+
+/// A one-thread HTTP server on loopback that answers each request with the
+/// next canned JSON body and keeps what was asked: `METHOD path`, the
+/// `If-Match` header, the body.
+struct StandIn {
+    base: String,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<Asked>>>,
+}
+
+/// A request the stand-in got: `METHOD path`, its `If-Match`, its body.
+type Asked = (String, Option<String>, String);
+
+impl StandIn {
+    fn start(answers: Vec<String>) -> StandIn {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = asked.clone();
+        std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            // One request a connection (`connection: close`), so none waits on another.
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let request = line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+                let (mut len, mut if_match) = (0, None);
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    let Some((name, value)) = h.trim_end().split_once(':') else { break };
+                    match name.to_ascii_lowercase().as_str() {
+                        "content-length" => len = value.trim().parse().unwrap(),
+                        "if-match" => if_match = Some(value.trim().to_owned()),
+                        _ => {}
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                log.lock().unwrap().push((request, if_match, String::from_utf8(body).unwrap()));
+                let answer = answers.next().unwrap_or_default();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    answer.len()
+                );
+                stream.write_all(head.as_bytes()).unwrap();
+                stream.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        StandIn { base, asked }
+    }
+
+    /// The requests after the login.
+    fn asked(&self) -> Vec<Asked> {
+        self.asked.lock().unwrap().iter().skip(1).cloned().collect()
+    }
+}
+
+/// The admin on the webhooks tab with a client logged in to `server`.
+fn admin_against(server: &StandIn, rt: &tokio::runtime::Runtime) -> App {
+    let mut app = app();
+    let admin = user(30, "Ada Admin", Role::Admin, None);
+    let client = Client::new(&server.base).unwrap();
+    rt.block_on(client.login("admin@clinic.test", "pw")).unwrap();
+    net(&mut app, login::Msg::Done(Ok((client, admin))));
+    for _ in 0..3 {
+        press(&mut app, key(KeyCode::Tab));
+    }
+    tasks(&mut app);
+    net(&mut app, WebhooksMsg::Loaded(Ok(webhooks())));
+    app
+}
+
+fn login_answer() -> String {
+    let pair = healthsynx_shared::api::TokenPair {
+        access: "a".into(),
+        refresh: "r".into(),
+        token_type: "Bearer".into(),
+        access_expires_in: 900,
+        user: user(30, "Ada Admin", Role::Admin, None),
+    };
+    serde_json::to_string(&pair).unwrap()
+}
+
+/// Runs the one task queued, labelled `label`, and hands its result to the app.
+fn run_task(app: &mut App, rt: &tokio::runtime::Runtime, label: &str) {
+    let mut queued = app.take_tasks();
+    assert_eq!(queued.iter().map(|t| t.label).collect::<Vec<_>>(), [label]);
+    let done = rt.block_on(queued.remove(0).fut);
+    app.update(done);
+}
+
+#[test]
+fn creating_sends_the_url_and_the_checked_events() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut made = webhook(803, HOOK_URL, true, &[EventType::AppointmentCancelled]);
+    made.secret = Some("whsec_abc".into());
+    let server = StandIn::start(vec![login_answer(), serde_json::to_string(&made).unwrap()]);
+    let mut app = admin_against(&server, &rt);
+    press(&mut app, ch('a'));
+    typed(&mut app, HOOK_URL);
+    // Every event starts checked: uncheck all but the second.
+    press(&mut app, ch(' '));
+    press(&mut app, key(KeyCode::Down));
+    for _ in 0..4 {
+        press(&mut app, key(KeyCode::Down));
+        press(&mut app, ch(' '));
+    }
+    press(&mut app, key(KeyCode::Enter));
+    run_task(&mut app, &rt, "adding the webhook");
+    let asked = server.asked();
+    assert_eq!(asked[0].0, "POST /api/webhooks");
+    let sent: healthsynx_shared::api::NewWebhook = serde_json::from_str(&asked[0].2).unwrap();
+    assert_eq!(sent.url, HOOK_URL);
+    assert_eq!(sent.events, [EventType::AppointmentCancelled]);
+    assert!(sent.active);
+    assert!(screen(&app).contains("whsec_abc"), "{}", screen(&app));
+}
+
+#[test]
+fn disabling_and_enabling_patch_active_on_the_version_shown() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let off = webhook(801, HOOK_URL, false, &EventType::ALL);
+    let on = Webhook { active: true, version: 8, ..webhooks()[1].clone() };
+    let answers = [off, on].map(|w| serde_json::to_string(&w).unwrap());
+    let server = StandIn::start(std::iter::once(login_answer()).chain(answers).collect());
+    let mut app = admin_against(&server, &rt);
+    press(&mut app, ch('d'));
+    run_task(&mut app, &rt, "disabling the webhook");
+    assert!(screen(&app).contains("Disabled: nothing more is sent to"), "{}", screen(&app));
+    tasks(&mut app);
+    press(&mut app, ch('j'));
+    press(&mut app, ch('e'));
+    run_task(&mut app, &rt, "enabling the webhook");
+    let asked = server.asked();
+    let patches: Vec<(&str, Option<&str>, &str)> =
+        asked.iter().map(|(r, m, b)| (r.as_str(), m.as_deref(), b.as_str())).collect();
+    assert_eq!(
+        patches,
+        [
+            (format!("PATCH /api/webhooks/{}", id(801)).as_str(), Some("\"3\""), r#"{"active":false}"#),
+            (format!("PATCH /api/webhooks/{}", id(802)).as_str(), Some("\"7\""), r#"{"active":true}"#),
+        ]
+    );
 }

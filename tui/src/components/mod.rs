@@ -1,7 +1,7 @@
 //! Parts that more than one screen uses: the booking flow, the patient
 //! chart with its records, the record editor, day navigation, the
-//! automatic refresh, the waitlist, and billing (the front desk's view
-//! of open invoices and one invoice's panel).
+//! automatic refresh, the waitlist, billing (the front desk's view
+//! of open invoices and one invoice's panel), and the admin's webhooks.
 
 pub mod billing;
 pub mod booking;
@@ -12,6 +12,7 @@ pub mod emergency;
 pub mod invoice;
 pub mod refresh;
 pub mod waitlist;
+pub mod webhooks;
 
 /// What an embedded part tells its screen after a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! Admin: user accounts (create, deactivate and activate, password reset
-//! with its one-time token), the audit log (filters, verify the chain) and
-//! the break-glass review queue (emergency accesses to judge, with a note).
+//! with its one-time token), the audit log (filters, verify the chain),
+//! the break-glass review queue (emergency accesses to judge, with a note)
+//! and the webhooks (in [`WebhooksTab`]).
 
 use healthsynx_shared::api::{
     AuditQuery, BreakGlassGrant, BreakGlassQuery, ChainReport, NewUser, ResetToken, UserQuery,
@@ -15,6 +16,8 @@ use ratatui::widgets::Tabs;
 use uuid::Uuid;
 
 use crate::app::{self, Ctx, Handled, View};
+use crate::components;
+use crate::components::webhooks::{WebhooksMsg, WebhooksTab};
 use crate::keys::{self, Binding, Cmd, ENTER, ENTER_ESC, ESC, FIELDS, Keymap, LIST, TAB, bind, char};
 use crate::screens::Screen;
 use crate::time;
@@ -36,6 +39,7 @@ pub enum Tab {
     Users,
     Audit,
     BreakGlass,
+    Webhooks,
 }
 
 enum Modal {
@@ -62,6 +66,7 @@ pub struct Admin {
     /// Break-glass grants waiting for review; `None` until loaded.
     grants: Option<Vec<BreakGlassGrant>>,
     grant_pick: Pick,
+    webhooks: WebhooksTab,
     modal: Modal,
 }
 
@@ -122,6 +127,8 @@ const BREAK_GLASS: &[B] = &[
     bind(ENTER, "Enter", "review", Act::Review).when(|s| s.selected_grant().is_some()),
     bind(&[char('g')], "g", "refresh", Act::Refresh),
 ];
+/// The webhooks tab's own keys come from [`WebhooksTab`]; this is the tab switch.
+const WEBHOOKS: &[B] = &[bind(TAB, "Tab", "next tab", Act::SwitchTab).when(|s| s.webhooks.on_list())];
 const REVIEW: &[B] = &[bind(ENTER, "Enter", "close review", Act::SendReview), bind(ESC, "Esc", "cancel", Act::Close)];
 const SEARCH: &[B] = &[bind(ENTER, "Enter", "done", Act::Close), bind(ESC, "Esc", "clear", Act::ClearSearch)];
 const CREATE: &[B] = &[
@@ -143,7 +150,8 @@ impl Keymap for Admin {
         match self.modal {
             Modal::None if self.tab == Tab::Users => USERS,
             Modal::None if self.tab == Tab::Audit => AUDIT,
-            Modal::None => BREAK_GLASS,
+            Modal::None if self.tab == Tab::BreakGlass => BREAK_GLASS,
+            Modal::None => WEBHOOKS,
             Modal::Review(_) => REVIEW,
             Modal::Search(_) => SEARCH,
             Modal::Create(_) => CREATE,
@@ -169,14 +177,21 @@ impl Screen for Admin {
     }
 
     fn commands(&self) -> Vec<Cmd> {
-        keys::commands(self)
+        let mut cmds = keys::commands(self);
+        if self.on_webhooks() {
+            cmds.extend(self.webhooks.commands());
+        }
+        cmds
     }
 
     fn typing(&self) -> bool {
-        self.text_field().is_some()
+        self.text_field().is_some() || (self.on_webhooks() && self.webhooks.typing())
     }
 
     fn on_key(&mut self, key: KeyEvent, ctx: &mut Ctx) -> Handled {
+        if self.on_webhooks() && self.webhooks.handle_key(key, ctx) == components::Outcome::Open {
+            return Handled::Consumed;
+        }
         match keys::action(self, &key) {
             Some(a) => self.act(a, key, ctx),
             None if self.typing() => self.type_key(key, ctx),
@@ -186,8 +201,13 @@ impl Screen for Admin {
     }
 
     fn on_msg(&mut self, m: app::Msg, ctx: &mut Ctx) {
-        if let Ok(m) = m.take::<Msg>() {
-            self.on_result(m, ctx);
+        match m.take::<Msg>() {
+            Ok(m) => self.on_result(m, ctx),
+            Err(m) => {
+                if let Ok(m) = m.take::<WebhooksMsg>() {
+                    self.webhooks.on_msg(m, ctx);
+                }
+            }
         }
     }
 
@@ -230,6 +250,7 @@ impl Admin {
             next_cursor: None,
             grants: None,
             grant_pick: Pick::default(),
+            webhooks: WebhooksTab::default(),
             modal: Modal::None,
         };
         a.load_users(ctx);
@@ -277,6 +298,11 @@ impl Admin {
         });
     }
 
+    /// The webhooks tab with no admin pop-up over it: its keys go to [`WebhooksTab`].
+    fn on_webhooks(&self) -> bool {
+        self.tab == Tab::Webhooks && matches!(self.modal, Modal::None)
+    }
+
     fn selected_user(&self) -> Option<&User> {
         self.users.get(self.user_pick.sel)
     }
@@ -287,10 +313,13 @@ impl Admin {
                 self.tab = match self.tab {
                     Tab::Users => Tab::Audit,
                     Tab::Audit => Tab::BreakGlass,
-                    Tab::BreakGlass => Tab::Users,
+                    Tab::BreakGlass => Tab::Webhooks,
+                    Tab::Webhooks => Tab::Users,
                 };
-                if self.tab == Tab::BreakGlass {
-                    self.load_grants(ctx);
+                match self.tab {
+                    Tab::BreakGlass => self.load_grants(ctx),
+                    Tab::Webhooks => self.webhooks.load(ctx),
+                    Tab::Users | Tab::Audit => {}
                 }
             }
             Act::Go if self.tab == Tab::Users => self.user_pick.go(&key, self.users.len()),
@@ -454,8 +483,9 @@ impl Admin {
             Tab::Users => 0,
             Tab::Audit => 1,
             Tab::BreakGlass => 2,
+            Tab::Webhooks => 3,
         };
-        let names = vec!["Users", "Audit log", "Break-glass review"];
+        let names = vec!["Users", "Audit log", "Break-glass review", "Webhooks"];
         f.render_widget(Tabs::new(names).select(sel).highlight_style(t.selected()), tabs);
         match self.tab {
             Tab::Users => {
@@ -473,6 +503,7 @@ impl Admin {
                 ui::draw_list(f, body, &title, rows, self.audit_pick, t, true);
             }
             Tab::BreakGlass => self.draw_grants(f, body, v),
+            Tab::Webhooks => self.webhooks.draw(f, body, v),
         }
         self.draw_modal(f, area, v);
     }
