@@ -100,7 +100,9 @@ pub async fn start_with(state: Arc<State>) -> anyhow::Result<Running> {
         }
     });
     waitlist_rounds(&state);
-    tokio::spawn(domain::outbox::run(Arc::downgrade(&state)));
+    for _ in 0..domain::outbox::WORKERS {
+        tokio::spawn(domain::outbox::run(Arc::downgrade(&state)));
+    }
     // Reminders come due as time passes, so this looks on a clock.
     every(&state, state.config.outreach.reminder_check, |st| async move {
         match domain::reminders::run(&st).await {

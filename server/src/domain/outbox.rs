@@ -413,6 +413,10 @@ pub async fn deliver_due(st: &State, http: &reqwest::Client) -> Result<usize> {
     Ok(n)
 }
 
+/// Delivery workers per process: while one posts a round, another takes
+/// and records the next (on PostgreSQL, those of every process at once).
+pub const WORKERS: usize = 2;
+
 /// The delivery worker: rounds back to back while there is work, else
 /// waits for a wake, the next due retry, or [`IDLE`].
 pub async fn run(state: std::sync::Weak<State>) {
@@ -421,7 +425,13 @@ pub async fn run(state: std::sync::Weak<State>) {
         let wait = {
             let Some(st) = state.upgrade() else { return };
             match deliver_due(&st, &http).await {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n > 0 => {
+                    // A full round leaves more behind: a sibling worker helps.
+                    if n == ROUND {
+                        wake(&st);
+                    }
+                    continue;
+                }
                 Ok(_) => until_next_due(&st).await,
                 Err(crate::error::Error::Unavailable(_)) => IDLE,
                 Err(e) => {

@@ -58,9 +58,11 @@ impl Received {
     }
 }
 
-/// A receiver on loopback that answers every request `200` with no body.
+/// A receiver on loopback that answers every request `200` with no body,
+/// on a thread of its own so the load generator does not starve it.
 pub async fn receiver() -> Result<(SocketAddr, Arc<Received>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let got = Arc::new(Received {
         count: AtomicUsize::new(0),
@@ -68,7 +70,14 @@ pub async fn receiver() -> Result<(SocketAddr, Arc<Received>)> {
         first_last: Mutex::new(None),
     });
     let seen = got.clone();
-    tokio::spawn(async move {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::spawn(move || rt.block_on(serve(listener, seen)));
+    Ok((addr, got))
+}
+
+async fn serve(listener: std::net::TcpListener, seen: Arc<Received>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    {
         while let Ok((stream, _)) = listener.accept().await {
             let seen = seen.clone();
             tokio::spawn(async move {
@@ -86,8 +95,7 @@ pub async fn receiver() -> Result<(SocketAddr, Arc<Received>)> {
                 let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
             });
         }
-    });
-    Ok((addr, got))
+    }
 }
 
 /// A webhook on `receiver` for bookings, made by the bench's admin; its id.
