@@ -30,7 +30,7 @@ const BOOK_CLIENTS: usize = 64;
 const STORM_LOGINS: usize = 50;
 const CONTENTION_SLOTS: usize = 10;
 /// Drafts seeded for `invoice-issue`: more than a run issues.
-const ISSUE_DRAFTS: usize = 60_000;
+const ISSUE_DRAFTS: usize = 250_000;
 /// Future weeks kept free for bookings.
 const BOOKING_WEEKS: i64 = 40;
 
