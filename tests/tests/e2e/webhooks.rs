@@ -229,3 +229,30 @@ async fn reminders_go_out_once_per_offset_across_a_restart_and_never_after_a_can
     assert!(after.iter().all(|e| e["verified"] == true));
     drop(app);
 }
+
+#[tokio::test]
+async fn a_moved_appointment_gets_no_reminder_for_its_old_time() {
+    let start = utc(2, 9, 0);
+    // Due for the old start 4 seconds from now; for the new one an hour later.
+    let offset = start.duration_since(jiff::Timestamp::now()) - jiff::SignedDuration::from_secs(4);
+    let app = TestApp::spawn_with(|c| {
+        c.outreach.allow_private = true;
+        c.outreach.reminder_offsets = vec![offset];
+        c.outreach.reminder_check = Duration::from_millis(200);
+    })
+    .await;
+    let clinic = app.clinic().await;
+    let rx = Receiver::start();
+    let events = [EventType::AppointmentReminder, EventType::AppointmentRescheduled];
+    let w = clinic.admin.client.create_webhook(&hook(rx.url("/ok"), &events)).await.unwrap();
+    rx.set_secret(w.secret.as_deref().unwrap()).await;
+    let desk = &clinic.reception.client;
+    let a = book(desk, clinic.patient.patient_id, clinic.doctor.user_id, start).await.unwrap();
+    let later = AppointmentPatch { start: Some(start + jiff::SignedDuration::from_hours(1)), ..Default::default() };
+    desk.patch_appointment(a.id, a.version, &later).await.unwrap();
+
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let log = rx.log().await;
+    assert_eq!(of_type(&log, "appointment.rescheduled").len(), 1, "{log:#?}");
+    assert!(of_type(&log, "appointment.reminder").is_empty(), "no reminder for the old time: {log:#?}");
+}
