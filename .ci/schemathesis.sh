@@ -125,9 +125,12 @@ call() {
 # With random ids, most operations on one object only ever meet 404. This
 # pins the path ids of a pass to real objects of the demo clinic: Dr House
 # and a time off of his, Alice, her scheduled appointment, her record, her
-# part-paid invoice and its payment, the nurse's account.
+# part-paid invoice and its payment, the nurse's account, and the deliveries
+# of a disabled webhook (to a public address, so the demo server takes it;
+# disabled, so nothing is ever sent there; only its deliveries are pinned,
+# since the passes also delete webhooks).
 pinned_ids() {
-  local admin doctor patient appointment record time_off nurse invoice payment
+  local admin doctor patient appointment record time_off nurse invoice payment webhook
   admin=$(login admin@demo.healthsynx.dev lantern-orbit-meadow-51)
   doctor=$(call "$admin" '/api/doctors?department=cardiology' 'd[0]["id"]')
   patient=$(call "$admin" '/api/patients?q=alice' 'd["items"][0]["id"]')
@@ -138,6 +141,8 @@ pinned_ids() {
   payment=$(call "$admin" "/api/invoices/$invoice" 'd["payments"][0]["id"]')
   time_off=$(call "$admin" "/api/doctors/$doctor/time-off" 'd["id"]' -X POST \
     -d '{"start":"2030-01-07T00:00:00Z","end":"2030-01-08T00:00:00Z","reason":"congress"}')
+  webhook=$(call "$admin" /api/webhooks 'd["id"]' -X POST \
+    -d '{"url":"https://192.0.43.10/healthsynx","events":["appointment.cancelled"],"active":false}')
   cat <<EOF
 
 [[operations]]
@@ -167,6 +172,10 @@ parameters = { "path.id" = "$invoice" }
 [[operations]]
 include-path-regex = "^/api/payments/"
 parameters = { "path.id" = "$payment" }
+
+[[operations]]
+include-path-regex = "^/api/webhooks/.*/deliveries$"
+parameters = { "path.id" = "$webhook" }
 EOF
 }
 
