@@ -197,6 +197,11 @@ pub fn signature(secret: &str, id: Uuid, timestamp: i64, body: &[u8]) -> Option<
     Some(format!("v1,{}", b64.encode(mac.finalize().into_bytes())))
 }
 
+/// The address a URL's host names itself, if it is one (`[::1]` included).
+pub fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_matches(['[', ']']).parse().ok()
+}
+
 /// Whether `ip` is a public unicast address (not loopback, private,
 /// link-local, shared, documentation, multicast or unspecified).
 pub fn is_public(ip: IpAddr) -> bool {
@@ -281,7 +286,7 @@ async fn attempt(st: &State, http: &reqwest::Client, hook: &WebhookRow, d: &Deli
     let Ok(url) = reqwest::Url::parse(&hook.url) else { return failed("the webhook URL does not parse".into()) };
     // An address in the URL itself is not resolved, so it is checked here.
     if !st.config.outreach.allow_private
-        && let Some(ip) = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok())
+        && let Some(ip) = url.host_str().and_then(ip_literal)
         && !is_public(ip)
     {
         return failed("the webhook URL names a non-public address".into());
@@ -333,21 +338,23 @@ pub fn backoff(base: Duration, failures: u32) -> Duration {
 /// What `outcome` makes of a taken delivery: delivered, pending again
 /// after a backoff, or dead once its retry window is over.
 fn settle(st: &State, row: &mut DeliveryRow, outcome: Outcome, now: Timestamp) {
-    if let Outcome::Disabled = outcome {
-        row.status = DeliveryStatus::Dead;
-        row.last_error = Some("the webhook is disabled".into());
-        return;
-    }
-    row.attempts += 1;
-    row.last_attempt_at = Some(now);
     match outcome {
+        // Not attempted: no try to count.
+        Outcome::Disabled => {
+            row.status = DeliveryStatus::Dead;
+            row.last_error = Some("the webhook is disabled".into());
+        }
         Outcome::Delivered(status) => {
+            row.attempts += 1;
+            row.last_attempt_at = Some(now);
             row.status = DeliveryStatus::Delivered;
             row.last_status = Some(status);
             row.last_error = None;
             row.delivered_at = Some(now);
         }
         Outcome::Failed { status, error } => {
+            row.attempts += 1;
+            row.last_attempt_at = Some(now);
             row.last_status = status;
             row.last_error = Some(error);
             let wait = backoff(st.config.outreach.retry_base, row.attempts);
@@ -359,7 +366,6 @@ fn settle(st: &State, row: &mut DeliveryRow, outcome: Outcome, now: Timestamp) {
                 row.next_attempt_at = next;
             }
         }
-        Outcome::Disabled => {}
     }
 }
 

@@ -88,7 +88,7 @@ async fn check_url(st: &State, text: &str) -> Result<String> {
 
 /// The addresses `host` stands for (itself, when it is one).
 async fn resolve(host: &str, port: u16) -> std::result::Result<Vec<IpAddr>, String> {
-    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+    if let Some(ip) = outbox::ip_literal(host) {
         return Ok(vec![ip]);
     }
     let looked = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port))).await;

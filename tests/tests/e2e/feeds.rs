@@ -7,7 +7,7 @@ use healthsynx_tests::shared::api::{AppointmentPatch, AuditQuery, feed_path};
 use healthsynx_tests::{SLOT, TestApp, utc};
 use serde_json::Value;
 
-use crate::support::{book, code};
+use crate::support::{book, code, python};
 
 /// The feed's events as `icalendar` reads them, and every physical line checked.
 fn parse(ics: &str) -> Vec<Value> {
@@ -28,18 +28,7 @@ for e in cal.walk('VEVENT'):
     })
 print(json.dumps(out))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python3 (pip install icalendar)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(ics.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "icalendar: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&python(script, ics.as_bytes(), "icalendar (pip install icalendar)")).unwrap()
 }
 
 /// A time as the parser gave it (`2026-12-05T09:00:00+00:00`).

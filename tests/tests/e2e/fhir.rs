@@ -15,7 +15,7 @@ use healthsynx_tests::{SLOT, TestApp, all_appointments, utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{book, put_visit};
+use crate::support::{book, put_visit, python};
 
 /// Checks each FHIR JSON object with both libraries; panics naming the
 /// first that fails and why.
@@ -38,18 +38,9 @@ for i, r in enumerate(items):
         sys.exit(f'fhirclient (R4 4.0.1) refused item {i} ({kind}): {e}\n{json.dumps(r)[:2000]}')
 print(len(items))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run python3 (pip install fhir.resources==8.3.0 fhirclient==4.4.0)");
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(&serde_json::to_vec(resources).unwrap()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "FHIR validation: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), resources.len().to_string());
+    let what = "FHIR validation (pip install fhir.resources==8.3.0 fhirclient==4.4.0)";
+    let out = python(script, &serde_json::to_vec(resources).unwrap(), what);
+    assert_eq!(String::from_utf8_lossy(&out).trim(), resources.len().to_string());
 }
 
 /// The resources of a Bundle's entries.

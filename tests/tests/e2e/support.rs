@@ -166,3 +166,22 @@ pub async fn another_doctor(app: &TestApp, department: &str, name: &str) -> Uuid
     tx.commit().await.unwrap();
     row.id
 }
+
+/// Runs `script` in Python 3 with `input` on stdin: what it printed, or a
+/// panic naming `what` (an outside implementation the test checks against,
+/// installed by `.ci/run`) and what the script said on stderr.
+pub fn python(script: &str, input: &[u8], what: &str) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run python3 for {what}: {e}"));
+    child.stdin.take().expect("stdin").write_all(input).expect("write to python3");
+    let out = child.wait_with_output().expect("python3 ends");
+    assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}

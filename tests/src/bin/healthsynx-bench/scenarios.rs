@@ -248,7 +248,7 @@ async fn webhook_delivery(
     let s = run_load(shared, vec![(BOOK_CLIENTS, book_plan(queue))], warmup, measure).await;
     let booked = shared.booked.lock().expect("booked").len() - booked_before;
     let after = drained(&got, booked, Duration::from_secs(5)).await;
-    unsubscribe(shared.addr, &admin, &hook).await?;
+    unsubscribe(shared.addr, &admin, hook).await?;
     let note = format!(
         "{BOOK_CLIENTS} booking clients; {} of {booked} events delivered at {:.0}/s, commit to receiver p50 {} ms p99 {} ms, last {:.1} s after the load",
         got.count(),

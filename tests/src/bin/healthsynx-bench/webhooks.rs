@@ -99,7 +99,7 @@ async fn serve(listener: std::net::TcpListener, seen: Arc<Received>) {
 }
 
 /// A webhook on `receiver` for bookings, made by the bench's admin; its id.
-pub async fn subscribe(server: SocketAddr, admin_email: &str, receiver: SocketAddr) -> Result<(String, String)> {
+pub async fn subscribe(server: SocketAddr, admin_email: &str, receiver: SocketAddr) -> Result<(uuid::Uuid, String)> {
     let token = login(server, admin_email).await?;
     let mut c = Conn::open(server).await?;
     let body = serde_json::json!({ "url": format!("http://{receiver}/hook"), "events": ["appointment.booked"] });
@@ -109,13 +109,14 @@ pub async fn subscribe(server: SocketAddr, admin_email: &str, receiver: SocketAd
         bail!("create webhook: {} {}", a.status, String::from_utf8_lossy(&a.body));
     }
     let v: serde_json::Value = serde_json::from_slice(&a.body)?;
-    Ok((v["id"].as_str().context("webhook id")?.to_owned(), token))
+    let id = v["id"].as_str().and_then(|s| s.parse().ok()).context("webhook id")?;
+    Ok((id, token))
 }
 
 /// Deletes the webhook (its deliveries go with it).
-pub async fn unsubscribe(server: SocketAddr, token: &str, id: &str) -> Result<()> {
+pub async fn unsubscribe(server: SocketAddr, token: &str, id: uuid::Uuid) -> Result<()> {
     let mut c = Conn::open(server).await?;
-    let a = c.send(Method::DELETE, &format!("/api/webhooks/{id}"), Some(token), None).await?;
+    let a = c.send(Method::DELETE, &RouteId::DeleteWebhook.path(&[id]), Some(token), None).await?;
     if a.status != 204 {
         bail!("delete webhook: {}", a.status);
     }
