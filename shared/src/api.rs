@@ -350,11 +350,14 @@ pub enum RouteMiss {
 /// names nothing, so it is `NotFound`.
 pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), RouteMiss> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
-    // Split once: every request is tried against every pattern.
+    // Split once: every request is tried against every pattern of its length.
     let have: Vec<&str> = path.split('/').collect();
     let mut allowed = Vec::new();
-    for r in ROUTES {
-        if let Some(params) = match_pattern(r.pattern, &have) {
+    for (r, want) in ROUTES.iter().zip(route_segments()) {
+        if want.len() != have.len() {
+            continue;
+        }
+        if let Some(params) = match_pattern(want, &have) {
             // A segment that is not a UUID names nothing here (`{id}` does
             // not take `<id>.pdf`), also for the methods a miss lists.
             let Ok(ids) = params.iter().map(|p| p.parse()).collect::<Result<Vec<Uuid>, _>>() else { continue };
@@ -365,6 +368,14 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), Rou
         }
     }
     if allowed.is_empty() { Err(RouteMiss::NotFound) } else { Err(RouteMiss::MethodNotAllowed(allowed)) }
+}
+
+/// Each route's pattern split at `/`, in [`ROUTES`] order: split once, not
+/// on every request.
+fn route_segments() -> &'static [Vec<&'static str>] {
+    static SEGMENTS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+        std::sync::LazyLock::new(|| ROUTES.iter().map(|r| r.pattern.split('/').collect()).collect());
+    &SEGMENTS
 }
 
 /// A path segment that is a secret token, not an id.
@@ -381,11 +392,11 @@ pub fn feed_token(path: &str) -> Option<&str> {
     path.strip_prefix(before)?.strip_suffix(after).filter(|t| !t.is_empty() && !t.contains('/'))
 }
 
-fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {
-    let mut want = pattern.split('/');
+/// The parameters of `have` when it fits `want`, a pattern of the same length.
+fn match_pattern<'p>(want: &[&str], have: &[&'p str]) -> Option<Vec<&'p str>> {
     let mut params = Vec::new();
-    for &h in have {
-        match want.next()? {
+    for (&w, &h) in want.iter().zip(have) {
+        match w {
             w if w.starts_with('{') => {
                 let (name, suffix) = w[1..].split_once('}')?;
                 let value = h.strip_suffix(suffix).filter(|v| !v.is_empty())?;
@@ -397,7 +408,7 @@ fn match_pattern<'p>(pattern: &str, have: &[&'p str]) -> Option<Vec<&'p str>> {
             _ => return None,
         }
     }
-    want.next().is_none().then_some(params)
+    Some(params)
 }
 
 /// An RFC 7807 problem: every error the API gives.

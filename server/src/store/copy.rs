@@ -11,7 +11,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use healthsynx_shared::{AuditEntry, Role};
+use healthsynx_shared::Role;
 
 use super::pg::{self, Pg};
 use super::{Result, Store, StoreError, Tx};
@@ -90,15 +90,11 @@ pub async fn to_postgres(from: &Store, url: &str) -> Result<Counts> {
     let mut audit_entries = 0u64;
     loop {
         let batch = sled.audit_entries(after, CHUNK)?;
-        let Some((last, _)) = batch.last() else { break };
-        after = *last;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
         let rows = batch
             .iter()
-            .map(|(seq, bytes)| {
-                let e: AuditEntry = serde_json::from_slice(bytes)?;
-                let text = String::from_utf8(bytes.clone()).map_err(|_| StoreError::Corrupt("audit entry".into()))?;
-                Ok((*seq, e.patient_id, text))
-            })
+            .map(|e| Ok((e.seq, e.patient_id, serde_json::to_string(e)?)))
             .collect::<Result<Vec<(u64, Option<Uuid>, String)>>>()?;
         audit_entries += rows.len() as u64;
         target.import_audit(&rows).await?;

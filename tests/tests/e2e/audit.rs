@@ -104,22 +104,30 @@ async fn flipping_one_byte_of_an_entry_makes_verify_name_it() {
     assert!(report.ok);
     let n = report.entries.unwrap();
     assert!(n > 10);
-    // One bit of the first letter of the action: still valid JSON, no longer the signed entry.
-    let flip = |mut bytes: Vec<u8>| {
-        let at = bytes.windows(10).position(|w| w == b"\"action\":\"").unwrap() + 10;
-        bytes[at] ^= 0x01;
-        bytes
-    };
     if app.on_postgres() {
+        // One bit of the first letter of the action: still valid JSON, no longer the signed entry.
+        let flip = |mut bytes: Vec<u8>| {
+            let at = bytes.windows(10).position(|w| w == b"\"action\":\"").unwrap() + 10;
+            bytes[at] ^= 0x01;
+            bytes
+        };
         let db = app.sql().await;
         let entry: String = db.query_one("SELECT entry FROM audit WHERE seq = 5", &[]).await.unwrap().get(0);
         let tampered = String::from_utf8(flip(entry.into_bytes())).unwrap();
         db.execute("UPDATE audit SET entry = $1 WHERE seq = 5", &[&tampered]).await.unwrap();
     } else {
-        let tree = app.state().store.sled().unwrap().raw_tree("audit").unwrap();
-        let key = 5u64.to_be_bytes();
-        let bytes = tree.get(key).unwrap().unwrap().to_vec();
-        tree.insert(key, flip(bytes)).unwrap();
+        // Entries are stored in binary blocks keyed by their first sequence
+        // number, each entry ending in its hash: flip one bit of entry 5's.
+        let sled = app.state().store.sled().unwrap();
+        let fifth = sled.audit_entries(4, 1).unwrap().remove(0);
+        let hash: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&fifth.hash[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let tree = sled.raw_tree("audit").unwrap();
+        let (key, block) = tree.range(..=5u64.to_be_bytes()).next_back().unwrap().unwrap();
+        let mut block = block.to_vec();
+        // Its first place in the block: entry 6 repeats it as its prev_hash, later.
+        let at = block.windows(32).position(|w| w == hash.as_slice()).unwrap();
+        block[at] ^= 0x01;
+        tree.insert(key, block).unwrap();
     }
     let report = clinic.admin.client.verify_audit().await.unwrap();
     assert!(!report.ok);

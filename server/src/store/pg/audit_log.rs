@@ -118,7 +118,7 @@ fn relink(mut e: AuditEntry, seq: u64, prev_hash: &str) -> AuditEntry {
 
 /// Walks the whole chain, a batch at a time, and checks nothing waits unlinked.
 pub(super) async fn verify(client: &Object) -> Result<ChainReport> {
-    let mut entries: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut entries: Vec<(u64, Option<AuditEntry>)> = Vec::new();
     let mut after = 0i64;
     loop {
         let rows = client
@@ -127,7 +127,8 @@ pub(super) async fn verify(client: &Object) -> Result<ChainReport> {
             .map_err(db_error)?;
         let Some(last) = rows.last() else { break };
         after = last.get(0);
-        entries.extend(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, &str>(1).as_bytes().to_vec())));
+        entries
+            .extend(rows.iter().map(|r| (r.get::<_, i64>(0) as u64, serde_json::from_str(r.get::<_, &str>(1)).ok())));
     }
     Ok(audit::verify(entries.into_iter()))
 }

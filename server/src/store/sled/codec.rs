@@ -17,11 +17,21 @@
 //! `series_id` (16 bytes each, when flagged), `buffer_before ‖ buffer_after`
 //! (u16 minutes each).
 //! Rows written before v1 are JSON; they and v1 rows still read.
+//!
+//! Audit blocks (see `audit_log`), layout v1: `0x01`, then each entry as
+//! `seq` (u64) ‖ `at` (i64 seconds ‖ i32 nanoseconds) ‖ `flags` (u8: 1 actor,
+//! 2 role, 4 target, 8 patient, 16 address, 32 grant) ‖ `actor_id` ‖
+//! `actor_role` (u8) ‖ `action` ‖ `target_type` ‖ `target_id` ‖ `patient_id`
+//! ‖ `outcome` (u8) ‖ `client_addr` ‖ `grant_id` ‖ `prev_hash` ‖ `hash` (32
+//! bytes each, the SHA-256 the hex stands for); ids are 16 bytes, texts u16
+//! length ‖ UTF-8, and a flagged-off field is absent. Stores from before
+//! blocks hold one JSON entry per key, which reads as a block of one. The
+//! layout is a third of the JSON's bytes, and sled's cost grows with bytes.
 
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use healthsynx_shared::AppointmentStatus;
+use healthsynx_shared::{AppointmentStatus, AuditEntry, Outcome, Role};
 
 use crate::store::{AppointmentRow, Result, StoreError};
 
@@ -40,6 +50,90 @@ const STATUSES: [AppointmentStatus; 6] = [
     // Added last: the codes above stay what stored rows hold.
     AppointmentStatus::Held,
 ];
+
+const AUDIT_V1: u8 = 1;
+const HAS_ACTOR: u8 = 1;
+const HAS_ROLE: u8 = 2;
+const HAS_TARGET: u8 = 4;
+const HAS_PATIENT: u8 = 8;
+const HAS_ADDR: u8 = 16;
+const HAS_GRANT: u8 = 32;
+
+// Codes as stored: new values go at the end.
+const ROLES: [Role; 5] = [Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist, Role::Patient];
+const OUTCOMES: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Denied];
+
+/// Encodes consecutive audit entries as one block.
+pub fn encode_audit_block(entries: &[AuditEntry]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(1 + entries.len() * 180);
+    out.push(AUDIT_V1);
+    for e in entries {
+        put_audit_entry(&mut out, e)?;
+    }
+    Ok(out)
+}
+
+fn put_audit_entry(out: &mut Vec<u8>, e: &AuditEntry) -> Result<()> {
+    out.extend_from_slice(&e.seq.to_be_bytes());
+    out.extend_from_slice(&e.at.as_second().to_be_bytes());
+    out.extend_from_slice(&e.at.subsec_nanosecond().to_be_bytes());
+    let flags = u8::from(e.actor_id.is_some()) * HAS_ACTOR
+        + u8::from(e.actor_role.is_some()) * HAS_ROLE
+        + u8::from(e.target_id.is_some()) * HAS_TARGET
+        + u8::from(e.patient_id.is_some()) * HAS_PATIENT
+        + u8::from(e.client_addr.is_some()) * HAS_ADDR
+        + u8::from(e.grant_id.is_some()) * HAS_GRANT;
+    out.push(flags);
+    if let Some(id) = e.actor_id {
+        out.extend_from_slice(id.as_bytes());
+    }
+    if let Some(role) = e.actor_role {
+        out.push(ROLES.iter().position(|r| *r == role).unwrap_or(0) as u8);
+    }
+    put_text(out, &e.action)?;
+    put_text(out, &e.target_type)?;
+    for id in [e.target_id, e.patient_id].into_iter().flatten() {
+        out.extend_from_slice(id.as_bytes());
+    }
+    out.push(OUTCOMES.iter().position(|o| *o == e.outcome).unwrap_or(0) as u8);
+    if let Some(addr) = &e.client_addr {
+        put_text(out, addr)?;
+    }
+    if let Some(id) = e.grant_id {
+        out.extend_from_slice(id.as_bytes());
+    }
+    for h in [&e.prev_hash, &e.hash] {
+        let raw: [u8; 32] = hex::decode(h)
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| unreadable("an audit hash is not SHA-256 hex"))?;
+        out.extend_from_slice(&raw);
+    }
+    Ok(())
+}
+
+fn put_text(out: &mut Vec<u8>, s: &str) -> Result<()> {
+    let len = u16::try_from(s.len()).map_err(|_| unreadable("an audit text is longer than 64 KiB"))?;
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+    Ok(())
+}
+
+/// Decodes an audit block: layout v1, or one JSON entry from before blocks.
+pub fn decode_audit_block(bytes: &[u8]) -> Result<Vec<AuditEntry>> {
+    match bytes.first() {
+        Some(&AUDIT_V1) => {
+            let mut r = Reader(&bytes[1..]);
+            let mut entries = Vec::new();
+            while !r.0.is_empty() {
+                entries.push(r.audit_entry().ok_or_else(|| unreadable("damaged audit block"))?);
+            }
+            Ok(entries)
+        }
+        Some(b'{') => Ok(vec![serde_json::from_slice(bytes).map_err(|e| unreadable(&e.to_string()))?]),
+        _ => Err(unreadable("unknown audit block layout")),
+    }
+}
 
 /// Encodes `row` in layout v2.
 pub fn encode_appointment(row: &AppointmentRow) -> Vec<u8> {
@@ -131,6 +225,51 @@ impl Reader<'_> {
         self.text(len)
     }
 
+    fn short_text(&mut self) -> Option<String> {
+        let len = u16::from_be_bytes(self.array()?) as usize;
+        self.text(len)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+
+    fn audit_entry(&mut self) -> Option<AuditEntry> {
+        let seq = u64::from_be_bytes(self.array()?);
+        let at = self.time()?;
+        let flags = self.byte()?;
+        if flags & !(HAS_ACTOR | HAS_ROLE | HAS_TARGET | HAS_PATIENT | HAS_ADDR | HAS_GRANT) != 0 {
+            return None;
+        }
+        let has = |f: u8| flags & f != 0;
+        let actor_id = if has(HAS_ACTOR) { Some(self.id()?) } else { None };
+        let actor_role = if has(HAS_ROLE) { Some(*ROLES.get(usize::from(self.byte()?))?) } else { None };
+        let action = self.short_text()?;
+        let target_type = self.short_text()?;
+        let target_id = if has(HAS_TARGET) { Some(self.id()?) } else { None };
+        let patient_id = if has(HAS_PATIENT) { Some(self.id()?) } else { None };
+        let outcome = *OUTCOMES.get(usize::from(self.byte()?))?;
+        let client_addr = if has(HAS_ADDR) { Some(self.short_text()?) } else { None };
+        let grant_id = if has(HAS_GRANT) { Some(self.id()?) } else { None };
+        let prev_hash = hex::encode(self.array::<32>()?);
+        let hash = hex::encode(self.array::<32>()?);
+        Some(AuditEntry {
+            seq,
+            at,
+            actor_id,
+            actor_role,
+            action,
+            target_type,
+            target_id,
+            patient_id,
+            outcome,
+            client_addr,
+            grant_id,
+            prev_hash,
+            hash,
+        })
+    }
+
     fn appointment(mut self, v2: bool) -> Option<AppointmentRow> {
         let (id, patient_id, doctor_id, created_by) = (self.id()?, self.id()?, self.id()?, self.id()?);
         let (start, end, created_at, updated_at) = (self.time()?, self.time()?, self.time()?, self.time()?);
@@ -192,6 +331,43 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audit_entries_with_every_field_and_none_read_back_unchanged() {
+        let full = AuditEntry {
+            seq: 7,
+            at: "2026-12-03T14:50:00.123456789Z".parse().unwrap(),
+            actor_id: Some(Uuid::from_u128(1)),
+            actor_role: Some(Role::Receptionist),
+            action: "patient.read".into(),
+            target_type: "patient".into(),
+            target_id: Some(Uuid::from_u128(2)),
+            patient_id: Some(Uuid::from_u128(2)),
+            outcome: Outcome::Denied,
+            client_addr: Some("[2001:db8::1]:443".into()),
+            grant_id: Some(Uuid::from_u128(3)),
+            prev_hash: "ab".repeat(32),
+            hash: "0f".repeat(32),
+        };
+        let bare = AuditEntry {
+            seq: 8,
+            actor_id: None,
+            actor_role: None,
+            target_id: None,
+            patient_id: None,
+            outcome: Outcome::Success,
+            client_addr: None,
+            grant_id: None,
+            prev_hash: full.hash.clone(),
+            ..full.clone()
+        };
+        let block = encode_audit_block(&[full.clone(), bare.clone()]).unwrap();
+        assert_eq!(decode_audit_block(&block).unwrap(), vec![full.clone(), bare]);
+        let json = serde_json::to_vec(&full).unwrap();
+        assert!(block.len() < json.len(), "two entries take fewer bytes than one as JSON");
+        assert_eq!(decode_audit_block(&json).unwrap(), vec![full]);
+        assert!(decode_audit_block(&block[..block.len() - 1]).is_err());
+    }
 
     fn row(cancel: Option<&str>) -> AppointmentRow {
         let t = |s: &str| s.parse::<Timestamp>().unwrap();

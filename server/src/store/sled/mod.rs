@@ -10,6 +10,7 @@
 //! writer waiting at that moment.
 
 mod accounts;
+mod audit_log;
 pub mod backup;
 mod billing;
 mod catalog;
@@ -41,7 +42,7 @@ use uuid::Uuid;
 use healthsynx_shared::AuditEntry;
 use healthsynx_shared::api::ChainReport;
 
-use super::backend::{AuditLog, Backend, BackupSummary, Committed, Rows, Tx};
+use super::backend::{Backend, BackupSummary, Committed, Rows, Tx};
 use super::{
     AppointmentRow, Cursor, DeliveryRow, IdempotencyRow, MfaChallengeRow, OfferRow, RefreshFamily, ResetTokenRow,
     Result, StoreError, WaitlistRow, delivery_swept, waitlist_swept,
@@ -256,12 +257,8 @@ impl Sled {
             debug_assert_eq!(*t as usize, i);
             trees.push(db.open_tree(name)?);
         }
-        let audit_tree = &trees[T::Audit as usize];
-        let head = match audit_tree.last()? {
-            Some((k, v)) => {
-                let e: AuditEntry = serde_json::from_slice(&v).context("read audit head")?;
-                ChainHead { last_seq: keys::seq_from(&k).unwrap_or(e.seq), last_hash: e.hash }
-            }
+        let head = match audit_log::newest(&trees[T::Audit as usize])? {
+            Some(e) => ChainHead { last_seq: e.seq, last_hash: e.hash },
             None => ChainHead { last_seq: 0, last_hash: audit::GENESIS.to_owned() },
         };
         let flusher = flusher::Flusher::start(db.clone()).context("start the flush thread")?;
@@ -280,16 +277,8 @@ impl Sled {
     }
 
     /// Up to `limit` audit entries after `after_seq`, as stored (copy).
-    pub fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>> {
-        let start = keys::seq(after_seq.saturating_add(1));
-        self.tree(T::Audit)
-            .range(start..)
-            .take(limit)
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((keys::seq_from(&k).ok_or_else(|| corrupt("bad audit key"))?, v.to_vec()))
-            })
-            .collect()
+    pub fn audit_entries(&self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>> {
+        audit_log::oldest_first(self.tree(T::Audit), after_seq)?.take(limit).map(|(_, e)| e).collect()
     }
 
     fn get_json<V: DeserializeOwned>(&self, t: T, key: impl AsRef<[u8]>) -> Result<Option<V>> {
@@ -311,15 +300,17 @@ impl Sled {
         // Queued read entries happened before this write: they link first.
         let mut drafts = self.take_queued()?;
         drafts.append(&mut changes.audit);
+        let mut linked = Vec::with_capacity(drafts.len());
         for draft in drafts {
             seq += 1;
             let entry = audit::link(draft, seq, &prev, now);
             if let Some(p) = entry.patient_id {
                 changes.put(T::AuditByPatient, [p.as_bytes().as_slice(), &keys::seq(seq)].concat(), vec![]);
             }
-            changes.put_json(T::Audit, keys::seq(seq), &entry)?;
-            prev = entry.hash;
+            prev = entry.hash.clone();
+            linked.push(entry);
         }
+        audit_log::stage(&mut changes, &linked)?;
         self.resolve_counts(&mut changes)?;
         self.apply(&changes.ops)?;
         head.last_seq = seq;
@@ -489,11 +480,7 @@ impl Backend for Sled {
 
     async fn verify_audit(&self) -> Result<ChainReport> {
         self.drain_audit().await?;
-        let entries = self
-            .tree(T::Audit)
-            .iter()
-            .map_while(|r| r.ok())
-            .map(|(k, v)| (keys::seq_from(&k).unwrap_or(0), v.to_vec()));
+        let entries = audit_log::oldest_first(self.tree(T::Audit), 0)?.map(|(at, e)| (at, e.ok()));
         Ok(audit::verify(entries))
     }
 
@@ -604,56 +591,6 @@ impl Tx for SledTx<'_> {
         drop(head);
         s.flusher.flush().await?;
         Ok(done)
-    }
-}
-
-#[async_trait]
-impl AuditLog for SledTx<'_> {
-    async fn audit_newest_first(&mut self, before: Option<&Cursor>, limit: usize) -> Result<Rows<AuditEntry>> {
-        self.s.drain_audit().await?;
-        let upper = match before {
-            Some(b) => Bound::Excluded(b.bytes().to_vec()),
-            None => Bound::Unbounded,
-        };
-        self.s
-            .tree(T::Audit)
-            .range((Bound::Unbounded, upper))
-            .rev()
-            .take(limit)
-            .map(|r| {
-                let (k, v) = r?;
-                Ok((Cursor::from_bytes(&k), decode(&v)?))
-            })
-            .collect()
-    }
-
-    async fn audit_of_patient(
-        &mut self,
-        patient: Uuid,
-        before: Option<&Cursor>,
-        limit: usize,
-    ) -> Result<Rows<AuditEntry>> {
-        self.s.drain_audit().await?;
-        let prefix = patient.as_bytes().to_vec();
-        let upper = match before {
-            Some(b) => Bound::Excluded(b.bytes().to_vec()),
-            None => Bound::Excluded([prefix.as_slice(), &[0xff; 9]].concat()),
-        };
-        self.s
-            .tree(T::AuditByPatient)
-            .range((Bound::Included(prefix.clone()), upper))
-            .rev()
-            .take(limit)
-            .map(|r| {
-                let (k, _) = r?;
-                let seq = k.get(16..).and_then(keys::seq_from).ok_or_else(|| corrupt("bad audit index key"))?;
-                let e = self
-                    .s
-                    .get_json(T::Audit, keys::seq(seq))?
-                    .ok_or_else(|| corrupt("audit index names a missing entry"))?;
-                Ok((Cursor::from_bytes(&k), e))
-            })
-            .collect()
     }
 }
 

@@ -143,7 +143,7 @@ pub async fn reopen(store: &BenchStore, secrets: &ProcessSecrets) -> Result<Stat
     loop {
         match State::open(store.config(secrets)).await {
             Ok(s) => return Ok(s),
-            Err(e) if tries > 100 => bail!("reopen the store: {e}"),
+            Err(e) if tries > 100 => bail!("reopen the store: {e:#}"),
             Err(_) => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(50)).await;
