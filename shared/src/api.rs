@@ -1,6 +1,9 @@
 //! The wire contract: route paths, request and response bodies, `Problem` and `Page`.
 //! Every path the server serves is listed once, in [`ROUTES`].
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
@@ -350,13 +353,10 @@ pub enum RouteMiss {
 /// names nothing, so it is `NotFound`.
 pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), RouteMiss> {
     let path = path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(path);
-    // Split once: every request is tried against every pattern of its length.
     let have: Vec<&str> = path.split('/').collect();
     let mut allowed = Vec::new();
-    for (r, want) in ROUTES.iter().zip(route_segments()) {
-        if want.len() != have.len() {
-            continue;
-        }
+    for i in candidates(&have) {
+        let (r, want) = (&ROUTES[i], &route_segments()[i]);
         if let Some(params) = match_pattern(want, &have) {
             // A segment that is not a UUID names nothing here (`{id}` does
             // not take `<id>.pdf`), also for the methods a miss lists.
@@ -373,9 +373,41 @@ pub fn match_route(method: &str, path: &str) -> Result<(RouteId, Vec<Uuid>), Rou
 /// Each route's pattern split at `/`, in [`ROUTES`] order: split once, not
 /// on every request.
 fn route_segments() -> &'static [Vec<&'static str>] {
-    static SEGMENTS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
-        std::sync::LazyLock::new(|| ROUTES.iter().map(|r| r.pattern.split('/').collect()).collect());
+    static SEGMENTS: LazyLock<Vec<Vec<&'static str>>> =
+        LazyLock::new(|| ROUTES.iter().map(|r| r.pattern.split('/').collect()).collect());
     &SEGMENTS
+}
+
+/// A pattern's segment that is a parameter, in the index.
+const ANY: &str = "{}";
+
+/// The segment that tells most routes apart: `/api/<this>/…`, or the last
+/// when a path is shorter.
+fn key_segment<'a>(segments: &[&'a str]) -> &'a str {
+    segments.get(2).or(segments.last()).copied().unwrap_or_default()
+}
+
+/// The routes that may match `have`, in [`ROUTES`] order: those of its
+/// length whose key segment is its own or a parameter. Trying every route
+/// cost ~0.8 µs a request, most of it comparing `""` and `"api"`.
+fn candidates(have: &[&str]) -> Vec<usize> {
+    // By length, then by key segment.
+    type Index = HashMap<usize, HashMap<&'static str, Vec<usize>>>;
+    static INDEX: LazyLock<Index> = LazyLock::new(|| {
+        let mut index = Index::new();
+        for (i, want) in route_segments().iter().enumerate() {
+            let key = key_segment(want);
+            let key = if key.starts_with('{') { ANY } else { key };
+            index.entry(want.len()).or_default().entry(key).or_default().push(i);
+        }
+        index
+    });
+    let Some(of_length) = INDEX.get(&have.len()) else { return Vec::new() };
+    let bucket = |key: &str| of_length.get(key).map(Vec::as_slice).unwrap_or_default();
+    let mut out: Vec<usize> = bucket(key_segment(have)).iter().chain(bucket(ANY)).copied().collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// A path segment that is a secret token, not an id.
@@ -394,6 +426,10 @@ pub fn feed_token(path: &str) -> Option<&str> {
 
 /// The parameters of `have` when it fits `want`, a pattern of the same length.
 fn match_pattern<'p>(want: &[&str], have: &[&'p str]) -> Option<Vec<&'p str>> {
+    // Literals first: most candidates fail there, before anything is kept.
+    if !want.iter().zip(have).all(|(w, h)| w.starts_with('{') || w == h) {
+        return None;
+    }
     let mut params = Vec::new();
     for (&w, &h) in want.iter().zip(have) {
         match w {

@@ -47,14 +47,14 @@ pub async fn authenticate(st: &State, bearer: &str) -> Result<Principal> {
     if !st.store.login_live(sid, user.id, Timestamp::now()).await? {
         return Err(token_ended());
     }
-    principal_of(st, user).await
+    principal_of(st, &user).await
 }
 
 /// The principal an account acts as: a patient with their profile, staff with their department.
-pub async fn principal_of(st: &State, user: UserRow) -> Result<Principal> {
+pub async fn principal_of(st: &State, user: &UserRow) -> Result<Principal> {
     let patient_id =
         if user.role == Role::Patient { st.store.read().await?.patient_id_of_user(user.id).await? } else { None };
-    Principal::of(user.id, user.role, user.department, patient_id)
+    Principal::of(user.id, user.role, user.department.clone(), patient_id)
         .ok_or_else(|| Error::Forbidden("this account lacks what its role needs; ask an administrator".into()))
 }
 

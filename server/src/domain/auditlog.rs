@@ -63,7 +63,9 @@ pub async fn access_log(st: &State, who: &Caller<'_>, q: PageQuery) -> Result<Pa
                 None
             } else {
                 let actor_name = match e.actor_id {
-                    Some(id) => st.store.user(id).await?.map(|u| u.full_name).unwrap_or_else(|| "a former user".into()),
+                    Some(id) => {
+                        st.store.user(id).await?.map(|u| u.full_name.clone()).unwrap_or_else(|| "a former user".into())
+                    }
                     None => "unknown".into(),
                 };
                 let reason = match e.grant_id {

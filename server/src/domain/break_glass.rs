@@ -79,7 +79,7 @@ pub async fn search(st: &State, who: &Caller<'_>, req: EmergencySearch) -> Resul
             if user.full_name.to_lowercase().contains(&needle) {
                 found.push(EmergencyMatch {
                     patient_id: row.id,
-                    full_name: user.full_name,
+                    full_name: user.full_name.clone(),
                     date_of_birth: row.date_of_birth,
                 });
                 if found.len() == MAX_EMERGENCY_MATCHES {
@@ -155,7 +155,7 @@ async fn user_name(st: &State, names: &mut Names, id: Uuid) -> Result<String> {
     if let Some(n) = names.users.get(&id) {
         return Ok(n.clone());
     }
-    let name = st.store.user(id).await?.map(|u| u.full_name).unwrap_or_else(|| "a former user".into());
+    let name = st.store.user(id).await?.map(|u| u.full_name.clone()).unwrap_or_else(|| "a former user".into());
     names.users.insert(id, name.clone());
     Ok(name)
 }

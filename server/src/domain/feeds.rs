@@ -62,7 +62,7 @@ pub async fn render(st: &State, token: &str, addr: Option<&str>) -> Result<Strin
     let feed = st.store.read().await?.calendar_feed_by_hash(&hash).await?.ok_or(Error::NotFound)?;
     let owner = st.store.user(feed.user_id).await?.filter(|u| u.active).ok_or(Error::NotFound)?;
     let name = owner.full_name.clone();
-    let who = super::accounts::principal_of(st, owner).await.map_err(|_| Error::NotFound)?;
+    let who = super::accounts::principal_of(st, &owner).await.map_err(|_| Error::NotFound)?;
     let scope = policy::calendar_feed_scope(&who).map_err(|_| Error::NotFound)?;
     let now = Timestamp::now();
     let rows =

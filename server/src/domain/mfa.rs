@@ -253,7 +253,7 @@ pub async fn enrolment_bearer(st: &State, bearer: &str) -> Result<Option<(Princi
         .filter(|p| p.purpose == MfaPurpose::Enrol && p.expires_at > Timestamp::now())
         .ok_or_else(token_ended)?;
     let user = st.store.user(pending.user_id).await?.filter(|u| u.active).ok_or_else(token_ended)?;
-    Ok(Some((super::accounts::principal_of(st, user).await?, hash)))
+    Ok(Some((super::accounts::principal_of(st, &user).await?, hash)))
 }
 
 /// `GET /api/me/mfa`: the caller's factor, on, pending or off, and how many

@@ -3,6 +3,7 @@
 //! 09:00 rule stays 09:00 on both sides of a daylight-saving change.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use jiff::civil::{Date, Time};
@@ -31,13 +32,13 @@ use serde_json::json;
 pub const MAX_RANGE_DAYS: i64 = 31;
 const MAX_RULES: usize = 100;
 
-pub(super) async fn doctor_row(st: &State, id: Uuid) -> Result<UserRow> {
+pub(super) async fn doctor_row(st: &State, id: Uuid) -> Result<Arc<UserRow>> {
     st.store.user(id).await?.filter(|u| u.role == Role::Doctor).ok_or(Error::NotFound)
 }
 
 /// A doctor who takes appointments, and the patient of a booking: an
 /// unknown doctor or patient is `404`, a retired doctor `422`.
-pub(super) async fn booking_parties(st: &State, doctor: Uuid, patient: Uuid) -> Result<UserRow> {
+pub(super) async fn booking_parties(st: &State, doctor: Uuid, patient: Uuid) -> Result<Arc<UserRow>> {
     let d = doctor_row(st, doctor).await?;
     if !d.active {
         return Err(Error::invalid("doctor_id", "this doctor no longer takes appointments"));

@@ -464,7 +464,7 @@ async fn offer_one(st: &State, entry: &WaitlistRow, older: &[&WaitlistRow], now:
     };
     let mut free = Vec::new();
     for doctor in doctors_of(st, entry).await? {
-        let department = doctor_dept(&doctor_row(st, doctor).await?).to_owned();
+        let department = doctor_dept(&*doctor_row(st, doctor).await?).to_owned();
         for slot in free_slots(st, doctor, from, to, now, kind.as_ref()).await? {
             if wants(entry, doctor, &department, entry.type_id, (slot.start, slot.end)) {
                 free.push((slot.start, slot.end, doctor, department.clone()));

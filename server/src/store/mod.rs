@@ -13,8 +13,8 @@ mod views;
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -214,7 +214,7 @@ struct LoginCache {
 #[derive(Default)]
 struct AccountCache {
     generation: u64,
-    users: HashMap<Uuid, UserRow>,
+    users: HashMap<Uuid, Arc<UserRow>>,
     names: HashMap<Uuid, String>,
 }
 
@@ -352,15 +352,15 @@ impl Store {
     // ---- accounts, cached ----
 
     /// A user row by id, cached.
-    pub async fn user(&self, id: Uuid) -> Result<Option<UserRow>> {
+    pub async fn user(&self, id: Uuid) -> Result<Option<Arc<UserRow>>> {
         if !self.sync_remote()? {
-            return self.read().await?.user(id).await;
+            return Ok(self.read().await?.user(id).await?.map(Arc::new));
         }
         let generation = match self.cached(id, |c| &mut c.users)? {
             (Some(hit), _) => return Ok(Some(hit)),
             (None, generation) => generation,
         };
-        let row = self.read().await?.user(id).await?;
+        let row = self.read().await?.user(id).await?.map(Arc::new);
         if let Some(r) = &row {
             self.keep(generation, id, r.clone(), |c| &mut c.users)?;
         }
@@ -370,13 +370,13 @@ impl Store {
     /// A user's full name (empty when there is no such user), cached.
     pub async fn user_name(&self, id: Uuid) -> Result<String> {
         if !self.sync_remote()? {
-            return Ok(self.user(id).await?.map(|u| u.full_name).unwrap_or_default());
+            return Ok(self.user(id).await?.map(|u| u.full_name.clone()).unwrap_or_default());
         }
         let generation = match self.cached(id, |c| &mut c.names)? {
             (Some(hit), _) => return Ok(hit),
             (None, generation) => generation,
         };
-        let Some(name) = self.user(id).await?.map(|u| u.full_name) else { return Ok(String::new()) };
+        let Some(name) = self.user(id).await?.map(|u| u.full_name.clone()) else { return Ok(String::new()) };
         self.keep(generation, id, name.clone(), |c| &mut c.names)?;
         Ok(name)
     }
@@ -389,7 +389,7 @@ impl Store {
             (None, generation) => generation,
         };
         let Some(p) = self.read().await?.patient(id).await? else { return Ok(String::new()) };
-        let Some(name) = self.user(p.user_id).await?.map(|u| u.full_name) else { return Ok(String::new()) };
+        let Some(name) = self.user(p.user_id).await?.map(|u| u.full_name.clone()) else { return Ok(String::new()) };
         if cached {
             self.keep(generation, id, name.clone(), |c| &mut c.names)?;
         }

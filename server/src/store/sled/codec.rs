@@ -103,10 +103,8 @@ fn put_audit_entry(out: &mut Vec<u8>, e: &AuditEntry) -> Result<()> {
         out.extend_from_slice(id.as_bytes());
     }
     for h in [&e.prev_hash, &e.hash] {
-        let raw: [u8; 32] = hex::decode(h)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| unreadable("an audit hash is not SHA-256 hex"))?;
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(h, &mut raw).map_err(|_| unreadable("an audit hash is not SHA-256 hex"))?;
         out.extend_from_slice(&raw);
     }
     Ok(())
