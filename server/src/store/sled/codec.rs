@@ -75,8 +75,7 @@ pub fn encode_audit_block(entries: &[AuditEntry]) -> Result<Vec<u8>> {
 
 fn put_audit_entry(out: &mut Vec<u8>, e: &AuditEntry) -> Result<()> {
     out.extend_from_slice(&e.seq.to_be_bytes());
-    out.extend_from_slice(&e.at.as_second().to_be_bytes());
-    out.extend_from_slice(&e.at.subsec_nanosecond().to_be_bytes());
+    put_time(out, e.at);
     let flags = u8::from(e.actor_id.is_some()) * HAS_ACTOR
         + u8::from(e.actor_role.is_some()) * HAS_ROLE
         + u8::from(e.target_id.is_some()) * HAS_TARGET
@@ -110,6 +109,12 @@ fn put_audit_entry(out: &mut Vec<u8>, e: &AuditEntry) -> Result<()> {
     Ok(())
 }
 
+/// `i64` seconds ‖ `i32` nanoseconds: what [`Reader::time`] reads.
+fn put_time(out: &mut Vec<u8>, t: Timestamp) {
+    out.extend_from_slice(&t.as_second().to_be_bytes());
+    out.extend_from_slice(&t.subsec_nanosecond().to_be_bytes());
+}
+
 fn put_text(out: &mut Vec<u8>, s: &str) -> Result<()> {
     let len = u16::try_from(s.len()).map_err(|_| unreadable("an audit text is longer than 64 KiB"))?;
     out.extend_from_slice(&len.to_be_bytes());
@@ -141,8 +146,7 @@ pub fn encode_appointment(row: &AppointmentRow) -> Vec<u8> {
         out.extend_from_slice(id.as_bytes());
     }
     for t in [row.start, row.end, row.created_at, row.updated_at] {
-        out.extend_from_slice(&t.as_second().to_be_bytes());
-        out.extend_from_slice(&t.subsec_nanosecond().to_be_bytes());
+        put_time(&mut out, t);
     }
     out.push(STATUSES.iter().position(|s| *s == row.status).unwrap_or(0) as u8);
     out.extend_from_slice(&row.version.to_be_bytes());
@@ -273,8 +277,7 @@ impl Reader<'_> {
         let (start, end, created_at, updated_at) = (self.time()?, self.time()?, self.time()?, self.time()?);
         let status = *STATUSES.get(usize::from(self.array::<1>()?[0]))?;
         let version = u64::from_be_bytes(self.array()?);
-        let dept_len = u16::from_be_bytes(self.array()?) as usize;
-        let department = self.text(dept_len)?;
+        let department = self.short_text()?;
         let reason_sealed = self.long_text()?;
         let cancel_reason_sealed = match self.array::<1>()?[0] {
             0 => None,

@@ -296,25 +296,27 @@ impl Sled {
     /// the head. Runs under the write lock.
     fn apply_linked(&self, head: &mut ChainHead, mut changes: Changes) -> Result<Committed> {
         let now = Timestamp::now();
-        let (mut seq, mut prev) = (head.last_seq, head.last_hash.clone());
+        let mut seq = head.last_seq;
         // Queued read entries happened before this write: they link first.
         let mut drafts = self.take_queued()?;
         drafts.append(&mut changes.audit);
-        let mut linked = Vec::with_capacity(drafts.len());
+        let mut linked: Vec<AuditEntry> = Vec::with_capacity(drafts.len());
         for draft in drafts {
             seq += 1;
-            let entry = audit::link(draft, seq, &prev, now);
+            let prev = linked.last().map_or(&head.last_hash, |e| &e.hash);
+            let entry = audit::link(draft, seq, prev, now);
             if let Some(p) = entry.patient_id {
                 changes.put(T::AuditByPatient, [p.as_bytes().as_slice(), &keys::seq(seq)].concat(), vec![]);
             }
-            prev = entry.hash.clone();
             linked.push(entry);
         }
         audit_log::stage(&mut changes, &linked)?;
         self.resolve_counts(&mut changes)?;
         self.apply(&changes.ops)?;
-        head.last_seq = seq;
-        head.last_hash = prev;
+        if let Some(last) = linked.pop() {
+            head.last_seq = last.seq;
+            head.last_hash = last.hash;
+        }
         let mut done = Committed::default();
         for (t, k, _) in &changes.ops {
             match t {
